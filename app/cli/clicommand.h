@@ -1,0 +1,31 @@
+#pragma once
+// Subcommands of malarialens-cli. Each lives in its own cmd_<name>.cpp and is listed in
+// commands.cpp. A command gets its own arguments (argv after the subcommand name, with
+// the program name in front so QCommandLineParser can process them) and returns the
+// process exit code: 0 success, 1 runtime failure, 2 usage error.
+
+#include <QJsonObject>
+#include <QStringList>
+
+#include <vector>
+
+namespace ml::cli {
+
+struct Command
+{
+    const char* name;
+    const char* summary;
+    int (*run)(const QStringList& args);
+};
+
+/// Every subcommand, in the order --help lists them.
+const std::vector<Command>& commands();
+
+/// Prints `json` (indented) to stdout.
+void printJson(const QJsonObject& json);
+/// Prints a line to stderr.
+void printError(const QString& message);
+/// Prints a line to stdout.
+void printLine(const QString& line);
+
+} // namespace ml::cli
