@@ -11,6 +11,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libqcustomplot-dev libqcustomplot2.1-qt6
   xvfb xauth imagemagick
+  zlib1g-dev
   python3 python3-torch python3-opencv python3-numpy
   poppler-utils desktop-file-utils appstream
 )

@@ -1,0 +1,52 @@
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTabWidget>
+#include <QTimer>
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("malarialens"));
+    QApplication::setApplicationDisplayName(QStringLiteral("MalariaLens"));
+    QApplication::setOrganizationName(QStringLiteral("MalariaLens"));
+    QApplication::setApplicationVersion(QStringLiteral(MALARIALENS_VERSION));
+    QApplication::setDesktopFileName(QStringLiteral("org.malarialens.MalariaLens"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QApplication::translate("main", "Offline malaria microscopy assistant"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("folder"),
+                                 QApplication::translate("main", "Folder of cell images to open"),
+                                 QStringLiteral("[folder]"));
+    // Documentation and review aids: show a page, wait, save a grab of the window, quit.
+    const QCommandLineOption grabOption(QStringLiteral("grab"),
+                                        QApplication::translate("main", "Save a screenshot of the window to FILE and quit"),
+                                        QStringLiteral("FILE"));
+    const QCommandLineOption pageOption(QStringLiteral("page"),
+                                        QApplication::translate("main", "Page to show first (tab number, from 0)"),
+                                        QStringLiteral("N"), QStringLiteral("0"));
+    const QCommandLineOption delayOption(QStringLiteral("grab-delay"),
+                                         QApplication::translate("main", "Milliseconds to wait before --grab"),
+                                         QStringLiteral("MS"), QStringLiteral("4000"));
+    parser.addOption(grabOption);
+    parser.addOption(pageOption);
+    parser.addOption(delayOption);
+    parser.process(app);
+
+    ml::MainWindow window;
+    window.show();
+    if (!parser.positionalArguments().isEmpty())
+        window.openFolder(parser.positionalArguments().first());
+    window.tabs()->setCurrentIndex(parser.value(pageOption).toInt());
+    if (parser.isSet(grabOption)) {
+        const QString file = parser.value(grabOption);
+        QTimer::singleShot(parser.value(delayOption).toInt(), &window, [&window, file] {
+            window.grab().save(file);
+            QApplication::quit();
+        });
+    }
+    return app.exec();
+}

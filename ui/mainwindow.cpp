@@ -1,0 +1,265 @@
+#include "mainwindow.h"
+
+#include "browserpage.h"
+#include "datasetsession.h"
+#include "gridpage.h"
+#include "summarypage.h"
+#include "thumbnailservice.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
+#include <QStyle>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QThread>
+#include <QToolBar>
+#include <QToolButton>
+
+namespace ml {
+
+namespace {
+constexpr int kMaxRecent = 10;
+const char* kRecentKey = "recentFolders";
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), m_session(new DatasetSession(this)),
+      m_thumbnails(new ThumbnailService(this)), m_tabs(new QTabWidget(this)),
+      m_browser(new BrowserPage(m_thumbnails, this)), m_grid(new GridPage(this)),
+      m_summary(new SummaryPage(this)), m_statusLabel(new QLabel(this)),
+      m_progress(new QProgressBar(this)), m_cancel(new QToolButton(this))
+{
+    setWindowTitle(tr("MalariaLens"));
+    setAcceptDrops(true);
+    // Leave a core for the GUI and the thumbnails on a 2-core machine.
+    m_session->setSummaryThreads(std::max(1, QThread::idealThreadCount() - 1));
+
+    m_tabs->addTab(m_browser, tr("&Browse"));
+    m_tabs->addTab(m_grid, tr("&Grid"));
+    m_tabs->addTab(m_summary, tr("&Summary"));
+    m_tabs->setAccessibleName(tr("Pages"));
+    setCentralWidget(m_tabs);
+
+    m_progress->setMaximumWidth(240);
+    m_progress->setVisible(false);
+    m_progress->setAccessibleName(tr("Progress"));
+    m_cancel->setText(tr("Cancel"));
+    m_cancel->setVisible(false);
+    m_cancel->setAccessibleName(tr("Cancel the running job"));
+    statusBar()->addWidget(m_statusLabel, 1);
+    statusBar()->addPermanentWidget(m_progress);
+    statusBar()->addPermanentWidget(m_cancel);
+    connect(m_cancel, &QToolButton::clicked, m_session, &DatasetSession::cancel);
+
+    createActions();
+
+    connect(m_session, &DatasetSession::scanStarted, this, [this](const QString& folder) {
+        setBusy(true, tr("Listing %1 ...").arg(QDir::toNativeSeparators(folder)));
+        m_progress->setRange(0, 0);
+    });
+    connect(m_session, &DatasetSession::scanProgress, this,
+            [this](int n) { m_statusLabel->setText(tr("Listing ... %n image(s) found", nullptr, n)); });
+    connect(m_session, &DatasetSession::scanFailed, this, [this](const QString& folder, const QString& reason) {
+        setBusy(false, tr("Could not open %1: %2").arg(QDir::toNativeSeparators(folder), reason));
+        QMessageBox::warning(this, tr("Cannot open folder"),
+                             tr("The folder %1 could not be opened:\n%2\n\nThe previous folder stays open.")
+                                 .arg(QDir::toNativeSeparators(folder), reason));
+    });
+    connect(m_session, &DatasetSession::datasetChanged, this,
+            [this](std::shared_ptr<const Dataset> ds) {
+                setWindowTitle(tr("%1 - MalariaLens").arg(QDir::toNativeSeparators(ds->root)));
+                m_browser->setDataset(ds);
+                m_grid->setDataset(ds);
+                m_summary->setDataset(ds);
+                const QString kind = ds->isLabelled()
+                                         ? tr("%n class(es)", nullptr, int(ds->classNames.size()))
+                                         : tr("unlabeled");
+                m_statusLabel->setText(tr("%1 images, %2, %3 patients/slides; checking every image ...")
+                                           .arg(ds->images.size())
+                                           .arg(kind)
+                                           .arg(ds->countPerPatient().size()));
+                m_progress->setRange(0, std::max(1, int(ds->images.size())));
+                m_progress->setValue(0);
+            });
+    connect(m_session, &DatasetSession::summaryProgress, this, [this](int done, int total) {
+        m_progress->setRange(0, total);
+        m_progress->setValue(done);
+    });
+    connect(m_session, &DatasetSession::summaryReady, this,
+            [this](std::shared_ptr<const DatasetSummary> s) {
+                m_summary->setSummary(s);
+                setBusy(false, tr("%1 usable images, %2 skipped").arg(s->images).arg(s->skipped.size()));
+            });
+    connect(m_session, &DatasetSession::cancelled, this,
+            [this] { setBusy(false, tr("Cancelled.")); });
+
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!settings.contains(QStringLiteral("window/geometry")))
+        resize(1280, 820);
+    m_statusLabel->setText(tr("Open a folder of cell images (File > Open Folder, or drop it here)."));
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createActions()
+{
+    auto* fileMenu = menuBar()->addMenu(tr("&File"));
+    auto* open = fileMenu->addAction(tr("&Open Folder..."), this, &MainWindow::chooseFolder);
+    open->setShortcut(QKeySequence::Open);
+    open->setIcon(style()->standardIcon(QStyle::SP_DirOpenIcon));
+    open->setToolTip(tr("Open a folder of cell images (Ctrl+O)"));
+    m_recentMenu = fileMenu->addMenu(tr("Open &Recent"));
+    updateRecentMenu();
+    fileMenu->addSeparator();
+    auto* quit = fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    auto* viewMenu = menuBar()->addMenu(tr("&View"));
+    auto* full = viewMenu->addAction(tr("&Full Screen"));
+    full->setShortcut(QKeySequence::FullScreen);
+    full->setCheckable(true);
+    connect(full, &QAction::toggled, this, [this](bool on) { on ? showFullScreen() : showNormal(); });
+    auto* zoomIn = viewMenu->addAction(tr("Zoom &In"), this, [this] { m_browser->zoomThumbnails(1); });
+    zoomIn->setShortcut(QKeySequence::ZoomIn);
+    auto* zoomOut = viewMenu->addAction(tr("Zoom &Out"), this, [this] { m_browser->zoomThumbnails(-1); });
+    zoomOut->setShortcut(QKeySequence::ZoomOut);
+    viewMenu->addSeparator();
+    auto* grid3 = viewMenu->addAction(tr("Grid 3 x 3"), this, [this] {
+        m_grid->setGridSize(3);
+        m_tabs->setCurrentWidget(m_grid);
+    });
+    grid3->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
+    auto* grid6 = viewMenu->addAction(tr("Grid 6 x 6"), this, [this] {
+        m_grid->setGridSize(6);
+        m_tabs->setCurrentWidget(m_grid);
+    });
+    grid6->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_6));
+
+    auto* helpMenu = menuBar()->addMenu(tr("&Help"));
+    auto* keys = helpMenu->addAction(tr("&Keyboard Shortcuts"), this, &MainWindow::showShortcuts);
+    keys->setShortcut(QKeySequence::HelpContents);
+    helpMenu->addAction(tr("&About MalariaLens"), this, &MainWindow::showAbout);
+
+    auto* toolbar = addToolBar(tr("Main"));
+    toolbar->setObjectName(QStringLiteral("mainToolbar"));
+    toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    toolbar->addAction(open);
+    toolbar->addSeparator();
+    toolbar->addAction(grid3);
+    toolbar->addAction(grid6);
+}
+
+void MainWindow::chooseFolder()
+{
+    QSettings settings;
+    const QStringList recent = settings.value(QLatin1String(kRecentKey)).toStringList();
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Open a folder of cell images"), recent.isEmpty() ? QDir::homePath() : recent.first());
+    if (!dir.isEmpty())
+        openFolder(dir);
+}
+
+void MainWindow::openFolder(const QString& folder)
+{
+    const QString abs = QFileInfo(folder).absoluteFilePath();
+    QSettings settings;
+    QStringList recent = settings.value(QLatin1String(kRecentKey)).toStringList();
+    recent.removeAll(abs);
+    recent.prepend(abs);
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
+    settings.setValue(QLatin1String(kRecentKey), recent);
+    updateRecentMenu();
+    m_thumbnails->clearPending();
+    m_session->open(abs);
+}
+
+void MainWindow::updateRecentMenu()
+{
+    if (!m_recentMenu)
+        return;
+    m_recentMenu->clear();
+    const QStringList recent = QSettings().value(QLatin1String(kRecentKey)).toStringList();
+    for (int i = 0; i < recent.size(); ++i) {
+        const QString path = recent.at(i);
+        auto* a = m_recentMenu->addAction(QStringLiteral("&%1 %2").arg(i + 1).arg(QDir::toNativeSeparators(path)));
+        connect(a, &QAction::triggered, this, [this, path] { openFolder(path); });
+    }
+    if (!recent.isEmpty())
+        m_recentMenu->addSeparator();
+    auto* clear = m_recentMenu->addAction(tr("Clear List"), this, [this] {
+        QSettings().remove(QLatin1String(kRecentKey));
+        updateRecentMenu();
+    });
+    clear->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::setBusy(bool busy, const QString& message)
+{
+    m_progress->setVisible(busy);
+    m_cancel->setVisible(busy);
+    if (!message.isEmpty())
+        m_statusLabel->setText(message);
+}
+
+void MainWindow::showShortcuts()
+{
+    QMessageBox::information(
+        this, tr("Keyboard shortcuts"),
+        tr("<table>"
+           "<tr><td><b>Ctrl+O</b></td><td>Open a folder</td></tr>"
+           "<tr><td><b>Ctrl+3 / Ctrl+6</b></td><td>3 x 3 / 6 x 6 grid</td></tr>"
+           "<tr><td><b>N</b></td><td>Next batch (grid page)</td></tr>"
+           "<tr><td><b>Ctrl++ / Ctrl+-</b></td><td>Larger / smaller thumbnails</td></tr>"
+           "<tr><td><b>F11</b></td><td>Full screen</td></tr>"
+           "<tr><td><b>Alt+B / Alt+G / Alt+S</b></td><td>Browse / Grid / Summary page</td></tr>"
+           "<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>"
+           "</table>"));
+}
+
+void MainWindow::showAbout()
+{
+    QMessageBox::about(this, tr("About MalariaLens"),
+                       tr("<h3>MalariaLens %1</h3>"
+                          "<p>Offline malaria microscopy assistant: browse thin-smear cell images, "
+                          "explore them, classify red blood cells as Parasitized or Uninfected.</p>"
+                          "<p><b>Decision support, research use only.</b> Not a diagnostic device.</p>")
+                           .arg(QApplication::applicationVersion()));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    m_session->cancel();
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    const auto urls = event->mimeData()->urls();
+    if (urls.size() == 1 && urls.first().isLocalFile() && QFileInfo(urls.first().toLocalFile()).isDir())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    const auto urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile())
+        openFolder(urls.first().toLocalFile());
+}
+
+} // namespace ml
