@@ -30,9 +30,11 @@ struct Walker
         return QDir(out.root).relativeFilePath(absolute);
     }
 
-    void addFile(const QFileInfo& fi, int label)
+    void addFile(const QFileInfo& fi, int label, const QString& relDir)
     {
-        const QString rel = relative(fi.absoluteFilePath());
+        // Built from the walk's own prefix: QDir::relativeFilePath per file costs more
+        // than the rest of the listing.
+        const QString rel = relDir.isEmpty() ? fi.fileName() : relDir + QLatin1Char('/') + fi.fileName();
         if (fi.isSymLink() && !fi.exists()) {
             out.skipped.append({rel, QStringLiteral("broken symbolic link")});
             return;
@@ -64,7 +66,7 @@ struct Walker
     }
 
     // Walks one folder recursively; returns false when cancelled.
-    bool walk(const QString& dirPath, int label)
+    bool walk(const QString& dirPath, const QString& relDir, int label)
     {
         const QString canonical = QFileInfo(dirPath).canonicalFilePath();
         if (canonical.isEmpty()) {
@@ -85,10 +87,10 @@ struct Walker
             if (fi.fileName().startsWith(QLatin1Char('.')))
                 continue;
             if (fi.isDir()) {
-                if (!walk(fi.absoluteFilePath(), label))
+                if (!walk(fi.absoluteFilePath(), relDir + QLatin1Char('/') + fi.fileName(), label))
                     return false;
             } else if (hasImageExtension(fi.fileName())) {
-                addFile(fi, label);
+                addFile(fi, label, relDir);
             }
         }
         return true;
@@ -140,14 +142,14 @@ Dataset scanFolder(const QString& folder, const ScanOptions& options)
         for (const QFileInfo& fi : topImages) {
             if (walker.cancelled())
                 break;
-            walker.addFile(fi, -1);
+            walker.addFile(fi, -1, QString());
         }
     } else {
         out.classNames = classDirs;
         for (const QFileInfo& fi : topImages)
             out.skipped.append({fi.fileName(), QStringLiteral("outside the class folders (ignored)")});
         for (int label = 0; label < classDirs.size(); ++label) {
-            if (!walker.walk(root.filePath(classDirs.at(label)), label))
+            if (!walker.walk(root.filePath(classDirs.at(label)), classDirs.at(label), label))
                 break;
         }
     }
