@@ -50,30 +50,40 @@ QByteArray pngChunk(const char* type, const QByteArray& data)
 }
 } // namespace
 
+// cv::imwrite throws for an unknown extension; a fixture reports failure instead.
+bool imwrite(const QString& path, const cv::Mat& m)
+{
+    try {
+        return cv::imwrite(QFile::encodeName(path).toStdString(), m);
+    } catch (const cv::Exception&) {
+        return false;
+    }
+}
+
 bool writeColourImage(const QString& path, int w, int h)
 {
-    return cv::imwrite(QFile::encodeName(path).toStdString(), gradient(w, h));
+    return imwrite(path, gradient(w, h));
 }
 
 bool writeGrayImage(const QString& path, int w, int h)
 {
     cv::Mat g;
     cv::cvtColor(gradient(w, h), g, cv::COLOR_BGR2GRAY);
-    return cv::imwrite(QFile::encodeName(path).toStdString(), g);
+    return imwrite(path, g);
 }
 
 bool writeRgbaPng(const QString& path, int w, int h)
 {
     cv::Mat rgba;
     cv::cvtColor(gradient(w, h), rgba, cv::COLOR_BGR2BGRA);
-    return cv::imwrite(QFile::encodeName(path).toStdString(), rgba);
+    return imwrite(path, rgba);
 }
 
 bool write16BitPng(const QString& path, int w, int h)
 {
     cv::Mat sixteen;
     gradient(w, h).convertTo(sixteen, CV_16U, 257.0);
-    return cv::imwrite(QFile::encodeName(path).toStdString(), sixteen);
+    return imwrite(path, sixteen);
 }
 
 bool writePalettePng(const QString& path, int w, int h)
