@@ -6,14 +6,14 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
-  qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6opengl6-dev qt6-image-formats-plugins
+  qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6opengl6-dev qt6-image-formats-plugins libqt6svg6
   libopencv-dev
   libtorch-dev libopenblas0-openmp
   libqcustomplot-dev libqcustomplot2.1-qt6
   xvfb xauth imagemagick
   zlib1g-dev
   python3 python3-torch python3-opencv python3-numpy
-  poppler-utils desktop-file-utils appstream
+  poppler-utils desktop-file-utils appstream librsvg2-bin dpkg-dev
 )
 
 missing=()

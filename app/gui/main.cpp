@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 #include <QTabWidget>
 #include <QTimer>
 
@@ -13,6 +14,7 @@ int main(int argc, char** argv)
     QApplication::setOrganizationName(QStringLiteral("MalariaLens"));
     QApplication::setApplicationVersion(QStringLiteral(MALARIALENS_VERSION));
     QApplication::setDesktopFileName(QStringLiteral("org.malarialens.MalariaLens"));
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/malarialens.svg")));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QApplication::translate("main", "Offline malaria microscopy assistant"));
