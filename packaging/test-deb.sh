@@ -35,8 +35,10 @@ export HOME="$work/home"
 mkdir -p "$HOME"
 if [ -d "$data/nih-cells" ]; then
   mkdir -p "$work/cells/Parasitized" "$work/cells/Uninfected"
-  ls "$data/nih-cells/Parasitized" | head -5 | while read -r f; do ln -s "$data/nih-cells/Parasitized/$f" "$work/cells/Parasitized/$f"; done
-  ls "$data/nih-cells/Uninfected" | head -5 | while read -r f; do ln -s "$data/nih-cells/Uninfected/$f" "$work/cells/Uninfected/$f"; done
+  for cls in Parasitized Uninfected; do
+    files=("$data/nih-cells/$cls"/*.png)
+    for f in "${files[@]:0:5}"; do ln -s "$f" "$work/cells/$cls/"; done
+  done
   out=$(QT_QPA_PLATFORM=offscreen /usr/bin/malarialens-cli stats "$work/cells" --json)
   echo "$out" | python3 -c 'import json,sys; o=json.load(sys.stdin); assert o["images"]==10, o; assert o["classes"]=={"Parasitized":5,"Uninfected":5}, o'
   if /usr/bin/malarialens-cli --help | grep -q "^  classify"; then
