@@ -53,10 +53,15 @@ cv::Mat flipVertical(const cv::Mat& image)
 }
 
 namespace {
+// cv::max(mat, double) on a multi-channel Mat is flagged by OpenCV as "might change"
+// (opencv#16739: the double may become a first-channel-only Scalar); an explicit
+// Scalar::all clamps every channel now and later.
 cv::Mat clamp01(const cv::Mat& m)
 {
-    cv::Mat out = cv::max(m, 0.0);
-    return cv::min(out, 1.0);
+    cv::Mat out;
+    cv::max(m, cv::Scalar::all(0.0), out);
+    cv::min(out, cv::Scalar::all(1.0), out);
+    return out;
 }
 } // namespace
 

@@ -90,6 +90,10 @@ QVariant ImageListModel::data(const QModelIndex& index, int role) const
         return e.patient;
     case ErrorRole:
         return m_thumbnails->failure(m_dataset->absolutePath(index.row()));
+    case ProbabilityRole:
+        return m_results && m_results->dataset() == m_dataset ? double(m_results->probability(index.row())) : -1.0;
+    case PredictedRole:
+        return m_results && m_results->dataset() == m_dataset ? m_results->predicted(index.row()) : -1;
     case ThumbnailReadyRole: {
         const QString path = m_dataset->absolutePath(index.row());
         return !m_thumbnails->failure(path).isEmpty() || !m_thumbnails->cached(path).isNull();
@@ -109,7 +113,23 @@ QHash<int, QByteArray> ImageListModel::roleNames() const
     names.insert(PatientRole, "patient");
     names.insert(ErrorRole, "error");
     names.insert(ThumbnailReadyRole, "thumbnailReady");
+    names.insert(ProbabilityRole, "probability");
+    names.insert(PredictedRole, "predicted");
     return names;
+}
+
+void ImageListModel::setResults(std::shared_ptr<const ClassificationResults> results)
+{
+    m_results = std::move(results);
+    if (rowCount() > 0)
+        resultsUpdated(0, rowCount() - 1);
+}
+
+void ImageListModel::resultsUpdated(int first, int last)
+{
+    if (!m_dataset || first > last || last >= rowCount())
+        return;
+    Q_EMIT dataChanged(index(first), index(last), {ProbabilityRole, PredictedRole});
 }
 
 void ImageListModel::onThumbnail(const QString& path)

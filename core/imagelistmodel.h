@@ -1,5 +1,6 @@
 #pragma once
 
+#include "classificationresults.h"
 #include "dataset.h"
 
 #include <QAbstractListModel>
@@ -26,6 +27,8 @@ public:
         PatientRole,                 ///< patient/slide id (QString)
         ErrorRole,                   ///< decode failure reason, empty when fine (QString)
         ThumbnailReadyRole,          ///< true once the thumbnail is decoded (bool)
+        ProbabilityRole,             ///< P(Parasitized) once classified, else -1 (double)
+        PredictedRole,               ///< predicted class 0/1 at the threshold, -1 (int)
     };
 
     /// `thumbnails` is not owned and must outlive the model.
@@ -33,6 +36,10 @@ public:
 
     void setDataset(std::shared_ptr<const Dataset> dataset);
     std::shared_ptr<const Dataset> dataset() const { return m_dataset; }
+    /// Classification results of the same dataset for the probability badges (or null).
+    void setResults(std::shared_ptr<const ClassificationResults> results);
+    /// Results for rows [first, last] changed (or the threshold: pass the whole range).
+    void resultsUpdated(int first, int last);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
@@ -43,6 +50,7 @@ private:
 
     ThumbnailService* m_thumbnails;
     std::shared_ptr<const Dataset> m_dataset;
+    std::shared_ptr<const ClassificationResults> m_results;
     QHash<QString, int> m_rowOfPath;
     QImage m_placeholder;
     QImage m_broken;

@@ -3,8 +3,10 @@
 #include "detailview.h"
 #include "imagefilterproxy.h"
 #include "imagelistmodel.h"
+#include "thumbnaildelegate.h"
 #include "thumbnailservice.h"
 
+#include <QAction>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -35,7 +37,17 @@ BrowserPage::BrowserPage(ThumbnailService* thumbnails, QWidget* parent)
     m_list->setTextElideMode(Qt::ElideMiddle);
     m_list->setSelectionMode(QAbstractItemView::SingleSelection);
     m_list->setAccessibleName(tr("Thumbnails"));
+    m_list->setItemDelegate(new ThumbnailDelegate(m_list));
     zoomThumbnails(0);
+    auto* asField = new QAction(tr("Analyse as a &field image"), m_list);
+    asField->setToolTip(tr("Find, classify and count the cells of this image (Fields page)"));
+    connect(asField, &QAction::triggered, this, [this] {
+        const QModelIndex idx = m_list->currentIndex();
+        if (idx.isValid())
+            Q_EMIT fieldAnalysisRequested(idx.data(ImageListModel::PathRole).toString());
+    });
+    m_list->addAction(asField);
+    m_list->setContextMenuPolicy(Qt::ActionsContextMenu);
 
     m_classBox->setAccessibleName(tr("Class filter"));
     m_classBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);

@@ -37,6 +37,10 @@ public Q_SLOTS:
     /// Thumbnail size steps (View menu zoom).
     void zoomThumbnails(int steps);
 
+Q_SIGNALS:
+    /// The user asked to analyse the selected image as a whole field (find and count cells).
+    void fieldAnalysisRequested(const QString& path);
+
 private:
     void updateCount();
     void showCurrent();

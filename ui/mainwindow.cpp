@@ -1,7 +1,16 @@
 #include "mainwindow.h"
 
 #include "browserpage.h"
+#include "classifypage.h"
 #include "datasetsession.h"
+#include "evaluationpage.h"
+#include "explorepage.h"
+#include "fieldpage.h"
+#include "imagelistmodel.h"
+#include "modelregistry.h"
+#include "modelsession.h"
+#include "registrypage.h"
+#include "trainingpage.h"
 #include "gridpage.h"
 #include "summarypage.h"
 #include "thumbnailservice.h"
@@ -12,6 +21,9 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTimer>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -32,11 +44,43 @@ constexpr int kMaxRecent = 10;
 const char* kRecentKey = "recentFolders";
 } // namespace
 
+void applyPalette(bool dark)
+{
+    // Fusion draws the same on every platform, so the dark palette reads the same everywhere.
+    static const QPalette original = QApplication::palette();
+    if (!dark) {
+        QApplication::setPalette(original);
+        return;
+    }
+    QApplication::setStyle(QStringLiteral("Fusion"));
+    QPalette p;
+    p.setColor(QPalette::Window, QColor(45, 47, 51));
+    p.setColor(QPalette::WindowText, QColor(230, 230, 230));
+    p.setColor(QPalette::Base, QColor(30, 32, 35));
+    p.setColor(QPalette::AlternateBase, QColor(40, 42, 46));
+    p.setColor(QPalette::Text, QColor(230, 230, 230));
+    p.setColor(QPalette::Button, QColor(55, 57, 61));
+    p.setColor(QPalette::ButtonText, QColor(230, 230, 230));
+    p.setColor(QPalette::Highlight, QColor(60, 120, 200));
+    p.setColor(QPalette::HighlightedText, Qt::white);
+    p.setColor(QPalette::ToolTipBase, QColor(55, 57, 61));
+    p.setColor(QPalette::ToolTipText, QColor(230, 230, 230));
+    p.setColor(QPalette::PlaceholderText, QColor(150, 150, 150));
+    p.setColor(QPalette::Disabled, QPalette::Text, QColor(120, 120, 120));
+    p.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(120, 120, 120));
+    p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(120, 120, 120));
+    QApplication::setPalette(p);
+}
+
 MainWindow::MainWindow(QWidget* parent)
-    : QMainWindow(parent), m_session(new DatasetSession(this)),
+    : QMainWindow(parent), m_session(new DatasetSession(this)), m_models(new ModelSession(this)),
       m_thumbnails(new ThumbnailService(this)), m_tabs(new QTabWidget(this)),
       m_browser(new BrowserPage(m_thumbnails, this)), m_grid(new GridPage(this)),
-      m_summary(new SummaryPage(this)), m_statusLabel(new QLabel(this)),
+      m_summary(new SummaryPage(this)), m_explore(new ExplorePage(this)),
+      m_classify(new ClassifyPage(m_models, this)),
+      m_evaluation(new EvaluationPage(m_models, m_thumbnails, this)), m_fields(new FieldPage(this)),
+      m_training(new TrainingPage(m_models, this)), m_registry(new RegistryPage(m_models, this)),
+      m_statusLabel(new QLabel(this)),
       m_progress(new QProgressBar(this)), m_cancel(new QToolButton(this))
 {
     setWindowTitle(tr("MalariaLens"));
@@ -47,6 +91,12 @@ MainWindow::MainWindow(QWidget* parent)
     m_tabs->addTab(m_browser, tr("&Browse"));
     m_tabs->addTab(m_grid, tr("&Grid"));
     m_tabs->addTab(m_summary, tr("&Summary"));
+    m_tabs->addTab(m_explore, tr("&Explore"));
+    m_tabs->addTab(m_classify, tr("&Classify"));
+    m_tabs->addTab(m_evaluation, tr("E&valuate"));
+    m_tabs->addTab(m_fields, tr("&Fields"));
+    m_tabs->addTab(m_training, tr("&Train"));
+    m_tabs->addTab(m_registry, tr("&Models"));
     m_tabs->setAccessibleName(tr("Pages"));
     setCentralWidget(m_tabs);
 
@@ -60,6 +110,7 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->addPermanentWidget(m_progress);
     statusBar()->addPermanentWidget(m_cancel);
     connect(m_cancel, &QToolButton::clicked, m_session, &DatasetSession::cancel);
+    connect(m_cancel, &QToolButton::clicked, m_models, &ModelSession::cancel);
 
     createActions();
 
@@ -81,6 +132,9 @@ MainWindow::MainWindow(QWidget* parent)
                 m_browser->setDataset(ds);
                 m_grid->setDataset(ds);
                 m_summary->setDataset(ds);
+                m_explore->setDataset(ds);
+                m_classify->setDataset(ds);
+                m_training->setDataset(ds);
                 const QString kind = ds->isLabelled()
                                          ? tr("%n class(es)", nullptr, int(ds->classNames.size()))
                                          : tr("unlabeled");
@@ -102,6 +156,48 @@ MainWindow::MainWindow(QWidget* parent)
             });
     connect(m_session, &DatasetSession::cancelled, this,
             [this] { setBusy(false, tr("Cancelled.")); });
+
+    // Classification: progress in the status bar, badges on the thumbnails.
+    connect(m_models, &ModelSession::classificationStarted, this, [this](int total) {
+        setBusy(true, tr("Classifying %n image(s) ...", nullptr, total));
+        m_progress->setRange(0, std::max(1, total));
+        m_progress->setValue(0);
+        m_browser->model()->setResults(m_models->results());
+    });
+    connect(m_models, &ModelSession::progress, this, [this](int done, int total) {
+        m_progress->setRange(0, std::max(1, total));
+        m_progress->setValue(done);
+    });
+    connect(m_models, &ModelSession::resultsUpdated, m_browser->model(), &ImageListModel::resultsUpdated);
+    connect(m_models, &ModelSession::thresholdChanged, this, [this] {
+        m_browser->model()->resultsUpdated(0, m_browser->model()->rowCount() - 1);
+    });
+    connect(m_models, &ModelSession::resultsCleared, this, [this] { m_browser->model()->setResults(nullptr); });
+    connect(m_models, &ModelSession::classificationFinished, this,
+            [this](bool cancelled, const QString& error, double seconds, double perSecond) {
+                if (!error.isEmpty())
+                    setBusy(false, tr("Classification failed: %1").arg(error));
+                else if (cancelled)
+                    setBusy(false, tr("Classification cancelled; partial results shown as partial."));
+                else
+                    setBusy(false, tr("Classified in %1 s (%2 images/s).").arg(seconds, 0, 'f', 1).arg(perSecond, 0, 'f', 0));
+            });
+    connect(m_browser, &BrowserPage::fieldAnalysisRequested, this, [this](const QString& path) {
+        m_tabs->setCurrentWidget(m_fields);
+        m_fields->openField(path);
+    });
+    // The Fields page classifies its crops with the active model too.
+    connect(m_models, &ModelSession::modelChanged, this, [this] { m_fields->setClassifier(m_models->classifier()); });
+    // Start with the model the user chose last (registry), else the embedded default.
+    ModelRegistry().cleanStale();
+    QString modelError;
+    if (!m_registry->restoreActiveModel(&modelError) && !m_models->hasModel()) {
+        QString embeddedError;
+        if (!m_models->useEmbedded(&embeddedError))
+            QTimer::singleShot(0, this, [this, embeddedError] {
+                m_statusLabel->setText(tr("No default model: %1. Load a model on the Classify page.").arg(embeddedError));
+            });
+    }
 
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
@@ -135,6 +231,14 @@ void MainWindow::createActions()
     zoomIn->setShortcut(QKeySequence::ZoomIn);
     auto* zoomOut = viewMenu->addAction(tr("Zoom &Out"), this, [this] { m_browser->zoomThumbnails(-1); });
     zoomOut->setShortcut(QKeySequence::ZoomOut);
+    auto* dark = viewMenu->addAction(tr("&Dark Palette"));
+    dark->setCheckable(true);
+    dark->setChecked(QSettings().value(QStringLiteral("view/dark")).toBool());
+    connect(dark, &QAction::toggled, this, [](bool on) {
+        QSettings().setValue(QStringLiteral("view/dark"), on);
+        applyPalette(on);
+    });
+    applyPalette(dark->isChecked());
     viewMenu->addSeparator();
     auto* grid3 = viewMenu->addAction(tr("Grid 3 x 3"), this, [this] {
         m_grid->setGridSize(3);
@@ -150,6 +254,7 @@ void MainWindow::createActions()
     auto* helpMenu = menuBar()->addMenu(tr("&Help"));
     auto* keys = helpMenu->addAction(tr("&Keyboard Shortcuts"), this, &MainWindow::showShortcuts);
     keys->setShortcut(QKeySequence::HelpContents);
+    helpMenu->addAction(tr("About the &Model"), this, &MainWindow::showModelCard);
     helpMenu->addAction(tr("&About MalariaLens"), this, &MainWindow::showAbout);
 
     auto* toolbar = addToolBar(tr("Main"));
@@ -224,7 +329,9 @@ void MainWindow::showShortcuts()
            "<tr><td><b>N</b></td><td>Next batch (grid page)</td></tr>"
            "<tr><td><b>Ctrl++ / Ctrl+-</b></td><td>Larger / smaller thumbnails</td></tr>"
            "<tr><td><b>F11</b></td><td>Full screen</td></tr>"
-           "<tr><td><b>Alt+B / Alt+G / Alt+S</b></td><td>Browse / Grid / Summary page</td></tr>"
+           "<tr><td><b>Ctrl+R</b></td><td>Classify the folder (Classify page)</td></tr>"
+           "<tr><td><b>Alt+B / G / S / E / C / V / F / T / M</b></td><td>Browse / Grid / Summary / Explore / Classify / "
+           "Evaluate / Fields / Train / Models page</td></tr>"
            "<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>"
            "</table>"));
 }
@@ -239,12 +346,27 @@ void MainWindow::showAbout()
                            .arg(QApplication::applicationVersion()));
 }
 
+void MainWindow::showModelCard()
+{
+    const QJsonObject card = m_models->classifier().card();
+    QMessageBox box(this);
+    box.setWindowTitle(tr("About the model"));
+    box.setText(tr("<b>%1</b><br>Threshold %2").arg(m_models->modelName().toHtmlEscaped()).arg(m_models->threshold(), 0, 'f', 3));
+    box.setDetailedText(QString::fromUtf8(QJsonDocument(card).toJson(QJsonDocument::Indented)));
+    box.setInformativeText(tr("Architecture %1, %2 parameters, SHA-256 %3")
+                               .arg(m_models->classifier().architecture())
+                               .arg(m_models->classifier().parameterCount())
+                               .arg(m_models->classifier().weightsSha256().left(16)));
+    box.exec();
+}
+
 void MainWindow::closeEvent(QCloseEvent* event)
 {
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());
     m_session->cancel();
+    m_models->cancel();
     event->accept();
 }
 

@@ -13,10 +13,20 @@ class QToolButton;
 namespace ml {
 
 class BrowserPage;
+class ClassifyPage;
 class DatasetSession;
+class EvaluationPage;
+class ExplorePage;
+class FieldPage;
+class ModelSession;
+class RegistryPage;
+class TrainingPage;
 class GridPage;
 class SummaryPage;
 class ThumbnailService;
+
+/// Switches the application between the platform palette and a dark one (Fusion style).
+void applyPalette(bool dark);
 
 /// The application window: menus, toolbar, the pages as tabs, progress and cancel in the
 /// status bar. State lives in DatasetSession; the pages render it.
@@ -31,6 +41,13 @@ public:
     void openFolder(const QString& folder);
 
     DatasetSession* session() const { return m_session; }
+    ModelSession* modelSession() const { return m_models; }
+    ClassifyPage* classifyPage() const { return m_classify; }
+    EvaluationPage* evaluationPage() const { return m_evaluation; }
+    ExplorePage* explorePage() const { return m_explore; }
+    FieldPage* fieldPage() const { return m_fields; }
+    TrainingPage* trainingPage() const { return m_training; }
+    RegistryPage* registryPage() const { return m_registry; }
     BrowserPage* browserPage() const { return m_browser; }
     GridPage* gridPage() const { return m_grid; }
     SummaryPage* summaryPage() const { return m_summary; }
@@ -47,14 +64,22 @@ private:
     void updateRecentMenu();
     void showShortcuts();
     void showAbout();
+    void showModelCard();
     void setBusy(bool busy, const QString& message = {});
 
     DatasetSession* m_session;
+    ModelSession* m_models;
     ThumbnailService* m_thumbnails;
     QTabWidget* m_tabs;
     BrowserPage* m_browser;
     GridPage* m_grid;
     SummaryPage* m_summary;
+    ExplorePage* m_explore;
+    ClassifyPage* m_classify;
+    EvaluationPage* m_evaluation;
+    FieldPage* m_fields;
+    TrainingPage* m_training;
+    RegistryPage* m_registry;
     QMenu* m_recentMenu = nullptr;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;

@@ -1,8 +1,12 @@
+#include "classifypage.h"
+#include "datasetsession.h"
 #include "mainwindow.h"
+#include "modelsession.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QIcon>
+#include <QMessageBox>
 #include <QTabWidget>
 #include <QTimer>
 
@@ -33,6 +37,13 @@ int main(int argc, char** argv)
     const QCommandLineOption delayOption(QStringLiteral("grab-delay"),
                                          QApplication::translate("main", "Milliseconds to wait before --grab"),
                                          QStringLiteral("MS"), QStringLiteral("4000"));
+    const QCommandLineOption modelOption(QStringLiteral("model"),
+                                         QApplication::translate("main", "Model file to use instead of the embedded default"),
+                                         QStringLiteral("FILE"));
+    const QCommandLineOption classifyOption(QStringLiteral("classify"),
+                                            QApplication::translate("main", "Classify the folder as soon as it is listed"));
+    parser.addOption(modelOption);
+    parser.addOption(classifyOption);
     parser.addOption(grabOption);
     parser.addOption(pageOption);
     parser.addOption(delayOption);
@@ -40,6 +51,14 @@ int main(int argc, char** argv)
 
     ml::MainWindow window;
     window.show();
+    if (parser.isSet(modelOption)) {
+        QString error;
+        if (!window.modelSession()->loadFile(parser.value(modelOption), &error))
+            QMessageBox::warning(&window, QApplication::translate("main", "Cannot load the model"), error);
+    }
+    if (parser.isSet(classifyOption))
+        QObject::connect(window.session(), &ml::DatasetSession::datasetChanged, &window,
+                         [&window] { window.classifyPage()->classify(); }, Qt::QueuedConnection);
     if (!parser.positionalArguments().isEmpty())
         window.openFolder(parser.positionalArguments().first());
     window.tabs()->setCurrentIndex(parser.value(pageOption).toInt());

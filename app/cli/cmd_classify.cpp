@@ -1,0 +1,122 @@
+// malarialens-cli classify: probability of Parasitized for every cell image of a folder,
+// with the embedded default model or a model file.
+
+#include "clicommand.h"
+
+#include "classifier.h"
+#include "folderscanner.h"
+#include "inference.h"
+
+#include <QCommandLineParser>
+#include <QSaveFile>
+#include <QThread>
+
+namespace ml::cli {
+
+int runClassify(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Classify every cell image of a folder (class subfolders or flat). Prints counts per "
+        "predicted class, images per second and, for a labelled folder, the accuracy."));
+    p.addHelpOption();
+    p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("folder of cell images"));
+    const QCommandLineOption model(QStringLiteral("model"),
+                                   QStringLiteral("model file (default: embedded model)"),
+                                   QStringLiteral("FILE"));
+    const QCommandLineOption csv(QStringLiteral("csv"),
+                                 QStringLiteral("write one row per image to OUT"),
+                                 QStringLiteral("OUT"));
+    const QCommandLineOption threads(
+        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
+        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption decodeThreads(
+        QStringLiteral("decode-threads"),
+        QStringLiteral("threads decoding the next batch (default 1)"), QStringLiteral("N"),
+        QStringLiteral("1"));
+    const QCommandLineOption batch(QStringLiteral("batch-size"),
+                                   QStringLiteral("images per forward pass (default 256)"),
+                                   QStringLiteral("N"), QStringLiteral("256"));
+    const QCommandLineOption threshold(
+        QStringLiteral("threshold"),
+        QStringLiteral("P(Parasitized) from which a cell is called parasitized (default 0.5)"),
+        QStringLiteral("T"), QStringLiteral("0.5"));
+    const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print a JSON summary"));
+    p.addOptions({model, csv, threads, decodeThreads, batch, threshold, json});
+    if (!p.parse(args)) {
+        printError(p.errorText());
+        return 2;
+    }
+    if (p.isSet(QStringLiteral("help"))) {
+        printLine(p.helpText());
+        return 0;
+    }
+    if (p.positionalArguments().size() != 1) {
+        printError(QStringLiteral("classify: expected one folder (see --help)"));
+        return 2;
+    }
+    ClassifyOptions options;
+    bool ok1 = false, ok2 = false, ok3 = false, ok4 = false;
+    options.threads = p.value(threads).toInt(&ok1);
+    options.decodeThreads = p.value(decodeThreads).toInt(&ok2);
+    options.batchSize = p.value(batch).toInt(&ok3);
+    options.threshold = p.value(threshold).toDouble(&ok4);
+    if (!(ok1 && ok2 && ok3 && ok4) || options.threads < 1 || options.decodeThreads < 1 ||
+        options.batchSize < 1 || options.threshold < 0 || options.threshold > 1) {
+        printError(QStringLiteral(
+            "classify: invalid --threads, --decode-threads, --batch-size or --threshold"));
+        return 2;
+    }
+
+    Classifier classifier;
+    const bool loaded =
+        p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded();
+    if (!loaded) {
+        printError(QStringLiteral("classify: %1").arg(classifier.errorString()));
+        return 1;
+    }
+    const Dataset ds = scanFolder(p.positionalArguments().first());
+    if (!ds.error.isEmpty()) {
+        printError(QStringLiteral("classify: %1").arg(ds.error));
+        return 1;
+    }
+    const ClassifyReport report = classifyDataset(ds, classifier, options);
+    if (!report.ok()) {
+        printError(QStringLiteral("classify: %1").arg(report.error));
+        return 1;
+    }
+    if (p.isSet(csv)) {
+        QSaveFile out(p.value(csv));
+        const QByteArray bytes = report.toCsv(ds);
+        if (!out.open(QIODevice::WriteOnly) || out.write(bytes) != bytes.size() || !out.commit()) {
+            printError(QStringLiteral("classify: %1: cannot be written: %2")
+                           .arg(out.fileName(), out.errorString()));
+            return 1;
+        }
+    }
+    if (p.isSet(json)) {
+        printJson(report.toJson(ds, classifier));
+        return 0;
+    }
+    printLine(
+        QStringLiteral("Model:     %1 (%2)").arg(classifier.source(), classifier.architecture()));
+    printLine(
+        QStringLiteral("Images:    %1, %2 failed to decode").arg(report.images).arg(report.failed));
+    const QMap<QString, int> predicted = report.predictedPerClass();
+    for (auto it = predicted.cbegin(); it != predicted.cend(); ++it)
+        printLine(QStringLiteral("  %1 %2").arg(it.key(), -16).arg(it.value()));
+    const double acc = report.accuracy(ds);
+    if (acc >= 0)
+        printLine(QStringLiteral("Accuracy:  %1").arg(acc, 0, 'f', 4));
+    printLine(QStringLiteral("Time:      %1 s, %2 images/s")
+                  .arg(report.seconds, 0, 'f', 2)
+                  .arg(report.imagesPerSecond(), 0, 'f', 1));
+    for (const CellResult& r : report.results) {
+        if (!r.ok())
+            printLine(QStringLiteral("Failed:    %1: %2")
+                          .arg(ds.images.at(r.index).relativePath, r.error));
+    }
+    return 0;
+}
+
+} // namespace ml::cli

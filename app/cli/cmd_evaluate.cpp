@@ -1,0 +1,131 @@
+// malarialens-cli evaluate: confusion matrix, classification report, AUC, calibration and
+// the patient table of a labelled folder, computed by core/metrics as the GUI does.
+
+#include "clicommand.h"
+
+#include "classificationresults.h"
+#include "classifier.h"
+#include "folderscanner.h"
+#include "inference.h"
+#include "metrics.h"
+
+#include <QCommandLineParser>
+#include <QThread>
+
+namespace ml::cli {
+
+int runEvaluate(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Evaluate a model on a labelled folder (class subfolders Parasitized and Uninfected): "
+        "confusion matrix, precision/recall/F1 per class, sensitivity, specificity, ROC AUC, "
+        "expected calibration error and the per-patient table. Parasitized is the positive class."));
+    p.addHelpOption();
+    p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("labelled folder of cell images"));
+    const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("model file (default: embedded model)"),
+                                   QStringLiteral("FILE"));
+    const QCommandLineOption threshold(QStringLiteral("threshold"),
+                                       QStringLiteral("P(Parasitized) from which a cell is called parasitized "
+                                                      "(default: the model card's, else 0.5)"),
+                                       QStringLiteral("T"));
+    const QCommandLineOption patientThreshold(QStringLiteral("patient-threshold"),
+                                              QStringLiteral("share of cells called parasitized above which a "
+                                                             "patient is called infected (default 0.05)"),
+                                              QStringLiteral("S"), QStringLiteral("0.05"));
+    const QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
+                                     QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
+    p.addOptions({model, threshold, patientThreshold, threads, json});
+    if (!p.parse(args)) {
+        printError(p.errorText());
+        return 2;
+    }
+    if (p.isSet(QStringLiteral("help"))) {
+        printLine(p.helpText());
+        return 0;
+    }
+    if (p.positionalArguments().size() != 1) {
+        printError(QStringLiteral("evaluate: expected one folder (see --help)"));
+        return 2;
+    }
+    Classifier classifier;
+    const bool loaded = p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded();
+    if (!loaded) {
+        printError(QStringLiteral("evaluate: %1").arg(classifier.errorString()));
+        return 1;
+    }
+    bool ok = true;
+    double t = classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    if (p.isSet(threshold))
+        t = p.value(threshold).toDouble(&ok);
+    bool okP = false;
+    const double pt = p.value(patientThreshold).toDouble(&okP);
+    const int nThreads = p.value(threads).toInt();
+    if (!ok || !okP || t <= 0 || t >= 1 || pt < 0 || pt >= 1 || nThreads < 1) {
+        printError(QStringLiteral("evaluate: invalid --threshold, --patient-threshold or --threads"));
+        return 2;
+    }
+    const auto ds = std::make_shared<const Dataset>(scanFolder(p.positionalArguments().first()));
+    if (!ds->error.isEmpty()) {
+        printError(QStringLiteral("evaluate: %1").arg(ds->error));
+        return 1;
+    }
+    if (!ds->isLabelled()) {
+        printError(QStringLiteral("evaluate: %1 has no class subfolders, so there are no labels to "
+                                  "compare with (use classify for unlabeled folders)")
+                       .arg(ds->root));
+        return 1;
+    }
+    ClassifyOptions options;
+    options.threads = nThreads;
+    options.threshold = t;
+    const ClassifyReport report = classifyDataset(*ds, classifier, options);
+    if (!report.ok()) {
+        printError(QStringLiteral("evaluate: %1").arg(report.error));
+        return 1;
+    }
+    // The same scored cells the GUI builds: folder labels matched to the model's classes by
+    // name, failed images left out (and counted).
+    std::vector<ScoredImage> cells;
+    int unknownClass = 0;
+    for (const CellResult& r : report.results) {
+        if (!r.ok())
+            continue;
+        const ImageEntry& e = ds->images.at(r.index);
+        const int label = int(modelClassNames().indexOf(ds->className(e.label)));
+        if (label < 0) {
+            ++unknownClass;
+            continue;
+        }
+        cells.push_back({r.index, label, double(r.probability), e.patient});
+    }
+    if (cells.empty()) {
+        printError(QStringLiteral("evaluate: no image of %1 is in a class the model knows (%2)")
+                       .arg(ds->root, modelClassNames().join(QStringLiteral(", "))));
+        return 1;
+    }
+    Evaluation e = evaluate(cells, modelClassNames(), t, pt);
+    if (unknownClass)
+        e.warnings << QStringLiteral("%1 images in classes the model does not know were left out").arg(unknownClass);
+    if (report.failed)
+        e.warnings << QStringLiteral("%1 images could not be decoded and were left out").arg(report.failed);
+    if (p.isSet(json)) {
+        QJsonObject o = e.toJson();
+        o.insert(QStringLiteral("images"), report.images);
+        o.insert(QStringLiteral("failed"), report.failed);
+        o.insert(QStringLiteral("seconds"), report.seconds);
+        o.insert(QStringLiteral("model"), classifier.source());
+        o.insert(QStringLiteral("model_sha256"), classifier.weightsSha256());
+        printJson(o);
+    } else {
+        printLine(QStringLiteral("Model %1 (%2), %3 cells of %4")
+                      .arg(classifier.source(), classifier.architecture())
+                      .arg(e.cells)
+                      .arg(ds->root));
+        printLine(e.toText());
+    }
+    return 0;
+}
+
+} // namespace ml::cli

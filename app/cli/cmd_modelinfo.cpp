@@ -1,0 +1,89 @@
+// malarialens-cli model-info: prints the model card of the embedded default model or of a
+// model file.
+
+#include "clicommand.h"
+
+#include "classifier.h"
+
+#include <QCommandLineParser>
+#include <QJsonArray>
+#include <QJsonDocument>
+
+namespace ml::cli {
+
+namespace {
+
+void printCard(const QJsonObject& o, const QString& indent)
+{
+    for (auto it = o.constBegin(); it != o.constEnd(); ++it) {
+        if (it.value().isObject()) {
+            printLine(indent + it.key() + QLatin1Char(':'));
+            printCard(it.value().toObject(), indent + QStringLiteral("  "));
+        } else if (it.value().isArray()) {
+            printLine(indent + it.key() + QStringLiteral(": ") +
+                      QString::fromUtf8(
+                          QJsonDocument(it.value().toArray()).toJson(QJsonDocument::Compact)));
+        } else {
+            printLine(indent + it.key() + QStringLiteral(": ") + it.value().toVariant().toString());
+        }
+    }
+}
+
+} // namespace
+
+int runModelInfo(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Print the model card of the embedded default model, or of FILE (native or TorchScript)."));
+    p.addHelpOption();
+    const QCommandLineOption model(QStringLiteral("model"),
+                                   QStringLiteral("model file (default: embedded)"),
+                                   QStringLiteral("FILE"));
+    const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
+    const QCommandLineOption perPatient(
+        QStringLiteral("per-patient"),
+        QStringLiteral("text output: include the per-patient validation table"));
+    p.addOptions({model, json, perPatient});
+    if (!p.parse(args)) {
+        printError(p.errorText());
+        return 2;
+    }
+    if (p.isSet(QStringLiteral("help"))) {
+        printLine(p.helpText());
+        return 0;
+    }
+    if (!p.positionalArguments().isEmpty()) {
+        printError(QStringLiteral("model-info: unexpected argument '%1' (use --model FILE)")
+                       .arg(p.positionalArguments().first()));
+        return 2;
+    }
+    Classifier c;
+    const bool ok = p.isSet(model) ? c.load(p.value(model)) : c.loadEmbedded();
+    if (!ok) {
+        printError(QStringLiteral("model-info: %1").arg(c.errorString()));
+        return 1;
+    }
+    QJsonObject card = c.card();
+    // What was actually loaded, beside what the card claims.
+    card.insert(QStringLiteral("loaded"),
+                QJsonObject{{QStringLiteral("source"), c.source()},
+                            {QStringLiteral("format"), c.format()},
+                            {QStringLiteral("architecture"), c.architecture()},
+                            {QStringLiteral("parameters"), double(c.parameterCount())},
+                            {QStringLiteral("weights_sha256"), c.weightsSha256()}});
+    if (p.isSet(json)) {
+        printJson(card);
+        return 0;
+    }
+    if (!p.isSet(perPatient)) {
+        QJsonObject v = card.value(QStringLiteral("validation")).toObject();
+        v.remove(QStringLiteral("per_patient"));
+        if (!v.isEmpty())
+            card.insert(QStringLiteral("validation"), v);
+    }
+    printCard(card, QString());
+    return 0;
+}
+
+} // namespace ml::cli

@@ -1,0 +1,92 @@
+// malarialens-cli report: classify a folder and write the PDF report a clinic files.
+
+#include "clicommand.h"
+
+#include "classificationresults.h"
+#include "classifier.h"
+#include "folderscanner.h"
+#include "inference.h"
+#include "pdfreport.h"
+
+#include <QCommandLineParser>
+#include <QThread>
+
+namespace ml::cli {
+
+int runReport(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Classify a folder of cell images and write a PDF report: patients, counts, parasitemia with its "
+        "95 % confidence interval, the model card summary, the evaluation when the folder is labelled, "
+        "and a gallery of the cells called parasitized."));
+    p.addHelpOption();
+    p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("folder of cell images"));
+    const QCommandLineOption pdf(QStringLiteral("pdf"), QStringLiteral("the PDF file to write"), QStringLiteral("OUT.pdf"));
+    const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("model file (default: embedded model)"),
+                                   QStringLiteral("FILE"));
+    const QCommandLineOption threshold(QStringLiteral("threshold"),
+                                       QStringLiteral("decision threshold (default: the model card's, else 0.5)"),
+                                       QStringLiteral("T"));
+    const QCommandLineOption gallery(QStringLiteral("gallery"), QStringLiteral("most cells in the gallery (default 48)"),
+                                     QStringLiteral("N"), QStringLiteral("48"));
+    const QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
+                                     QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    p.addOptions({pdf, model, threshold, gallery, threads});
+    if (!p.parse(args)) {
+        printError(p.errorText());
+        return 2;
+    }
+    if (p.isSet(QStringLiteral("help"))) {
+        printLine(p.helpText());
+        return 0;
+    }
+    if (p.positionalArguments().size() != 1 || !p.isSet(pdf)) {
+        printError(QStringLiteral("report: expected one folder and --pdf OUT.pdf (see --help)"));
+        return 2;
+    }
+    Classifier classifier;
+    if (!(p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded())) {
+        printError(QStringLiteral("report: %1").arg(classifier.errorString()));
+        return 1;
+    }
+    bool ok = true;
+    const double t = p.isSet(threshold) ? p.value(threshold).toDouble(&ok)
+                                        : classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    if (!ok || t <= 0 || t >= 1) {
+        printError(QStringLiteral("report: invalid --threshold"));
+        return 2;
+    }
+    const auto ds = std::make_shared<const Dataset>(scanFolder(p.positionalArguments().first()));
+    if (!ds->error.isEmpty()) {
+        printError(QStringLiteral("report: %1").arg(ds->error));
+        return 1;
+    }
+    ClassifyOptions options;
+    options.threads = std::max(1, p.value(threads).toInt());
+    options.threshold = t;
+    const ClassifyReport report = classifyDataset(*ds, classifier, options);
+    if (!report.ok()) {
+        printError(QStringLiteral("report: %1").arg(report.error));
+        return 1;
+    }
+    ClassificationResults results(ds, t);
+    for (const CellResult& r : report.results)
+        results.set(r.index, r.probability, r.error);
+    const ReportContent content = buildReport(results, QStringLiteral("%1 (%2)").arg(classifier.source(), classifier.architecture()),
+                                              classifier.weightsSha256(), classifier.card(),
+                                              std::max(0, p.value(gallery).toInt()));
+    QString error;
+    if (!writePdfReport(content, p.value(pdf), &error)) {
+        printError(QStringLiteral("report: %1").arg(error));
+        return 1;
+    }
+    printLine(QStringLiteral("wrote %1: %2 cells, %3 called parasitized (parasitemia %4 %)")
+                  .arg(p.value(pdf))
+                  .arg(content.classified)
+                  .arg(content.predictedParasitized)
+                  .arg(content.parasitemia * 100, 0, 'f', 2));
+    return 0;
+}
+
+} // namespace ml::cli

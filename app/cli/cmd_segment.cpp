@@ -1,0 +1,360 @@
+// malarialens-cli segment: find the red blood cells of whole field images, classify them and
+// report parasitemia; with --annotations, compare with the IML ground truth.
+#include "clicommand.h"
+
+#include "cellsegmenter.h"
+#include "classifier.h"
+#include "fieldanalysis.h"
+#include "fieldannotations.h"
+#include "matconvert.h"
+#include "preprocess.h"
+#include "torchthreads.h"
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QThread>
+#include <QThreadPool>
+#include <QtConcurrent>
+
+#include <optional>
+
+namespace ml::cli {
+
+namespace {
+
+QJsonValue numberOrNull(bool valid, double v)
+{
+    return valid ? QJsonValue(v) : QJsonValue(QJsonValue::Null);
+}
+
+QJsonObject proportionJson(const Proportion& p)
+{
+    return QJsonObject{{QStringLiteral("k"), p.k},
+                       {QStringLiteral("n"), p.n},
+                       {QStringLiteral("p"), p.p},
+                       {QStringLiteral("low"), p.low},
+                       {QStringLiteral("high"), p.high}};
+}
+
+} // namespace
+
+int runSegment(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Find the red blood cells of whole thin-smear field images (one image or every image "
+        "of a folder), classify each cell with the active model, and report cells, "
+        "parasitized cells and parasitemia with a Wilson 95 % interval. With --annotations "
+        "(IML annotations.json), also RBC detection recall/precision at IoU >= 0.5, "
+        "parasite-stage sensitivity and the healthy false-positive rate."));
+    p.addHelpOption();
+    p.addPositionalArgument(QStringLiteral("PATH"),
+                            QStringLiteral("field image or folder of field images"));
+    p.addOption({QStringLiteral("annotations"),
+                 QStringLiteral("IML annotations.json to evaluate against"),
+                 QStringLiteral("FILE")});
+    p.addOption({QStringLiteral("json"), QStringLiteral("print JSON")});
+    p.addOption({QStringLiteral("overlay"),
+                 QStringLiteral("write <name>_cells.png overlays into DIR"),
+                 QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("model"),
+                 QStringLiteral("model file (default: the embedded model)"),
+                 QStringLiteral("FILE")});
+    p.addOption({QStringLiteral("no-classify"), QStringLiteral("segmentation only")});
+    p.addOption({QStringLiteral("exclude-edge"),
+                 QStringLiteral("leave out cells cut by the image border (with --annotations, "
+                                "annotated cells at the border too)")});
+    p.addOption({QStringLiteral("threshold"),
+                 QStringLiteral("P(Parasitized) counted as parasitized (default 0.5)"),
+                 QStringLiteral("P"), QStringLiteral("0.5")});
+    p.addOption({QStringLiteral("colour"),
+                 QStringLiteral("recolour crops onto the training colours before classifying: "
+                                "none, shift (default) or reinhard"),
+                 QStringLiteral("MODE"), QStringLiteral("shift")});
+    p.addOption({QStringLiteral("iou"),
+                 QStringLiteral("IoU for a detection to match a box (default 0.5)"),
+                 QStringLiteral("IOU"), QStringLiteral("0.5")});
+    p.addOption({QStringLiteral("threads"),
+                 QStringLiteral("fields analysed in parallel (default: cores)"),
+                 QStringLiteral("N"), QString::number(QThread::idealThreadCount())});
+    if (!p.parse(args)) {
+        printError(p.errorText());
+        return 2;
+    }
+    if (p.isSet(QStringLiteral("help"))) {
+        printLine(p.helpText());
+        return 0;
+    }
+    if (p.positionalArguments().size() != 1) {
+        printError(QStringLiteral("segment: expected one image or folder (see --help)"));
+        return 2;
+    }
+    bool okThreshold = false, okIou = false;
+    const double threshold = p.value(QStringLiteral("threshold")).toDouble(&okThreshold);
+    const double minIou = p.value(QStringLiteral("iou")).toDouble(&okIou);
+    if (!okThreshold || threshold < 0 || threshold > 1 || !okIou || minIou <= 0 || minIou > 1) {
+        printError(QStringLiteral("segment: --threshold and --iou take a number in (0, 1]"));
+        return 2;
+    }
+    const QString colour = p.value(QStringLiteral("colour"));
+    ColourNormalization colourMode = ColourNormalization::Shift;
+    if (colour == QLatin1String("none"))
+        colourMode = ColourNormalization::None;
+    else if (colour == QLatin1String("reinhard"))
+        colourMode = ColourNormalization::Reinhard;
+    else if (colour != QLatin1String("shift")) {
+        printError(QStringLiteral("segment: --colour takes none, shift or reinhard"));
+        return 2;
+    }
+    const bool excludeEdge = p.isSet(QStringLiteral("exclude-edge"));
+    const bool json = p.isSet(QStringLiteral("json"));
+
+    const QString path = p.positionalArguments().first();
+    const QFileInfo info(path);
+    QStringList files;
+    if (info.isDir())
+        files = fieldImagesInFolder(path);
+    else if (info.isFile())
+        files << info.absoluteFilePath();
+    if (files.isEmpty()) {
+        printError(info.exists() ? QStringLiteral("segment: no images in %1").arg(path)
+                                 : QStringLiteral("segment: %1 does not exist").arg(path));
+        return 1;
+    }
+
+    std::optional<FieldAnnotationSet> truth;
+    if (p.isSet(QStringLiteral("annotations"))) {
+        truth = loadFieldAnnotations(p.value(QStringLiteral("annotations")));
+        if (!truth->ok()) {
+            printError(QStringLiteral("segment: %1").arg(truth->error));
+            return 1;
+        }
+    }
+
+    const QString overlayDir = p.value(QStringLiteral("overlay"));
+    if (!overlayDir.isEmpty() && !QDir().mkpath(overlayDir)) {
+        printError(QStringLiteral("segment: cannot create %1").arg(overlayDir));
+        return 1;
+    }
+
+    // The classifier: an explicit file must load; without one the embedded model is used
+    // when the build has it, otherwise segmentation runs alone and says so.
+    Classifier classifier;
+    bool classify = !p.isSet(QStringLiteral("no-classify"));
+    QString classifyNote;
+    if (classify) {
+        if (p.isSet(QStringLiteral("model"))) {
+            if (!classifier.load(p.value(QStringLiteral("model")))) {
+                printError(QStringLiteral("segment: %1").arg(classifier.errorString()));
+                return 1;
+            }
+        } else if (!Classifier::hasEmbeddedModel() || !classifier.loadEmbedded()) {
+            classify = false;
+            classifyNote = QStringLiteral("no model given and none embedded in this build: "
+                                          "segmentation only (use --model FILE)");
+            printError(QStringLiteral("segment: %1").arg(classifyNote));
+        }
+    }
+
+    FieldOptions options;
+    options.threshold = threshold;
+    options.colourNormalization = colourMode;
+    if (classify) {
+        options.classifier = [classifier](const std::vector<cv::Mat>& crops, QString* error) {
+            std::vector<cv::Mat> in;
+            in.reserve(crops.size());
+            for (const cv::Mat& c : crops)
+                in.push_back(preprocessImage(c));
+            return classifier.predict(in, error);
+        };
+    }
+
+    struct Item
+    {
+        FieldResult result;
+        std::optional<FieldEvaluation> eval;
+        QString overlayError;
+    };
+    const int threads = qMax(1, p.value(QStringLiteral("threads")).toInt());
+    QThreadPool pool;
+    pool.setMaxThreadCount(qMin(threads, int(files.size())));
+    // Each worker gives libtorch one thread: fields run in parallel instead (the per-thread
+    // OpenMP budget starts at 1 on these machines anyway, see docs).
+    const std::function<Item(const QString&)> work = [&](const QString& file) {
+        if (classify)
+            setTorchThreads(1);
+        Item item;
+        cv::Mat image;
+        item.result = analyzeField(file, options, overlayDir.isEmpty() ? nullptr : &image);
+        if (!item.result.error.isEmpty())
+            return item;
+        if (truth) {
+            // With --exclude-edge, annotated cells cut by the border leave the ground truth
+            // too, so both sides are compared on the same interior cells.
+            if (const FieldAnnotation* fa = truth->find(file))
+                item.eval =
+                    evaluateField(item.result.boxes(excludeEdge),
+                                  classify ? item.result.flags(excludeEdge) : std::vector<bool>{},
+                                  excludeEdge ? fa->withoutEdgeObjects(item.result.imageSize) : *fa,
+                                  item.result.imageSize, minIou);
+        }
+        if (!overlayDir.isEmpty()) {
+            const QString out =
+                QDir(overlayDir)
+                    .filePath(QFileInfo(file).completeBaseName() + QStringLiteral("_cells.png"));
+            if (!matToQImage(drawFieldOverlay(image, item.result, excludeEdge)).save(out))
+                item.overlayError = QStringLiteral("cannot write %1").arg(out);
+        }
+        return item;
+    };
+    const QList<Item> items = QtConcurrent::blockingMapped(&pool, files, work);
+
+    FieldCounts total;
+    FieldEvaluation eval;
+    int evaluated = 0, failed = 0;
+    QJsonArray perImage;
+    for (const Item& it : items) {
+        const FieldResult& r = it.result;
+        QJsonObject o{{QStringLiteral("path"), r.path}};
+        if (!r.error.isEmpty()) {
+            ++failed;
+            o.insert(QStringLiteral("error"), r.error);
+            perImage.append(o);
+            if (!json)
+                printLine(QStringLiteral("%1: error: %2").arg(r.path, r.error));
+            continue;
+        }
+        const FieldCounts c = r.counts(excludeEdge);
+        total += c;
+        const Proportion pm = c.parasitemia();
+        o.insert(QStringLiteral("width"), r.imageSize.width);
+        o.insert(QStringLiteral("height"), r.imageSize.height);
+        o.insert(QStringLiteral("cells"), c.cells);
+        o.insert(QStringLiteral("edge_cells"), c.edgeCells);
+        o.insert(QStringLiteral("parasitized"),
+                 classify ? QJsonValue(c.parasitized) : QJsonValue());
+        o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
+        o.insert(QStringLiteral("cell_diameter"), r.cellDiameter);
+        o.insert(QStringLiteral("segment_ms"), r.segmentMs);
+        if (!r.warnings.isEmpty())
+            o.insert(QStringLiteral("warnings"), QJsonArray::fromStringList(r.warnings));
+        if (!it.overlayError.isEmpty())
+            o.insert(QStringLiteral("overlay_error"), it.overlayError);
+        if (it.eval) {
+            ++evaluated;
+            eval += *it.eval;
+            o.insert(QStringLiteral("rbc_recall"), it.eval->recall());
+            o.insert(QStringLiteral("rbc_precision"), it.eval->precision());
+        }
+        perImage.append(o);
+        if (!json) {
+            QString line =
+                QStringLiteral("%1: %2 cells").arg(QFileInfo(r.path).fileName()).arg(c.cells);
+            if (classify)
+                line += QStringLiteral(", %1 parasitized (%2 %)")
+                            .arg(c.parasitized)
+                            .arg(pm.p * 100.0, 0, 'f', 2);
+            if (it.eval)
+                line += QStringLiteral(", recall %1, precision %2")
+                            .arg(it.eval->recall(), 0, 'f', 3)
+                            .arg(it.eval->precision(), 0, 'f', 3);
+            for (const QString& w : r.warnings)
+                line += QStringLiteral(" [warning: %1]").arg(w);
+            printLine(line);
+            if (!it.overlayError.isEmpty())
+                printError(QStringLiteral("segment: %1").arg(it.overlayError));
+        }
+    }
+
+    const Proportion pm = total.parasitemia();
+    const bool hasEval = truth.has_value() && evaluated > 0;
+    const bool hasClassEval = hasEval && classify;
+    if (json) {
+        QJsonObject o;
+        o.insert(QStringLiteral("images"), total.images);
+        o.insert(QStringLiteral("failed"), failed);
+        o.insert(QStringLiteral("cells"), total.cells);
+        o.insert(QStringLiteral("edge_cells"), total.edgeCells);
+        o.insert(QStringLiteral("exclude_edge"), excludeEdge);
+        o.insert(QStringLiteral("classified"), classify);
+        if (!classifyNote.isEmpty())
+            o.insert(QStringLiteral("note"), classifyNote);
+        if (classify) {
+            o.insert(QStringLiteral("model"), classifier.source());
+            o.insert(QStringLiteral("threshold"), threshold);
+            o.insert(QStringLiteral("colour"), colour);
+        }
+        o.insert(QStringLiteral("parasitized"),
+                 classify ? QJsonValue(total.parasitized) : QJsonValue());
+        o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
+        o.insert(QStringLiteral("parasitemia_percent"), numberOrNull(classify, pm.p * 100.0));
+        o.insert(QStringLiteral("parasitemia_ci95"),
+                 classify ? QJsonValue(QJsonArray{pm.low, pm.high}) : QJsonValue());
+        if (truth) {
+            o.insert(QStringLiteral("annotated_images"), evaluated);
+            o.insert(QStringLiteral("iou_threshold"), minIou);
+            o.insert(QStringLiteral("rbc_recall"), numberOrNull(hasEval, eval.recall()));
+            o.insert(QStringLiteral("rbc_precision"), numberOrNull(hasEval, eval.precision()));
+            o.insert(
+                QStringLiteral("parasite_sensitivity"),
+                numberOrNull(hasClassEval && eval.infectedTruth > 0, eval.parasiteSensitivity()));
+            o.insert(QStringLiteral("healthy_false_positive_rate"),
+                     numberOrNull(hasClassEval && eval.healthyMatched > 0,
+                                  eval.healthyFalsePositiveRate()));
+            o.insert(QStringLiteral("counts"),
+                     QJsonObject{{QStringLiteral("truth_cells"), eval.truthCells},
+                                 {QStringLiteral("detections"), eval.detections},
+                                 {QStringLiteral("matched"), eval.matched},
+                                 {QStringLiteral("ignored_detections"), eval.ignoredDetections},
+                                 {QStringLiteral("infected_truth"), eval.infectedTruth},
+                                 {QStringLiteral("infected_matched"), eval.infectedMatched},
+                                 {QStringLiteral("infected_flagged"), eval.infectedFlagged},
+                                 {QStringLiteral("healthy_matched"), eval.healthyMatched},
+                                 {QStringLiteral("healthy_flagged"), eval.healthyFlagged},
+                                 {QStringLiteral("unmatched_flagged"), eval.unmatchedFlagged}});
+            if (hasClassEval)
+                o.insert(QStringLiteral("parasite_sensitivity_ci95"),
+                         proportionJson(wilsonInterval(eval.infectedFlagged, eval.infectedTruth)));
+        }
+        o.insert(QStringLiteral("fields"), perImage);
+        printJson(o);
+    } else {
+        printLine(QStringLiteral("Images:      %1 (%2 failed)").arg(total.images).arg(failed));
+        printLine(QStringLiteral("Cells:       %1%2")
+                      .arg(total.cells)
+                      .arg(excludeEdge
+                               ? QStringLiteral(" (%1 edge cells excluded)").arg(total.edgeCells)
+                               : QStringLiteral(" (%1 touch the edge)").arg(total.edgeCells)));
+        if (classify)
+            printLine(QStringLiteral("Parasitized: %1, parasitemia %2 % (95 % CI %3-%4 %)")
+                          .arg(total.parasitized)
+                          .arg(pm.p * 100.0, 0, 'f', 2)
+                          .arg(pm.low * 100.0, 0, 'f', 2)
+                          .arg(pm.high * 100.0, 0, 'f', 2));
+        if (hasEval) {
+            printLine(QStringLiteral("RBC recall %1 (%2/%3), precision %4 (%5/%6) at IoU >= %7")
+                          .arg(eval.recall(), 0, 'f', 3)
+                          .arg(eval.matched)
+                          .arg(eval.truthCells)
+                          .arg(eval.precision(), 0, 'f', 3)
+                          .arg(eval.matched)
+                          .arg(eval.detections)
+                          .arg(minIou));
+            if (hasClassEval)
+                printLine(QStringLiteral("Parasite sensitivity %1 (%2/%3), healthy false-positive "
+                                         "rate %4 (%5/%6)")
+                              .arg(eval.parasiteSensitivity(), 0, 'f', 3)
+                              .arg(eval.infectedFlagged)
+                              .arg(eval.infectedTruth)
+                              .arg(eval.healthyFalsePositiveRate(), 0, 'f', 3)
+                              .arg(eval.healthyFlagged)
+                              .arg(eval.healthyMatched));
+        }
+    }
+    return failed == int(files.size()) ? 1 : 0;
+}
+
+} // namespace ml::cli

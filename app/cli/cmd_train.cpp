@@ -1,0 +1,208 @@
+// malarialens-cli train: trains a base/gap/se classifier on a labelled folder and writes the
+// model, its card (.json) and its history (.history.csv) beside each other.
+
+#include "clicommand.h"
+
+#include "folderscanner.h"
+#include "trainer.h"
+
+#include <QCommandLineParser>
+#include <QFile>
+#include <QJsonDocument>
+#include <QSaveFile>
+#include <QThread>
+
+namespace ml::cli {
+
+int runTrain(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Train a cell classifier on a labelled folder (two class subfolders, e.g. Parasitized and "
+        "Uninfected). Adam, cross-entropy, early stopping on validation loss (patience 5, best "
+        "weights restored). Writes FILE, FILE's model card (.json), its training history "
+        "(.history.csv) and a checkpoint after every epoch (.checkpoint)."));
+    p.addHelpOption();
+    p.addPositionalArgument(QStringLiteral("DIR"),
+                            QStringLiteral("labelled folder of cell images"));
+    const QCommandLineOption arch(QStringLiteral("arch"),
+                                  QStringLiteral("base, gap or se (default se)"),
+                                  QStringLiteral("ARCH"), QStringLiteral("se"));
+    const QCommandLineOption epochs(QStringLiteral("epochs"),
+                                    QStringLiteral("maximum epochs (default 20)"),
+                                    QStringLiteral("N"), QStringLiteral("20"));
+    const QCommandLineOption batch(QStringLiteral("batch-size"),
+                                   QStringLiteral("batch size (default 100)"), QStringLiteral("N"),
+                                   QStringLiteral("100"));
+    const QCommandLineOption lr(QStringLiteral("learning-rate"),
+                                QStringLiteral("Adam learning rate (default 0.001)"),
+                                QStringLiteral("LR"), QStringLiteral("0.001"));
+    const QCommandLineOption patience(QStringLiteral("patience"),
+                                      QStringLiteral("early-stopping patience (default 5)"),
+                                      QStringLiteral("N"), QStringLiteral("5"));
+    const QCommandLineOption split(QStringLiteral("split"),
+                                   QStringLiteral("patient (default) or random"),
+                                   QStringLiteral("MODE"), QStringLiteral("patient"));
+    const QCommandLineOption valFraction(
+        QStringLiteral("val-fraction"),
+        QStringLiteral("share of cells for validation (default 0.2)"), QStringLiteral("F"),
+        QStringLiteral("0.2"));
+    const QCommandLineOption augment(
+        QStringLiteral("augment"),
+        QStringLiteral("augment: flips, brightness, contrast, hue/saturation (stain) jitter"));
+    const QCommandLineOption noStain(
+        QStringLiteral("no-stain-jitter"),
+        QStringLiteral("with --augment: the study's augmentation only (no colour jitter)"));
+    const QCommandLineOption seed(QStringLiteral("seed"),
+                                  QStringLiteral("random seed (default 42)"), QStringLiteral("S"),
+                                  QStringLiteral("42"));
+    const QCommandLineOption threads(
+        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
+        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
+                                 QStringLiteral("FILE"));
+    const QCommandLineOption resume(QStringLiteral("resume"),
+                                    QStringLiteral("continue from FILE.checkpoint when it exists"));
+    const QCommandLineOption initFrom(
+        QStringLiteral("init-from"),
+        QStringLiteral("fine-tune: start from the weights of this native model (same --arch)"),
+        QStringLiteral("FILE"));
+    const QCommandLineOption json(QStringLiteral("json"),
+                                  QStringLiteral("print a JSON summary at the end"));
+    p.addOptions({arch, epochs, batch, lr, patience, split, valFraction, augment, noStain, seed,
+                  threads, out, resume, initFrom, json});
+    if (!p.parse(args)) {
+        printError(p.errorText());
+        return 2;
+    }
+    if (p.isSet(QStringLiteral("help"))) {
+        printLine(p.helpText());
+        return 0;
+    }
+    if (p.positionalArguments().size() != 1) {
+        printError(QStringLiteral("train: expected one folder (see --help)"));
+        return 2;
+    }
+    if (!p.isSet(out)) {
+        printError(QStringLiteral("train: --out FILE is required"));
+        return 2;
+    }
+    TrainingConfig config;
+    const auto a = parseArchitecture(p.value(arch));
+    if (!a) {
+        printError(
+            QStringLiteral("train: unknown --arch '%1' (base, gap or se)").arg(p.value(arch)));
+        return 2;
+    }
+    config.arch = *a;
+    bool ok1 = false, ok2 = false, ok3 = false, ok4 = false, ok5 = false, ok6 = false, ok7 = false;
+    config.epochs = p.value(epochs).toInt(&ok1);
+    config.batchSize = p.value(batch).toInt(&ok2);
+    config.learningRate = p.value(lr).toDouble(&ok3);
+    config.patience = p.value(patience).toInt(&ok4);
+    config.valFraction = p.value(valFraction).toDouble(&ok5);
+    config.seed = p.value(seed).toUInt(&ok6);
+    config.threads = p.value(threads).toInt(&ok7);
+    if (!(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || config.epochs < 1 ||
+        config.batchSize < 1 || config.threads < 1 || config.valFraction <= 0 ||
+        config.valFraction >= 1) {
+        printError(QStringLiteral("train: invalid number in the options (see --help)"));
+        return 2;
+    }
+    if (p.value(split) == QLatin1String("patient"))
+        config.split = SplitMode::Patient;
+    else if (p.value(split) == QLatin1String("random"))
+        config.split = SplitMode::Random;
+    else {
+        printError(QStringLiteral("train: --split must be patient or random"));
+        return 2;
+    }
+    config.augment = p.isSet(augment);
+    config.augmentConfig =
+        p.isSet(noStain) ? AugmentConfig::study() : AugmentConfig::withStainJitter();
+    config.decodeThreads = config.threads;
+    const QString outPath = p.value(out);
+    config.checkpointPath = outPath + QStringLiteral(".checkpoint");
+    config.resume = p.isSet(resume);
+    if (p.isSet(initFrom) && !config.initialModel.load(p.value(initFrom))) {
+        printError(QStringLiteral("train: %1").arg(config.initialModel.errorString()));
+        return 1;
+    }
+
+    const Dataset ds = scanFolder(p.positionalArguments().first());
+    if (!ds.error.isEmpty()) {
+        printError(QStringLiteral("train: %1").arg(ds.error));
+        return 1;
+    }
+    if (config.split == SplitMode::Random)
+        printError(
+            QStringLiteral("train: note: a random split puts cells of one patient on both sides; "
+                           "validation accuracy is then inflated (use --split patient)"));
+
+    TrainingCallbacks cb;
+    cb.log = [](const QString& m) { printError(QStringLiteral("train: %1").arg(m)); };
+    cb.epochDone = [&config](const EpochStats& s) {
+        printLine(QStringLiteral(
+                      "epoch %1/%2  loss %3  acc %4  val_loss %5  val_acc %6  %7 s  %8 img/s%9")
+                      .arg(s.epoch)
+                      .arg(config.epochs)
+                      .arg(s.trainLoss, 0, 'f', 4)
+                      .arg(s.trainAccuracy, 0, 'f', 4)
+                      .arg(s.valLoss, 0, 'f', 4)
+                      .arg(s.valAccuracy, 0, 'f', 4)
+                      .arg(s.seconds, 0, 'f', 1)
+                      .arg(s.trainImagesPerSecond, 0, 'f', 0)
+                      .arg(s.best ? QStringLiteral("  *best") : QString()));
+    };
+    const TrainingResult r = trainClassifier(ds, config, cb);
+    if (!r.ok) {
+        printError(QStringLiteral("train: %1").arg(r.error));
+        return 1;
+    }
+    QString why;
+    if (!r.classifier.save(outPath, &why)) {
+        printError(QStringLiteral("train: %1").arg(why));
+        return 1;
+    }
+    QSaveFile history(historyPathFor(outPath));
+    const QByteArray csv = r.historyCsv();
+    if (!history.open(QIODevice::WriteOnly) || history.write(csv) != csv.size() ||
+        !history.commit()) {
+        printError(QStringLiteral("train: %1: cannot be written: %2")
+                       .arg(history.fileName(), history.errorString()));
+        return 1;
+    }
+    // The final model is safe on disk: the checkpoint is no longer needed.
+    QFile::remove(config.checkpointPath);
+
+    const ValidationReport& v = r.validation;
+    if (p.isSet(json)) {
+        QJsonObject summary{{QStringLiteral("model"), outPath},
+                            {QStringLiteral("card"), cardPathForModel(outPath)},
+                            {QStringLiteral("history"), historyPathFor(outPath)},
+                            {QStringLiteral("epochs_run"), int(r.history.size())},
+                            {QStringLiteral("best_epoch"), r.bestEpoch},
+                            {QStringLiteral("seconds"), r.seconds},
+                            {QStringLiteral("validation"), v.toJson(false)}};
+        printJson(summary);
+    } else {
+        printLine(
+            QStringLiteral("best epoch %1 of %2; validation (%3 split): cell accuracy %4, AUC %5, "
+                           "sensitivity %6, specificity %7; worst patient accuracy %8 (%9)")
+                .arg(r.bestEpoch)
+                .arg(r.history.size())
+                .arg(config.split == SplitMode::Patient ? QStringLiteral("patient")
+                                                        : QStringLiteral("random"))
+                .arg(v.cells.accuracy, 0, 'f', 4)
+                .arg(v.cells.auc, 0, 'f', 4)
+                .arg(v.cells.sensitivity, 0, 'f', 4)
+                .arg(v.cells.specificity, 0, 'f', 4)
+                .arg(v.worstPatientAccuracy, 0, 'f', 4)
+                .arg(v.worstPatient));
+        printLine(QStringLiteral("wrote %1, %2, %3")
+                      .arg(outPath, cardPathForModel(outPath), historyPathFor(outPath)));
+    }
+    return 0;
+}
+
+} // namespace ml::cli

@@ -1,0 +1,168 @@
+// Benchmark: inference speed of a classifier (default: the embedded se model).
+//  1. forward pass alone: batches of preprocessed 64x64 cells through Classifier::predict
+//     (packing into a tensor + network + softmax), images/s, median of --runs;
+//  2. end to end: classifyDataset() over the whole folder (decode + resize + forward, the
+//     `malarialens-cli classify` path), images/s, median of --runs.
+// Compare with bench/peer_inference.py (the same model and loop in python3-torch +
+// python3-opencv); see docs/BENCHMARKS.md.
+//
+//   bench_inference [DIR] [--runs N] [--threads T] [--decode-threads D] [--batch B]
+//                   [--model FILE] [--forward-only] [--json]
+
+#include "classifier.h"
+#include "folderscanner.h"
+#include "inference.h"
+#include "preprocess.h"
+#include "torchthreads.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTextStream>
+
+#include <algorithm>
+#include <vector>
+
+namespace {
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0);
+}
+
+QJsonArray toJson(const std::vector<double>& v)
+{
+    QJsonArray a;
+    for (double x : v)
+        a.append(std::round(x * 10.0) / 10.0);
+    return a;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    QString dir = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");
+    QString modelPath;
+    int runs = 3, threads = 2, decodeThreads = 1, batch = 256;
+    bool forwardOnly = false, json = false;
+    const QStringList args = app.arguments();
+    for (int i = 1; i < args.size(); ++i) {
+        const QString a = args.at(i);
+        auto next = [&]() { return i + 1 < args.size() ? args.at(++i) : QString(); };
+        if (a == QLatin1String("--runs"))
+            runs = std::max(1, next().toInt());
+        else if (a == QLatin1String("--threads"))
+            threads = std::max(1, next().toInt());
+        else if (a == QLatin1String("--decode-threads"))
+            decodeThreads = std::max(1, next().toInt());
+        else if (a == QLatin1String("--batch"))
+            batch = std::max(1, next().toInt());
+        else if (a == QLatin1String("--model"))
+            modelPath = next();
+        else if (a == QLatin1String("--forward-only"))
+            forwardOnly = true;
+        else if (a == QLatin1String("--json"))
+            json = true;
+        else if (!a.startsWith(QLatin1String("--")))
+            dir = a;
+        else {
+            QTextStream(stderr)
+                << "usage: bench_inference [DIR] [--runs N] [--threads T] [--decode-threads D] "
+                   "[--batch B] [--model FILE] [--forward-only] [--json]\n";
+            return 2;
+        }
+    }
+    QTextStream out(stdout);
+    ml::Classifier classifier;
+    if (!(modelPath.isEmpty() ? classifier.loadEmbedded() : classifier.load(modelPath))) {
+        QTextStream(stderr) << "bench_inference: " << classifier.errorString() << "\n";
+        return 1;
+    }
+    const ml::Dataset ds = ml::scanFolder(dir);
+    if (!ds.error.isEmpty() || ds.images.isEmpty()) {
+        QTextStream(stderr) << "bench_inference: "
+                            << (ds.error.isEmpty() ? QStringLiteral("no images") : ds.error)
+                            << "\n";
+        return 1;
+    }
+    ml::setTorchThreads(threads);
+
+    // 1. Forward pass alone on real preprocessed cells (the first `batch` of the folder).
+    std::vector<cv::Mat> cells;
+    for (int i = 0; i < ds.images.size() && int(cells.size()) < batch; ++i) {
+        const ml::PreprocessedImage p = ml::loadPreprocessed(ds.absolutePath(i));
+        if (p.ok())
+            cells.push_back(p.rgb);
+    }
+    while (int(cells.size()) < batch)
+        cells.push_back(cells[cells.size() % std::max<size_t>(1, cells.size())]);
+    classifier.predict(cells); // warm-up: oneDNN primitive creation, allocations
+    std::vector<double> forward;
+    const int passes = 5;
+    for (int r = 0; r < runs; ++r) {
+        QElapsedTimer t;
+        t.start();
+        for (int k = 0; k < passes; ++k)
+            classifier.predict(cells);
+        forward.push_back(double(passes) * batch / (t.nsecsElapsed() / 1e9));
+    }
+
+    // 2. End to end over the folder.
+    std::vector<double> endToEnd;
+    int classified = 0, failed = 0;
+    if (!forwardOnly) {
+        ml::ClassifyOptions o;
+        o.batchSize = batch;
+        o.threads = threads;
+        o.decodeThreads = decodeThreads;
+        for (int r = 0; r < runs; ++r) {
+            const ml::ClassifyReport rep = ml::classifyDataset(ds, classifier, o);
+            if (!rep.ok()) {
+                QTextStream(stderr) << "bench_inference: " << rep.error << "\n";
+                return 1;
+            }
+            classified = rep.processed() - rep.failed;
+            failed = rep.failed;
+            endToEnd.push_back(rep.imagesPerSecond());
+        }
+    }
+    if (json) {
+        QJsonObject o{{QStringLiteral("model"), classifier.source()},
+                      {QStringLiteral("architecture"), classifier.architecture()},
+                      {QStringLiteral("threads"), threads},
+                      {QStringLiteral("decode_threads"), decodeThreads},
+                      {QStringLiteral("batch"), batch},
+                      {QStringLiteral("forward_images_per_second"), toJson(forward)},
+                      {QStringLiteral("forward_median"), std::round(median(forward) * 10) / 10},
+                      {QStringLiteral("end_to_end_images_per_second"), toJson(endToEnd)},
+                      {QStringLiteral("end_to_end_median"), std::round(median(endToEnd) * 10) / 10},
+                      {QStringLiteral("images"), classified},
+                      {QStringLiteral("failed"), failed}};
+        out << QJsonDocument(o).toJson(QJsonDocument::Indented);
+        return 0;
+    }
+    out << "model " << classifier.source() << " (" << classifier.architecture() << "), threads "
+        << threads << ", decode threads " << decodeThreads << ", batch " << batch << "\n";
+    out << QStringLiteral("forward batch %1: median %2 images/s (runs:")
+               .arg(batch)
+               .arg(median(forward), 0, 'f', 1);
+    for (double v : forward)
+        out << " " << QString::number(v, 'f', 1);
+    out << ")\n";
+    if (!forwardOnly) {
+        out << QStringLiteral("end to end %1 images (%2 failed): median %3 images/s (runs:")
+                   .arg(classified)
+                   .arg(failed)
+                   .arg(median(endToEnd), 0, 'f', 1);
+        for (double v : endToEnd)
+            out << " " << QString::number(v, 'f', 1);
+        out << ")\n";
+    }
+    return 0;
+}

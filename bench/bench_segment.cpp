@@ -1,0 +1,291 @@
+// Benchmark + ground-truth check of whole-field segmentation (issue 7).
+//
+//   bench_segment [DIR] [--annotations FILE] [--runs N] [--speed-fields N] [--threads T[,T...]]
+//                 [--model FILE | --embedded] [--classify-fields N] [--max-pixels N]
+//                 [--param min-area|max-area|peak-sep|peak-depth|contrast|resplit|
+//                          resplit-sep|resplit-depth|roundness=VALUE]
+//
+// 1. Accuracy: every field of DIR (default ../shared/data/iml-fields/images) is decoded and
+//    segmented once; boxes are matched to annotations.json at IoU >= 0.5 (all cells, and
+//    interior cells only).
+// 2. Speed of segmentation alone: the first N fields (default 40) are decoded once and held in
+//    memory, then segmented `runs` times with T worker threads (one field per task); the
+//    median over runs of fields/s is printed. Decoding is timed separately.
+// 3. With a model (when the build has the models library): the whole pipeline (decode,
+//    segment, crop, classify) on the first --classify-fields fields, fields/s and cells/s,
+//    and parasite sensitivity / healthy false-positive rate over those fields.
+// The python3-opencv peer of step 2 is bench/peer_segment.py; results in docs/BENCHMARKS.md.
+
+#include "cellsegmenter.h"
+#include "fieldanalysis.h"
+#include "fieldannotations.h"
+#include "imageio.h"
+
+#ifdef MALARIALENS_BENCH_MODELS
+#include "classifier.h"
+#include "preprocess.h"
+#include "torchthreads.h"
+#endif
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QStringList>
+#include <QTextStream>
+#include <QThreadPool>
+#include <QtConcurrent>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+using namespace ml;
+
+namespace {
+
+double median(std::vector<double> v)
+{
+    if (v.empty())
+        return 0.0;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+QTextStream& out()
+{
+    static QTextStream s(stdout);
+    return s;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    const QString data = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    QString dir = data + QStringLiteral("/images");
+    QString annotations = data + QStringLiteral("/annotations.json");
+    QString modelPath;
+    bool embedded = false;
+    int runs = 5;
+    int speedFields = 40;
+    int classifyFields = 40;
+    SegmentationParams params;
+    QList<int> threadCounts{1, 2};
+    const QStringList args = app.arguments();
+    for (int i = 1; i < args.size(); ++i) {
+        const QString a = args.at(i);
+        const bool hasValue = i + 1 < args.size();
+        if (a == QLatin1String("--runs") && hasValue) {
+            runs = std::max(1, args.at(++i).toInt());
+        } else if (a == QLatin1String("--speed-fields") && hasValue) {
+            speedFields = std::max(1, args.at(++i).toInt());
+        } else if (a == QLatin1String("--classify-fields") && hasValue) {
+            classifyFields = std::max(0, args.at(++i).toInt());
+        } else if (a == QLatin1String("--annotations") && hasValue) {
+            annotations = args.at(++i);
+        } else if (a == QLatin1String("--model") && hasValue) {
+            modelPath = args.at(++i);
+        } else if (a == QLatin1String("--embedded")) {
+            embedded = true;
+        } else if (a == QLatin1String("--max-pixels") && hasValue) {
+            params.maxWorkingPixels = args.at(++i).toLongLong();
+        } else if (a == QLatin1String("--param") && hasValue) {
+            // name=value for tuning: min-area, max-area, peak-sep, peak-depth, contrast, resplit,
+            // resplit-sep, resplit-depth, roundness
+            const QStringList kv = args.at(++i).split(QLatin1Char('='));
+            const double v = kv.value(1).toDouble();
+            const QString k = kv.value(0);
+            if (k == QLatin1String("min-area"))
+                params.minAreaFraction = v;
+            else if (k == QLatin1String("max-area"))
+                params.maxAreaFraction = v;
+            else if (k == QLatin1String("peak-sep"))
+                params.peakSeparation = v;
+            else if (k == QLatin1String("peak-depth"))
+                params.minPeakDepth = v;
+            else if (k == QLatin1String("contrast"))
+                params.minContrast = v;
+            else if (k == QLatin1String("roundness"))
+                params.minRoundness = v;
+            else if (k == QLatin1String("resplit"))
+                params.resplitAbove = v;
+            else if (k == QLatin1String("resplit-sep"))
+                params.resplitSeparation = v;
+            else if (k == QLatin1String("resplit-depth"))
+                params.resplitDepth = v;
+        } else if (a == QLatin1String("--threads") && hasValue) {
+            threadCounts.clear();
+            for (const QString& t : args.at(++i).split(QLatin1Char(',')))
+                threadCounts << std::max(1, t.toInt());
+        } else if (!a.startsWith(QLatin1String("--"))) {
+            dir = a;
+        } else {
+            QTextStream(stderr) << "usage: bench_segment [DIR] [--annotations FILE] [--runs N] "
+                                   "[--speed-fields N] [--threads T,..] [--model FILE | "
+                                   "--embedded] [--classify-fields N] [--max-pixels N] "
+                                   "[--param name=value]\n";
+            return 2;
+        }
+    }
+    const QStringList files = fieldImagesInFolder(dir);
+    if (files.isEmpty()) {
+        QTextStream(stderr) << "bench_segment: no images in " << dir << "\n";
+        return 1;
+    }
+    const FieldAnnotationSet truth = loadFieldAnnotations(annotations);
+    if (!truth.ok())
+        QTextStream(stderr) << "bench_segment: " << truth.error << " (accuracy skipped)\n";
+
+    // 1. Accuracy over every field.
+    FieldEvaluation all, interior;
+    std::vector<double> decodeMs;
+    int fieldsWithWarnings = 0, cells = 0;
+    {
+        std::vector<FieldEvaluation> evAll(size_t(files.size())), evInt(size_t(files.size()));
+        std::vector<int> nCells(size_t(files.size()), 0), warned(size_t(files.size()), 0);
+        std::vector<double> dec(size_t(files.size()), 0.0);
+        std::vector<int> idx(size_t(files.size()));
+        for (int i = 0; i < files.size(); ++i)
+            idx[size_t(i)] = i;
+        QThreadPool::globalInstance()->setMaxThreadCount(2);
+        QtConcurrent::blockingMap(idx, [&](int i) {
+            FieldOptions o;
+            o.segmentation = params;
+            const FieldResult r = analyzeField(files.at(i), o);
+            dec[size_t(i)] = r.decodeMs;
+            nCells[size_t(i)] = int(r.cells.size());
+            warned[size_t(i)] = r.warnings.isEmpty() ? 0 : 1;
+            if (!truth.ok() || !r.error.isEmpty())
+                return;
+            const FieldAnnotation* fa = truth.find(files.at(i));
+            if (!fa)
+                return;
+            evAll[size_t(i)] = evaluateField(r.boxes(false), {}, *fa, r.imageSize);
+            // Interior: only cells away from the border on both sides.
+            const FieldAnnotation inner = fa->withoutEdgeObjects(r.imageSize);
+            evInt[size_t(i)] = evaluateField(r.boxes(true), {}, inner, r.imageSize);
+        });
+        for (size_t i = 0; i < evAll.size(); ++i) {
+            all += evAll[i];
+            interior += evInt[i];
+            cells += nCells[i];
+            fieldsWithWarnings += warned[i];
+        }
+        decodeMs = dec;
+    }
+    out() << "fields: " << files.size() << " in " << dir << "\n";
+    out() << "cells found: " << cells << ", fields with warnings: " << fieldsWithWarnings << "\n";
+    out() << "decode 1280x960 JPEG: median " << QString::number(median(decodeMs), 'f', 1)
+          << " ms\n";
+    if (truth.ok()) {
+        out() << QStringLiteral("all cells:      recall %1 (%2/%3), precision %4 (%5/%6)\n")
+                     .arg(all.recall(), 0, 'f', 3)
+                     .arg(all.matched)
+                     .arg(all.truthCells)
+                     .arg(all.precision(), 0, 'f', 3)
+                     .arg(all.matched)
+                     .arg(all.detections);
+        out() << QStringLiteral("interior cells: recall %1 (%2/%3), precision %4 (%5/%6)\n")
+                     .arg(interior.recall(), 0, 'f', 3)
+                     .arg(interior.matched)
+                     .arg(interior.truthCells)
+                     .arg(interior.precision(), 0, 'f', 3)
+                     .arg(interior.matched)
+                     .arg(interior.detections);
+    }
+    out().flush();
+
+    // 2. Speed of segmentation alone.
+    std::vector<cv::Mat> images;
+    for (int i = 0; i < std::min<int>(speedFields, files.size()); ++i) {
+        DecodedImage d = decodeImage(files.at(i), FieldOptions().limits);
+        if (d.ok())
+            images.push_back(std::move(d.bgr));
+    }
+    for (int threads : threadCounts) {
+        QThreadPool pool;
+        pool.setMaxThreadCount(threads);
+        std::vector<double> rates;
+        std::atomic<int> found{0};
+        for (int run = 0; run < runs; ++run) {
+            QElapsedTimer t;
+            t.start();
+            QtConcurrent::blockingMap(&pool, images, [&](const cv::Mat& m) {
+                found += int(segmentCells(m, params).cells.size());
+            });
+            rates.push_back(images.size() / (t.nsecsElapsed() / 1e9));
+        }
+        out() << QStringLiteral("segmentation, %1 thread(s): median %2 fields/s over %3 runs of "
+                                "%4 fields (%5 ms/field/thread)\n")
+                     .arg(threads)
+                     .arg(median(rates), 0, 'f', 1)
+                     .arg(runs)
+                     .arg(images.size())
+                     .arg(1000.0 * threads / median(rates), 0, 'f', 1);
+        out().flush();
+    }
+    images.clear();
+
+#ifdef MALARIALENS_BENCH_MODELS
+    // 3. Whole pipeline with classification.
+    if ((embedded || !modelPath.isEmpty()) && classifyFields > 0) {
+        Classifier clf;
+        const bool loaded = embedded ? clf.loadEmbedded() : clf.load(modelPath);
+        if (!loaded) {
+            QTextStream(stderr) << "bench_segment: " << clf.errorString() << "\n";
+            return 1;
+        }
+        setTorchThreads(2);
+        FieldOptions o;
+        o.segmentation = params;
+        o.classifier = [&clf](const std::vector<cv::Mat>& crops, QString* error) {
+            std::vector<cv::Mat> in;
+            in.reserve(crops.size());
+            for (const cv::Mat& c : crops)
+                in.push_back(preprocessImage(c));
+            return clf.predict(in, error);
+        };
+        FieldEvaluation ev;
+        std::vector<double> perField;
+        int nCells = 0;
+        QElapsedTimer total;
+        total.start();
+        const int n = std::min<int>(classifyFields, files.size());
+        for (int i = 0; i < n; ++i) {
+            QElapsedTimer t;
+            t.start();
+            const FieldResult r = analyzeField(files.at(i), o);
+            perField.push_back(t.nsecsElapsed() / 1e6);
+            if (!r.ok()) {
+                QTextStream(stderr) << "bench_segment: " << r.path << ": " << r.error << "\n";
+                return 1;
+            }
+            nCells += int(r.cells.size());
+            if (const FieldAnnotation* fa = truth.ok() ? truth.find(files.at(i)) : nullptr)
+                ev += evaluateField(r.boxes(false), r.flags(false), *fa, r.imageSize);
+        }
+        const double secs = total.nsecsElapsed() / 1e9;
+        out() << QStringLiteral("pipeline (decode+segment+classify, %1, 2 torch threads): %2 "
+                                "fields/s, %3 cells/s, median %4 ms/field over %5 fields\n")
+                     .arg(clf.architecture())
+                     .arg(n / secs, 0, 'f', 2)
+                     .arg(nCells / secs, 0, 'f', 0)
+                     .arg(median(perField), 0, 'f', 0)
+                     .arg(n);
+        out() << QStringLiteral("  on those fields: parasite sensitivity %1 (%2/%3), healthy "
+                                "false-positive rate %4 (%5/%6)\n")
+                     .arg(ev.parasiteSensitivity(), 0, 'f', 3)
+                     .arg(ev.infectedFlagged)
+                     .arg(ev.infectedTruth)
+                     .arg(ev.healthyFalsePositiveRate(), 0, 'f', 3)
+                     .arg(ev.healthyFlagged)
+                     .arg(ev.healthyMatched);
+    }
+#else
+    if (embedded || !modelPath.isEmpty())
+        QTextStream(stderr) << "bench_segment: built without the models library\n";
+#endif
+    return 0;
+}

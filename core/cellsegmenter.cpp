@@ -1,0 +1,566 @@
+#include "cellsegmenter.h"
+
+#include <QLoggingCategory>
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ml {
+
+Q_LOGGING_CATEGORY(lcSegment, "malarialens.core.cellsegmenter", QtWarningMsg)
+
+namespace {
+
+// Below this many working pixels per cell diameter, contours and the distance transform are
+// too coarse to split touching cells.
+constexpr double kMinWorkingDiameter = 10.0;
+// Blobs smaller than this (working pixels) are never used to estimate the cell size.
+constexpr double kMinBlobArea = 30.0;
+
+cv::Mat toBgr8(const cv::Mat& in)
+{
+    if (in.empty() || in.depth() != CV_8U)
+        return {};
+    cv::Mat out;
+    switch (in.channels()) {
+    case 1:
+        cv::cvtColor(in, out, cv::COLOR_GRAY2BGR);
+        return out;
+    case 3:
+        return in;
+    case 4:
+        cv::cvtColor(in, out, cv::COLOR_BGRA2BGR);
+        return out;
+    default:
+        return {};
+    }
+}
+
+// Background (bright glass/plasma) estimate of the green plane: a grey closing at 1/8
+// scale removes every dark object smaller than ~1/6 of the image, so only the illumination
+// remains. Working at 1/8 scale makes the large kernel cheap.
+cv::Mat flatField(const cv::Mat& green)
+{
+    const int sw = std::max(4, green.cols / 8);
+    const int sh = std::max(4, green.rows / 8);
+    cv::Mat small;
+    cv::resize(green, small, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
+    const int k = std::max(3, (std::max(sw, sh) / 3) | 1);
+    const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k));
+    cv::Mat bg;
+    cv::morphologyEx(small, bg, cv::MORPH_CLOSE, kernel);
+    cv::GaussianBlur(bg, bg, cv::Size(k, k), 0);
+    cv::resize(bg, bg, green.size(), 0, 0, cv::INTER_LINEAR);
+    // green / background, scaled so the background sits at 220 (leaves headroom for noise).
+    cv::Mat g32, bg32, out;
+    green.convertTo(g32, CV_32F);
+    bg.convertTo(bg32, CV_32F);
+    cv::max(bg32, 1.0, bg32);
+    cv::divide(g32, bg32, g32, 220.0);
+    g32.convertTo(out, CV_8U);
+    return out;
+}
+
+struct Blob
+{
+    double area;
+    double solidity;
+};
+
+std::vector<Blob> externalBlobs(const cv::Mat& mask, std::vector<std::vector<cv::Point>>* all)
+{
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    std::vector<Blob> blobs;
+    blobs.reserve(contours.size());
+    const cv::Rect inner(2, 2, mask.cols - 4, mask.rows - 4);
+    for (const auto& c : contours) {
+        const double a = cv::contourArea(c);
+        if (a < kMinBlobArea)
+            continue;
+        const cv::Rect r = cv::boundingRect(c);
+        if ((r & inner) != r) // cut by the border: its size says nothing
+            continue;
+        std::vector<cv::Point> hull;
+        cv::convexHull(c, hull);
+        const double ha = cv::contourArea(hull);
+        blobs.push_back({a, ha > 0 ? a / ha : 0.0});
+    }
+    if (all)
+        *all = std::move(contours);
+    return blobs;
+}
+
+// Typical single-cell area (working pixels²): median area of the compact blobs, which are
+// almost always single cells; 0 when fewer than three blobs are compact.
+double typicalCellArea(const std::vector<Blob>& blobs)
+{
+    std::vector<double> compact;
+    for (const Blob& b : blobs)
+        if (b.solidity >= 0.9)
+            compact.push_back(b.area);
+    if (compact.size() < 3)
+        return 0.0;
+    auto mid = compact.begin() + compact.size() / 2;
+    std::nth_element(compact.begin(), mid, compact.end());
+    return *mid;
+}
+
+// Typical cell area from the distance transform, for dense fields where (almost) no cell
+// lies apart: a cell's centre is a local maximum of the distance to the background, of height
+// ~ its radius (a little less where cells overlap, hence the upper quartile). 0 when there is
+// no peak.
+double cellAreaFromDistancePeaks(const cv::Mat& mask)
+{
+    // Exact Euclidean distances: the 3x3 approximation has spurious ridge maxima.
+    cv::Mat dist, dil;
+    cv::distanceTransform(mask, dist, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+    cv::dilate(dist, dil, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(15, 15)));
+    std::vector<float> heights;
+    for (int y = 0; y < dist.rows; ++y) {
+        const float* d = dist.ptr<float>(y);
+        const float* m = dil.ptr<float>(y);
+        for (int x = 0; x < dist.cols; ++x)
+            if (d[x] >= 3.0f && d[x] >= m[x] - 1e-3f)
+                heights.push_back(d[x]);
+    }
+    if (heights.empty())
+        return 0.0;
+    auto q = heights.begin() + heights.size() * 3 / 4;
+    std::nth_element(heights.begin(), q, heights.end());
+    return M_PI * double(*q) * double(*q);
+}
+
+// Fills holes (e.g. the pale centre of a biconcave cell) smaller than maxHoleArea.
+void fillSmallHoles(cv::Mat& mask, double maxHoleArea)
+{
+    std::vector<std::vector<cv::Point>> contours;
+    std::vector<cv::Vec4i> hierarchy;
+    cv::findContours(mask.clone(), contours, hierarchy, cv::RETR_CCOMP, cv::CHAIN_APPROX_SIMPLE);
+    for (size_t i = 0; i < contours.size(); ++i) {
+        if (hierarchy[i][3] < 0) // outer contour, not a hole
+            continue;
+        if (cv::contourArea(contours[i]) <= maxHoleArea)
+            cv::drawContours(mask, contours, int(i), cv::Scalar(255), cv::FILLED);
+    }
+}
+
+// Marker-controlled watershed on the inverted distance map, restricted to the foreground:
+// pixels are flooded from the seeds in order of decreasing distance to the background, so
+// two cells meet along the neck (the distance map's valley) between them. Written here
+// rather than with cv::watershed because cv::watershed ranks pixels by colour *difference*
+// to their neighbours, not by level, and it needs a background label that then eats into
+// the cells' rims. Pixels where two labels meet become -1 (a one-pixel line).
+void floodFromSeeds(const cv::Mat& dist, const cv::Mat& mask, cv::Mat& labels)
+{
+    constexpr float kLevelsPerPixel = 4.0f;
+    const int w = labels.cols, h = labels.rows;
+    double maxDist = 0.0;
+    cv::minMaxLoc(dist, nullptr, &maxDist);
+    const int nLevels = int(maxDist * kLevelsPerPixel) + 2;
+    std::vector<std::vector<int>> buckets{size_t(nLevels)};
+    std::vector<size_t> heads(size_t(nLevels), 0);
+    std::vector<uchar> queued(size_t(w) * h, 0);
+    auto levelOf = [&](int i) { return int(dist.ptr<float>(i / w)[i % w] * kLevelsPerPixel); };
+    int cur = nLevels - 1;
+    auto pushNeighbours = [&](int i) {
+        const int x = i % w, y = i / w;
+        const int nb[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
+                           y + 1 < h ? i + w : -1};
+        for (int n : nb) {
+            if (n < 0 || queued[size_t(n)] || !mask.data[n] || labels.ptr<int>()[n] != 0)
+                continue;
+            queued[size_t(n)] = 1;
+            buckets[size_t(std::min(levelOf(n), cur))].push_back(n);
+        }
+    };
+    CV_Assert(labels.isContinuous() && mask.isContinuous() && dist.isContinuous());
+    int* lab = labels.ptr<int>();
+    for (int i = 0; i < w * h; ++i)
+        if (lab[i] > 0)
+            queued[size_t(i)] = 1;
+    for (int i = 0; i < w * h; ++i)
+        if (lab[i] > 0)
+            pushNeighbours(i);
+    while (true) {
+        while (cur >= 0 && heads[size_t(cur)] >= buckets[size_t(cur)].size())
+            --cur;
+        if (cur < 0)
+            break;
+        const int i = buckets[size_t(cur)][heads[size_t(cur)]++];
+        const int x = i % w, y = i / w;
+        const int nb[4] = {x > 0 ? i - 1 : -1, x + 1 < w ? i + 1 : -1, y > 0 ? i - w : -1,
+                           y + 1 < h ? i + w : -1};
+        int label = 0;
+        bool conflict = false;
+        for (int n : nb) {
+            if (n < 0 || lab[n] <= 0)
+                continue;
+            if (label == 0)
+                label = lab[n];
+            else if (lab[n] != label)
+                conflict = true;
+        }
+        if (label == 0) // reached only through a watershed line: stays unlabelled
+            continue;
+        lab[i] = conflict ? -1 : label;
+        if (!conflict)
+            pushNeighbours(i);
+    }
+}
+
+// Bounding box and pixel count of every label 1..nLabels-1 over the foreground, in one pass.
+std::vector<cv::Rect> labelBoxes(const cv::Mat& labels, const cv::Mat& mask, int nLabels,
+                                 std::vector<int>* areas)
+{
+    const size_t n = size_t(nLabels);
+    std::vector<int> x0(n, INT32_MAX), y0(n, INT32_MAX), x1(n, -1), y1(n, -1);
+    areas->assign(n, 0);
+    for (int y = 0; y < labels.rows; ++y) {
+        const int* row = labels.ptr<int>(y);
+        const uchar* m = mask.ptr<uchar>(y);
+        for (int x = 0; x < labels.cols; ++x) {
+            const int l = row[x];
+            if (l < 1 || l >= nLabels || !m[x])
+                continue;
+            const size_t i = size_t(l);
+            x0[i] = std::min(x0[i], x);
+            x1[i] = std::max(x1[i], x);
+            y0[i] = std::min(y0[i], y);
+            y1[i] = std::max(y1[i], y);
+            ++(*areas)[i];
+        }
+    }
+    std::vector<cv::Rect> boxes(n);
+    for (size_t i = 1; i < n; ++i)
+        if (x1[i] >= 0)
+            boxes[i] = cv::Rect(x0[i], y0[i], x1[i] - x0[i] + 1, y1[i] - y0[i] + 1);
+    return boxes;
+}
+
+SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p)
+{
+    SegmentationResult res;
+    res.imageSize = input.size();
+    const cv::Mat bgr = toBgr8(input);
+    if (bgr.empty()) {
+        res.warnings << QStringLiteral("empty or unsupported image");
+        return res;
+    }
+    if (bgr.cols < 16 || bgr.rows < 16) {
+        res.warnings
+            << QStringLiteral("image too small (%1x%2) to hold cells").arg(bgr.cols).arg(bgr.rows);
+        return res;
+    }
+
+    // 1. Working resolution.
+    const double pixels = double(bgr.cols) * bgr.rows;
+    const double maxPixels = double(std::max<qint64>(p.maxWorkingPixels, 4096));
+    res.scale = pixels > maxPixels ? std::sqrt(maxPixels / pixels) : 1.0;
+    cv::Mat work;
+    if (res.scale < 1.0) {
+        const cv::Size ws(std::max(1, int(std::lround(bgr.cols * res.scale))),
+                          std::max(1, int(std::lround(bgr.rows * res.scale))));
+        cv::resize(bgr, work, ws, 0, 0, cv::INTER_AREA);
+    } else {
+        work = bgr;
+    }
+    cv::Mat green;
+    cv::extractChannel(work, green, 1);
+
+    // A smear field has a bright background; a (nearly) black image has none, and the
+    // flat-field below would stretch its noise into "cells".
+    const double meanLevel = cv::mean(green)[0];
+    if (meanLevel < 25.0) {
+        res.warnings << QStringLiteral("image is very dark (mean green %1): no smear background")
+                            .arg(meanLevel, 0, 'f', 0);
+        return res;
+    }
+
+    // 2. Foreground: flat-fielded green, Otsu. Cells are darker than the background.
+    cv::Mat flat = flatField(green);
+    cv::GaussianBlur(flat, flat, cv::Size(3, 3), 0);
+    cv::Mat mask;
+    const double t = cv::threshold(flat, mask, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    const double meanLow = cv::mean(flat, mask)[0];
+    // Contrast is judged on the raw green too: flat-fielding divides by the background, which
+    // also amplifies the noise of a dim, empty image.
+    const double contrast = std::min(cv::mean(flat, 255 - mask)[0] - meanLow,
+                                     cv::mean(green, 255 - mask)[0] - cv::mean(green, mask)[0]);
+    const double fgFraction = cv::countNonZero(mask) / double(mask.total());
+    qCDebug(lcSegment) << "otsu" << t << "contrast" << contrast << "foreground" << fgFraction;
+    if (contrast < p.minContrast || fgFraction < 0.002) {
+        res.warnings << QStringLiteral("no contrast between cells and background (%1 grey levels): "
+                                       "blank, dark or out-of-focus image")
+                            .arg(contrast, 0, 'f', 1);
+        return res;
+    }
+    if (fgFraction > 0.9)
+        res.warnings << QStringLiteral("%1 % of the image is foreground: not a thin smear field?")
+                            .arg(fgFraction * 100.0, 0, 'f', 0);
+
+    // 3. Clean-up: opening removes specks smaller than the 3x3 kernel.
+    const cv::Mat k3 = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
+    cv::morphologyEx(mask, mask, cv::MORPH_OPEN, k3);
+
+    // 4. Cell size.
+    double cellArea = 0.0;
+    if (p.cellDiameter > 0) {
+        const double d = p.cellDiameter * res.scale;
+        cellArea = M_PI * d * d / 4.0;
+    } else {
+        const std::vector<Blob> blobs = externalBlobs(mask, nullptr);
+        cellArea = typicalCellArea(blobs);
+        if (cellArea <= 0.0)
+            cellArea = cellAreaFromDistancePeaks(mask);
+        if (cellArea <= 0.0 && !blobs.empty())
+            cellArea =
+                std::max_element(blobs.begin(), blobs.end(), [](const Blob& a, const Blob& b) {
+                    return a.area < b.area;
+                })->area;
+    }
+    if (cellArea <= 0.0) {
+        res.warnings << QStringLiteral("no cell-like objects found: not a thin smear field?");
+        return res;
+    }
+    const double diameter = 2.0 * std::sqrt(cellArea / M_PI);
+    res.cellDiameter = diameter / res.scale;
+    if (diameter < kMinWorkingDiameter)
+        res.warnings << QStringLiteral(
+                            "cells are only %1 px wide at the working resolution: results "
+                            "unreliable (raise maxWorkingPixels or crop the image)")
+                            .arg(diameter, 0, 'f', 1);
+    fillSmallHoles(mask, 0.5 * cellArea);
+
+    // 5. Seeds: distance-transform peaks, then watershed on the inverted distance map.
+    cv::Mat dist;
+    cv::distanceTransform(mask, dist, cv::DIST_L2, 3);
+    const double radius = diameter / 2.0;
+    const int win = std::max(3, int(2.0 * p.peakSeparation * radius) | 1);
+    cv::Mat dil;
+    cv::dilate(dist, dil, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(win, win)));
+    cv::Mat peaks = (dist >= dil - 1e-3f) & (dist >= float(p.minPeakDepth * radius));
+    // A flat ridge gives several neighbouring maxima: join them into one seed.
+    cv::dilate(peaks, peaks, k3);
+    cv::Mat markers;
+    const int nSeeds = cv::connectedComponents(peaks, markers, 8, CV_32S) - 1;
+    if (nSeeds <= 0) {
+        res.warnings << QStringLiteral("no cell centres found: not a thin smear field?");
+        return res;
+    }
+    // Labels: 0 unknown, 1.. seeds; only foreground pixels are flooded.
+    markers.setTo(0, peaks == 0);
+    floodFromSeeds(dist, mask, markers);
+
+    // 6. Pieces still much larger than a cell are clumps of three or more overlapping cells,
+    // whose necks are shallower than the global peak criteria allow: split them again with
+    // finer seeds, inside the piece only (so single cells elsewhere are never over-split).
+    int nLabels = nSeeds + 1;
+    std::vector<int> areas;
+    std::vector<cv::Rect> boxes = labelBoxes(markers, mask, nLabels, &areas);
+    if (p.resplitAbove > 0) {
+        const int nFirst = nLabels;
+        for (int l = 1; l < nFirst; ++l) {
+            if (areas[size_t(l)] <= p.resplitAbove * cellArea)
+                continue;
+            const cv::Rect roi = (boxes[size_t(l)] + cv::Size(2, 2) - cv::Point(1, 1)) &
+                                 cv::Rect(0, 0, markers.cols, markers.rows);
+            const cv::Mat piece = (markers(roi) == l) & mask(roi);
+            cv::Mat pieceDist;
+            cv::distanceTransform(piece, pieceDist, cv::DIST_L2, 3);
+            const int win2 = std::max(3, int(2.0 * p.resplitSeparation * radius) | 1);
+            cv::Mat pieceDil;
+            cv::dilate(pieceDist, pieceDil,
+                       cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(win2, win2)));
+            cv::Mat piecePeaks =
+                (pieceDist >= pieceDil - 1e-3f) & (pieceDist >= float(p.resplitDepth * radius));
+            cv::dilate(piecePeaks, piecePeaks, k3);
+            cv::Mat pieceMarkers;
+            const int k = cv::connectedComponents(piecePeaks, pieceMarkers, 8, CV_32S) - 1;
+            if (k < 2)
+                continue;
+            pieceMarkers.setTo(0, piecePeaks == 0);
+            floodFromSeeds(pieceDist, piece, pieceMarkers);
+            // New labels nLabels.. replace l inside the piece; unreached pixels become lines.
+            cv::Mat target = markers(roi);
+            for (int y = 0; y < roi.height; ++y) {
+                const uchar* pm = piece.ptr<uchar>(y);
+                const int* src = pieceMarkers.ptr<int>(y);
+                int* dst = target.ptr<int>(y);
+                for (int x = 0; x < roi.width; ++x)
+                    if (pm[x])
+                        dst[x] = src[x] > 0 ? nLabels - 1 + src[x] : -1;
+            }
+            nLabels += k;
+        }
+        if (nLabels != nFirst)
+            boxes = labelBoxes(markers, mask, nLabels, &areas);
+    }
+
+    // 7. Per-cell contours and filters.
+    std::vector<double> roundnesses;
+    const double nucleusLevel = p.nucleusLevel * meanLow;
+    const double minArea = p.minAreaFraction * cellArea;
+    const double maxArea = p.maxAreaFraction * cellArea;
+    const double inv = 1.0 / res.scale;
+    const int margin = std::max(0, p.edgeMargin);
+    for (int l = 1; l < nLabels; ++l) {
+        const cv::Rect r = boxes[size_t(l)];
+        if (r.empty())
+            continue;
+        // Pad by one pixel so findContours sees a closed outline.
+        const cv::Rect pr =
+            (r + cv::Size(2, 2) - cv::Point(1, 1)) & cv::Rect(0, 0, markers.cols, markers.rows);
+        cv::Mat cellMask = (markers(pr) == l) & mask(pr);
+        // Watershed regions can hang on by one-pixel bridges along the lines; an opening
+        // removes them so the contour follows the cell instead of spiking along the line.
+        cv::morphologyEx(cellMask, cellMask, cv::MORPH_OPEN, k3);
+        std::vector<std::vector<cv::Point>> cs;
+        cv::findContours(cellMask, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, pr.tl());
+        if (cs.empty())
+            continue;
+        size_t best = 0;
+        double bestArea = -1.0;
+        for (size_t i = 0; i < cs.size(); ++i) {
+            const double a = cv::contourArea(cs[i]);
+            if (a > bestArea) {
+                bestArea = a;
+                best = i;
+            }
+        }
+        // contourArea runs through pixel centres: add half the perimeter for the pixel area.
+        const double perimeter = cv::arcLength(cs[best], true);
+        const double area = bestArea + 0.5 * perimeter;
+        // Roundness 4πA/P² (1 for a disc; ~0.8 for a cell outline on the pixel grid).
+        const double roundness =
+            perimeter > 0 ? 4.0 * M_PI * bestArea / (perimeter * perimeter) : 0.0;
+        // Two or more cells merged into one piece, and slabs that are no cell at all, are far
+        // less round than any single cell; counting them would cost precision and never match.
+        if (roundness < p.minRoundness)
+            continue;
+        if (area < minArea)
+            continue;
+        // Thin or hollow shapes (scale bars, fibres, stain streaks) fill little of their box;
+        // a cell, even an overlapped one, fills well over half of it (a disc: 0.785).
+        if (area < 0.45 * double(r.area()))
+            continue;
+        // White blood cells: their nucleus is far darker than any red cell (green ~20-40 of
+        // a 220 background against ~90-150 for red cells, parasites included); a piece that
+        // is mostly such pixels is a nucleus, not a red cell. Parasite chromatin is as dark
+        // but covers only a small part of its cell.
+        if (p.maxNucleusFraction < 1.0) {
+            const cv::Mat dark = (flat(pr) < nucleusLevel) & cellMask;
+            if (cv::countNonZero(dark) > p.maxNucleusFraction * cv::countNonZero(cellMask))
+                continue;
+        }
+        if (area > maxArea) {
+            ++res.droppedClumps;
+            continue;
+        }
+        SegmentedCell cell;
+        cell.touchesEdge = r.x <= margin || r.y <= margin || r.br().x >= markers.cols - margin ||
+                           r.br().y >= markers.rows - margin;
+        cell.contour.reserve(cs[best].size());
+        for (const cv::Point& pt : cs[best])
+            cell.contour.emplace_back(int(std::lround((pt.x + 0.5) * inv - 0.5)),
+                                      int(std::lround((pt.y + 0.5) * inv - 0.5)));
+        const int bx0 = int(std::floor(r.x * inv));
+        const int by0 = int(std::floor(r.y * inv));
+        const int bx1 = int(std::ceil((r.x + r.width) * inv));
+        const int by1 = int(std::ceil((r.y + r.height) * inv));
+        cell.box = cv::Rect(bx0, by0, bx1 - bx0, by1 - by0) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+        cell.area = area * inv * inv;
+        const cv::Moments mo = cv::moments(cs[best]);
+        cell.centre = mo.m00 > 0 ? cv::Point2f(float((mo.m10 / mo.m00 + 0.5) * inv - 0.5),
+                                               float((mo.m01 / mo.m00 + 0.5) * inv - 0.5))
+                                 : cv::Point2f(float(cell.box.x + cell.box.width / 2.0),
+                                               float(cell.box.y + cell.box.height / 2.0));
+        res.cells.push_back(std::move(cell));
+        roundnesses.push_back(roundness);
+    }
+    if (res.droppedClumps > 0 && res.droppedClumps * 4 > int(res.cells.size()))
+        res.warnings << QStringLiteral("%1 clumps or large objects could not be split into cells")
+                            .arg(res.droppedClumps);
+    // Red cells are round (median roundness 0.85 over the IML fields, no field below 0.70):
+    // a field whose pieces are mostly not is not a smear.
+    if (!roundnesses.empty()) {
+        auto mid = roundnesses.begin() + roundnesses.size() / 2;
+        std::nth_element(roundnesses.begin(), mid, roundnesses.end());
+        if (*mid < 0.65)
+            res.warnings << QStringLiteral("objects are not round like red cells (median "
+                                           "roundness %1): not a thin smear field?")
+                                .arg(*mid, 0, 'f', 2);
+    }
+    // In a smear most of the foreground is cells; when the accepted cells explain little of
+    // it, the dark objects were something else (a photo, a tissue section, a thick film).
+    double cellPixels = 0.0;
+    for (const SegmentedCell& c : res.cells)
+        cellPixels += c.area;
+    const double foreground = double(cv::countNonZero(mask)) / (res.scale * res.scale);
+    if (!res.cells.empty() && foreground > 0 && cellPixels < 0.3 * foreground)
+        res.warnings << QStringLiteral("cells explain only %1 % of the dark objects: not a thin "
+                                       "smear field?")
+                            .arg(100.0 * cellPixels / foreground, 0, 'f', 0);
+    if (res.cells.empty())
+        res.warnings << QStringLiteral("no cells found");
+    else if (res.cells.size() < 5)
+        res.warnings << QStringLiteral("only %1 cell-like objects: not a thin smear field?")
+                            .arg(res.cells.size());
+    return res;
+}
+
+} // namespace
+
+int SegmentationResult::interiorCount() const
+{
+    return int(std::count_if(cells.begin(), cells.end(),
+                             [](const SegmentedCell& c) { return !c.touchesEdge; }));
+}
+
+SegmentationResult segmentCells(const cv::Mat& bgr, const SegmentationParams& params)
+{
+    try {
+        return segmentImpl(bgr, params);
+    } catch (const cv::Exception& e) {
+        SegmentationResult res;
+        res.imageSize = bgr.size();
+        res.warnings
+            << QStringLiteral("segmentation failed: %1").arg(QString::fromStdString(e.what()));
+        qCWarning(lcSegment) << "OpenCV:" << e.what();
+        return res;
+    } catch (const std::bad_alloc&) {
+        SegmentationResult res;
+        res.imageSize = bgr.size();
+        res.warnings << QStringLiteral("segmentation failed: out of memory");
+        return res;
+    }
+}
+
+cv::Mat cellCrop(const cv::Mat& bgr, const SegmentedCell& cell, int padding)
+{
+    if (cell.box.empty() || bgr.empty() || bgr.type() != CV_8UC3)
+        return {};
+    try {
+        const int side = std::max(cell.box.width, cell.box.height) + 2 * std::max(0, padding);
+        const cv::Point origin(cell.box.x + cell.box.width / 2 - side / 2,
+                               cell.box.y + cell.box.height / 2 - side / 2);
+        const cv::Rect square(origin, cv::Size(side, side));
+        cv::Mat mask = cv::Mat::zeros(side, side, CV_8U);
+        const std::vector<std::vector<cv::Point>> polys{cell.contour};
+        cv::fillPoly(mask, polys, cv::Scalar(255), cv::LINE_8, 0, -origin);
+        cv::Mat out = cv::Mat::zeros(side, side, CV_8UC3);
+        const cv::Rect inImage = square & cv::Rect(0, 0, bgr.cols, bgr.rows);
+        if (inImage.empty())
+            return out;
+        const cv::Rect local(inImage.tl() - origin, inImage.size());
+        bgr(inImage).copyTo(out(local), mask(local));
+        return out;
+    } catch (const cv::Exception& e) {
+        qCWarning(lcSegment) << "crop failed:" << e.what();
+        return {};
+    }
+}
+
+} // namespace ml

@@ -1,0 +1,220 @@
+#include "gridrenderer.h"
+
+#include "imageio.h"
+#include "imageops.h"
+#include "matconvert.h"
+
+#include <QFont>
+#include <QPainter>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+namespace ml {
+
+QString gridModeName(GridMode mode)
+{
+    switch (mode) {
+    case GridMode::Rgb:
+        return QStringLiteral("rgb");
+    case GridMode::Hsv:
+        return QStringLiteral("hsv");
+    case GridMode::Blur:
+        return QStringLiteral("blur");
+    case GridMode::Augment:
+        break;
+    }
+    return QStringLiteral("augment");
+}
+
+std::optional<GridMode> gridModeFromName(const QString& name)
+{
+    for (GridMode m : {GridMode::Rgb, GridMode::Hsv, GridMode::Blur, GridMode::Augment}) {
+        if (name.compare(gridModeName(m), Qt::CaseInsensitive) == 0)
+            return m;
+    }
+    return std::nullopt;
+}
+
+std::vector<int> pickGridImages(const Dataset& dataset, int count, quint32 seed)
+{
+    const int n = int(dataset.images.size());
+    std::vector<int> all(static_cast<size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    const int k = std::clamp(count, 0, n);
+    // Partial Fisher-Yates with raw mt19937 output: std::uniform_int_distribution differs
+    // between standard libraries, and the CLI must reproduce the GUI's grid anywhere.
+    std::mt19937 rng(seed);
+    for (int i = 0; i < k; ++i) {
+        const int j = i + int(rng() % quint32(n - i));
+        std::swap(all[size_t(i)], all[size_t(j)]);
+    }
+    all.resize(size_t(k));
+    return all;
+}
+
+cv::Mat gridTileView(const cv::Mat& bgr8, const GridOptions& options, std::mt19937& rng)
+{
+    switch (options.mode) {
+    case GridMode::Rgb:
+        return bgr8;
+    case GridMode::Hsv:
+        return hueImage(bgr8);
+    case GridMode::Blur:
+        return gaussianBlur(bgr8, options.kernelSize, options.sigma);
+    case GridMode::Augment:
+        break;
+    }
+    const AugmentParams p = drawAugment(options.augment, rng);
+    return toBgr8(applyAugment(toFloatRgb(bgr8), p));
+}
+
+QString gridModeDescription(const GridOptions& o)
+{
+    switch (o.mode) {
+    case GridMode::Rgb:
+        return QStringLiteral("RGB");
+    case GridMode::Hsv:
+        return QStringLiteral("HSV hue (cyclic colour map, undefined hue black)");
+    case GridMode::Blur:
+        return QStringLiteral("Gaussian blur %1x%1, sigma %2")
+            .arg(oddKernelSize(o.kernelSize))
+            .arg(o.sigma > 0 ? QString::number(o.sigma, 'g', 3) : QStringLiteral("auto"));
+    case GridMode::Augment:
+        break;
+    }
+    return QStringLiteral("augmentation: flips, brightness \u00b1%1, contrast %2\u2013%3")
+        .arg(double(o.augment.brightnessDelta), 0, 'g', 2)
+        .arg(double(o.augment.contrastLow), 0, 'g', 2)
+        .arg(double(o.augment.contrastHigh), 0, 'g', 2);
+}
+
+namespace {
+
+QString augmentCaption(const AugmentParams& p)
+{
+    QStringList parts;
+    if (p.flipHorizontal)
+        parts << QStringLiteral("\u2194");
+    if (p.flipVertical)
+        parts << QStringLiteral("\u2195");
+    parts << QStringLiteral("b%1%2")
+                 .arg(p.brightness >= 0 ? "+" : "")
+                 .arg(double(p.brightness), 0, 'f', 2);
+    parts << QStringLiteral("c%1").arg(double(p.contrast), 0, 'f', 2);
+    return parts.join(QLatin1Char(' '));
+}
+
+} // namespace
+
+GridResult renderGrid(const Dataset& dataset, const GridOptions& options)
+{
+    GridResult result;
+    if (!dataset.error.isEmpty()) {
+        result.error = dataset.error;
+        return result;
+    }
+    if (dataset.images.isEmpty()) {
+        result.error = QStringLiteral("the folder has no images");
+        return result;
+    }
+    const int side = std::clamp(options.size, 1, 10);
+    const int tile = std::clamp(options.tilePixels, 32, 1024);
+    result.indices = options.indices.empty() ? pickGridImages(dataset, side * side, options.seed)
+                                             : options.indices;
+    for (int i : result.indices) {
+        if (i < 0 || i >= dataset.images.size()) {
+            result.error = QStringLiteral("image index %1 out of range").arg(i);
+            return result;
+        }
+    }
+    if (int(result.indices.size()) > side * side)
+        result.indices.resize(size_t(side * side));
+
+    const int gap = 4;
+    const int titleHeight = std::max(22, tile / 7);
+    QImage grid(gap + side * (tile + gap), titleHeight + side * (tile + gap) + gap / 2,
+                QImage::Format_RGB32);
+    grid.fill(QColor(32, 32, 32));
+    QPainter painter(&grid);
+    painter.setRenderHint(QPainter::SmoothPixmapTransform);
+    painter.setRenderHint(QPainter::TextAntialiasing);
+    QFont titleFont;
+    titleFont.setPixelSize(std::max(11, titleHeight / 2));
+    painter.setFont(titleFont);
+    painter.setPen(Qt::white);
+    painter.drawText(
+        QRect(gap, 0, grid.width() - 2 * gap, titleHeight), Qt::AlignVCenter | Qt::AlignLeft,
+        QStringLiteral("%1  \u00b7  seed %2").arg(gridModeDescription(options)).arg(options.seed));
+
+    QFont labelFont;
+    labelFont.setPixelSize(std::max(10, tile / 11));
+    labelFont.setBold(true);
+    QFont smallFont;
+    smallFont.setPixelSize(std::max(9, tile / 13));
+    const QFontMetrics labelMetrics(labelFont);
+    const QFontMetrics smallMetrics(smallFont);
+
+    // Augmentation draws come from their own stream, one per tile in order, so they do not
+    // depend on how the images were picked.
+    std::mt19937 augmentRng(options.seed ^ 0x9e3779b9u);
+    for (size_t t = 0; t < result.indices.size(); ++t) {
+        const int index = result.indices[t];
+        const QRect cell(gap + int(t) % side * (tile + gap),
+                         titleHeight + int(t) / side * (tile + gap), tile, tile);
+        painter.fillRect(cell, Qt::black);
+        const ImageEntry& entry = dataset.images.at(index);
+        const DecodedImage decoded = decodeImage(dataset.absolutePath(index));
+        QString caption;
+        if (!decoded.ok()) {
+            result.failed.append({entry.relativePath, decoded.error});
+            painter.setFont(smallFont);
+            painter.setPen(QColor(255, 120, 120));
+            painter.drawText(cell.adjusted(6, 6, -6, -6), Qt::AlignCenter | Qt::TextWordWrap,
+                             QStringLiteral("unreadable:\n%1").arg(decoded.error));
+            // Keep the augmentation stream aligned with the tile order.
+            if (options.mode == GridMode::Augment)
+                drawAugment(options.augment, augmentRng);
+        } else {
+            cv::Mat view;
+            if (options.mode == GridMode::Augment) {
+                // Draw here (not inside gridTileView) to caption the tile with the draw.
+                const AugmentParams p = drawAugment(options.augment, augmentRng);
+                view = toBgr8(applyAugment(toFloatRgb(decoded.bgr), p));
+                caption = augmentCaption(p);
+            } else {
+                view = gridTileView(decoded.bgr, options, augmentRng);
+            }
+            const QImage img = matToQImage(view);
+            const QSize fitted = img.size().scaled(cell.size(), Qt::KeepAspectRatio);
+            const QRect target(cell.x() + (tile - fitted.width()) / 2,
+                               cell.y() + (tile - fitted.height()) / 2, fitted.width(),
+                               fitted.height());
+            painter.drawImage(target, img);
+        }
+        // Class name over the image, on a translucent strip so it reads on any cell.
+        const int strip = labelMetrics.height() + 4;
+        painter.fillRect(QRect(cell.x(), cell.y(), tile, strip), QColor(0, 0, 0, 170));
+        painter.setFont(labelFont);
+        painter.setPen(Qt::white);
+        painter.drawText(
+            QRect(cell.x() + 4, cell.y(), tile - 8, strip), Qt::AlignVCenter | Qt::AlignLeft,
+            labelMetrics.elidedText(dataset.className(entry.label), Qt::ElideRight, tile - 8));
+        if (!caption.isEmpty()) {
+            const int h = smallMetrics.height() + 2;
+            painter.fillRect(QRect(cell.x(), cell.bottom() + 1 - h, tile, h), QColor(0, 0, 0, 170));
+            painter.setFont(smallFont);
+            painter.setPen(QColor(230, 230, 160));
+            painter.drawText(QRect(cell.x() + 4, cell.bottom() + 1 - h, tile - 8, h),
+                             Qt::AlignVCenter | Qt::AlignLeft, caption);
+        }
+    }
+    painter.end();
+    result.image = grid;
+    return result;
+}
+
+} // namespace ml

@@ -1,0 +1,97 @@
+#pragma once
+// A loaded cell classifier: the network plus its model card. No torch in this header.
+//
+// Formats that load:
+//  - native: written by Classifier::save() / the trainer (a libtorch archive holding the
+//    architecture name and the weights of a base, gap or se network);
+//  - TorchScript: saved from Python with torch.jit.save(torch.jit.script/trace(model)),
+//    taking N x 3 x 64 x 64 float RGB in [0,1] and returning N x 2 logits (class 0 =
+//    Parasitized). A card beside it with "output": "probabilities" skips the softmax;
+//  - the embedded default model (Qt resource :/models/default.pt + default.json).
+// The model card of a file model is read from the JSON file beside it (same name, suffix
+// .json) when present.
+
+#include "architecture.h"
+
+#include <QByteArray>
+#include <QJsonObject>
+#include <QString>
+
+#include <opencv2/core/mat.hpp>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace ml {
+
+struct LoadedModel;
+
+/// Copyable value holding a shared, immutable loaded model.
+///
+/// Loading never throws: a failed load returns false, errorString() names the file and the
+/// reason, and the previously loaded model stays active. predict() is const and may be
+/// called from several threads at once (the network is in eval mode and never modified);
+/// it runs libtorch with the intra-op thread budget of the calling thread (setTorchThreads()).
+/// Copies share the network, so handing a Classifier to a worker thread is cheap.
+class Classifier
+{
+public:
+    Classifier();
+    ~Classifier();
+    Classifier(const Classifier&);
+    Classifier& operator=(const Classifier&);
+
+    /// Loads a native or TorchScript model file (format detected from the content).
+    bool load(const QString& path);
+    /// Same for bytes in memory; `name` is used in messages and as source().
+    bool loadData(const QByteArray& data, const QString& name, const QJsonObject& card = {});
+    /// Loads the default model embedded in the application.
+    bool loadEmbedded();
+    /// A freshly initialised (untrained) network of `arch`, seeded with `seed`: the start of
+    /// a training from scratch, and a model of known shape for tests.
+    static Classifier createUntrained(Architecture arch, quint64 seed = 0);
+    /// True when this build carries the embedded default model.
+    static bool hasEmbeddedModel();
+
+    /// Writes a native model to `path` atomically (QSaveFile), and its card (when not empty)
+    /// beside it as <path without suffix>.json. Only native models can be saved.
+    bool save(const QString& path, QString* error = nullptr) const;
+    /// The native archive bytes (what save() writes); empty for TorchScript models.
+    QByteArray serialize(QString* error = nullptr) const;
+
+    bool isLoaded() const;
+    /// Why the last load failed ("<file>: <reason>"); empty after a successful load.
+    QString errorString() const;
+    /// File path, ":/models/default.pt" or a name given by the trainer.
+    QString source() const;
+    /// "base", "gap", "se" or "torchscript".
+    QString architecture() const;
+    /// "native" or "torchscript".
+    QString format() const;
+    qint64 parameterCount() const;
+    /// The model card (architecture, training data, validation metrics, ...). A minimal card
+    /// (architecture, parameters, source) when the model came without one.
+    QJsonObject card() const;
+    /// SHA-256 (hex) of the bytes the model was loaded from.
+    QString weightsSha256() const;
+    /// Replaces the card (the trainer fills it after validation).
+    void setCard(const QJsonObject& card);
+
+    /// Probability of Parasitized (softmax output 0) for each image; images are
+    /// kModelInputSize² CV_32FC3 RGB in [0,1] as preprocessImage() returns. nullopt (and
+    /// `error`) when no model is loaded, an image has the wrong shape, or libtorch fails.
+    std::optional<std::vector<float>> predict(const std::vector<cv::Mat>& images,
+                                              QString* error = nullptr) const;
+
+    /// Internal: the loaded model (models library only).
+    const std::shared_ptr<const LoadedModel>& loadedModel() const { return m_model; }
+    /// Internal: wraps a model built by the models library.
+    explicit Classifier(std::shared_ptr<const LoadedModel> model);
+
+private:
+    std::shared_ptr<const LoadedModel> m_model;
+    QString m_error;
+};
+
+} // namespace ml

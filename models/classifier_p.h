@@ -1,0 +1,33 @@
+#pragma once
+// Internal to the models library: what a Classifier holds. Includes torch.
+
+#include "classifier.h"
+#include "networks.h"
+
+#include <torch/script.h>
+
+namespace ml {
+
+struct LoadedModel
+{
+    enum class Kind { Native, TorchScript };
+    Kind kind = Kind::Native;
+    Architecture arch = Architecture::Se;       ///< native only
+    CellNet net;                                ///< native: in eval mode, never modified
+    std::shared_ptr<torch::jit::Module> script; ///< TorchScript: in eval mode
+    bool outputsProbabilities = false;          ///< TorchScript whose card says so
+    QString source;
+    QString sha256;
+    qint64 parameters = 0;
+    QJsonObject card;
+
+    /// N x 3 x 64 x 64 -> N x 2 probabilities. Caller holds an InferenceMode/NoGrad guard.
+    torch::Tensor probabilities(const torch::Tensor& input) const;
+};
+
+/// Wraps a network (e.g. a copy of the one being trained) as a classifier. `net` must not
+/// be modified afterwards; it is switched to eval mode.
+Classifier makeClassifier(CellNet net, Architecture arch, const QString& source,
+                          const QJsonObject& card = {});
+
+} // namespace ml

@@ -1,0 +1,706 @@
+#include "trainer.h"
+
+#include "classifier_p.h"
+#include "dataset.h"
+#include "modelslog.h"
+#include "networks.h"
+#include "preprocess.h"
+#include "torchthreads.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSaveFile>
+#include <QSet>
+#include <QThreadPool>
+#include <QtConcurrent/QtConcurrentMap>
+
+#include <algorithm>
+#include <random>
+#include <sstream>
+
+namespace ml {
+
+namespace {
+
+const char kCheckpointFormat[] = "malarialens-checkpoint-1";
+
+double round4(double v)
+{
+    return std::round(v * 10000.0) / 10000.0;
+}
+
+QString firstLine(const char* what)
+{
+    QString s = QString::fromUtf8(what);
+    const int nl = s.indexOf(QLatin1Char('\n'));
+    return (nl >= 0 ? s.left(nl) : s).trimmed();
+}
+
+QString splitName(SplitMode m)
+{
+    return m == SplitMode::Patient ? QStringLiteral("patient") : QStringLiteral("random");
+}
+
+QJsonObject augmentJson(const TrainingConfig& c)
+{
+    if (!c.augment)
+        return QJsonObject{{QStringLiteral("enabled"), false}};
+    const AugmentConfig& a = c.augmentConfig;
+    return QJsonObject{
+        {QStringLiteral("enabled"), true},
+        {QStringLiteral("horizontal_flip"), a.horizontalFlip},
+        {QStringLiteral("vertical_flip"), a.verticalFlip},
+        {QStringLiteral("brightness_delta"), round4(a.brightnessDelta)},
+        {QStringLiteral("contrast_low"), round4(a.contrastLow)},
+        {QStringLiteral("contrast_high"), round4(a.contrastHigh)},
+        {QStringLiteral("hue_shift_degrees"), round4(a.hueShiftDegrees)},
+        {QStringLiteral("saturation_jitter"), round4(a.saturationJitter)},
+        {QStringLiteral("functions"), QStringLiteral("core/augment.h drawAugment + applyAugment")}};
+}
+
+// Keeps copies of every parameter and buffer (the best weights so far).
+struct StateCopy
+{
+    std::vector<torch::Tensor> tensors;
+    void take(const torch::nn::Module& m)
+    {
+        torch::NoGradGuard noGrad;
+        tensors.clear();
+        for (const auto& p : m.parameters(true))
+            tensors.push_back(p.detach().clone());
+        for (const auto& b : m.buffers(true))
+            tensors.push_back(b.detach().clone());
+    }
+    void restore(torch::nn::Module& m) const
+    {
+        torch::NoGradGuard noGrad;
+        size_t i = 0;
+        for (auto& p : m.parameters(true))
+            p.copy_(tensors.at(i++));
+        for (auto& b : m.buffers(true))
+            b.copy_(tensors.at(i++));
+    }
+};
+
+struct Batch
+{
+    torch::Tensor input, labels;
+};
+
+Batch makeBatch(const std::vector<cv::Mat>& images, const std::vector<int>& labels,
+                const std::vector<int>& indices, size_t begin, size_t end, bool augment,
+                const AugmentConfig& augConfig, std::mt19937& rng)
+{
+    std::vector<cv::Mat> batch;
+    batch.reserve(end - begin);
+    torch::Tensor target = torch::empty({int64_t(end - begin)}, torch::kLong);
+    auto* t = target.data_ptr<int64_t>();
+    for (size_t i = begin; i < end; ++i) {
+        const int idx = indices[i];
+        if (augment)
+            batch.push_back(applyAugment(images[idx], drawAugment(augConfig, rng)));
+        else
+            batch.push_back(images[idx]);
+        t[i - begin] = labels[idx];
+    }
+    return {toInputTensor(batch), target};
+}
+
+struct EvalOutput
+{
+    double loss = 0, accuracy = 0;
+    std::vector<float> probabilities; ///< P(Parasitized) per index
+};
+
+EvalOutput evaluate(CellNetImpl& net, const std::vector<cv::Mat>& images,
+                    const std::vector<int>& labels, const std::vector<int>& indices)
+{
+    EvalOutput out;
+    net.eval();
+    torch::NoGradGuard noGrad;
+    std::mt19937 unused;
+    double lossSum = 0;
+    int64_t correct = 0;
+    const size_t step = 250;
+    for (size_t b = 0; b < indices.size(); b += step) {
+        const size_t e = std::min(indices.size(), b + step);
+        const Batch batch = makeBatch(images, labels, indices, b, e, false, {}, unused);
+        const torch::Tensor logits = net.forward(batch.input);
+        lossSum += torch::nn::functional::cross_entropy(
+                       logits, batch.labels,
+                       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                       .item<double>();
+        correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+        const torch::Tensor p = torch::softmax(logits, 1).select(1, kParasitizedClass).contiguous();
+        out.probabilities.insert(out.probabilities.end(), p.data_ptr<float>(),
+                                 p.data_ptr<float>() + p.numel());
+    }
+    if (!indices.empty()) {
+        out.loss = lossSum / double(indices.size());
+        out.accuracy = double(correct) / double(indices.size());
+    }
+    net.train();
+    return out;
+}
+
+QJsonArray historyJson(const QList<EpochStats>& history)
+{
+    QJsonArray a;
+    for (const EpochStats& s : history) {
+        a.append(QJsonObject{{QStringLiteral("epoch"), s.epoch},
+                             {QStringLiteral("train_loss"), s.trainLoss},
+                             {QStringLiteral("train_accuracy"), s.trainAccuracy},
+                             {QStringLiteral("val_loss"), s.valLoss},
+                             {QStringLiteral("val_accuracy"), s.valAccuracy},
+                             {QStringLiteral("seconds"), s.seconds},
+                             {QStringLiteral("train_images_per_second"), s.trainImagesPerSecond},
+                             {QStringLiteral("best"), s.best}});
+    }
+    return a;
+}
+
+QList<EpochStats> historyFromJson(const QJsonArray& a)
+{
+    QList<EpochStats> h;
+    for (const QJsonValue& v : a) {
+        const QJsonObject o = v.toObject();
+        EpochStats s;
+        s.epoch = o.value(QStringLiteral("epoch")).toInt();
+        s.trainLoss = o.value(QStringLiteral("train_loss")).toDouble();
+        s.trainAccuracy = o.value(QStringLiteral("train_accuracy")).toDouble();
+        s.valLoss = o.value(QStringLiteral("val_loss")).toDouble();
+        s.valAccuracy = o.value(QStringLiteral("val_accuracy")).toDouble();
+        s.seconds = o.value(QStringLiteral("seconds")).toDouble();
+        s.trainImagesPerSecond = o.value(QStringLiteral("train_images_per_second")).toDouble();
+        s.best = o.value(QStringLiteral("best")).toBool();
+        h.append(s);
+    }
+    return h;
+}
+
+// What a checkpoint must match to be resumed.
+QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds)
+{
+    return QJsonObject{{QStringLiteral("arch"), architectureName(c.arch)},
+                       {QStringLiteral("split"), splitName(c.split)},
+                       {QStringLiteral("val_fraction"), c.valFraction},
+                       {QStringLiteral("seed"), double(c.seed)},
+                       {QStringLiteral("batch_size"), c.batchSize},
+                       {QStringLiteral("images"), int(ds.images.size())}};
+}
+
+struct LoopState
+{
+    int epochsDone = 0;
+    int bestEpoch = 0;
+    double bestValLoss = std::numeric_limits<double>::infinity();
+    int sinceBest = 0;
+    QList<EpochStats> history;
+};
+
+bool saveCheckpoint(const QString& path, CellNetImpl& net, const StateCopy& best,
+                    torch::optim::Adam& optimizer, const LoopState& s, const std::mt19937& rng,
+                    const QJsonObject& identity, QString* error)
+{
+    try {
+        torch::serialize::OutputArchive root;
+        root.write("format", c10::IValue(std::string(kCheckpointFormat)));
+        torch::serialize::OutputArchive model, bestArchive, opt;
+        net.save(model);
+        root.write("model", model);
+        for (size_t i = 0; i < best.tensors.size(); ++i)
+            bestArchive.write(std::to_string(i), best.tensors[i]);
+        root.write("best", bestArchive);
+        optimizer.save(opt);
+        root.write("optimizer", opt);
+        std::ostringstream rngState;
+        rngState << rng;
+        const QJsonObject state{{QStringLiteral("identity"), identity},
+                                {QStringLiteral("epochs_done"), s.epochsDone},
+                                {QStringLiteral("best_epoch"), s.bestEpoch},
+                                {QStringLiteral("best_val_loss"), s.bestValLoss},
+                                {QStringLiteral("since_best"), s.sinceBest},
+                                {QStringLiteral("history"), historyJson(s.history)},
+                                {QStringLiteral("rng"), QString::fromStdString(rngState.str())}};
+        root.write("state",
+                   c10::IValue(QJsonDocument(state).toJson(QJsonDocument::Compact).toStdString()));
+        QByteArray bytes;
+        root.save_to([&bytes](const void* data, size_t size) -> size_t {
+            bytes.append(static_cast<const char*>(data), qsizetype(size));
+            return size;
+        });
+        QSaveFile f(path);
+        if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit()) {
+            *error = QStringLiteral("%1: cannot be written: %2").arg(path, f.errorString());
+            return false;
+        }
+        return true;
+    } catch (const std::exception& e) {
+        *error = QStringLiteral("%1: checkpoint failed: %2").arg(path, firstLine(e.what()));
+        return false;
+    }
+}
+
+bool loadCheckpoint(const QString& path, CellNetImpl& net, StateCopy& best,
+                    torch::optim::Adam& optimizer, LoopState& s, std::mt19937& rng,
+                    const QJsonObject& identity, QString* error)
+{
+    try {
+        torch::serialize::InputArchive root;
+        root.load_from(path.toStdString());
+        c10::IValue format, stateValue;
+        root.read("format", format);
+        if (!format.isString() || format.toStringRef() != kCheckpointFormat) {
+            *error = QStringLiteral("%1: not a MalariaLens checkpoint").arg(path);
+            return false;
+        }
+        root.read("state", stateValue);
+        const QJsonObject state =
+            QJsonDocument::fromJson(QByteArray::fromStdString(stateValue.toStringRef())).object();
+        if (state.value(QStringLiteral("identity")).toObject() != identity) {
+            *error = QStringLiteral("%1: the checkpoint belongs to another run (architecture, "
+                                    "split, seed, batch size or data differ)")
+                         .arg(path);
+            return false;
+        }
+        torch::serialize::InputArchive model, bestArchive, opt;
+        root.read("model", model);
+        net.load(model);
+        toChannelsLast(net);
+        root.read("best", bestArchive);
+        best.take(net);
+        for (size_t i = 0; i < best.tensors.size(); ++i)
+            bestArchive.read(std::to_string(i), best.tensors[i]);
+        root.read("optimizer", opt);
+        optimizer.load(opt);
+        s.epochsDone = state.value(QStringLiteral("epochs_done")).toInt();
+        s.bestEpoch = state.value(QStringLiteral("best_epoch")).toInt();
+        s.bestValLoss = state.value(QStringLiteral("best_val_loss")).toDouble();
+        s.sinceBest = state.value(QStringLiteral("since_best")).toInt();
+        s.history = historyFromJson(state.value(QStringLiteral("history")).toArray());
+        std::istringstream rngState(state.value(QStringLiteral("rng")).toString().toStdString());
+        rngState >> rng;
+        return true;
+    } catch (const std::exception& e) {
+        *error = QStringLiteral("%1: cannot resume: %2").arg(path, firstLine(e.what()));
+        return false;
+    }
+}
+
+} // namespace
+
+QString historyPathFor(const QString& modelPath)
+{
+    const QFileInfo fi(modelPath);
+    return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".history.csv"));
+}
+
+QString cardPathForModel(const QString& modelPath)
+{
+    const QFileInfo fi(modelPath);
+    return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".json"));
+}
+
+QJsonObject SplitSummary::toJson() const
+{
+    auto toObj = [](const QMap<QString, int>& m) {
+        QJsonObject o;
+        for (auto it = m.cbegin(); it != m.cend(); ++it)
+            o.insert(it.key(), it.value());
+        return o;
+    };
+    return QJsonObject{{QStringLiteral("train_cells"), toObj(trainCells)},
+                       {QStringLiteral("val_cells"), toObj(valCells)},
+                       {QStringLiteral("train_patients"), toObj(trainPatients)},
+                       {QStringLiteral("val_patients"), toObj(valPatients)},
+                       {QStringLiteral("train_patient_count"), trainPatientCount},
+                       {QStringLiteral("val_patient_count"), valPatientCount},
+                       {QStringLiteral("patients_on_both_sides"), sharedPatients}};
+}
+
+void splitDataset(const Dataset& ds, SplitMode mode, double valFraction, quint32 seed,
+                  std::vector<int>* train, std::vector<int>* val)
+{
+    train->clear();
+    val->clear();
+    std::mt19937 rng(seed);
+    const int n = int(ds.images.size());
+    if (mode == SplitMode::Random) {
+        std::vector<int> all(n);
+        std::iota(all.begin(), all.end(), 0);
+        std::shuffle(all.begin(), all.end(), rng);
+        const int nVal = int(std::lround(valFraction * n));
+        val->assign(all.begin(), all.begin() + nVal);
+        train->assign(all.begin() + nVal, all.end());
+    } else {
+        // Group cells by patient; split infected and healthy patients separately so both
+        // kinds are on both sides, taking whole patients until the cell fraction is reached.
+        QMap<QString, std::vector<int>> byPatient;
+        for (int i = 0; i < n; ++i)
+            byPatient[ds.images.at(i).patient].push_back(i);
+        QStringList infected, healthy;
+        for (auto it = byPatient.cbegin(); it != byPatient.cend(); ++it) {
+            const bool any = std::any_of(it.value().begin(), it.value().end(), [&](int i) {
+                return ds.images.at(i).label == kParasitizedClass;
+            });
+            (any ? infected : healthy).append(it.key());
+        }
+        QSet<QString> valPatients;
+        for (QStringList* group : {&infected, &healthy}) {
+            std::shuffle(group->begin(), group->end(), rng);
+            int groupCells = 0;
+            for (const QString& p : *group)
+                groupCells += int(byPatient[p].size());
+            int taken = 0;
+            for (const QString& p : *group) {
+                if (taken >= valFraction * groupCells)
+                    break;
+                valPatients.insert(p);
+                taken += int(byPatient[p].size());
+            }
+        }
+        for (int i = 0; i < n; ++i)
+            (valPatients.contains(ds.images.at(i).patient) ? val : train)->push_back(i);
+    }
+    std::sort(train->begin(), train->end());
+    std::sort(val->begin(), val->end());
+}
+
+QJsonObject TrainingResult::modelCard() const
+{
+    const TrainingConfig& c = config;
+    QJsonObject card{
+        {QStringLiteral("name"),
+         QStringLiteral("MalariaLens %1 cell classifier").arg(architectureName(c.arch))},
+        {QStringLiteral("architecture"), architectureName(c.arch)},
+        {QStringLiteral("parameters"), double(trainableParameterCount(c.arch))},
+        {QStringLiteral("input"),
+         QJsonObject{{QStringLiteral("width"), kModelInputSize},
+                     {QStringLiteral("height"), kModelInputSize},
+                     {QStringLiteral("channels"), 3},
+                     {QStringLiteral("color"), QStringLiteral("RGB")},
+                     {QStringLiteral("range"), QStringLiteral("[0,1]")},
+                     {QStringLiteral("resize"), QStringLiteral("cv::INTER_AREA")}}},
+        {QStringLiteral("classes"),
+         QJsonArray{QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}},
+        {QStringLiteral("positive_class"), QStringLiteral("Parasitized")},
+        {QStringLiteral("threshold"), validation.threshold},
+        {QStringLiteral("format"), QStringLiteral("native")},
+        {QStringLiteral("training_data"), split.toJson()},
+        {QStringLiteral("split"), QJsonObject{{QStringLiteral("mode"), splitName(c.split)},
+                                              {QStringLiteral("val_fraction"), c.valFraction},
+                                              {QStringLiteral("seed"), double(c.seed)}}},
+        {QStringLiteral("training"),
+         QJsonObject{
+             {QStringLiteral("optimizer"), QStringLiteral("Adam")},
+             {QStringLiteral("loss"), QStringLiteral("cross-entropy")},
+             {QStringLiteral("learning_rate"), c.learningRate},
+             {QStringLiteral("batch_size"), c.batchSize},
+             {QStringLiteral("epochs_requested"), c.epochs},
+             {QStringLiteral("epochs_run"), int(history.size())},
+             {QStringLiteral("best_epoch"), bestEpoch},
+             {QStringLiteral("early_stopping"),
+              QStringLiteral("val loss, patience %1, best weights restored").arg(c.patience)},
+             {QStringLiteral("stopped_early"), stoppedEarly},
+             {QStringLiteral("augmentation"), augmentJson(c)},
+             {QStringLiteral("threads"), c.threads},
+             {QStringLiteral("initialized_from"),
+              c.initialModel.isLoaded()
+                  ? QJsonValue(QJsonObject{
+                        {QStringLiteral("source"), QFileInfo(c.initialModel.source()).fileName()},
+                        {QStringLiteral("weights_sha256"), c.initialModel.weightsSha256()},
+                        {QStringLiteral("card_training"),
+                         c.initialModel.card().value(QStringLiteral("training"))},
+                        {QStringLiteral("card_validation_cell_level"),
+                         c.initialModel.card()
+                             .value(QStringLiteral("validation"))
+                             .toObject()
+                             .value(QStringLiteral("cell_level"))}})
+                  : QJsonValue(QStringLiteral("scratch"))},
+             {QStringLiteral("seconds"), round4(seconds)},
+             {QStringLiteral("failed_images"), failedImages}}},
+        {QStringLiteral("validation"), validation.toJson(true)},
+        {QStringLiteral("libtorch_version"), QString::fromLatin1(torchVersion())},
+        {QStringLiteral("date"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate)},
+    };
+    return card;
+}
+
+QByteArray TrainingResult::historyCsv() const
+{
+    QByteArray csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,train_images_"
+                     "per_second,best\n";
+    for (const EpochStats& s : history) {
+        csv += QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8\n")
+                   .arg(s.epoch)
+                   .arg(s.trainLoss, 0, 'f', 6)
+                   .arg(s.trainAccuracy, 0, 'f', 6)
+                   .arg(s.valLoss, 0, 'f', 6)
+                   .arg(s.valAccuracy, 0, 'f', 6)
+                   .arg(s.seconds, 0, 'f', 2)
+                   .arg(s.trainImagesPerSecond, 0, 'f', 1)
+                   .arg(s.best ? 1 : 0)
+                   .toUtf8();
+    }
+    return csv;
+}
+
+TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
+                               const TrainingCallbacks& cb, const std::atomic<bool>* cancel)
+{
+    TrainingResult result;
+    result.config = config;
+    auto log = [&cb](const QString& m) {
+        if (cb.log)
+            cb.log(m);
+        else
+            qCInfo(lcModels).noquote() << m;
+    };
+    auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
+    QElapsedTimer total;
+    total.start();
+
+    // Refuse early and clearly: nothing is decoded for a run that cannot work.
+    if (!ds.isLabelled() || ds.classNames.size() != kModelClassCount) {
+        result.error = QStringLiteral("training needs a folder with exactly 2 class subfolders "
+                                      "(e.g. Parasitized, Uninfected); found %1")
+                           .arg(ds.classNames.isEmpty() ? QStringLiteral("none")
+                                                        : ds.classNames.join(QLatin1String(", ")));
+        return result;
+    }
+    const QMap<QString, int> perClass = ds.countPerClass();
+    for (auto it = perClass.cbegin(); it != perClass.cend(); ++it) {
+        if (it.value() == 0) {
+            result.error = QStringLiteral("class '%1' has no images").arg(it.key());
+            return result;
+        }
+    }
+    if (config.batchSize < 1 || config.epochs < 1 || config.valFraction <= 0.0 ||
+        config.valFraction >= 1.0) {
+        result.error = QStringLiteral("invalid settings: batch size and epochs must be >= 1, "
+                                      "validation fraction in (0, 1)");
+        return result;
+    }
+    if (ds.images.size() < config.batchSize) {
+        result.error = QStringLiteral("%1 images are fewer than one batch (%2)")
+                           .arg(ds.images.size())
+                           .arg(config.batchSize);
+        return result;
+    }
+
+    try {
+        setTorchThreads(config.threads);
+        torch::manual_seed(config.seed);
+
+        std::vector<int> trainIdx, valIdx;
+        splitDataset(ds, config.split, config.valFraction, config.seed, &trainIdx, &valIdx);
+        if (trainIdx.empty() || valIdx.empty()) {
+            result.error =
+                QStringLiteral("the split left no images on one side (too few patients?)");
+            return result;
+        }
+
+        // Decode once, in parallel, in chunks so progress can be reported.
+        const int n = int(ds.images.size());
+        std::vector<cv::Mat> images(n);
+        std::vector<int> labels(n);
+        std::vector<char> usable(n, 0);
+        {
+            QThreadPool pool;
+            pool.setMaxThreadCount(qMax(1, config.decodeThreads));
+            std::vector<int> all(n);
+            std::iota(all.begin(), all.end(), 0);
+            const int chunk = 500;
+            for (int b = 0; b < n; b += chunk) {
+                if (cancelled()) {
+                    result.cancelled = true;
+                    result.error = QStringLiteral("cancelled");
+                    return result;
+                }
+                const std::vector<int> part(all.begin() + b, all.begin() + std::min(n, b + chunk));
+                QtConcurrent::blockingMap(&pool, part, [&](int i) {
+                    PreprocessedImage p = loadPreprocessed(ds.absolutePath(i));
+                    if (p.ok()) {
+                        images[i] = p.rgb;
+                        usable[i] = 1;
+                    }
+                    labels[i] = ds.images.at(i).label;
+                });
+                if (cb.loadProgress)
+                    cb.loadProgress(std::min(n, b + chunk), n);
+            }
+        }
+        auto dropUnusable = [&](std::vector<int>& v) {
+            v.erase(std::remove_if(v.begin(), v.end(), [&](int i) { return !usable[i]; }), v.end());
+        };
+        result.failedImages = int(std::count(usable.begin(), usable.end(), 0));
+        dropUnusable(trainIdx);
+        dropUnusable(valIdx);
+        if (result.failedImages > 0)
+            log(QStringLiteral("%1 images could not be decoded and are left out")
+                    .arg(result.failedImages));
+
+        // Split summary for the card.
+        QSet<QString> trainPatients, valPatients;
+        QMap<QString, QSet<QString>> trainPatientsPerClass, valPatientsPerClass;
+        for (int i : trainIdx) {
+            const ImageEntry& e = ds.images.at(i);
+            result.split.trainCells[ds.className(e.label)] += 1;
+            trainPatients.insert(e.patient);
+            trainPatientsPerClass[ds.className(e.label)].insert(e.patient);
+        }
+        for (int i : valIdx) {
+            const ImageEntry& e = ds.images.at(i);
+            result.split.valCells[ds.className(e.label)] += 1;
+            valPatients.insert(e.patient);
+            valPatientsPerClass[ds.className(e.label)].insert(e.patient);
+        }
+        for (auto it = trainPatientsPerClass.cbegin(); it != trainPatientsPerClass.cend(); ++it)
+            result.split.trainPatients[it.key()] = int(it.value().size());
+        for (auto it = valPatientsPerClass.cbegin(); it != valPatientsPerClass.cend(); ++it)
+            result.split.valPatients[it.key()] = int(it.value().size());
+        result.split.trainPatientCount = int(trainPatients.size());
+        result.split.valPatientCount = int(valPatients.size());
+        result.split.sharedPatients =
+            int(QSet<QString>(trainPatients).intersect(valPatients).size());
+        log(QStringLiteral(
+                "split %1 (seed %2): train %3 cells / %4 patients, validation %5 cells / "
+                "%6 patients, %7 patients on both sides")
+                .arg(splitName(config.split))
+                .arg(config.seed)
+                .arg(trainIdx.size())
+                .arg(trainPatients.size())
+                .arg(valIdx.size())
+                .arg(valPatients.size())
+                .arg(result.split.sharedPatients));
+
+        CellNet net = makeNetwork(config.arch);
+        if (config.initialModel.isLoaded()) {
+            const auto& init = config.initialModel.loadedModel();
+            if (init->kind != LoadedModel::Kind::Native || init->arch != config.arch) {
+                result.error =
+                    QStringLiteral("%1: cannot fine-tune from a %2 model into a %3 network")
+                        .arg(init->source, config.initialModel.architecture(),
+                             architectureName(config.arch));
+                return result;
+            }
+            copyState(*init->net, *net);
+            log(QStringLiteral("starting from the weights of %1").arg(init->source));
+        }
+        net->train();
+        torch::optim::Adam optimizer(net->parameters(),
+                                     torch::optim::AdamOptions(config.learningRate));
+        std::mt19937 rng(config.seed);
+        StateCopy best;
+        best.take(*net);
+        LoopState state;
+        const QJsonObject identity = runIdentity(config, ds);
+        if (config.resume && !config.checkpointPath.isEmpty() &&
+            QFile::exists(config.checkpointPath)) {
+            QString why;
+            if (!loadCheckpoint(config.checkpointPath, *net, best, optimizer, state, rng, identity,
+                                &why)) {
+                result.error = why;
+                return result;
+            }
+            log(QStringLiteral("resumed from %1 after epoch %2")
+                    .arg(config.checkpointPath)
+                    .arg(state.epochsDone));
+        }
+
+        const int batches = int((trainIdx.size() + config.batchSize - 1) / config.batchSize);
+        bool stop = state.sinceBest >= config.patience;
+        for (int epoch = state.epochsDone + 1; epoch <= config.epochs && !stop; ++epoch) {
+            QElapsedTimer timer;
+            timer.start();
+            std::vector<int> order = trainIdx;
+            std::shuffle(order.begin(), order.end(), rng);
+            double lossSum = 0;
+            int64_t correct = 0, seen = 0;
+            for (int b = 0; b < batches; ++b) {
+                if (cancelled()) {
+                    result.cancelled = true;
+                    result.error = QStringLiteral("cancelled");
+                    result.history = state.history;
+                    return result;
+                }
+                const size_t begin = size_t(b) * config.batchSize;
+                const size_t end = std::min(order.size(), begin + config.batchSize);
+                const Batch batch = makeBatch(images, labels, order, begin, end, config.augment,
+                                              config.augmentConfig, rng);
+                optimizer.zero_grad();
+                const torch::Tensor logits = net->forward(batch.input);
+                const torch::Tensor loss =
+                    torch::nn::functional::cross_entropy(logits, batch.labels);
+                loss.backward();
+                optimizer.step();
+                const double l = loss.item<double>();
+                lossSum += l * double(end - begin);
+                correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+                seen += int64_t(end - begin);
+                if (cb.batchDone)
+                    cb.batchDone(epoch, b + 1, batches, l);
+            }
+            const double trainSeconds = timer.elapsed() / 1000.0;
+            const EvalOutput v = evaluate(*net, images, labels, valIdx);
+            EpochStats s;
+            s.epoch = epoch;
+            s.trainLoss = lossSum / double(seen);
+            s.trainAccuracy = double(correct) / double(seen);
+            s.valLoss = v.loss;
+            s.valAccuracy = v.accuracy;
+            s.seconds = timer.elapsed() / 1000.0;
+            s.trainImagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0.0;
+            if (v.loss < state.bestValLoss) {
+                state.bestValLoss = v.loss;
+                state.bestEpoch = epoch;
+                state.sinceBest = 0;
+                best.take(*net);
+                s.best = true;
+            } else {
+                state.sinceBest += 1;
+                stop = state.sinceBest >= config.patience;
+            }
+            state.epochsDone = epoch;
+            state.history.append(s);
+            if (!config.checkpointPath.isEmpty()) {
+                QString why;
+                if (!saveCheckpoint(config.checkpointPath, *net, best, optimizer, state, rng,
+                                    identity, &why))
+                    log(QStringLiteral("warning: %1")
+                            .arg(why)); // training goes on; the model is saved at the end
+            }
+            if (cb.epochDone)
+                cb.epochDone(s);
+        }
+        result.stoppedEarly = stop;
+        result.history = state.history;
+        result.bestEpoch = state.bestEpoch;
+
+        // Publish the best weights: evaluate them on the validation split for the card.
+        best.restore(*net);
+        const EvalOutput v = evaluate(*net, images, labels, valIdx);
+        std::vector<ScoredCell> scored;
+        scored.reserve(valIdx.size());
+        for (size_t k = 0; k < valIdx.size(); ++k) {
+            const ImageEntry& e = ds.images.at(valIdx[k]);
+            scored.push_back({e.label, v.probabilities[k], e.patient});
+        }
+        result.validation = evaluateCells(scored);
+        result.seconds = total.elapsed() / 1000.0;
+        result.classifier = makeClassifier(net, config.arch, QStringLiteral("trained"));
+        result.classifier.setCard(result.modelCard());
+        result.ok = true;
+    } catch (const std::exception& e) {
+        result.error = QStringLiteral("training failed: %1").arg(firstLine(e.what()));
+        result.ok = false;
+    }
+    return result;
+}
+
+} // namespace ml

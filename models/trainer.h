@@ -1,0 +1,125 @@
+#pragma once
+// Training of the study's CNNs on a labelled folder (plain functions, no GUI; the training
+// controller of the application wraps trainClassifier() in a worker thread). No torch here.
+//
+// Recipe: Adam, cross-entropy, batch 100, early stopping on validation loss with patience 5
+// that restores the best weights; optional augmentation with exactly core/augment.h (what
+// the exploratory preview shows). Every image is decoded and preprocessed once (64x64
+// floats kept in memory: ~48 KB per image), so an epoch never touches the disk.
+
+#include "architecture.h"
+#include "augment.h"
+#include "classifier.h"
+#include "evaluation.h"
+
+#include <QJsonObject>
+#include <QList>
+#include <QMap>
+#include <QString>
+
+#include <atomic>
+#include <functional>
+
+namespace ml {
+
+struct Dataset;
+
+enum class SplitMode {
+    Patient, ///< no patient's cells on both sides (the honest figure)
+    Random,  ///< cells drawn at random: one patient's cells on both sides inflate accuracy
+};
+
+/// Everything that defines a training run. Passed by value to the worker.
+struct TrainingConfig
+{
+    Architecture arch = Architecture::Se;
+    int epochs = 20;
+    int batchSize = 100;
+    double learningRate = 1e-3;
+    int patience = 5; ///< epochs without a better validation loss before stopping
+    SplitMode split = SplitMode::Patient;
+    double valFraction = 0.2;
+    quint32 seed = 42; ///< split, weight init, shuffling and augmentation draws
+    bool augment = false;
+    AugmentConfig augmentConfig = AugmentConfig::withStainJitter();
+    int threads = 2;       ///< libtorch intra-op threads of the training thread
+    int decodeThreads = 2; ///< threads that decode the images before the first epoch
+    /// Written atomically (QSaveFile) after every epoch when not empty: current and best
+    /// weights, optimizer state, history, RNG state. trainClassifier() resumes from it
+    /// when `resume` is set and the file exists.
+    QString checkpointPath;
+    bool resume = false;
+    /// Fine-tuning: start from these weights instead of a fresh network (a native model of
+    /// the same architecture; ignored when not loaded). Copied, never modified.
+    Classifier initialModel;
+};
+
+/// Figures of one finished epoch.
+struct EpochStats
+{
+    int epoch = 0; ///< 1-based
+    double trainLoss = 0, trainAccuracy = 0;
+    double valLoss = 0, valAccuracy = 0;
+    double seconds = 0; ///< wall time of the epoch (training + validation)
+    double trainImagesPerSecond = 0;
+    bool best = false; ///< lowest validation loss so far
+};
+
+/// How the cells were split, for the model card.
+struct SplitSummary
+{
+    QMap<QString, int> trainCells, valCells;       ///< per class name
+    QMap<QString, int> trainPatients, valPatients; ///< per class name: patients with a cell of it
+    int trainPatientCount = 0, valPatientCount = 0;
+    int sharedPatients = 0; ///< patients with cells on both sides (0 for a patient split)
+    QJsonObject toJson() const;
+};
+
+/// Progress reports; each is called from the training thread (may be empty).
+struct TrainingCallbacks
+{
+    std::function<void(const QString& message)> log;
+    std::function<void(int done, int total)> loadProgress;
+    std::function<void(int epoch, int batch, int batches, double loss)> batchDone;
+    std::function<void(const EpochStats& stats)> epochDone;
+};
+
+struct TrainingResult
+{
+    bool ok = false;
+    bool cancelled = false;
+    QString error; ///< why training did not start or failed
+    TrainingConfig config;
+    QList<EpochStats> history;
+    int bestEpoch = 0;
+    bool stoppedEarly = false;
+    double seconds = 0;
+    int failedImages = 0; ///< images that could not be decoded (left out)
+    SplitSummary split;
+    ValidationReport validation; ///< of the best weights on the validation split
+    Classifier classifier;       ///< the best weights, with modelCard() as its card
+
+    /// The model card (also set as the classifier's card).
+    QJsonObject modelCard() const;
+    /// History as CSV: epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,best.
+    QByteArray historyCsv() const;
+};
+
+/// Trains on `dataset` (labelled, exactly 2 classes, class 0 = Parasitized). Runs in the
+/// calling thread and sets its libtorch thread budget. `cancel` (may be null) is checked
+/// between batches; a cancelled run returns cancelled = true and no classifier. Never throws.
+TrainingResult trainClassifier(const Dataset& dataset, const TrainingConfig& config,
+                               const TrainingCallbacks& callbacks = {},
+                               const std::atomic<bool>* cancel = nullptr);
+
+/// The split trainClassifier() uses: indices into dataset.images for training and
+/// validation. Deterministic for a seed. For SplitMode::Patient, infected patients (any
+/// Parasitized cell) and healthy patients are split separately so both sides get both kinds.
+void splitDataset(const Dataset& dataset, SplitMode mode, double valFraction, quint32 seed,
+                  std::vector<int>* train, std::vector<int>* val);
+
+/// Path of the history CSV / model card beside a model file: <dir>/<base>.history.csv, .json.
+QString historyPathFor(const QString& modelPath);
+QString cardPathForModel(const QString& modelPath);
+
+} // namespace ml

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Trains the embedded default model (resources/models/default.pt + default.json model card
+# + default.history.csv) from ../shared/data/nih-cells with the project's own trainer.
+#
+#   scripts/train-default-model.sh            # uses build/app/malarialens-cli (builds it)
+#   BUILD_DIR=build-models scripts/train-default-model.sh
+#
+# Reproducible: patient-grouped validation split (no patient on both sides), fixed seed,
+# augmentation with the study's flips/brightness/contrast plus hue/saturation (stain) jitter.
+# Early stopping (patience 5) ended the committed run after 9 epochs (best: 4) in 46 minutes
+# on 2 cores shared with other builds; on an idle machine expect about a third of that.
+# Rebuild afterwards so the new weights are embedded (cmake re-runs rcc when
+# resources/models/default.pt changes).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-build}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+DATA="${DATA:-$ROOT/../shared/data/nih-cells}"
+EPOCHS="${EPOCHS:-30}"
+THREADS="${THREADS:-2}"
+
+if [ ! -x "$BUILD_DIR/app/malarialens-cli" ]; then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  ninja -C "$BUILD_DIR" malarialens-cli
+fi
+
+"$BUILD_DIR/app/malarialens-cli" train "$DATA" \
+  --arch se --epochs "$EPOCHS" --batch-size 100 --learning-rate 0.001 --patience 5 \
+  --split patient --val-fraction 0.2 --seed 42 --augment \
+  --threads "$THREADS" --out "$ROOT/resources/models/default.pt" "$@"
+
+# Re-run cmake so a build that had no weights before now embeds them.
+cmake -S "$ROOT" -B "$BUILD_DIR" >/dev/null
+echo "train-default-model: done; rebuild (ninja -C $BUILD_DIR) to embed the new weights"

@@ -1,0 +1,106 @@
+// malarialens-cli evaluate as a real process: refusals with clear messages, one-class
+// folders without NaN, and the JSON keys on real cells.
+#include "testimages.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace mltest;
+
+class TestCliEvaluate : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void unlabeledFolderIsRefused();
+    void oneClassFolderHasNoNan();
+    void jsonOnRealCells();
+
+private:
+    static QJsonObject run(const QStringList& args, int expectedExit, QByteArray* err = nullptr)
+    {
+        QProcess p;
+        p.start(QStringLiteral(MALARIALENS_CLI), args);
+        if (!p.waitForFinished(300000))
+            return {};
+        if (err)
+            *err = p.readAllStandardError();
+        if (p.exitCode() != expectedExit)
+            qWarning() << "exit" << p.exitCode() << p.readAllStandardError();
+        return p.exitCode() == expectedExit ? QJsonDocument::fromJson(p.readAllStandardOutput()).object()
+                                            : QJsonObject{{QStringLiteral("unexpected_exit"), p.exitCode()}};
+    }
+    static void linkCells(const QString& cls, const QString& target, int every)
+    {
+        QDir src(sharedData() + QStringLiteral("/nih-cells/") + cls);
+        const QStringList files = src.entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
+        QDir().mkpath(target);
+        for (int i = 0; i < files.size(); i += every)
+            QFile::link(src.filePath(files.at(i)), target + QLatin1Char('/') + files.at(i));
+    }
+};
+
+void TestCliEvaluate::unlabeledFolderIsRefused()
+{
+    QTemporaryDir dir;
+    QVERIFY(writeColourImage(dir.filePath(QStringLiteral("a.png"))));
+    QByteArray err;
+    const QJsonObject o = run({QStringLiteral("evaluate"), dir.path(), QStringLiteral("--json")}, 1, &err);
+    QVERIFY(!o.contains(QStringLiteral("unexpected_exit")));
+    QVERIFY2(err.contains("no class subfolders"), err.constData());
+}
+
+void TestCliEvaluate::oneClassFolderHasNoNan()
+{
+    if (sharedData().isEmpty())
+        QSKIP("../shared/data/nih-cells is missing");
+    QTemporaryDir dir;
+    linkCells(QStringLiteral("Uninfected"), dir.filePath(QStringLiteral("Uninfected")), 700);
+    QProcess p;
+    p.start(QStringLiteral(MALARIALENS_CLI), {QStringLiteral("evaluate"), dir.path(), QStringLiteral("--json")});
+    QVERIFY(p.waitForFinished(300000));
+    QCOMPARE(p.exitCode(), 0);
+    const QByteArray out = p.readAllStandardOutput();
+    QVERIFY(!out.toLower().contains("nan"));
+    const QJsonObject o = QJsonDocument::fromJson(out).object();
+    QVERIFY(o.value(QStringLiteral("auc")).isNull());
+    QVERIFY(o.value(QStringLiteral("warnings")).toArray().at(0).toString().contains(QLatin1String("only one class")));
+    QCOMPARE(o.value(QStringLiteral("cells")).toInt(), 10);
+}
+
+void TestCliEvaluate::jsonOnRealCells()
+{
+    if (sharedData().isEmpty())
+        QSKIP("../shared/data/nih-cells is missing");
+    QTemporaryDir dir;
+    linkCells(QStringLiteral("Parasitized"), dir.filePath(QStringLiteral("Parasitized")), 250);
+    linkCells(QStringLiteral("Uninfected"), dir.filePath(QStringLiteral("Uninfected")), 250);
+    const QJsonObject o = run({QStringLiteral("evaluate"), dir.path(), QStringLiteral("--json")}, 0);
+    QVERIFY(!o.contains(QStringLiteral("unexpected_exit")));
+    for (const char* key : {"classes", "confusion_matrix", "accuracy", "sensitivity", "specificity", "precision",
+                            "f1", "auc", "threshold", "ece", "patients"})
+        QVERIFY2(o.contains(QLatin1String(key)), key);
+    QCOMPARE(o.value(QStringLiteral("classes")).toArray().at(0).toString(), QStringLiteral("Parasitized"));
+    const QJsonArray m = o.value(QStringLiteral("confusion_matrix")).toArray();
+    const int tp = m.at(0).toArray().at(0).toInt(), fn = m.at(0).toArray().at(1).toInt();
+    const int fp = m.at(1).toArray().at(0).toInt(), tn = m.at(1).toArray().at(1).toInt();
+    QCOMPARE(tp + fn, 29); // 7048 files, every 250th
+    QCOMPARE(fp + tn, 28); // 6967 files, every 250th
+    QVERIFY(qAbs(o.value(QStringLiteral("accuracy")).toDouble() - double(tp + tn) / (tp + fn + fp + tn)) < 1e-12);
+    QVERIFY(o.value(QStringLiteral("accuracy")).toDouble() > 0.85);
+    QVERIFY(o.value(QStringLiteral("auc")).toDouble() > 0.9);
+    const QJsonArray patients = o.value(QStringLiteral("patients")).toArray();
+    QVERIFY(patients.size() > 5);
+    int cells = 0;
+    for (const QJsonValue& v : patients)
+        cells += v.toObject().value(QStringLiteral("cells")).toInt();
+    QCOMPARE(cells, 57);
+}
+
+QTEST_GUILESS_MAIN(TestCliEvaluate)
+#include "tst_cli_evaluate.moc"

@@ -1,0 +1,270 @@
+// malarialens-cli segment, run as a real process on fields the test draws and on a few
+// shared IML fields.
+#include "fieldimages.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <opencv2/imgcodecs.hpp>
+
+using namespace mltest;
+
+namespace {
+
+struct Run
+{
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+    QJsonObject json() const { return QJsonDocument::fromJson(out).object(); }
+};
+
+Run runCli(const QStringList& args, int timeoutMs = 90000)
+{
+    QProcess p;
+    p.start(QStringLiteral(MALARIALENS_CLI), args);
+    Run r;
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+
+// A field with 12 interior discs, one touching pair and 2 discs cut by the border, written as
+// PNG, and its IML-style annotations.
+struct MadeField
+{
+    QString image;
+    QString annotations;
+    int cells = 0;
+    int edgeCells = 0;
+};
+
+MadeField makeField(const QDir& dir)
+{
+    const int r = 30;
+    std::vector<Disc> discs = discGrid(4, 3, r); // 12 interior
+    discs.push_back({cv::Point(450, 80), r});    // touching pair
+    discs.push_back({cv::Point(450 + 52, 80), r});
+    discs.push_back({cv::Point(12, 320), r});       // cut by the left border
+    discs.push_back({cv::Point(300, 420 - 10), r}); // cut by the bottom border
+    const cv::Mat img = drawField(560, 420, discs);
+    MadeField f;
+    f.image = dir.filePath(QStringLiteral("field1.png"));
+    cv::imwrite(f.image.toStdString(), img);
+    QJsonArray objects;
+    for (const Disc& d : discs) {
+        const cv::Rect b = d.box();
+        objects.append(
+            QJsonObject{{QStringLiteral("type"), QStringLiteral("red blood cell")},
+                        {QStringLiteral("bbox"),
+                         QJsonObject{{QStringLiteral("x"), QString::number(b.x)},
+                                     {QStringLiteral("y"), QString::number(b.y)},
+                                     {QStringLiteral("w"), QString::number(b.width)},
+                                     {QStringLiteral("h"), QString::number(b.height)}}}});
+    }
+    const QJsonArray root{QJsonObject{{QStringLiteral("image_name"), QStringLiteral("field1.png")},
+                                      {QStringLiteral("objects"), objects}}};
+    f.annotations = dir.filePath(QStringLiteral("annotations.json"));
+    QFile file(f.annotations);
+    if (file.open(QIODevice::WriteOnly))
+        file.write(QJsonDocument(root).toJson());
+    f.cells = int(discs.size());
+    f.edgeCells = 2;
+    return f;
+}
+
+} // namespace
+
+class TestCliSegment : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void helpAndUsage();
+    void drawnFieldJson();
+    void excludeEdge();
+    void overlayIsWritten();
+    void folderWithBadFiles();
+    void classificationKeys();
+    void imlFieldsWithAnnotations();
+};
+
+void TestCliSegment::helpAndUsage()
+{
+    Run r = runCli({QStringLiteral("--help")});
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY(r.out.contains("segment"));
+    r = runCli({QStringLiteral("segment"), QStringLiteral("--help")});
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY(r.out.contains("--annotations"));
+    r = runCli({QStringLiteral("segment")});
+    QCOMPARE(r.exitCode, 2);
+    r = runCli({QStringLiteral("segment"), QStringLiteral("/no/such/field.png")});
+    QCOMPARE(r.exitCode, 1);
+    r = runCli({QStringLiteral("segment"), QStringLiteral("x.png"), QStringLiteral("--threshold"),
+                QStringLiteral("7")});
+    QCOMPARE(r.exitCode, 2);
+}
+
+void TestCliSegment::drawnFieldJson()
+{
+    QTemporaryDir dir;
+    const MadeField f = makeField(QDir(dir.path()));
+    const Run r =
+        runCli({QStringLiteral("segment"), f.image, QStringLiteral("--json"),
+                QStringLiteral("--no-classify"), QStringLiteral("--annotations"), f.annotations});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject o = r.json();
+    QCOMPARE(o.value(QStringLiteral("images")).toInt(), 1);
+    QCOMPARE(o.value(QStringLiteral("cells")).toInt(), f.cells);
+    QCOMPARE(o.value(QStringLiteral("edge_cells")).toInt(), f.edgeCells);
+    QCOMPARE(o.value(QStringLiteral("classified")).toBool(), false);
+    QVERIFY(o.value(QStringLiteral("parasitized")).isNull());
+    QVERIFY(o.value(QStringLiteral("parasitemia")).isNull());
+    QCOMPARE(o.value(QStringLiteral("rbc_recall")).toDouble(), 1.0);
+    QCOMPARE(o.value(QStringLiteral("rbc_precision")).toDouble(), 1.0);
+    // Without classification the parasite figures cannot be given.
+    QVERIFY(o.value(QStringLiteral("parasite_sensitivity")).isNull());
+    QVERIFY(o.contains(QStringLiteral("healthy_false_positive_rate")));
+    const QJsonArray fields = o.value(QStringLiteral("fields")).toArray();
+    QCOMPARE(fields.size(), 1);
+    QCOMPARE(fields.at(0).toObject().value(QStringLiteral("width")).toInt(), 560);
+}
+
+void TestCliSegment::excludeEdge()
+{
+    QTemporaryDir dir;
+    const MadeField f = makeField(QDir(dir.path()));
+    const Run r = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--json"),
+                          QStringLiteral("--no-classify"), QStringLiteral("--exclude-edge")});
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.json().value(QStringLiteral("cells")).toInt(), f.cells - f.edgeCells);
+    QCOMPARE(r.json().value(QStringLiteral("exclude_edge")).toBool(), true);
+    // With annotations, the annotated edge cells leave the ground truth as well.
+    const Run a = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--json"),
+                          QStringLiteral("--no-classify"), QStringLiteral("--exclude-edge"),
+                          QStringLiteral("--annotations"), f.annotations});
+    QCOMPARE(a.exitCode, 0);
+    QCOMPARE(a.json().value(QStringLiteral("rbc_recall")).toDouble(), 1.0);
+    QCOMPARE(a.json().value(QStringLiteral("rbc_precision")).toDouble(), 1.0);
+    QCOMPARE(a.json()
+                 .value(QStringLiteral("counts"))
+                 .toObject()
+                 .value(QStringLiteral("truth_cells"))
+                 .toInt(),
+             f.cells - f.edgeCells);
+    // Text output too.
+    const Run t = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--no-classify")});
+    QCOMPARE(t.exitCode, 0);
+    QVERIFY(t.out.contains("Cells:       16"));
+}
+
+void TestCliSegment::overlayIsWritten()
+{
+    QTemporaryDir dir;
+    const MadeField f = makeField(QDir(dir.path()));
+    const QString out = dir.filePath(QStringLiteral("overlays"));
+    const Run r = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--no-classify"),
+                          QStringLiteral("--overlay"), out});
+    QCOMPARE(r.exitCode, 0);
+    const cv::Mat overlay =
+        cv::imread(QDir(out).filePath(QStringLiteral("field1_cells.png")).toStdString());
+    QCOMPARE(overlay.cols, 560);
+    QCOMPARE(overlay.rows, 420);
+}
+
+void TestCliSegment::folderWithBadFiles()
+{
+    QTemporaryDir dir;
+    const QDir d(dir.path());
+    makeField(d);
+    QFile bad(d.filePath(QStringLiteral("broken.jpg")));
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write("not a jpeg at all");
+    bad.close();
+    cv::imwrite(d.filePath(QStringLiteral("blank.png")).toStdString(),
+                cv::Mat(300, 300, CV_8UC3, cv::Scalar(255, 255, 255)));
+    const Run r = runCli({QStringLiteral("segment"), dir.path(), QStringLiteral("--json"),
+                          QStringLiteral("--no-classify")});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject o = r.json();
+    QCOMPARE(o.value(QStringLiteral("images")).toInt(), 2);
+    QCOMPARE(o.value(QStringLiteral("failed")).toInt(), 1);
+    QCOMPARE(o.value(QStringLiteral("cells")).toInt(), 16);
+    bool blankWarned = false;
+    for (const QJsonValue& v : o.value(QStringLiteral("fields")).toArray()) {
+        const QJsonObject f = v.toObject();
+        if (f.value(QStringLiteral("path")).toString().endsWith(QLatin1String("blank.png")))
+            blankWarned = f.value(QStringLiteral("cells")).toInt() == 0 &&
+                          !f.value(QStringLiteral("warnings")).toArray().isEmpty();
+    }
+    QVERIFY(blankWarned);
+}
+
+void TestCliSegment::classificationKeys()
+{
+    // Without --no-classify: the embedded model when the build has one, otherwise a note and
+    // segmentation only. Either way the JSON must be consistent.
+    QTemporaryDir dir;
+    const MadeField f = makeField(QDir(dir.path()));
+    const Run r = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--json")});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject o = r.json();
+    QCOMPARE(o.value(QStringLiteral("cells")).toInt(), f.cells);
+    if (!o.value(QStringLiteral("classified")).toBool()) {
+        QVERIFY(o.value(QStringLiteral("note")).toString().contains(QLatin1String("--model")));
+        QVERIFY(o.value(QStringLiteral("parasitemia")).isNull());
+        return;
+    }
+    const int k = o.value(QStringLiteral("parasitized")).toInt(-1);
+    QVERIFY(k >= 0 && k <= f.cells);
+    const double p = o.value(QStringLiteral("parasitemia")).toDouble(-1);
+    QCOMPARE(p, double(k) / f.cells);
+    const QJsonArray ci = o.value(QStringLiteral("parasitemia_ci95")).toArray();
+    QCOMPARE(ci.size(), 2);
+    QVERIFY(ci.at(0).toDouble() <= p && p <= ci.at(1).toDouble());
+    // A model file that does not exist is an error, not a silent fallback.
+    const Run bad = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--model"),
+                            dir.filePath(QStringLiteral("none.pt"))});
+    QCOMPARE(bad.exitCode, 1);
+}
+
+void TestCliSegment::imlFieldsWithAnnotations()
+{
+    const QString root = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    if (!QFile::exists(root + QStringLiteral("/annotations.json")))
+        QSKIP("shared data missing (../shared/data/iml-fields): CLI not checked on real fields");
+    // Four real fields, linked (not copied) into a temporary folder.
+    QTemporaryDir dir;
+    const QStringList names{QStringLiteral("PA171690.JPG"), QStringLiteral("PA171782.JPG"),
+                            QStringLiteral("PA171911.JPG"), QStringLiteral("PA171967.JPG")};
+    for (const QString& n : names)
+        QVERIFY(QFile::link(root + QStringLiteral("/images/") + n, dir.filePath(n)));
+    const Run r = runCli({QStringLiteral("segment"), dir.path(), QStringLiteral("--json"),
+                          QStringLiteral("--no-classify"), QStringLiteral("--annotations"),
+                          root + QStringLiteral("/annotations.json")});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject o = r.json();
+    QCOMPARE(o.value(QStringLiteral("images")).toInt(), 4);
+    QCOMPARE(o.value(QStringLiteral("annotated_images")).toInt(), 4);
+    const double recall = o.value(QStringLiteral("rbc_recall")).toDouble();
+    const double precision = o.value(QStringLiteral("rbc_precision")).toDouble();
+    qInfo("4 IML fields: recall %.3f precision %.3f", recall, precision);
+    QVERIFY2(recall >= 0.8, qPrintable(QString::number(recall)));
+    QVERIFY2(precision >= 0.7, qPrintable(QString::number(precision)));
+    QVERIFY(o.value(QStringLiteral("cells")).toInt() > 4 * 60);
+}
+
+QTEST_GUILESS_MAIN(TestCliSegment)
+#include "tst_cli_segment.moc"

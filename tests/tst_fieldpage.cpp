@@ -1,0 +1,225 @@
+// The Fields page: background analysis of a drawn field, counts, edge exclusion, hover/click,
+// cancel, folder summary. Runs offscreen.
+#include "fieldimages.h"
+#include "fieldpage.h"
+#include "fieldview.h"
+
+#include <QCheckBox>
+#include <QDir>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <opencv2/imgcodecs.hpp>
+
+using namespace ml;
+using namespace mltest;
+
+namespace {
+
+// 12 interior discs + 2 cut by the border, as in tst_cli_segment.
+QString writeField(const QDir& dir, const QString& name)
+{
+    const int r = 30;
+    std::vector<Disc> discs = discGrid(4, 3, r);
+    discs.push_back({cv::Point(12, 320), r});
+    discs.push_back({cv::Point(300, 420 - 10), r});
+    const QString path = dir.filePath(name);
+    cv::imwrite(path.toStdString(), drawField(560, 420, discs));
+    return path;
+}
+
+} // namespace
+
+class TestFieldPage : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void openFieldCountsCells();
+    void hoverAndClickShowTheCell();
+    void badFileShowsError();
+    void folderSummary();
+    void secondFolderReplacesFirst();
+    void destroyWhileRunning();
+    void screenshotOnRealField();
+};
+
+void TestFieldPage::openFieldCountsCells()
+{
+    QTemporaryDir dir;
+    const QString path = writeField(QDir(dir.path()), QStringLiteral("f.png"));
+    FieldPage page;
+    page.resize(1200, 800);
+    page.show();
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(path);
+    QVERIFY(page.isBusy() || done.count() == 1); // the work is not done on this thread
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+    QCOMPARE(done.first().first().toString(), path);
+    QCOMPARE(int(page.currentResult().cells.size()), 14);
+    // Edge cells are excluded by default; the checkbox brings them back.
+    QCOMPARE(page.currentCounts().cells, 12);
+    auto* exclude = page.findChild<QCheckBox*>();
+    QVERIFY(exclude);
+    exclude->setChecked(false);
+    QCOMPARE(page.currentCounts().cells, 14);
+    QCOMPARE(page.currentCounts().edgeCells, 2);
+}
+
+void TestFieldPage::hoverAndClickShowTheCell()
+{
+    QTemporaryDir dir;
+    const QString path = writeField(QDir(dir.path()), QStringLiteral("f.png"));
+    FieldPage page;
+    page.resize(1200, 800);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(path);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+    auto* view = page.findChild<FieldView*>();
+    QVERIFY(view);
+    // Click the centre of the first disc (60, 60 in image coordinates).
+    const QPoint at = view->toWidget(QPointF(60, 60)).toPoint();
+    QSignalSpy clicked(view, &FieldView::cellClicked);
+    QTest::mouseClick(view, Qt::LeftButton, {}, at);
+    QCOMPARE(clicked.count(), 1);
+    const int index = clicked.first().first().toInt();
+    QVERIFY(index >= 0);
+    QVERIFY(page.currentResult().cells[size_t(index)].cell.box.contains(cv::Point(60, 60)));
+    QCOMPARE(view->selectedCell(), index);
+    // The crop label got a pixmap, the cell label names the cell.
+    bool cropShown = false, infoShown = false;
+    for (QLabel* l : page.findChildren<QLabel*>()) {
+        cropShown = cropShown || !l->pixmap().isNull();
+        infoShown = infoShown || l->text().contains(QStringLiteral("Cell %1").arg(index + 1));
+    }
+    QVERIFY(cropShown);
+    QVERIFY(infoShown);
+    // Background: no cell.
+    QCOMPARE(view->cellAt(view->toWidget(QPointF(100, 10))), -1);
+}
+
+void TestFieldPage::badFileShowsError()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("bad.jpg"));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("garbage");
+    f.close();
+    FieldPage page;
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(path);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+    QVERIFY(!page.currentResult().error.isEmpty());
+    QCOMPARE(page.currentCounts().cells, 0);
+}
+
+void TestFieldPage::folderSummary()
+{
+    QTemporaryDir dir;
+    const QDir d(dir.path());
+    writeField(d, QStringLiteral("a.png"));
+    writeField(d, QStringLiteral("b.png"));
+    FieldPage page;
+    QSignalSpy done(&page, &FieldPage::folderFinished);
+    page.openFolder(dir.path());
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
+    const FieldCounts total = page.folderCounts();
+    QCOMPARE(total.images, 2);
+    QCOMPARE(total.cells, 24); // edge cells excluded by default
+    auto* table = page.findChild<QTableWidget*>();
+    QVERIFY(table);
+    QCOMPARE(table->rowCount(), 2);
+    QCOMPARE(table->item(1, 1)->text(), QStringLiteral("12"));
+}
+
+void TestFieldPage::secondFolderReplacesFirst()
+{
+    QTemporaryDir one, two;
+    for (int i = 0; i < 4; ++i)
+        writeField(QDir(one.path()), QStringLiteral("f%1.png").arg(i));
+    writeField(QDir(two.path()), QStringLiteral("only.png"));
+    FieldPage page;
+    QSignalSpy done(&page, &FieldPage::folderFinished);
+    page.openFolder(one.path());
+    page.openFolder(two.path()); // the first stops; the GUI thread never waits for it
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
+    QCOMPARE(done.first().first().toString(), two.path());
+    QCOMPARE(page.folderCounts().images, 1);
+    QCOMPARE(page.folderCounts().cells, 12);
+}
+
+void TestFieldPage::destroyWhileRunning()
+{
+    QTemporaryDir dir;
+    const QDir d(dir.path());
+    for (int i = 0; i < 6; ++i)
+        writeField(d, QStringLiteral("f%1.png").arg(i));
+    {
+        FieldPage page;
+        page.openFolder(dir.path());
+        page.openField(d.filePath(QStringLiteral("f1.png")));
+        page.cancel();
+        // The destructor cancels and joins: no crash, no dangling work.
+    }
+    QVERIFY(true);
+}
+
+void TestFieldPage::screenshotOnRealField()
+{
+    // Manual check, not part of the suite's verdict: MALARIALENS_FIELD_SCREENSHOT=<png>
+    // (and optionally MALARIALENS_FIELD_MODEL=<model file>) grabs the page on a real field.
+    const QString out = qEnvironmentVariable("MALARIALENS_FIELD_SCREENSHOT");
+    if (out.isEmpty())
+        QSKIP("set MALARIALENS_FIELD_SCREENSHOT=<png> to grab the page on a real field");
+    const QString field =
+        QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields/images/PA171967.JPG");
+    if (!QFile::exists(field))
+        QSKIP("shared data missing");
+    FieldPage page;
+    const QString model = qEnvironmentVariable("MALARIALENS_FIELD_MODEL");
+    if (!model.isEmpty()) {
+        Classifier c;
+        QVERIFY2(c.load(model), qPrintable(c.errorString()));
+        page.setClassifier(c);
+    }
+    page.resize(1400, 860);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(field);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
+    auto* view = page.findChild<FieldView*>();
+    // Select a cell so the crop panel is shown.
+    const FieldResult& r = page.currentResult();
+    int pick = 0;
+    for (int i = 0; i < int(r.cells.size()); ++i)
+        if (r.cells[size_t(i)].probability > r.cells[size_t(pick)].probability &&
+            !r.cells[size_t(i)].cell.touchesEdge)
+            pick = i;
+    const auto& c = r.cells[size_t(pick)].cell;
+    QTest::mouseClick(view, Qt::LeftButton, {},
+                      view->toWidget(QPointF(c.centre.x, c.centre.y)).toPoint());
+    // Optionally a slide: MALARIALENS_FIELD_FOLDER=<folder of fields>.
+    const QString folder = qEnvironmentVariable("MALARIALENS_FIELD_FOLDER");
+    if (!folder.isEmpty()) {
+        QSignalSpy slide(&page, &FieldPage::folderFinished);
+        page.openFolder(folder);
+        QTRY_COMPARE_WITH_TIMEOUT(slide.count(), 1, 300000);
+        QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 60000);
+        const FieldResult& first = page.currentResult();
+        if (!first.cells.empty())
+            QTest::mouseClick(view, Qt::LeftButton, {},
+                              view->toWidget(QPointF(first.cells.front().cell.centre.x,
+                                                     first.cells.front().cell.centre.y))
+                                  .toPoint());
+    }
+    QVERIFY(page.grab().save(out));
+}
+
+QTEST_MAIN(TestFieldPage)
+#include "tst_fieldpage.moc"

@@ -1,0 +1,364 @@
+// Model registry: add / list / rename / delete / export / import with validation, the
+// remembered active model, atomic files (a failed add touches nothing: unwritable folder and
+// a full disk simulated with RLIMIT_FSIZE), and the comparison table model.
+#include "modelregistry.h"
+#include "registrytablemodel.h"
+
+#include <QAbstractItemModelTester>
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFile>
+#include <QFont>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <csignal>
+#include <sys/resource.h>
+
+using namespace ml;
+
+namespace {
+
+QJsonObject cardWith(const QString& arch, double cellAcc, double auc, const QString& date)
+{
+    return QJsonObject{
+        {QStringLiteral("architecture"), arch},
+        {QStringLiteral("date"), date},
+        {QStringLiteral("split"), QJsonObject{{QStringLiteral("mode"), QStringLiteral("patient")}}},
+        {QStringLiteral("training"),
+         QJsonObject{{QStringLiteral("epochs_run"), 7}, {QStringLiteral("best_epoch"), 2}}},
+        {QStringLiteral("validation"),
+         QJsonObject{
+             {QStringLiteral("cell_level"), QJsonObject{{QStringLiteral("accuracy"), cellAcc},
+                                                        {QStringLiteral("sensitivity"), 0.91},
+                                                        {QStringLiteral("specificity"), 0.93},
+                                                        {QStringLiteral("auc"), auc},
+                                                        {QStringLiteral("count"), 300}}},
+             {QStringLiteral("patient_level"), QJsonObject{{QStringLiteral("accuracy"), 0.875}}},
+             {QStringLiteral("worst_patient_accuracy"), 0.6},
+             {QStringLiteral("worst_patient"), QStringLiteral("C99P60")}}}};
+}
+
+QByteArray fileBytes(const QString& path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+QStringList allFiles(const QString& root)
+{
+    QStringList out;
+    QDir d(root);
+    for (const QFileInfo& fi :
+         d.entryInfoList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden)) {
+        out << fi.fileName();
+        if (fi.isDir())
+            for (const QString& sub : allFiles(fi.filePath()))
+                out << fi.fileName() + QLatin1Char('/') + sub;
+    }
+    return out;
+}
+
+} // namespace
+
+class TestModelRegistry : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void addListsEntryWithFilesAndMetrics();
+    void renameKeepsFiles();
+    void removeAndActive();
+    void exportCopiesThreeFiles();
+    void importValidates();
+    void unwritableFolderFailsCleanly();
+    void fullDiskFailsCleanly();
+    void staleFoldersAreIgnoredAndCleaned();
+    void tableModel();
+};
+
+void TestModelRegistry::addListsEntryWithFilesAndMetrics()
+{
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.filePath(QStringLiteral("models")));
+    QVERIFY(reg.entries().isEmpty());
+    QCOMPARE(reg.activeId(), ModelRegistry::embeddedId());
+    QString error;
+    const QByteArray model(5000, 'm');
+    const auto e = reg.addEntry(
+        model, cardWith(QStringLiteral("se"), 0.95, 0.99, QStringLiteral("2026-11-29T10:00:00Z")),
+        "epoch,train_loss\n1,0.5\n", QString(), &error);
+    QVERIFY2(e.has_value(), qPrintable(error));
+    QVERIFY(e->isUsable());
+    QCOMPARE(fileBytes(e->modelPath), model);
+    QCOMPARE(QJsonDocument::fromJson(fileBytes(e->cardPath))
+                 .object()
+                 .value(QStringLiteral("architecture"))
+                 .toString(),
+             QStringLiteral("se"));
+    QCOMPARE(fileBytes(e->historyPath), QByteArray("epoch,train_loss\n1,0.5\n"));
+    // The card beside the model follows the models library's convention: <base>.json.
+    QCOMPARE(QFileInfo(e->cardPath).completeBaseName(), QFileInfo(e->modelPath).completeBaseName());
+    QCOMPARE(e->metrics.cellAccuracy, 0.95);
+    QCOMPARE(e->metrics.auc, 0.99);
+    QCOMPARE(e->metrics.patientAccuracy, 0.875);
+    QCOMPARE(e->metrics.worstPatient, QStringLiteral("C99P60"));
+    QCOMPARE(e->metrics.epochsRun, 7);
+    QVERIFY(e->name.startsWith(QLatin1String("se ")));
+    const auto e2 = reg.addEntry(
+        "x", cardWith(QStringLiteral("gap"), 0.9, 0.95, QStringLiteral("2026-11-29T11:00:00Z")), {},
+        QStringLiteral("second"), &error);
+    QVERIFY2(e2.has_value(), qPrintable(error));
+    QVERIFY(!QFile::exists(e2->historyPath)); // no history given, none written
+    const QList<RegistryEntry> list = ModelRegistry(reg.root()).entries();
+    QCOMPARE(list.size(), 2);
+    QCOMPARE(list.at(0).id, e2->id); // newest first
+    QCOMPARE(list.at(0).name, QStringLiteral("second"));
+    QVERIFY(e->id != e2->id);
+    // Only finished entries and the index exist: no temporary files left by QSaveFile.
+    for (const QString& f : allFiles(reg.root()))
+        QVERIFY2(!f.contains(QLatin1String(".partial")) &&
+                     !QFileInfo(f).fileName().contains(
+                         QRegularExpression(QStringLiteral("\\.[A-Za-z0-9]{6}$"))),
+                 qPrintable(f));
+}
+
+void TestModelRegistry::renameKeepsFiles()
+{
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.path());
+    QString error;
+    const auto e = reg.addEntry("weights", cardWith(QStringLiteral("se"), 0.9, 0.9, QString()),
+                                "h\n", QString(), &error);
+    QVERIFY(e);
+    const QByteArray card = fileBytes(e->cardPath);
+    QVERIFY2(reg.rename(e->id, QStringLiteral("  clinic A, March  "), &error), qPrintable(error));
+    QCOMPARE(reg.entry(e->id)->name, QStringLiteral("clinic A, March"));
+    QCOMPARE(fileBytes(e->modelPath), QByteArray("weights"));
+    QCOMPARE(fileBytes(e->cardPath), card);
+    QVERIFY(!reg.rename(QStringLiteral("nope"), QStringLiteral("x"), &error));
+    QVERIFY(error.contains(QLatin1String("nope")));
+    QVERIFY(reg.rename(e->id, QString(), &error)); // back to the derived name
+    QVERIFY(reg.entry(e->id)->name.startsWith(QLatin1String("se")));
+}
+
+void TestModelRegistry::removeAndActive()
+{
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.path());
+    QString error;
+    const auto a = reg.addEntry("a", cardWith(QStringLiteral("se"), 0.9, 0.9, QString()), {},
+                                QString(), &error);
+    const auto b = reg.addEntry("b", cardWith(QStringLiteral("gap"), 0.9, 0.9, QString()), {},
+                                QString(), &error);
+    QVERIFY(a && b);
+    QVERIFY(reg.setActive(a->id, &error));
+    QCOMPARE(ModelRegistry(dir.path()).activeId(), a->id);
+    QVERIFY(!reg.setActive(QStringLiteral("missing"), &error));
+    QCOMPARE(reg.activeId(), a->id);
+    QVERIFY2(reg.remove(a->id, &error), qPrintable(error));
+    QVERIFY(!QFileInfo::exists(a->folder));
+    QCOMPARE(reg.activeId(), ModelRegistry::embeddedId()); // the deleted active falls back
+    QCOMPARE(reg.entries().size(), 1);
+    QVERIFY(!reg.remove(a->id, &error));
+    QVERIFY(reg.setActive(ModelRegistry::embeddedId(), &error));
+    // registry.json is valid JSON after every write.
+    QJsonParseError pe;
+    QJsonDocument::fromJson(fileBytes(dir.filePath(QStringLiteral("registry.json"))), &pe);
+    QCOMPARE(pe.error, QJsonParseError::NoError);
+}
+
+void TestModelRegistry::exportCopiesThreeFiles()
+{
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.filePath(QStringLiteral("reg")));
+    QString error;
+    const auto e = reg.addEntry("model-bytes", cardWith(QStringLiteral("se"), 0.9, 0.9, QString()),
+                                "csv\n", QStringLiteral("my model/1"), &error);
+    QVERIFY(e);
+    const QString out = dir.filePath(QStringLiteral("out"));
+    QVERIFY(QDir().mkpath(out));
+    const QString path = reg.exportEntry(e->id, out, false, &error);
+    QVERIFY2(!path.isEmpty(), qPrintable(error));
+    QCOMPARE(QFileInfo(path).fileName(), QStringLiteral("my_model_1.pt"));
+    QCOMPARE(fileBytes(path), QByteArray("model-bytes"));
+    QCOMPARE(fileBytes(out + QStringLiteral("/my_model_1.json")), fileBytes(e->cardPath));
+    QCOMPARE(fileBytes(out + QStringLiteral("/my_model_1.history.csv")), QByteArray("csv\n"));
+    // No silent overwrite.
+    QVERIFY(reg.exportEntry(e->id, out, false, &error).isEmpty());
+    QVERIFY2(error.contains(QLatin1String("already exists")), qPrintable(error));
+    QVERIFY(!reg.exportEntry(e->id, out, true, &error).isEmpty());
+    QVERIFY(
+        reg.exportEntry(e->id, dir.filePath(QStringLiteral("nofolder")), false, &error).isEmpty());
+    // An export imports back as an equal entry.
+    const auto back = reg.importModel(path, {}, &error);
+    QVERIFY2(back, qPrintable(error));
+    QCOMPARE(fileBytes(back->modelPath), QByteArray("model-bytes"));
+    QCOMPARE(back->card, e->card);
+    QCOMPARE(fileBytes(back->historyPath), QByteArray("csv\n"));
+}
+
+void TestModelRegistry::importValidates()
+{
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.filePath(QStringLiteral("reg")));
+    const QString src = dir.filePath(QStringLiteral("garbage.pt"));
+    {
+        QFile f(src);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("not a model");
+    }
+    QString seenPath;
+    const ModelValidator rejectGarbage = [&seenPath](const QString& p, QJsonObject*, QString* why) {
+        seenPath = p;
+        QFile f(p);
+        f.open(QIODevice::ReadOnly);
+        if (f.readAll().startsWith("not a model")) {
+            *why = QStringLiteral("unknown format");
+            return false;
+        }
+        return true;
+    };
+    QString error;
+    QVERIFY(!reg.importModel(src, rejectGarbage, &error));
+    QVERIFY2(error.contains(QLatin1String("unknown format")) &&
+                 error.contains(QLatin1String("garbage.pt")),
+             qPrintable(error));
+    QVERIFY(seenPath.startsWith(reg.root())); // the copy inside the registry was validated
+    QVERIFY(reg.entries().isEmpty());
+    QVERIFY(allFiles(reg.root()).isEmpty()); // and removed
+    // A card made by the loader is written when the file comes without one.
+    const QString good = dir.filePath(QStringLiteral("good.pt"));
+    {
+        QFile f(good);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("torchscript bytes");
+    }
+    const ModelValidator makeCard = [](const QString&, QJsonObject* card, QString*) {
+        *card = QJsonObject{{QStringLiteral("architecture"), QStringLiteral("torchscript")}};
+        return true;
+    };
+    const auto e = reg.importModel(good, makeCard, &error);
+    QVERIFY2(e, qPrintable(error));
+    QCOMPARE(e->architecture, QStringLiteral("torchscript"));
+    QVERIFY(QFile::exists(e->cardPath));
+    QVERIFY(!reg.importModel(dir.filePath(QStringLiteral("missing.pt")), makeCard, &error));
+    QVERIFY(error.contains(QLatin1String("missing.pt")));
+}
+
+void TestModelRegistry::unwritableFolderFailsCleanly()
+{
+    // Tests may run as root, which ignores permission bits: a regular file where the folder
+    // should be is unwritable for everyone.
+    QTemporaryDir dir;
+    const QString blocker = dir.filePath(QStringLiteral("blocker"));
+    {
+        QFile f(blocker);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+    }
+    ModelRegistry reg(blocker + QStringLiteral("/models"));
+    QString error;
+    QVERIFY(!reg.addEntry("m", cardWith(QStringLiteral("se"), 0.9, 0.9, QString()), {}, QString(),
+                          &error));
+    QVERIFY2(error.contains(blocker), qPrintable(error));
+    QVERIFY(reg.entries().isEmpty());
+}
+
+void TestModelRegistry::fullDiskFailsCleanly()
+{
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.path());
+    QString error;
+    const auto previous =
+        reg.addEntry(QByteArray(3000, 'p'), cardWith(QStringLiteral("se"), 0.9, 0.9, QString()),
+                     "h\n", QString(), &error);
+    QVERIFY(previous);
+    QVERIFY(reg.setActive(previous->id, &error));
+    const QStringList before = allFiles(dir.path());
+    const QByteArray previousModel = fileBytes(previous->modelPath);
+
+    // RLIMIT_FSIZE makes every write past 64 KiB fail with EFBIG, as a full disk would.
+    rlimit old{};
+    QVERIFY(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old;
+    small.rlim_cur = 64 * 1024;
+    QVERIFY(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    const auto big =
+        reg.addEntry(QByteArray(1024 * 1024, 'b'),
+                     cardWith(QStringLiteral("se"), 0.9, 0.9, QString()), "h\n", QString(), &error);
+    setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, oldHandler);
+
+    QVERIFY(!big);
+    QVERIFY2(error.contains(QLatin1String("cannot be written")), qPrintable(error));
+    QCOMPARE(allFiles(dir.path()), before); // nothing new, nothing half-written
+    QCOMPARE(fileBytes(previous->modelPath), previousModel);
+    QCOMPARE(reg.activeId(), previous->id);
+}
+
+void TestModelRegistry::staleFoldersAreIgnoredAndCleaned()
+{
+    QTemporaryDir dir;
+    QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral("20260101-000000-se-abcd.partial"))));
+    QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral("20260101-000000-se-beef.deleting"))));
+    QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral(".checkpoints"))));
+    QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral("damaged"))));
+    ModelRegistry reg(dir.path());
+    const QList<RegistryEntry> list = reg.entries();
+    QCOMPARE(list.size(), 1); // only "damaged", listed with its problem
+    QCOMPARE(list.first().id, QStringLiteral("damaged"));
+    QVERIFY(!list.first().isUsable());
+    QVERIFY(list.first().problem.contains(QLatin1String("missing")));
+    reg.cleanStale();
+    QVERIFY(!QFileInfo::exists(dir.filePath(QStringLiteral("20260101-000000-se-abcd.partial"))));
+    QVERIFY(!QFileInfo::exists(dir.filePath(QStringLiteral("20260101-000000-se-beef.deleting"))));
+    QVERIFY(QFileInfo::exists(dir.filePath(QStringLiteral(".checkpoints"))));
+}
+
+void TestModelRegistry::tableModel()
+{
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.path());
+    QString error;
+    const auto a = reg.addEntry(
+        "a", cardWith(QStringLiteral("se"), 0.953, 0.991, QStringLiteral("2026-11-29T10:00:00Z")),
+        {}, QStringLiteral("A"), &error);
+    const auto b = reg.addEntry(
+        "b", cardWith(QStringLiteral("gap"), 0.9, 0.95, QStringLiteral("2026-11-29T09:00:00Z")), {},
+        QStringLiteral("B"), &error);
+    QVERIFY(a && b);
+    RegistryTableModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setEntries(reg.entries(), true, cardWith(QStringLiteral("se"), 0.96, 0.99, QString()));
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.idAt(0), ModelRegistry::embeddedId());
+    QCOMPARE(model.idAt(1), a->id);
+    QCOMPARE(model.index(1, RegistryTableModel::CellAccuracy).data().toString(),
+             QStringLiteral("95.3 %"));
+    QCOMPARE(model.index(1, RegistryTableModel::Auc).data().toString(), QStringLiteral("0.9910"));
+    QCOMPARE(model.index(1, RegistryTableModel::CellAccuracy).data(Qt::UserRole).toDouble(), 0.953);
+    QCOMPARE(model.index(2, RegistryTableModel::Architecture).data().toString(),
+             QStringLiteral("gap"));
+    QVERIFY(model.index(1, RegistryTableModel::WorstPatient)
+                .data()
+                .toString()
+                .contains(QLatin1String("C99P60")));
+    model.setActiveId(b->id);
+    QVERIFY(model.index(2, RegistryTableModel::Name)
+                .data()
+                .toString()
+                .startsWith(QStringLiteral("● ")));
+    QVERIFY(model.index(2, 0).data(Qt::FontRole).value<QFont>().bold());
+    QVERIFY(!model.index(1, RegistryTableModel::Name)
+                 .data()
+                 .toString()
+                 .startsWith(QStringLiteral("● ")));
+    model.setEntries({}, false, {});
+    QCOMPARE(model.rowCount(), 0);
+}
+
+QTEST_MAIN(TestModelRegistry)
+#include "tst_modelregistry.moc"

@@ -1,0 +1,268 @@
+// Training: refusals, patient-grouped split, a short real training run on cells the test
+// draws (two colours of cell with and without a dark parasite-like dot), early stopping,
+// checkpoint + resume, cancel.
+#include "folderscanner.h"
+#include "trainer.h"
+
+#include <QDir>
+#include <QFile>
+#include <QSet>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <random>
+
+using namespace ml;
+
+class TestTrainer : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void refusesOneClassFolder();
+    void refusesFewerImagesThanBatch();
+    void patientSplitKeepsPatientsApart();
+    void randomSplitSharesPatients();
+    void trainsAndLearns();
+    void earlyStoppingRestoresBest();
+    void checkpointAndResume();
+    void cancel();
+
+private:
+    Dataset makeCells(const QString& folder, int perClass, int patientsPerClass);
+    QTemporaryDir m_dir;
+    Dataset m_cells;
+};
+
+Dataset TestTrainer::makeCells(const QString& folder, int perClass, int patientsPerClass)
+{
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> jitter(-15, 15);
+    for (int cls = 0; cls < 2; ++cls) {
+        const QString name =
+            cls == 0 ? QStringLiteral("Parasitized") : QStringLiteral("Uninfected");
+        QDir(folder).mkpath(name);
+        for (int i = 0; i < perClass; ++i) {
+            const int patient = i % patientsPerClass;
+            // A pink round cell on black; parasitized cells carry a dark purple blob.
+            cv::Mat m(100 + i % 7, 100, CV_8UC3, cv::Scalar(0, 0, 0));
+            cv::circle(m, {50, 50}, 40,
+                       cv::Scalar(180 + jitter(rng), 150 + jitter(rng), 210 + jitter(rng)),
+                       cv::FILLED);
+            if (cls == 0)
+                cv::circle(m, {35 + i % 30, 40 + i % 20}, 9, cv::Scalar(120, 30, 90), cv::FILLED);
+            // NIH-style names: infected patients C<n>P<n>, healthy ones C<n>.
+            const QString file =
+                cls == 0 ? QStringLiteral("C%1P%2thinF_cell_%3.png")
+                               .arg(10 + patient)
+                               .arg(patient)
+                               .arg(i)
+                         : QStringLiteral("C%1_thinF_cell_%2.png").arg(50 + patient).arg(i);
+            if (!cv::imwrite(QDir(folder).filePath(name + QLatin1Char('/') + file).toStdString(),
+                             m))
+                qFatal("cannot write test image");
+        }
+    }
+    return scanFolder(folder);
+}
+
+void TestTrainer::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_cells = makeCells(m_dir.filePath(QStringLiteral("cells")), 120, 6);
+    QVERIFY2(m_cells.error.isEmpty(), qPrintable(m_cells.error));
+    QCOMPARE(int(m_cells.images.size()), 240);
+    QCOMPARE(m_cells.classNames,
+             QStringList({QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}));
+}
+
+void TestTrainer::refusesOneClassFolder()
+{
+    const QString folder = m_dir.filePath(QStringLiteral("oneclass"));
+    QDir(folder).mkpath(QStringLiteral("Parasitized"));
+    QFile::copy(m_cells.absolutePath(0), folder + QStringLiteral("/Parasitized/a.png"));
+    TrainingConfig c;
+    const TrainingResult r = trainClassifier(scanFolder(folder), c);
+    QVERIFY(!r.ok);
+    QVERIFY2(r.error.contains(QLatin1String("2 class subfolders")), qPrintable(r.error));
+}
+
+void TestTrainer::refusesFewerImagesThanBatch()
+{
+    TrainingConfig c;
+    c.batchSize = 1000;
+    const TrainingResult r = trainClassifier(m_cells, c);
+    QVERIFY(!r.ok);
+    QVERIFY2(r.error.contains(QLatin1String("fewer than one batch")), qPrintable(r.error));
+}
+
+void TestTrainer::patientSplitKeepsPatientsApart()
+{
+    std::vector<int> train, val, train2, val2;
+    splitDataset(m_cells, SplitMode::Patient, 0.25, 42, &train, &val);
+    QCOMPARE(int(train.size() + val.size()), 240);
+    QSet<QString> trainPatients, valPatients;
+    QSet<int> valLabels;
+    for (int i : train)
+        trainPatients.insert(m_cells.images.at(i).patient);
+    for (int i : val) {
+        valPatients.insert(m_cells.images.at(i).patient);
+        valLabels.insert(m_cells.images.at(i).label);
+    }
+    QVERIFY(QSet<QString>(trainPatients).intersect(valPatients).isEmpty());
+    QCOMPARE(valLabels.size(), 2); // both infected and healthy patients in validation
+    splitDataset(m_cells, SplitMode::Patient, 0.25, 42, &train2, &val2);
+    QCOMPARE(val2, val); // same seed, same split
+    const QString nih = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");
+    if (!QFile::exists(nih))
+        QSKIP("shared data missing: patient split of nih-cells not checked");
+    const Dataset real = scanFolder(nih);
+    splitDataset(real, SplitMode::Patient, 0.2, 42, &train, &val);
+    trainPatients.clear();
+    valPatients.clear();
+    for (int i : train)
+        trainPatients.insert(real.images.at(i).patient);
+    for (int i : val)
+        valPatients.insert(real.images.at(i).patient);
+    QVERIFY(QSet<QString>(trainPatients).intersect(valPatients).isEmpty());
+    const double share = double(val.size()) / real.images.size();
+    QVERIFY2(share > 0.15 && share < 0.25, qPrintable(QString::number(share)));
+}
+
+void TestTrainer::randomSplitSharesPatients()
+{
+    std::vector<int> train, val;
+    splitDataset(m_cells, SplitMode::Random, 0.25, 42, &train, &val);
+    QCOMPARE(int(val.size()), 60);
+    QSet<QString> trainPatients, valPatients;
+    for (int i : train)
+        trainPatients.insert(m_cells.images.at(i).patient);
+    for (int i : val)
+        valPatients.insert(m_cells.images.at(i).patient);
+    QVERIFY(!QSet<QString>(trainPatients).intersect(valPatients).isEmpty());
+}
+
+void TestTrainer::trainsAndLearns()
+{
+    TrainingConfig c;
+    c.arch = Architecture::Se;
+    c.epochs = 8;
+    c.batchSize = 20;
+    c.learningRate = 3e-3;
+    c.valFraction = 0.25;
+    c.augment = true; // exactly core/augment.h with stain jitter
+    c.threads = 2;
+    int batches = 0, epochs = 0;
+    TrainingCallbacks cb;
+    cb.batchDone = [&](int, int, int, double loss) {
+        ++batches;
+        QVERIFY(std::isfinite(loss));
+    };
+    cb.epochDone = [&](const EpochStats&) { ++epochs; };
+    const TrainingResult r = trainClassifier(m_cells, c, cb);
+    QVERIFY2(r.ok, qPrintable(r.error));
+    QCOMPARE(epochs, int(r.history.size()));
+    // Whole patients of 20 cells: 160 training cells -> 8 batches of 20 per epoch.
+    QCOMPARE(batches, epochs * int((r.split.trainCells.value(QStringLiteral("Parasitized")) +
+                                    r.split.trainCells.value(QStringLiteral("Uninfected")) + 19) /
+                                   20));
+    QVERIFY(r.classifier.isLoaded());
+    QCOMPARE(r.classifier.architecture(), QStringLiteral("se"));
+    QCOMPARE(r.split.sharedPatients, 0);
+    QVERIFY2(r.history.last().trainLoss < r.history.first().trainLoss,
+             qPrintable(QStringLiteral("%1 -> %2")
+                            .arg(r.history.first().trainLoss)
+                            .arg(r.history.last().trainLoss)));
+    QVERIFY2(r.validation.cells.accuracy >= 0.9,
+             qPrintable(QString::number(r.validation.cells.accuracy)));
+    const QJsonObject card = r.classifier.card();
+    QCOMPARE(card.value(QStringLiteral("architecture")).toString(), QStringLiteral("se"));
+    QCOMPARE(card.value(QStringLiteral("parameters")).toInt(), 270674);
+    QVERIFY(card.value(QStringLiteral("training"))
+                .toObject()
+                .value(QStringLiteral("augmentation"))
+                .toObject()
+                .value(QStringLiteral("enabled"))
+                .toBool());
+    QVERIFY(r.historyCsv().startsWith("epoch,train_loss"));
+    QCOMPARE(r.historyCsv().count('\n'), r.history.size() + 1);
+}
+
+void TestTrainer::earlyStoppingRestoresBest()
+{
+    // Learning rate 0 and no BatchNorm: the validation loss never improves after epoch 1,
+    // so patience 2 stops after epoch 3 and the best epoch is 1.
+    TrainingConfig c;
+    c.arch = Architecture::Gap;
+    c.epochs = 10;
+    c.batchSize = 40;
+    c.learningRate = 0.0;
+    c.patience = 2;
+    const TrainingResult r = trainClassifier(m_cells, c);
+    QVERIFY2(r.ok, qPrintable(r.error));
+    QVERIFY(r.stoppedEarly);
+    QCOMPARE(int(r.history.size()), 3);
+    QCOMPARE(r.bestEpoch, 1);
+    QVERIFY(r.history.first().best);
+}
+
+void TestTrainer::checkpointAndResume()
+{
+    const QString ckpt = m_dir.filePath(QStringLiteral("run.checkpoint"));
+    TrainingConfig c;
+    c.arch = Architecture::Gap; // the cheapest network: this test is about files, not learning
+    c.epochs = 2;
+    c.batchSize = 40;
+    c.checkpointPath = ckpt;
+    const TrainingResult first = trainClassifier(m_cells, c);
+    QVERIFY2(first.ok, qPrintable(first.error));
+    QVERIFY(QFile::exists(ckpt));
+    QVERIFY(!QFile::exists(ckpt + QStringLiteral(".tmp"))); // QSaveFile left nothing behind
+    c.epochs = 3;
+    c.resume = true;
+    const TrainingResult resumed = trainClassifier(m_cells, c);
+    QVERIFY2(resumed.ok, qPrintable(resumed.error));
+    QCOMPARE(int(resumed.history.size()), 3);
+    QCOMPARE(resumed.history.at(0).valLoss, first.history.at(0).valLoss);
+    QCOMPARE(resumed.history.at(1).valLoss, first.history.at(1).valLoss);
+    // A checkpoint of another run is refused, not silently mixed in.
+    c.seed = 7;
+    const TrainingResult other = trainClassifier(m_cells, c);
+    QVERIFY(!other.ok);
+    QVERIFY2(other.error.contains(QLatin1String("another run")), qPrintable(other.error));
+    // A corrupt checkpoint is a clear error too.
+    QFile f(ckpt);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("garbage");
+    f.close();
+    c.seed = 42;
+    const TrainingResult corrupt = trainClassifier(m_cells, c);
+    QVERIFY(!corrupt.ok);
+    QVERIFY2(corrupt.error.contains(ckpt), qPrintable(corrupt.error));
+}
+
+void TestTrainer::cancel()
+{
+    std::atomic<bool> stop{false};
+    TrainingConfig c;
+    c.arch = Architecture::Gap;
+    c.epochs = 5;
+    c.batchSize = 20;
+    TrainingCallbacks cb;
+    int batches = 0;
+    cb.batchDone = [&](int, int, int, double) {
+        if (++batches == 3)
+            stop = true;
+    };
+    const TrainingResult r = trainClassifier(m_cells, c, cb, &stop);
+    QVERIFY(!r.ok);
+    QVERIFY(r.cancelled);
+    QCOMPARE(batches, 3);
+    QVERIFY(!r.classifier.isLoaded());
+}
+
+QTEST_GUILESS_MAIN(TestTrainer)
+#include "tst_trainer.moc"

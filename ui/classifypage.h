@@ -1,0 +1,77 @@
+#pragma once
+
+#include "dataset.h"
+
+#include <QWidget>
+
+#include <memory>
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QPushButton;
+class QTableView;
+class QTableWidget;
+
+namespace ml {
+
+class DetailView;
+class ModelSession;
+class ResultsFilterProxy;
+class ResultsTableModel;
+
+/// "Classify folder": the results table (sortable, filterable by class, probability range
+/// and right/wrong), the per-patient summary, the selected cell, CSV export.
+class ClassifyPage : public QWidget
+{
+    Q_OBJECT
+public:
+    /// `session` is not owned.
+    explicit ClassifyPage(ModelSession* session, QWidget* parent = nullptr);
+
+    void setDataset(std::shared_ptr<const Dataset> dataset);
+    QTableView* resultsView() const { return m_view; }
+    ResultsFilterProxy* proxy() const { return m_proxy; }
+    QTableWidget* patientTable() const { return m_patients; }
+    QLabel* summaryLabel() const { return m_summary; }
+
+public Q_SLOTS:
+    void classify();
+    /// Writes the results table as CSV to `path` (all rows, not just the filtered ones).
+    bool exportCsv(const QString& path, QString* error = nullptr);
+    /// Writes the PDF report of the current results to `path` in the background;
+    /// reportWritten() follows.
+    void exportReport(const QString& path);
+
+Q_SIGNALS:
+    void reportWritten(const QString& path, bool ok, const QString& error);
+
+private:
+    void chooseCsv();
+    void chooseReport();
+    void loadModel();
+    void updateModelLabel();
+    void updateFilters();
+    void updatePatients();
+    void updateSummary();
+    void showSelected();
+
+    ModelSession* m_session;
+    std::shared_ptr<const Dataset> m_dataset;
+    ResultsTableModel* m_model;
+    ResultsFilterProxy* m_proxy;
+    QTableView* m_view;
+    QTableWidget* m_patients;
+    DetailView* m_detail;
+    QPushButton* m_classify;
+    QPushButton* m_export;
+    QPushButton* m_report;
+    QLabel* m_modelLabel;
+    QLabel* m_summary;
+    QComboBox* m_predicted;
+    QComboBox* m_correctness;
+    QDoubleSpinBox* m_low;
+    QDoubleSpinBox* m_high;
+};
+
+} // namespace ml

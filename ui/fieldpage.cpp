@@ -1,0 +1,595 @@
+#include "fieldpage.h"
+
+#include "fieldview.h"
+#include "matconvert.h"
+#include "preprocess.h"
+#include "probabilitylegend.h"
+#include "torchthreads.h"
+
+#include <QCheckBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QProgressBar>
+#include <QPromise>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <QtConcurrent>
+
+#include <opencv2/imgproc.hpp>
+
+namespace ml {
+
+namespace {
+
+// The view never needs more pixels than a large screen shows; a huge field is shown downscaled
+// (crops still come from the full-resolution image).
+constexpr int kMaxDisplaySide = 4096;
+constexpr int kCropSide = 160;
+
+QString percent(double p)
+{
+    return QString::number(p * 100.0, 'f', 2);
+}
+
+// Wraps the classifier for the field pipeline: crops -> model input -> P(Parasitized).
+CropClassifier cropClassifier(const Classifier& classifier)
+{
+    return [classifier](const std::vector<cv::Mat>& crops, QString* error) {
+        std::vector<cv::Mat> in;
+        in.reserve(crops.size());
+        for (const cv::Mat& c : crops)
+            in.push_back(preprocessImage(c));
+        return classifier.predict(in, error);
+    };
+}
+
+} // namespace
+
+FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
+{
+    m_openField = new QPushButton(tr("Open field…"), this);
+    m_openFolder = new QPushButton(tr("Open folder…"), this);
+    m_model = new QPushButton(tr("Model…"), this);
+    m_model->setToolTip(tr("Load a model file (native or TorchScript) for the fields"));
+    m_excludeEdge = new QCheckBox(tr("Exclude cells cut by the border"), this);
+    m_excludeEdge->setChecked(true);
+    m_progress = new QProgressBar(this);
+    m_progress->setRange(0, 100);
+    m_progress->setMaximumWidth(220);
+    m_progress->setTextVisible(true);
+    m_cancel = new QPushButton(tr("Cancel"), this);
+    m_modelLabel = new QLabel(this);
+
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(m_openField);
+    bar->addWidget(m_openFolder);
+    bar->addWidget(m_model);
+    bar->addWidget(m_excludeEdge);
+    bar->addStretch(1);
+    bar->addWidget(m_progress);
+    bar->addWidget(m_cancel);
+
+    m_view = new FieldView(this);
+    m_view->setExcludeEdge(true);
+
+    m_fieldLabel = new QLabel(tr("No field"), this);
+    // Lines are broken explicitly (<br>): word-wrapped labels get too little height inside
+    // the splitter, which does not propagate height-for-width.
+    m_fieldLabel->setWordWrap(false);
+    m_countsLabel = new QLabel(this);
+    m_countsLabel->setWordWrap(false);
+    m_countsLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_warningLabel = new QLabel(this);
+    m_warningLabel->setWordWrap(true);
+    m_warningLabel->setStyleSheet(QStringLiteral("color: #b35900;"));
+    m_warningLabel->hide();
+    m_legend = new ProbabilityLegend(this);
+    auto* fieldBox = new QGroupBox(tr("Field"), this);
+    auto* fieldLayout = new QVBoxLayout(fieldBox);
+    fieldLayout->addWidget(m_fieldLabel);
+    fieldLayout->addWidget(m_countsLabel);
+    fieldLayout->addWidget(m_warningLabel);
+    fieldLayout->addWidget(m_legend);
+    fieldLayout->addWidget(m_modelLabel);
+    m_modelLabel->setWordWrap(true);
+
+    m_cropLabel = new QLabel(this);
+    m_cropLabel->setFixedSize(kCropSide, kCropSide);
+    m_cropLabel->setAlignment(Qt::AlignCenter);
+    m_cropLabel->setStyleSheet(QStringLiteral("background: black;"));
+    m_cellLabel = new QLabel(tr("Hover or click a cell"), this);
+    m_cellLabel->setWordWrap(false);
+    auto* cellBox = new QGroupBox(tr("Cell"), this);
+    auto* cellLayout = new QHBoxLayout(cellBox);
+    cellLayout->addWidget(m_cropLabel);
+    cellLayout->addWidget(m_cellLabel, 1);
+
+    m_folderTable = new QTableWidget(0, 4, this);
+    m_folderTable->setHorizontalHeaderLabels(
+        {tr("Field"), tr("Cells"), tr("Parasitized"), tr("Parasitemia %")});
+    m_folderTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_folderTable->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_folderTable->verticalHeader()->hide();
+    m_folderTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_folderTable->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_folderTable->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_folderLabel =
+        new QLabel(tr("Open a folder of fields from one slide for a slide total"), this);
+    m_folderLabel->setWordWrap(true);
+    auto* folderBox = new QGroupBox(tr("Slide (folder)"), this);
+    auto* folderLayout = new QVBoxLayout(folderBox);
+    folderLayout->addWidget(m_folderLabel);
+    folderLayout->addWidget(m_folderTable, 1);
+
+    auto* side = new QWidget(this);
+    auto* sideLayout = new QVBoxLayout(side);
+    sideLayout->setContentsMargins(0, 0, 0, 0);
+    sideLayout->addWidget(fieldBox);
+    sideLayout->addWidget(cellBox);
+    sideLayout->addWidget(folderBox, 1);
+    side->setMinimumWidth(340);
+
+    auto* split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(m_view);
+    split->addWidget(side);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 1);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(bar);
+    layout->addWidget(split, 1);
+
+    connect(m_openField, &QPushButton::clicked, this, &FieldPage::chooseField);
+    connect(m_openFolder, &QPushButton::clicked, this, &FieldPage::chooseFolder);
+    connect(m_model, &QPushButton::clicked, this, &FieldPage::chooseModel);
+    connect(m_cancel, &QPushButton::clicked, this, &FieldPage::cancel);
+    connect(m_excludeEdge, &QCheckBox::toggled, this, [this](bool on) {
+        m_view->setExcludeEdge(on);
+        updateCounts();
+        updateFolderSummary();
+    });
+    connect(m_view, &FieldView::cellHovered, this,
+            [this](int i) { showCell(i >= 0 ? i : m_view->selectedCell()); });
+    connect(m_view, &FieldView::cellClicked, this, &FieldPage::showCell);
+    connect(m_folderTable, &QTableWidget::cellClicked, this, [this](int row, int) {
+        if (row >= 0 && row < int(m_rows.size()) && m_rows[size_t(row)].error.isEmpty())
+            openField(m_rows[size_t(row)].path);
+    });
+
+    connect(&m_fieldWatcher, &QFutureWatcher<FieldJob>::finished, this,
+            &FieldPage::onFieldFinished);
+    connect(&m_fieldWatcher, &QFutureWatcher<FieldJob>::progressValueChanged, m_progress,
+            &QProgressBar::setValue);
+    connect(&m_folderWatcher, &QFutureWatcher<FolderRow>::resultsReadyAt, this,
+            &FieldPage::onFolderRows);
+    connect(&m_folderWatcher, &QFutureWatcher<FolderRow>::finished, this,
+            &FieldPage::onFolderFinished);
+    connect(&m_folderWatcher, &QFutureWatcher<FolderRow>::progressValueChanged, this,
+            &FieldPage::updateFolderSummary);
+    connect(&m_modelWatcher, &QFutureWatcher<Classifier>::finished, this, [this] {
+        const QFuture<Classifier> f = m_modelWatcher.future();
+        if (f.resultCount() > 0) {
+            const Classifier c = f.result();
+            if (c.isLoaded()) {
+                m_classifier = c;
+                m_modelError.clear();
+            } else {
+                m_modelError = c.errorString();
+            }
+        }
+        updateModelLabel();
+        updateBusy();
+    });
+
+    updateCounts();
+    updateModelLabel();
+    updateBusy();
+}
+
+FieldPage::~FieldPage()
+{
+    cancel();
+    m_fieldWatcher.waitForFinished();
+    m_folderWatcher.waitForFinished();
+    m_modelWatcher.waitForFinished();
+}
+
+void FieldPage::setClassifier(const Classifier& classifier)
+{
+    m_classifier = classifier;
+    m_modelError.clear();
+    updateModelLabel();
+}
+
+bool FieldPage::isBusy() const
+{
+    return m_fieldWatcher.isRunning() || m_folderWatcher.isRunning() || m_modelWatcher.isRunning();
+}
+
+void FieldPage::cancel()
+{
+    m_pendingField.clear();
+    m_pendingFolder.clear();
+    m_fieldWatcher.cancel();
+    m_folderWatcher.cancel();
+}
+
+FieldOptions FieldPage::makeOptions() const
+{
+    FieldOptions o;
+    o.threshold = 0.5;
+    return o;
+}
+
+void FieldPage::chooseField()
+{
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open field image"), QString(),
+        tr("Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.JPG *.PNG)"));
+    if (!path.isEmpty())
+        openField(path);
+}
+
+void FieldPage::chooseFolder()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open folder of fields"));
+    if (!dir.isEmpty())
+        openFolder(dir);
+}
+
+void FieldPage::chooseModel()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Load model"), QString(),
+                                                      tr("Models (*.pt *.pth);;All files (*)"));
+    if (path.isEmpty() || m_modelWatcher.isRunning())
+        return;
+    // Loading reads and deserialises the weights: not on the GUI thread.
+    m_modelWatcher.setFuture(QtConcurrent::run([path] {
+        Classifier c;
+        c.load(path);
+        return c;
+    }));
+    m_modelLabel->setText(tr("Loading model %1…").arg(QFileInfo(path).fileName()));
+    updateBusy();
+}
+
+void FieldPage::openField(const QString& path)
+{
+    if (m_fieldWatcher.isRunning()) {
+        // One field at a time: the running one stops after its current batch, then this starts.
+        m_pendingField = path;
+        m_fieldWatcher.cancel();
+        return;
+    }
+    m_fieldLabel->setText(tr("Analysing %1…").arg(QFileInfo(path).fileName()));
+    m_progress->setValue(0);
+    const Classifier classifier = m_classifier;
+    const FieldOptions base = makeOptions();
+    m_fieldWatcher.setFuture(
+        QtConcurrent::run([path, classifier, base](QPromise<FieldJob>& promise) {
+            promise.setProgressRange(0, 100);
+            FieldJob job;
+            job.classifier = classifier;
+            if (!job.classifier.isLoaded() && Classifier::hasEmbeddedModel())
+                job.classifier.loadEmbedded();
+            FieldOptions o = base;
+            if (job.classifier.isLoaded()) {
+                // One libtorch thread: the other core stays free for the GUI.
+                setTorchThreads(1);
+                o.classifier = cropClassifier(job.classifier);
+            }
+            o.cancelled = [&promise] { return promise.isCanceled(); };
+            o.progress = [&promise](int done, int total) {
+                promise.setProgressValue(20 + 80 * done / std::max(1, total));
+            };
+            promise.setProgressValue(5);
+            job.result = analyzeField(path, o, &job.image);
+            if (promise.isCanceled())
+                return;
+            if (!job.image.empty()) {
+                const int side = std::max(job.image.cols, job.image.rows);
+                if (side > kMaxDisplaySide) {
+                    cv::Mat small;
+                    const double k = double(kMaxDisplaySide) / side;
+                    cv::resize(job.image, small, cv::Size(), k, k, cv::INTER_AREA);
+                    job.display = matToQImage(small);
+                } else {
+                    job.display = matToQImage(job.image);
+                }
+            }
+            promise.setProgressValue(100);
+            promise.addResult(std::move(job));
+        }));
+    updateBusy();
+}
+
+void FieldPage::onFieldFinished()
+{
+    const QFuture<FieldJob> f = m_fieldWatcher.future();
+    if (f.resultCount() > 0 && !f.isCanceled()) {
+        m_current = f.result();
+        if (!m_classifier.isLoaded() && m_current.classifier.isLoaded())
+            m_classifier = m_current.classifier; // keep the embedded model loaded once
+        const FieldResult& r = m_current.result;
+        const double k = (m_current.display.isNull() || r.imageSize.width <= 0)
+                             ? 1.0
+                             : double(m_current.display.width()) / r.imageSize.width;
+        std::vector<CellOverlay> overlays;
+        overlays.reserve(r.cells.size());
+        for (const FieldCell& c : r.cells) {
+            CellOverlay o;
+            o.contour.reserve(int(c.cell.contour.size()));
+            for (const cv::Point& p : c.cell.contour)
+                o.contour << QPointF((p.x + 0.5) * k, (p.y + 0.5) * k);
+            o.box = QRectF(c.cell.box.x * k, c.cell.box.y * k, c.cell.box.width * k,
+                           c.cell.box.height * k);
+            o.probability = c.probability;
+            o.parasitized = c.parasitized;
+            o.touchesEdge = c.cell.touchesEdge;
+            overlays.push_back(std::move(o));
+        }
+        m_view->setField(m_current.display, std::move(overlays));
+        if (r.error.isEmpty())
+            m_fieldLabel->setText(
+                tr("<b>%1</b><br>%2 × %3 px, cell diameter ≈ %4 px<br>segmented in %5 ms%6")
+                    .arg(QFileInfo(r.path).fileName().toHtmlEscaped())
+                    .arg(r.imageSize.width)
+                    .arg(r.imageSize.height)
+                    .arg(r.cellDiameter, 0, 'f', 0)
+                    .arg(r.segmentMs, 0, 'f', 0)
+                    .arg(r.classified ? tr(", classified in %1 ms").arg(r.classifyMs, 0, 'f', 0)
+                                      : QString()));
+        else
+            m_fieldLabel->setText(
+                tr("<b>%1</b>: %2")
+                    .arg(QFileInfo(r.path).fileName().toHtmlEscaped(), r.error.toHtmlEscaped()));
+        m_warningLabel->setText(r.warnings.join(QLatin1Char('\n')));
+        m_warningLabel->setVisible(!r.warnings.isEmpty());
+        showCell(-1);
+        updateModelLabel();
+    } else {
+        m_fieldLabel->setText(tr("Cancelled"));
+    }
+    updateCounts();
+    const QString finishedPath = m_current.result.path;
+    if (!m_pendingField.isEmpty()) {
+        const QString next = m_pendingField;
+        m_pendingField.clear();
+        openField(next);
+    } else {
+        updateBusy();
+    }
+    Q_EMIT fieldFinished(finishedPath);
+}
+
+void FieldPage::openFolder(const QString& dir)
+{
+    if (m_folderWatcher.isRunning()) {
+        // The running slide stops after its current field; this one starts when it has.
+        m_pendingFolder = dir;
+        m_folderWatcher.cancel();
+        return;
+    }
+    startFolder(dir);
+}
+
+void FieldPage::startFolder(const QString& dir)
+{
+    // Listing a folder is cheap next to analysing it (no decoding), so it stays here.
+    const QStringList files = fieldImagesInFolder(dir);
+    m_rows.clear();
+    m_folderTable->setRowCount(0);
+    m_folder = dir;
+    if (files.isEmpty()) {
+        m_folderLabel->setText(tr("No images in %1").arg(dir));
+        return;
+    }
+    m_folderLabel->setText(tr("Analysing %n field(s)…", nullptr, int(files.size())));
+    const Classifier classifier = m_classifier;
+    const FieldOptions base = makeOptions();
+    m_folderWatcher.setFuture(
+        QtConcurrent::run([files, classifier, base](QPromise<FolderRow>& promise) {
+            promise.setProgressRange(0, int(files.size()));
+            Classifier c = classifier;
+            if (!c.isLoaded() && Classifier::hasEmbeddedModel())
+                c.loadEmbedded();
+            FieldOptions o = base;
+            if (c.isLoaded()) {
+                setTorchThreads(1);
+                o.classifier = cropClassifier(c);
+            }
+            o.cancelled = [&promise] { return promise.isCanceled(); };
+            for (int i = 0; i < files.size(); ++i) {
+                if (promise.isCanceled())
+                    return;
+                const FieldResult r = analyzeField(files.at(i), o);
+                if (r.cancelled)
+                    return;
+                FolderRow row;
+                row.path = r.path;
+                row.error = r.error;
+                row.warnings = r.warnings;
+                row.all = r.counts(false);
+                row.interior = r.counts(true);
+                row.classified = r.classified;
+                promise.addResult(row, i);
+                promise.setProgressValue(i + 1);
+            }
+        }));
+    // Show the first field while the slide runs.
+    openField(files.first());
+    updateBusy();
+}
+
+void FieldPage::onFolderRows(int begin, int end)
+{
+    for (int i = begin; i < end; ++i)
+        m_rows.push_back(m_folderWatcher.resultAt(i));
+    updateFolderSummary();
+}
+
+void FieldPage::onFolderFinished()
+{
+    if (!m_pendingFolder.isEmpty()) {
+        const QString next = m_pendingFolder;
+        m_pendingFolder.clear();
+        startFolder(next);
+        return;
+    }
+    updateFolderSummary();
+    updateBusy();
+    Q_EMIT folderFinished(m_folder);
+}
+
+FieldCounts FieldPage::currentCounts() const
+{
+    if (!m_current.result.error.isEmpty() || m_current.result.path.isEmpty())
+        return {};
+    return m_current.result.counts(m_excludeEdge->isChecked());
+}
+
+FieldCounts FieldPage::folderCounts() const
+{
+    FieldCounts total;
+    for (const FolderRow& r : m_rows)
+        if (r.error.isEmpty())
+            total += m_excludeEdge->isChecked() ? r.interior : r.all;
+    return total;
+}
+
+void FieldPage::updateCounts()
+{
+    if (m_current.result.path.isEmpty()) {
+        m_countsLabel->setText(tr("Cells: —"));
+        return;
+    }
+    const FieldCounts c = currentCounts();
+    QString text = tr("Cells: <b>%1</b><br>(%2 cut by the border, %3)")
+                       .arg(c.cells)
+                       .arg(c.edgeCells)
+                       .arg(m_excludeEdge->isChecked() ? tr("excluded") : tr("included"));
+    if (m_current.result.classified) {
+        const Proportion p = c.parasitemia();
+        text += QStringLiteral("<br>") +
+                tr("Parasitized: <b>%1</b><br>Parasitemia <b>%2 %</b> (95 % CI %3–%4 %)")
+                    .arg(c.parasitized)
+                    .arg(percent(p.p), percent(p.low), percent(p.high));
+    } else {
+        text += QStringLiteral("<br>") + tr("Parasitemia: — (no model, segmentation only)");
+    }
+    m_countsLabel->setText(text);
+}
+
+void FieldPage::updateFolderSummary()
+{
+    const bool exclude = m_excludeEdge->isChecked();
+    m_folderTable->setRowCount(int(m_rows.size()));
+    bool classified = false;
+    for (int i = 0; i < int(m_rows.size()); ++i) {
+        const FolderRow& r = m_rows[size_t(i)];
+        const FieldCounts& c = exclude ? r.interior : r.all;
+        auto item = [](const QString& t) {
+            auto* it = new QTableWidgetItem(t);
+            return it;
+        };
+        auto* name = item(QFileInfo(r.path).fileName());
+        if (!r.error.isEmpty())
+            name->setToolTip(r.error);
+        else if (!r.warnings.isEmpty())
+            name->setToolTip(r.warnings.join(QLatin1Char('\n')));
+        m_folderTable->setItem(i, 0, name);
+        if (!r.error.isEmpty()) {
+            m_folderTable->setItem(i, 1, item(tr("error")));
+            m_folderTable->setItem(i, 2, item(QString()));
+            m_folderTable->setItem(i, 3, item(QString()));
+            continue;
+        }
+        classified = classified || r.classified;
+        m_folderTable->setItem(i, 1, item(QString::number(c.cells)));
+        m_folderTable->setItem(i, 2, item(QString::number(c.parasitized)));
+        m_folderTable->setItem(i, 3, item(percent(c.parasitemia().p)));
+    }
+    if (m_rows.empty())
+        return;
+    const FieldCounts t = folderCounts();
+    const Proportion p = t.parasitemia();
+    QString text = tr("<b>%1</b>: %2 field(s), %3 cells")
+                       .arg(QFileInfo(m_folder).fileName().toHtmlEscaped())
+                       .arg(t.images)
+                       .arg(t.cells);
+    if (classified)
+        text += tr(", %1 parasitized — slide parasitemia <b>%2 %</b> (95 % CI %3–%4 %)")
+                    .arg(t.parasitized)
+                    .arg(percent(p.p), percent(p.low), percent(p.high));
+    if (m_folderWatcher.isRunning())
+        text += tr(" (running: %1 of %2 fields)")
+                    .arg(m_folderWatcher.progressValue())
+                    .arg(m_folderWatcher.progressMaximum());
+    m_folderLabel->setText(text);
+}
+
+void FieldPage::showCell(int index)
+{
+    const FieldResult& r = m_current.result;
+    if (index < 0 || index >= int(r.cells.size()) || m_current.image.empty()) {
+        m_cropLabel->clear();
+        m_cellLabel->setText(tr("Hover or click a cell"));
+        return;
+    }
+    const FieldCell& c = r.cells[size_t(index)];
+    // One small crop: cheap enough for the GUI thread.
+    const QImage crop = matToQImage(cellCrop(m_current.image, c.cell));
+    m_cropLabel->setPixmap(QPixmap::fromImage(
+        crop.scaled(kCropSide, kCropSide, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    QString text = tr("Cell %1").arg(index + 1);
+    if (c.probability >= 0)
+        text +=
+            QStringLiteral("<br>") + tr("P(parasitized) = <b>%1</b><br>→ %2")
+                                         .arg(c.probability, 0, 'f', 3)
+                                         .arg(c.parasitized ? tr("parasitized") : tr("healthy"));
+    else
+        text += QStringLiteral("<br>") + tr("not classified");
+    text += QStringLiteral("<br>") + tr("box at %1, %2<br>%3 × %4 px, area %5 px²")
+                                         .arg(c.cell.box.x)
+                                         .arg(c.cell.box.y)
+                                         .arg(c.cell.box.width)
+                                         .arg(c.cell.box.height)
+                                         .arg(c.cell.area, 0, 'f', 0);
+    if (c.cell.touchesEdge)
+        text += QStringLiteral("<br>") + tr("cut by the image border");
+    m_cellLabel->setText(text);
+}
+
+void FieldPage::updateBusy()
+{
+    const bool busy = m_fieldWatcher.isRunning() || m_folderWatcher.isRunning();
+    m_cancel->setEnabled(busy);
+    m_progress->setVisible(busy);
+    m_model->setEnabled(!m_modelWatcher.isRunning());
+}
+
+void FieldPage::updateModelLabel()
+{
+    if (m_modelWatcher.isRunning())
+        return;
+    QString text;
+    if (m_classifier.isLoaded())
+        text = tr("Model: %1 (%2)")
+                   .arg(QFileInfo(m_classifier.source()).fileName(), m_classifier.architecture());
+    else if (Classifier::hasEmbeddedModel())
+        text = tr("Model: embedded default (loaded on first field)");
+    else
+        text = tr("Model: none — cells are found and counted\nbut not classified. "
+                  "Load one with Model…");
+    if (!m_modelError.isEmpty())
+        text += QStringLiteral("\n") + tr("Last load failed: %1").arg(m_modelError);
+    m_modelLabel->setText(text);
+}
+
+} // namespace ml

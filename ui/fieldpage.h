@@ -1,0 +1,130 @@
+#pragma once
+// The "Fields" page: whole thin-smear field images.
+//
+// Open one field (openField()) or a folder of fields from one slide (openFolder()). Each field
+// is decoded, segmented (core/cellsegmenter.h) and its cells classified with the page's model
+// (models/classifier.h) in the background (QtConcurrent::run + QFutureWatcher, with progress
+// and Cancel); the GUI thread only renders results. The view colours every cell by its
+// probability, hover/click shows the cell's crop (as the classifier saw it) and probability;
+// the side panel gives counts and parasitemia with a Wilson 95 % interval; edge cells can be
+// excluded; a folder gives a per-field table and the slide total.
+//
+// Model: setClassifier() (the main window passes its active model); until then the embedded
+// default model is loaded in the background on first use when the build has one, otherwise
+// the page segments only and says so.
+
+#include "classifier.h"
+#include "fieldanalysis.h"
+
+#include <QFutureWatcher>
+#include <QImage>
+#include <QWidget>
+
+#include <opencv2/core/mat.hpp>
+
+class QCheckBox;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QTableWidget;
+
+namespace ml {
+
+class FieldView;
+class ProbabilityLegend;
+
+/// Result of the background analysis of one field (internal to FieldPage, public for
+/// QFuture's template).
+struct FieldJob
+{
+    FieldResult result;
+    cv::Mat image;         ///< decoded BGR, for crops
+    QImage display;        ///< what the view shows (downscaled when very large)
+    Classifier classifier; ///< the model used (loaded in the worker when it was not yet)
+};
+
+/// One row of the folder summary (internal, public for QFuture's template).
+struct FolderRow
+{
+    QString path;
+    FieldCounts all;      ///< every cell
+    FieldCounts interior; ///< edge cells excluded
+    QString error;
+    QStringList warnings;
+    bool classified = false; ///< parasitized counts came from a model
+};
+
+class FieldPage : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit FieldPage(QWidget* parent = nullptr);
+    /// Cancels running work and waits for it (workers check cancellation between batches).
+    ~FieldPage() override;
+
+    /// Analyses one field image in the background and shows it.
+    void openField(const QString& path);
+    /// Analyses every image of `dir` in the background and fills the slide summary.
+    void openFolder(const QString& dir);
+    /// The model used for the next analyses (copies share the network).
+    void setClassifier(const Classifier& classifier);
+    /// Stops the running analyses (after their current batch).
+    void cancel();
+    bool isBusy() const;
+
+    /// The field currently shown (empty when none); counts follow the edge checkbox.
+    const FieldResult& currentResult() const { return m_current.result; }
+    FieldCounts currentCounts() const;
+    /// Slide total of the last folder (edge checkbox applied).
+    FieldCounts folderCounts() const;
+
+Q_SIGNALS:
+    /// A field finished (ok, failed or cancelled: see currentResult()).
+    void fieldFinished(const QString& path);
+    void folderFinished(const QString& dir);
+
+private:
+    void chooseField();
+    void chooseFolder();
+    void chooseModel();
+    void onFieldFinished();
+    void onFolderRows(int begin, int end);
+    void onFolderFinished();
+    void startFolder(const QString& dir);
+    void showCell(int index);
+    void updateCounts();
+    void updateFolderSummary();
+    void updateBusy();
+    void updateModelLabel();
+    FieldOptions makeOptions() const;
+
+    FieldView* m_view = nullptr;
+    ProbabilityLegend* m_legend = nullptr;
+    QPushButton* m_openField = nullptr;
+    QPushButton* m_openFolder = nullptr;
+    QPushButton* m_model = nullptr;
+    QPushButton* m_cancel = nullptr;
+    QCheckBox* m_excludeEdge = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QLabel* m_modelLabel = nullptr;
+    QLabel* m_fieldLabel = nullptr;
+    QLabel* m_countsLabel = nullptr;
+    QLabel* m_warningLabel = nullptr;
+    QLabel* m_cropLabel = nullptr;
+    QLabel* m_cellLabel = nullptr;
+    QLabel* m_folderLabel = nullptr;
+    QTableWidget* m_folderTable = nullptr;
+
+    Classifier m_classifier;
+    QString m_modelError;
+    QFutureWatcher<FieldJob> m_fieldWatcher;
+    QFutureWatcher<FolderRow> m_folderWatcher;
+    QFutureWatcher<Classifier> m_modelWatcher;
+    QString m_pendingField;  ///< opened while another field was still running
+    QString m_pendingFolder; ///< opened while another folder was still running
+    QString m_folder;
+    FieldJob m_current;
+    std::vector<FolderRow> m_rows;
+};
+
+} // namespace ml
