@@ -1,25 +1,26 @@
 // Classify and evaluate a small labelled folder of real cells through the main window,
 // offscreen, with the embedded model: results table, filters, badges, CSV, evaluation
 // views, threshold slider and the confusion-matrix galleries.
-#include "classifypage.h"
+#include "browserpage.h"
 #include "classifier.h"
+#include "classifypage.h"
 #include "datasetsession.h"
 #include "evaluationpage.h"
 #include "gallerydialog.h"
 #include "imagelistmodel.h"
-#include "browserpage.h"
 #include "mainwindow.h"
 #include "modelsession.h"
 #include "resultstablemodel.h"
+#include "tablecsv.h"
 #include "testimages.h"
 
 #include <QDir>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
-#include <QFile>
 #include <QListView>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QStandardPaths>
@@ -54,7 +55,8 @@ void TestClassifyGui::initTestCase()
         // Every 300th file: several patients, deterministic.
         const QStringList files = src.entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
         for (int i = 0; i < files.size(); i += 300)
-            QVERIFY(QFile::link(src.filePath(files.at(i)), m_dir.filePath(cls + QLatin1Char('/') + files.at(i))));
+            QVERIFY(QFile::link(src.filePath(files.at(i)),
+                                m_dir.filePath(cls + QLatin1Char('/') + files.at(i))));
     }
 }
 
@@ -75,8 +77,8 @@ void TestClassifyGui::classifyAndEvaluate()
     QSignalSpy batches(w.modelSession(), &ml::ModelSession::resultsUpdated);
     w.classifyPage()->classify();
     QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 120000);
-    QVERIFY(!finished.first().at(0).toBool());             // not cancelled
-    QVERIFY(finished.first().at(1).toString().isEmpty());  // no error
+    QVERIFY(!finished.first().at(0).toBool());            // not cancelled
+    QVERIFY(finished.first().at(1).toString().isEmpty()); // no error
     QVERIFY(!batches.isEmpty());
 
     // Results table: every image, sortable, filterable.
@@ -112,7 +114,8 @@ void TestClassifyGui::classifyAndEvaluate()
     QVERIFY(f.open(QIODevice::ReadOnly));
     const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
     QCOMPARE(lines.size(), n + 1);
-    QCOMPARE(lines.first(), QByteArray("file,patient,true_label,predicted,probability_parasitized,correct,error"));
+    QCOMPARE(lines.first(),
+             QByteArray("file,patient,true_label,predicted,probability_parasitized,correct,error"));
 
     // The PDF report, written in the background.
     const QString pdf = out.filePath(QStringLiteral("report.pdf"));
@@ -139,9 +142,10 @@ void TestClassifyGui::classifyAndEvaluate()
     // The command line computes the same figures (one core implementation).
     {
         QProcess cli;
-        cli.start(QStringLiteral(MALARIALENS_CLI), {QStringLiteral("evaluate"), m_dir.path(), QStringLiteral("--json"),
-                                                    QStringLiteral("--threads"), QStringLiteral("1"),
-                                                    QStringLiteral("--threshold"), QStringLiteral("0.5")});
+        cli.start(QStringLiteral(MALARIALENS_CLI),
+                  {QStringLiteral("evaluate"), m_dir.path(), QStringLiteral("--json"),
+                   QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--threshold"),
+                   QStringLiteral("0.5")});
         QVERIFY(cli.waitForFinished(180000));
         QCOMPARE(cli.exitCode(), 0);
         const QJsonObject o = QJsonDocument::fromJson(cli.readAllStandardOutput()).object();
@@ -150,9 +154,12 @@ void TestClassifyGui::classifyAndEvaluate()
         QCOMPARE(m.at(0).toArray().at(1).toInt(), k.fn);
         QCOMPARE(m.at(1).toArray().at(0).toInt(), k.fp);
         QCOMPARE(m.at(1).toArray().at(1).toInt(), k.tn);
-        QVERIFY(qAbs(o.value(QStringLiteral("auc")).toDouble() - *eval->evaluation().roc.auc) < 1e-6);
-        QVERIFY(qAbs(o.value(QStringLiteral("ece")).toDouble() - eval->evaluation().calibration.ece) < 1e-6);
-        QCOMPARE(o.value(QStringLiteral("patients")).toArray().size(), int(eval->evaluation().patients.size()));
+        QVERIFY(qAbs(o.value(QStringLiteral("auc")).toDouble() - *eval->evaluation().roc.auc) <
+                1e-6);
+        QVERIFY(qAbs(o.value(QStringLiteral("ece")).toDouble() -
+                     eval->evaluation().calibration.ece) < 1e-6);
+        QCOMPARE(o.value(QStringLiteral("patients")).toArray().size(),
+                 int(eval->evaluation().patients.size()));
     }
 
     // The threshold slider moves every figure; an extreme threshold calls almost nothing
@@ -168,6 +175,15 @@ void TestClassifyGui::classifyAndEvaluate()
     QCOMPARE(proxy->rowCount(), n);
     eval->thresholdSlider()->setValue(500);
     QCOMPARE(eval->evaluation().counts.tp, k.tp);
+
+    // Every table exports as CSV with its header: the classification report keeps its row titles.
+    const QByteArray reportCsv = ml::modelToCsv(*eval->reportTable()->model(), true);
+    QVERIFY(reportCsv.startsWith("row,precision,recall,f1-score,support\nParasitized,"));
+    QCOMPARE(reportCsv.count('\n'), 6);
+    const QByteArray patientsCsv = ml::modelToCsv(*eval->patientTable()->model());
+    QVERIFY(patientsCsv.startsWith(
+        "Patient,Cells,True infected,Predicted infected,Cell accuracy,Decision\n"));
+    QCOMPARE(int(patientsCsv.count('\n')), eval->patientTable()->rowCount() + 1);
 
     // A click on a matrix cell opens exactly those images.
     eval->openGallery(1, 1);

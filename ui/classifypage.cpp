@@ -4,11 +4,13 @@
 #include "modelsession.h"
 #include "pdfreport.h"
 #include "resultstablemodel.h"
+#include "tablecsv.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -20,7 +22,6 @@
 #include <QTableView>
 #include <QTableWidget>
 #include <QVBoxLayout>
-#include <QFutureWatcher>
 #include <QtConcurrent/QtConcurrentRun>
 
 namespace ml {
@@ -32,18 +33,21 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
       m_classify(new QPushButton(tr("&Classify folder"), this)),
       m_export(new QPushButton(tr("Export &CSV..."), this)),
       m_report(new QPushButton(tr("&PDF report..."), this)), m_modelLabel(new QLabel(this)),
-      m_summary(new QLabel(this)), m_predicted(new QComboBox(this)), m_correctness(new QComboBox(this)),
-      m_low(new QDoubleSpinBox(this)), m_high(new QDoubleSpinBox(this))
+      m_summary(new QLabel(this)), m_predicted(new QComboBox(this)),
+      m_correctness(new QComboBox(this)), m_low(new QDoubleSpinBox(this)),
+      m_high(new QDoubleSpinBox(this))
 {
     m_classify->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     m_classify->setToolTip(tr("Classify every image of the folder with the active model (Ctrl+R)"));
     auto* load = new QPushButton(tr("Load &model..."), this);
-    load->setToolTip(tr("Load a model file (native or TorchScript); the current one stays if it fails"));
+    load->setToolTip(
+        tr("Load a model file (native or TorchScript); the current one stays if it fails"));
     auto* embedded = new QPushButton(tr("Use &default"), this);
     embedded->setToolTip(tr("Return to the default model embedded in the application"));
     m_export->setEnabled(false);
     m_report->setEnabled(false);
-    m_report->setToolTip(tr("Write a PDF report of this classification (parasitemia, model, evaluation, gallery)"));
+    m_report->setToolTip(
+        tr("Write a PDF report of this classification (parasitemia, model, evaluation, gallery)"));
 
     m_proxy->setSourceModel(m_model);
     m_view->setModel(m_proxy);
@@ -54,7 +58,8 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     m_view->setAlternatingRowColors(true);
     m_view->verticalHeader()->setVisible(false);
     m_view->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-    m_view->horizontalHeader()->setSectionResizeMode(ResultsTableModel::FileColumn, QHeaderView::Stretch);
+    m_view->horizontalHeader()->setSectionResizeMode(ResultsTableModel::FileColumn,
+                                                     QHeaderView::Stretch);
     m_view->setAccessibleName(tr("Classification results"));
 
     m_predicted->addItem(tr("Any prediction"), -1);
@@ -81,6 +86,8 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     m_patients->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_patients->setSortingEnabled(true);
     m_patients->setAccessibleName(tr("Per-patient summary"));
+    addCsvExportAction(m_view, QStringLiteral("classification-shown.csv"));
+    addCsvExportAction(m_patients, QStringLiteral("patients.csv"));
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_classify);
@@ -124,13 +131,14 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     connect(m_classify, &QPushButton::clicked, this, &ClassifyPage::classify);
     connect(m_export, &QPushButton::clicked, this, &ClassifyPage::chooseCsv);
     connect(m_report, &QPushButton::clicked, this, &ClassifyPage::chooseReport);
-    connect(this, &ClassifyPage::reportWritten, this, [this](const QString& path, bool ok, const QString& error) {
-        m_report->setEnabled(m_session->results() != nullptr);
-        if (ok)
-            m_summary->setText(tr("Report written to %1.").arg(path));
-        else
-            QMessageBox::warning(this, tr("Report failed"), error);
-    });
+    connect(this, &ClassifyPage::reportWritten, this,
+            [this](const QString& path, bool ok, const QString& error) {
+                m_report->setEnabled(m_session->results() != nullptr);
+                if (ok)
+                    m_summary->setText(tr("Report written to %1.").arg(path));
+                else
+                    QMessageBox::warning(this, tr("Report failed"), error);
+            });
     connect(load, &QPushButton::clicked, this, &ClassifyPage::loadModel);
     connect(embedded, &QPushButton::clicked, this, [this] {
         QString error;
@@ -141,15 +149,17 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     connect(m_correctness, &QComboBox::currentIndexChanged, this, &ClassifyPage::updateFilters);
     connect(m_low, &QDoubleSpinBox::valueChanged, this, &ClassifyPage::updateFilters);
     connect(m_high, &QDoubleSpinBox::valueChanged, this, &ClassifyPage::updateFilters);
-    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &ClassifyPage::showSelected);
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &ClassifyPage::showSelected);
 
     connect(m_session, &ModelSession::modelChanged, this, &ClassifyPage::updateModelLabel);
     connect(m_session, &ModelSession::classificationStarted, this, [this](int) {
         m_model->setResults(m_session->results().get());
         m_classify->setEnabled(false);
         m_export->setEnabled(false);
-    m_report->setEnabled(false);
-    m_report->setToolTip(tr("Write a PDF report of this classification (parasitemia, model, evaluation, gallery)"));
+        m_report->setEnabled(false);
+        m_report->setToolTip(tr(
+            "Write a PDF report of this classification (parasitemia, model, evaluation, gallery)"));
         m_summary->setText(tr("Classifying ..."));
     });
     connect(m_session, &ModelSession::resultsUpdated, m_model, &ResultsTableModel::rowsUpdated);
@@ -164,9 +174,12 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
                 if (!error.isEmpty())
                     note = tr("Classification failed: %1").arg(error);
                 else if (cancelled)
-                    note = tr("Cancelled: the table holds only the images classified before the cancel.");
+                    note = tr(
+                        "Cancelled: the table holds only the images classified before the cancel.");
                 else
-                    note = tr("%1 s, %2 images per second.").arg(seconds, 0, 'f', 1).arg(perSecond, 0, 'f', 0);
+                    note = tr("%1 s, %2 images per second.")
+                               .arg(seconds, 0, 'f', 1)
+                               .arg(perSecond, 0, 'f', 0);
                 m_summary->setText(m_summary->text() + QStringLiteral("  ") + note);
             });
     connect(m_session, &ModelSession::thresholdChanged, this, [this] {
@@ -180,8 +193,9 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
         m_patients->setRowCount(0);
         m_summary->clear();
         m_export->setEnabled(false);
-    m_report->setEnabled(false);
-    m_report->setToolTip(tr("Write a PDF report of this classification (parasitemia, model, evaluation, gallery)"));
+        m_report->setEnabled(false);
+        m_report->setToolTip(tr(
+            "Write a PDF report of this classification (parasitemia, model, evaluation, gallery)"));
     });
     updateModelLabel();
 }
@@ -199,7 +213,8 @@ void ClassifyPage::classify()
     if (!m_dataset)
         return;
     if (!m_session->hasModel()) {
-        QMessageBox::warning(this, tr("No model"), tr("No model is loaded. Load a model file or use the default."));
+        QMessageBox::warning(this, tr("No model"),
+                             tr("No model is loaded. Load a model file or use the default."));
         return;
     }
     m_session->classify(m_dataset);
@@ -214,8 +229,8 @@ void ClassifyPage::updateModelLabel()
 
 void ClassifyPage::loadModel()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Load a model"), QString(),
-                                                      tr("Models (*.pt *.pth *.ts);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Load a model"), QString(), tr("Models (*.pt *.pth *.ts);;All files (*)"));
     if (path.isEmpty())
         return;
     QString error;
@@ -251,7 +266,8 @@ void ClassifyPage::updatePatients()
         Acc& a = acc[ds.images.at(i).patient];
         a.cells += 1;
         a.predicted += results->predicted(i) == 0;
-        a.truth += ds.isLabelled() && ds.className(ds.images.at(i).label) == modelClassNames().at(0);
+        a.truth +=
+            ds.isLabelled() && ds.className(ds.images.at(i).label) == modelClassNames().at(0);
         const int c = results->correct(i);
         if (c >= 0) {
             ++a.known;
@@ -262,7 +278,9 @@ void ClassifyPage::updatePatients()
     int row = 0;
     auto number = [](double v, bool percent) {
         auto* item = new QTableWidgetItem;
-        item->setData(Qt::DisplayRole, percent ? QVariant(QString::number(v * 100, 'f', 1) + QStringLiteral(" %")) : QVariant(v));
+        item->setData(Qt::DisplayRole,
+                      percent ? QVariant(QString::number(v * 100, 'f', 1) + QStringLiteral(" %"))
+                              : QVariant(v));
         item->setData(Qt::UserRole, v);
         item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         return item;
@@ -271,8 +289,12 @@ void ClassifyPage::updatePatients()
         m_patients->setItem(row, 0, new QTableWidgetItem(it.key()));
         m_patients->setItem(row, 1, number(it->cells, false));
         m_patients->setItem(row, 2, number(double(it->predicted) / it->cells, true));
-        m_patients->setItem(row, 3, it->known ? number(double(it->truth) / it->cells, true) : new QTableWidgetItem());
-        m_patients->setItem(row, 4, it->known ? number(double(it->right) / it->known, true) : new QTableWidgetItem());
+        m_patients->setItem(row, 3,
+                            it->known ? number(double(it->truth) / it->cells, true)
+                                      : new QTableWidgetItem());
+        m_patients->setItem(row, 4,
+                            it->known ? number(double(it->right) / it->known, true)
+                                      : new QTableWidgetItem());
     }
     m_patients->setSortingEnabled(true);
     m_patients->resizeColumnsToContents();
@@ -309,14 +331,16 @@ void ClassifyPage::showSelected()
     if (results->hasError(i))
         meta << tr("Not classified: %1").arg(results->error(i));
     else
-        meta << tr("P(Parasitized) = %1 -> %2").arg(results->probability(i), 0, 'f', 3).arg(modelClassNames().value(results->predicted(i)));
+        meta << tr("P(Parasitized) = %1 -> %2")
+                    .arg(results->probability(i), 0, 'f', 3)
+                    .arg(modelClassNames().value(results->predicted(i)));
     m_detail->showImage(ds.absolutePath(i), meta);
 }
 
 void ClassifyPage::chooseCsv()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export results as CSV"),
-                                                      QStringLiteral("classification.csv"), tr("CSV (*.csv)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export results as CSV"), QStringLiteral("classification.csv"), tr("CSV (*.csv)"));
     if (path.isEmpty())
         return;
     QString error;
@@ -347,8 +371,9 @@ namespace ml {
 
 void ClassifyPage::chooseReport()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Write a PDF report"), QStringLiteral("malarialens-report.pdf"),
-                                                      tr("PDF (*.pdf)"));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Write a PDF report"),
+                                     QStringLiteral("malarialens-report.pdf"), tr("PDF (*.pdf)"));
     if (!path.isEmpty())
         exportReport(path);
 }
@@ -363,8 +388,9 @@ void ClassifyPage::exportReport(const QString& path)
     m_report->setEnabled(false);
     m_summary->setText(tr("Writing the report ..."));
     // A copy of the results and card: the worker never touches the live session.
-    const ReportContent content = buildReport(*results, m_session->modelName(), m_session->classifier().weightsSha256(),
-                                              m_session->classifier().card());
+    const ReportContent content =
+        buildReport(*results, m_session->modelName(), m_session->classifier().weightsSha256(),
+                    m_session->classifier().card());
     auto* watcher = new QFutureWatcher<QString>(this);
     connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, path] {
         const QString error = watcher->result();

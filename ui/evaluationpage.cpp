@@ -4,12 +4,16 @@
 #include "gallerydialog.h"
 #include "modelsession.h"
 #include "qcustomplotinclude.h"
+#include "tablecsv.h"
+#include "validationsplit.h"
 
+#include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QJsonObject>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
@@ -27,7 +31,8 @@ QCustomPlot* makePlot(const QString& title, const QString& x, const QString& y, 
     auto* p = new QCustomPlot(parent);
     p->setMinimumSize(260, 220);
     p->plotLayout()->insertRow(0);
-    p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title, QFont(parent->font().family(), 10, QFont::Bold)));
+    p->plotLayout()->addElement(
+        0, 0, new QCPTextElement(p, title, QFont(parent->font().family(), 10, QFont::Bold)));
     p->xAxis->setLabel(x);
     p->yAxis->setLabel(y);
     p->setAccessibleName(title);
@@ -44,12 +49,16 @@ QTableWidgetItem* cell(const QString& text)
 
 EvaluationPage::EvaluationPage(ModelSession* session, ThumbnailService* thumbnails, QWidget* parent)
     : QWidget(parent), m_session(session), m_thumbnails(thumbnails), m_status(new QLabel(this)),
-      m_figures(new QLabel(this)), m_slider(new QSlider(Qt::Horizontal, this)), m_spin(new QDoubleSpinBox(this)),
+      m_figures(new QLabel(this)), m_slider(new QSlider(Qt::Horizontal, this)),
+      m_spin(new QDoubleSpinBox(this)),
       m_save(new QPushButton(tr("Save threshold to model card"), this)),
+      m_validationOnly(new QCheckBox(
+          tr("Only the held-out patients of the model's training (its validation split)"), this)),
       m_matrix(makePlot(tr("Confusion matrix (click a cell)"), tr("Predicted"), tr("True"), this)),
       m_roc(makePlot(tr("ROC curve"), tr("False positive rate"), tr("True positive rate"), this)),
       m_pr(makePlot(tr("Precision-recall curve"), tr("Recall"), tr("Precision"), this)),
-      m_calibration(makePlot(tr("Reliability diagram"), tr("Predicted P(Parasitized)"), tr("Observed share Parasitized"), this)),
+      m_calibration(makePlot(tr("Reliability diagram"), tr("Predicted P(Parasitized)"),
+                             tr("Observed share Parasitized"), this)),
       m_report(new QTableWidget(5, 4, this)), m_patients(new QTableWidget(0, 6, this))
 {
     m_slider->setRange(1, kSliderSteps - 1);
@@ -63,15 +72,19 @@ EvaluationPage::EvaluationPage(ModelSession* session, ThumbnailService* thumbnai
     m_figures->setWordWrap(true);
     m_figures->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
-    m_report->setHorizontalHeaderLabels({tr("precision"), tr("recall"), tr("f1-score"), tr("support")});
+    m_report->setHorizontalHeaderLabels(
+        {tr("precision"), tr("recall"), tr("f1-score"), tr("support")});
     m_report->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_report->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_report->setAccessibleName(tr("Classification report"));
-    m_patients->setHorizontalHeaderLabels({tr("Patient"), tr("Cells"), tr("True infected"), tr("Predicted infected"),
-                                           tr("Cell accuracy"), tr("Decision")});
+    m_patients->setHorizontalHeaderLabels({tr("Patient"), tr("Cells"), tr("True infected"),
+                                           tr("Predicted infected"), tr("Cell accuracy"),
+                                           tr("Decision")});
     m_patients->verticalHeader()->setVisible(false);
     m_patients->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_patients->setAccessibleName(tr("Patient level"));
+    addCsvExportAction(m_report, QStringLiteral("classification-report.csv"));
+    addCsvExportAction(m_patients, QStringLiteral("patient-level.csv"));
 
     m_colorMap = new QCPColorMap(m_matrix->xAxis, m_matrix->yAxis);
     m_colorMap->data()->setSize(2, 2);
@@ -123,20 +136,29 @@ EvaluationPage::EvaluationPage(ModelSession* session, ThumbnailService* thumbnai
     grid->addWidget(box(tr("Patient level"), m_patients), 1, 2);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_status);
+    layout->addWidget(m_validationOnly);
     layout->addLayout(bar);
     layout->addWidget(m_figures);
     layout->addLayout(grid, 1);
 
-    connect(m_slider, &QSlider::valueChanged, this, [this](int v) { m_session->setThreshold(double(v) / kSliderSteps); });
-    connect(m_spin, &QDoubleSpinBox::valueChanged, this, [this](double v) { m_session->setThreshold(v); });
+    connect(m_slider, &QSlider::valueChanged, this,
+            [this](int v) { m_session->setThreshold(double(v) / kSliderSteps); });
+    connect(m_spin, &QDoubleSpinBox::valueChanged, this,
+            [this](double v) { m_session->setThreshold(v); });
     connect(m_save, &QPushButton::clicked, this, [this] {
         QString error;
         if (m_session->saveThreshold(&error))
-            m_status->setText(tr("Threshold %1 saved to the model card of %2.").arg(m_session->threshold(), 0, 'f', 3).arg(m_session->modelName()));
+            m_status->setText(tr("Threshold %1 saved to the model card of %2.")
+                                  .arg(m_session->threshold(), 0, 'f', 3)
+                                  .arg(m_session->modelName()));
         else
             QMessageBox::warning(this, tr("Cannot save the threshold"), error);
     });
     connect(m_session, &ModelSession::thresholdChanged, this, &EvaluationPage::applyThreshold);
+    m_validationOnly->setToolTip(
+        tr("Cells of patients the model saw in training make its figures look better than "
+           "they are; this keeps only the patients its training held out."));
+    connect(m_validationOnly, &QCheckBox::toggled, this, &EvaluationPage::rebuild);
     connect(m_session, &ModelSession::classificationFinished, this, &EvaluationPage::rebuild);
     connect(m_session, &ModelSession::resultsCleared, this, &EvaluationPage::rebuild);
     applyThreshold(m_session->threshold());
@@ -149,14 +171,23 @@ void EvaluationPage::rebuild()
     const auto results = m_session->results();
     if (!results) {
         m_eval = Evaluation();
-        m_status->setText(tr("Open a labelled folder and classify it (Classify page, Ctrl+R) to evaluate the active model."));
+        m_status->setText(tr("Open a labelled folder and classify it (Classify page, Ctrl+R) to "
+                             "evaluate the active model."));
         refreshViews();
         return;
     }
     const Dataset& ds = *results->dataset();
+    QString splitNote;
+    ValidationMask mask;
+    if (m_validationOnly->isChecked()) {
+        mask = validationMaskFromCard(ds, m_session->classifier().card());
+        splitNote = QStringLiteral(" ") + mask.note + QLatin1Char('.');
+    }
     int unknownClass = 0;
     for (int i = 0; i < results->size(); ++i) {
         if (results->predicted(i) < 0)
+            continue;
+        if (mask.applied && !mask.keep[size_t(i)])
             continue;
         const int label = int(modelClassNames().indexOf(ds.className(ds.images.at(i).label)));
         if (label < 0) {
@@ -166,19 +197,29 @@ void EvaluationPage::rebuild()
         m_cells.push_back({i, label, double(results->probability(i)), ds.images.at(i).patient});
     }
     if (!ds.isLabelled()) {
-        m_status->setText(tr("This folder is unlabeled: there is nothing to compare the predictions with."));
+        m_status->setText(
+            tr("This folder is unlabeled: there is nothing to compare the predictions with."));
     } else {
-        m_status->setText(tr("Model %1 on %2 labelled cells of %3.%4")
-                              .arg(m_session->modelName())
-                              .arg(m_cells.size())
-                              .arg(ds.root)
-                              .arg(unknownClass ? tr(" %1 cells of classes the model does not know were left out.").arg(unknownClass)
-                                                : QString()));
+        m_status->setText(
+            tr("Model %1 on %2 labelled cells of %3.%4%5")
+                .arg(m_session->modelName())
+                .arg(m_cells.size())
+                .arg(ds.root)
+                .arg(unknownClass
+                         ? tr(" %1 cells of classes the model does not know were left out.")
+                               .arg(unknownClass)
+                         : QString())
+                .arg(splitNote));
     }
     m_eval = evaluate(m_cells, modelClassNames(), m_session->threshold());
     drawCurves();
     drawCalibration();
     refreshViews();
+}
+
+void EvaluationPage::setValidationSplitOnly(bool on)
+{
+    m_validationOnly->setChecked(on);
 }
 
 void EvaluationPage::applyThreshold(double threshold)
@@ -201,7 +242,8 @@ void EvaluationPage::refreshViews()
     fillPatients();
     // The operating point on both curves.
     const BinaryCounts& k = m_eval.counts;
-    const double fpr = k.fp + k.tn ? double(k.fp) / (k.fp + k.tn) : 0, tpr = k.tp + k.fn ? double(k.tp) / (k.tp + k.fn) : 0;
+    const double fpr = k.fp + k.tn ? double(k.fp) / (k.fp + k.tn) : 0,
+                 tpr = k.tp + k.fn ? double(k.tp) / (k.tp + k.fn) : 0;
     const double precision = k.tp + k.fp ? double(k.tp) / (k.tp + k.fp) : 1;
     if (m_roc->graphCount() >= 2)
         m_roc->graph(1)->setData({fpr}, {tpr});
@@ -212,7 +254,8 @@ void EvaluationPage::refreshViews()
     const ClassificationReport& r = m_eval.report;
     QString text;
     if (!m_eval.classNames.isEmpty() && m_eval.cells > 0) {
-        text = tr("Threshold %1: accuracy <b>%2 %</b>, sensitivity %3 %, specificity %4 %, precision %5 %, F1 %6; "
+        text = tr("Threshold %1: accuracy <b>%2 %</b>, sensitivity %3 %, specificity %4 %, "
+                  "precision %5 %, F1 %6; "
                   "%7 false positives, %8 false negatives; AUC %9; ECE %10.")
                    .arg(m_eval.threshold, 0, 'f', 3)
                    .arg(r.accuracy * 100, 0, 'f', 2)
@@ -225,7 +268,8 @@ void EvaluationPage::refreshViews()
                    .arg(m_eval.roc.auc ? QString::number(*m_eval.roc.auc, 'f', 4) : tr("undefined"))
                    .arg(m_eval.calibration.ece, 0, 'f', 4);
         for (const QString& w : m_eval.warnings)
-            text += QStringLiteral("<br><span style='color:#b06000'>%1</span>").arg(w.toHtmlEscaped());
+            text +=
+                QStringLiteral("<br><span style='color:#b06000'>%1</span>").arg(w.toHtmlEscaped());
     }
     m_figures->setText(text);
     Q_EMIT updated();
@@ -251,8 +295,10 @@ void EvaluationPage::drawMatrix()
             m_colorMap->data()->setCell(p, 1 - t, share);
             QCPItemText* label = m_matrixLabels.at(t * 2 + p);
             label->position->setCoords(p, 1 - t);
-            label->setText(m_eval.classNames.isEmpty() ? QString()
-                                                       : QStringLiteral("%1\n%2 %").arg(counts[t][p]).arg(share * 100, 0, 'f', 1));
+            label->setText(
+                m_eval.classNames.isEmpty()
+                    ? QString()
+                    : QStringLiteral("%1\n%2 %").arg(counts[t][p]).arg(share * 100, 0, 'f', 1));
             label->setColor(share > 0.5 ? Qt::white : Qt::black);
         }
     }
@@ -261,7 +307,8 @@ void EvaluationPage::drawMatrix()
 
 void EvaluationPage::drawCurves()
 {
-    auto draw = [](QCustomPlot* plot, const std::vector<CurvePoint>& points, const QString& title, bool diagonal) {
+    auto draw = [](QCustomPlot* plot, const std::vector<CurvePoint>& points, const QString& title,
+                   bool diagonal) {
         plot->clearGraphs();
         QVector<double> x, y;
         for (const CurvePoint& p : points) {
@@ -273,7 +320,8 @@ void EvaluationPage::drawCurves()
         curve->setPen(QPen(QColor(30, 90, 170), 2));
         auto* point = plot->addGraph();
         point->setLineStyle(QCPGraph::lsNone);
-        point->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(200, 30, 45), QColor(200, 30, 45), 10));
+        point->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(200, 30, 45),
+                                               QColor(200, 30, 45), 10));
         if (diagonal) {
             auto* d = plot->addGraph();
             d->setData({0, 1}, {0, 1});
@@ -283,11 +331,14 @@ void EvaluationPage::drawCurves()
             t->setText(title);
     };
     draw(m_roc, m_eval.roc.points,
-         m_eval.roc.auc ? tr("ROC curve, AUC = %1").arg(*m_eval.roc.auc, 0, 'f', 4) : tr("ROC curve (AUC undefined)"), true);
+         m_eval.roc.auc ? tr("ROC curve, AUC = %1").arg(*m_eval.roc.auc, 0, 'f', 4)
+                        : tr("ROC curve (AUC undefined)"),
+         true);
     std::vector<CurvePoint> pr = m_eval.pr.points;
     draw(m_pr, pr,
-         m_eval.pr.averagePrecision ? tr("Precision-recall, AP = %1").arg(*m_eval.pr.averagePrecision, 0, 'f', 4)
-                                    : tr("Precision-recall (undefined)"),
+         m_eval.pr.averagePrecision
+             ? tr("Precision-recall, AP = %1").arg(*m_eval.pr.averagePrecision, 0, 'f', 4)
+             : tr("Precision-recall (undefined)"),
          false);
 }
 
@@ -303,7 +354,8 @@ void EvaluationPage::drawCalibration()
         y << b.positiveRate;
     }
     bars->setData(x, y);
-    bars->setWidth(m_eval.calibration.bins.empty() ? 0.1 : 0.9 / double(m_eval.calibration.bins.size()));
+    bars->setWidth(m_eval.calibration.bins.empty() ? 0.1
+                                                   : 0.9 / double(m_eval.calibration.bins.size()));
     bars->setBrush(QColor(70, 130, 180, 170));
     auto* diag = m_calibration->addGraph();
     diag->setData({0, 1}, {0, 1});
@@ -316,8 +368,8 @@ void EvaluationPage::drawCalibration()
 void EvaluationPage::fillReport()
 {
     const ClassificationReport& r = m_eval.report;
-    m_report->setVerticalHeaderLabels({modelClassNames().at(0), modelClassNames().at(1), tr("accuracy"),
-                                       tr("macro avg"), tr("weighted avg")});
+    m_report->setVerticalHeaderLabels({modelClassNames().at(0), modelClassNames().at(1),
+                                       tr("accuracy"), tr("macro avg"), tr("weighted avg")});
     m_report->clearContents();
     if (m_eval.classNames.isEmpty())
         return;
@@ -342,24 +394,29 @@ void EvaluationPage::fillPatients()
     for (const PatientRow& p : m_eval.patients) {
         m_patients->setItem(i, 0, new QTableWidgetItem(p.id));
         m_patients->setItem(i, 1, cell(QString::number(p.cells)));
-        m_patients->setItem(i, 2, cell(QStringLiteral("%1 %").arg(p.trueInfectedShare * 100, 0, 'f', 1)));
-        m_patients->setItem(i, 3, cell(QStringLiteral("%1 %").arg(p.predictedInfectedShare * 100, 0, 'f', 1)));
-        m_patients->setItem(i, 4, cell(QStringLiteral("%1 %").arg(p.cellAccuracy * 100, 0, 'f', 1)));
+        m_patients->setItem(i, 2,
+                            cell(QStringLiteral("%1 %").arg(p.trueInfectedShare * 100, 0, 'f', 1)));
+        m_patients->setItem(
+            i, 3, cell(QStringLiteral("%1 %").arg(p.predictedInfectedShare * 100, 0, 'f', 1)));
+        m_patients->setItem(i, 4,
+                            cell(QStringLiteral("%1 %").arg(p.cellAccuracy * 100, 0, 'f', 1)));
         const bool right = p.trulyInfected == p.predictedInfected;
         auto* decision = new QTableWidgetItem(p.predictedInfected ? tr("infected") : tr("healthy"));
         decision->setForeground(right ? QColor(30, 130, 60) : QColor(200, 30, 45));
-        decision->setToolTip(right ? tr("agrees with the labels") : tr("disagrees with the labels"));
+        decision->setToolTip(right ? tr("agrees with the labels")
+                                   : tr("disagrees with the labels"));
         m_patients->setItem(i, 5, decision);
         ++i;
     }
     const BinaryCounts& k = m_eval.patientLevel;
-    m_patients->setToolTip(tr("Patient level (infected when more than %1 % of cells are called Parasitized): "
-                              "%2 infected found, %3 missed, %4 healthy called infected, %5 healthy cleared")
-                               .arg(m_eval.patientThreshold * 100)
-                               .arg(k.tp)
-                               .arg(k.fn)
-                               .arg(k.fp)
-                               .arg(k.tn));
+    m_patients->setToolTip(
+        tr("Patient level (infected when more than %1 % of cells are called Parasitized): "
+           "%2 infected found, %3 missed, %4 healthy called infected, %5 healthy cleared")
+            .arg(m_eval.patientThreshold * 100)
+            .arg(k.tp)
+            .arg(k.fn)
+            .arg(k.fp)
+            .arg(k.tn));
     m_patients->resizeColumnsToContents();
 }
 
@@ -380,9 +437,12 @@ void EvaluationPage::openGallery(int trueClass, int predictedClass)
     if (!results || m_eval.classNames.isEmpty())
         return;
     const QStringList names = modelClassNames();
-    const QString kind = trueClass == predictedClass ? tr("correct") : trueClass == 0 ? tr("false negatives") : tr("false positives");
-    auto* dialog = new GalleryDialog(tr("True %1, predicted %2 (%3)").arg(names.at(trueClass), names.at(predictedClass), kind),
-                                     *results, imagesInCell(trueClass, predictedClass), m_thumbnails, this);
+    const QString kind = trueClass == predictedClass ? tr("correct")
+                         : trueClass == 0            ? tr("false negatives")
+                                                     : tr("false positives");
+    auto* dialog = new GalleryDialog(
+        tr("True %1, predicted %2 (%3)").arg(names.at(trueClass), names.at(predictedClass), kind),
+        *results, imagesInCell(trueClass, predictedClass), m_thumbnails, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->show();
 }

@@ -11,6 +11,7 @@ class QCustomPlot;
 class QCPItemText;
 class QCPColorMap;
 class QCPGraph;
+class QCheckBox;
 class QDoubleSpinBox;
 class QLabel;
 class QPushButton;
@@ -48,6 +49,10 @@ public:
     QTableWidget* reportTable() const { return m_report; }
     QTableWidget* patientTable() const { return m_patients; }
     QSlider* thresholdSlider() const { return m_slider; }
+    /// Restricts the evaluation to the validation split recorded in the active model's card
+    /// (the held-out patients), when the open folder is the one the model was trained on.
+    void setValidationSplitOnly(bool on);
+    QCheckBox* validationSplitBox() const { return m_validationOnly; }
 
 Q_SIGNALS:
     /// Every view shows the evaluation at the current threshold.
@@ -73,6 +78,7 @@ private:
     QSlider* m_slider;
     QDoubleSpinBox* m_spin;
     QPushButton* m_save;
+    QCheckBox* m_validationOnly;
     QCustomPlot* m_matrix;
     QCPColorMap* m_colorMap = nullptr;
     QList<QCPItemText*> m_matrixLabels;

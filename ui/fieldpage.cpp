@@ -1,5 +1,7 @@
 #include "fieldpage.h"
 
+#include "tablecsv.h"
+
 #include "fieldview.h"
 #include "matconvert.h"
 #include "preprocess.h"
@@ -111,6 +113,7 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     cellLayout->addWidget(m_cellLabel, 1);
 
     m_folderTable = new QTableWidget(0, 4, this);
+    addCsvExportAction(m_folderTable, QStringLiteral("slide-fields.csv"));
     m_folderTable->setHorizontalHeaderLabels(
         {tr("Field"), tr("Cells"), tr("Parasitized"), tr("Parasitemia %")});
     m_folderTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);

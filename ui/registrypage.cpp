@@ -20,6 +20,8 @@
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
+
+#include "tablecsv.h"
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -126,6 +128,7 @@ void RegistryPage::buildUi()
         showDetails();
     });
     connect(m_table, &QTableView::doubleClicked, this, &RegistryPage::onSetActive);
+    addCsvExportAction(m_table, QStringLiteral("models.csv"));
     connect(m_setActive, &QPushButton::clicked, this, &RegistryPage::onSetActive);
     connect(m_rename, &QPushButton::clicked, this, &RegistryPage::onRename);
     connect(m_delete, &QPushButton::clicked, this, &RegistryPage::onDelete);

@@ -1,6 +1,7 @@
 #include "summarypage.h"
 
 #include "qcustomplotinclude.h"
+#include "tablecsv.h"
 
 #include <QGridLayout>
 #include <QGroupBox>
@@ -51,13 +52,17 @@ SummaryPage::SummaryPage(QWidget* parent)
     m_chart->setMinimumHeight(220);
     m_chart->setAccessibleName(tr("Class distribution chart"));
     m_chart->plotLayout()->insertRow(0);
-    m_chart->plotLayout()->addElement(0, 0, new QCPTextElement(m_chart, tr("Images per class"),
-                                                               QFont(font().family(), 11, QFont::Bold)));
+    m_chart->plotLayout()->addElement(0, 0,
+                                      new QCPTextElement(m_chart, tr("Images per class"),
+                                                         QFont(font().family(), 11, QFont::Bold)));
     m_chart->yAxis->setLabel(tr("Images"));
     m_figures->setAccessibleName(tr("Dataset figures"));
     m_patients->setAccessibleName(tr("Images per patient"));
     m_patients->setSortingEnabled(true);
     m_skipped->setAccessibleName(tr("Skipped files"));
+    addCsvExportAction(m_figures, QStringLiteral("dataset-summary.csv"));
+    addCsvExportAction(m_patients, QStringLiteral("images-per-patient.csv"));
+    addCsvExportAction(m_skipped, QStringLiteral("skipped-files.csv"));
 
     auto* grid = new QGridLayout(this);
     grid->addWidget(group(tr("Class distribution"), m_chart, this), 0, 0);
@@ -136,11 +141,14 @@ void SummaryPage::setSummary(std::shared_ptr<const DatasetSummary> s)
     for (auto it = s->perClass.cbegin(); it != s->perClass.cend(); ++it)
         setFigure(row++, tr("Class %1").arg(it.key()), QString::number(it.value()));
     setFigure(row++, tr("Patients / slides"), QString::number(s->perPatient.size()));
-    setFigure(row++, tr("Width (min / median / max)"),
-              QStringLiteral("%1 / %2 / %3 px").arg(s->minWidth).arg(s->medianWidth).arg(s->maxWidth));
-    setFigure(row++, tr("Height (min / median / max)"),
-              QStringLiteral("%1 / %2 / %3 px").arg(s->minHeight).arg(s->medianHeight).arg(s->maxHeight));
-    setFigure(row++, tr("Pixel values (min / max)"), QStringLiteral("%1 / %2").arg(s->minPixel).arg(s->maxPixel));
+    setFigure(
+        row++, tr("Width (min / median / max)"),
+        QStringLiteral("%1 / %2 / %3 px").arg(s->minWidth).arg(s->medianWidth).arg(s->maxWidth));
+    setFigure(
+        row++, tr("Height (min / median / max)"),
+        QStringLiteral("%1 / %2 / %3 px").arg(s->minHeight).arg(s->medianHeight).arg(s->maxHeight));
+    setFigure(row++, tr("Pixel values (min / max)"),
+              QStringLiteral("%1 / %2").arg(s->minPixel).arg(s->maxPixel));
     QStringList channels;
     for (auto it = s->channelCounts.cbegin(); it != s->channelCounts.cend(); ++it)
         channels << tr("%1 channel(s): %2 images").arg(it.key()).arg(it.value());
@@ -154,8 +162,8 @@ void SummaryPage::setSummary(std::shared_ptr<const DatasetSummary> s)
     }
     m_skipped->resizeColumnToContents(0);
     m_status->setText(s->skipped.isEmpty() ? tr("Every image decoded.")
-                                           : tr("%n file(s) cannot be used; see the list above.", nullptr,
-                                                int(s->skipped.size())));
+                                           : tr("%n file(s) cannot be used; see the list above.",
+                                                nullptr, int(s->skipped.size())));
 }
 
 void SummaryPage::updateChart(const QMap<QString, int>& perClass)

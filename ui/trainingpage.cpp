@@ -21,6 +21,7 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTime>
+#include <QTimer>
 #include <QVBoxLayout>
 
 namespace ml {
@@ -93,8 +94,25 @@ void TrainingPage::buildUi()
     m_scratch->setChecked(true);
     m_fineTune = new QRadioButton(tr("fine-tune the active model"));
     // The trainer (models/trainer.h) has no way yet to start from given weights.
-    m_fineTune->setEnabled(false);
-    m_fineTune->setToolTip(tr("Not available yet: the trainer cannot start from existing weights"));
+    m_fineTune->setToolTip(
+        tr("Start from the weights of the active model (a native base, gap or se model; "
+           "the architecture follows it). A smaller learning rate, e.g. 1e-4, suits fine-tuning."));
+    // Fine-tuning needs a native model whose weights the trainer can load.
+    auto updateFineTune = [this] {
+        const Classifier& active = m_models->classifier();
+        const bool possible = active.isLoaded() && active.format() == QLatin1String("native");
+        m_fineTune->setEnabled(possible);
+        if (!possible && m_fineTune->isChecked())
+            m_scratch->setChecked(true);
+    };
+    connect(m_models, &ModelSession::modelChanged, this, updateFineTune);
+    QTimer::singleShot(0, this, updateFineTune);
+    connect(m_fineTune, &QRadioButton::toggled, this, [this](bool on) {
+        if (on)
+            m_arch->setCurrentIndex(
+                qMax(0, m_arch->findData(m_models->classifier().architecture())));
+        m_arch->setEnabled(!on);
+    });
     m_threads = new QLabel(tr("%n libtorch thread(s); the interface keeps a core", nullptr,
                               TrainingController::threadBudget()));
     m_threads->setStyleSheet(QStringLiteral("color: palette(mid);"));
@@ -230,6 +248,10 @@ TrainingConfig TrainingPage::config() const
     c.seed = quint32(m_seed->value());
     c.augment = m_augment->isChecked();
     c.augmentConfig = AugmentConfig::withStainJitter();
+    if (m_fineTune->isChecked() && m_fineTune->isEnabled()) {
+        c.initialModel = m_models->classifier();
+        c.arch = parseArchitecture(c.initialModel.architecture()).value_or(c.arch);
+    }
     return c;
 }
 

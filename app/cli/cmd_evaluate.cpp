@@ -8,6 +8,7 @@
 #include "folderscanner.h"
 #include "inference.h"
 #include "metrics.h"
+#include "validationsplit.h"
 
 #include <QCommandLineParser>
 #include <QThread>
@@ -20,23 +21,33 @@ int runEvaluate(const QStringList& args)
     p.setApplicationDescription(QStringLiteral(
         "Evaluate a model on a labelled folder (class subfolders Parasitized and Uninfected): "
         "confusion matrix, precision/recall/F1 per class, sensitivity, specificity, ROC AUC, "
-        "expected calibration error and the per-patient table. Parasitized is the positive class."));
+        "expected calibration error and the per-patient table. Parasitized is the positive "
+        "class."));
     p.addHelpOption();
-    p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("labelled folder of cell images"));
-    const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("model file (default: embedded model)"),
+    p.addPositionalArgument(QStringLiteral("DIR"),
+                            QStringLiteral("labelled folder of cell images"));
+    const QCommandLineOption model(QStringLiteral("model"),
+                                   QStringLiteral("model file (default: embedded model)"),
                                    QStringLiteral("FILE"));
-    const QCommandLineOption threshold(QStringLiteral("threshold"),
-                                       QStringLiteral("P(Parasitized) from which a cell is called parasitized "
-                                                      "(default: the model card's, else 0.5)"),
-                                       QStringLiteral("T"));
-    const QCommandLineOption patientThreshold(QStringLiteral("patient-threshold"),
-                                              QStringLiteral("share of cells called parasitized above which a "
-                                                             "patient is called infected (default 0.05)"),
-                                              QStringLiteral("S"), QStringLiteral("0.05"));
-    const QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
-                                     QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption threshold(
+        QStringLiteral("threshold"),
+        QStringLiteral("P(Parasitized) from which a cell is called parasitized "
+                       "(default: the model card's, else 0.5)"),
+        QStringLiteral("T"));
+    const QCommandLineOption patientThreshold(
+        QStringLiteral("patient-threshold"),
+        QStringLiteral("share of cells called parasitized above which a "
+                       "patient is called infected (default 0.05)"),
+        QStringLiteral("S"), QStringLiteral("0.05"));
+    const QCommandLineOption threads(
+        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
+        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption validationSplit(
+        QStringLiteral("validation-split"),
+        QStringLiteral("evaluate only the patients the model's training held out "
+                       "(rebuilt from its card; DIR must be its training folder)"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
-    p.addOptions({model, threshold, patientThreshold, threads, json});
+    p.addOptions({model, threshold, patientThreshold, threads, validationSplit, json});
     if (!p.parse(args)) {
         printError(p.errorText());
         return 2;
@@ -50,7 +61,8 @@ int runEvaluate(const QStringList& args)
         return 2;
     }
     Classifier classifier;
-    const bool loaded = p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded();
+    const bool loaded =
+        p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded();
     if (!loaded) {
         printError(QStringLiteral("evaluate: %1").arg(classifier.errorString()));
         return 1;
@@ -63,10 +75,11 @@ int runEvaluate(const QStringList& args)
     const double pt = p.value(patientThreshold).toDouble(&okP);
     const int nThreads = p.value(threads).toInt();
     if (!ok || !okP || t <= 0 || t >= 1 || pt < 0 || pt >= 1 || nThreads < 1) {
-        printError(QStringLiteral("evaluate: invalid --threshold, --patient-threshold or --threads"));
+        printError(
+            QStringLiteral("evaluate: invalid --threshold, --patient-threshold or --threads"));
         return 2;
     }
-    const auto ds = std::make_shared<const Dataset>(scanFolder(p.positionalArguments().first()));
+    auto ds = std::make_shared<const Dataset>(scanFolder(p.positionalArguments().first()));
     if (!ds->error.isEmpty()) {
         printError(QStringLiteral("evaluate: %1").arg(ds->error));
         return 1;
@@ -76,6 +89,21 @@ int runEvaluate(const QStringList& args)
                                   "compare with (use classify for unlabeled folders)")
                        .arg(ds->root));
         return 1;
+    }
+    ValidationMask mask;
+    if (p.isSet(validationSplit)) {
+        mask = validationMaskFromCard(*ds, classifier.card());
+        if (!mask.applied) {
+            printError(QStringLiteral("evaluate: --validation-split: %1").arg(mask.note));
+            return 1;
+        }
+        // Classify only the held-out images.
+        auto held = std::make_shared<Dataset>(*ds);
+        held->images.clear();
+        for (int i = 0; i < ds->images.size(); ++i)
+            if (mask.keep[size_t(i)])
+                held->images.append(ds->images.at(i));
+        ds = held;
     }
     ClassifyOptions options;
     options.threads = nThreads;
@@ -107,9 +135,11 @@ int runEvaluate(const QStringList& args)
     }
     Evaluation e = evaluate(cells, modelClassNames(), t, pt);
     if (unknownClass)
-        e.warnings << QStringLiteral("%1 images in classes the model does not know were left out").arg(unknownClass);
+        e.warnings << QStringLiteral("%1 images in classes the model does not know were left out")
+                          .arg(unknownClass);
     if (report.failed)
-        e.warnings << QStringLiteral("%1 images could not be decoded and were left out").arg(report.failed);
+        e.warnings << QStringLiteral("%1 images could not be decoded and were left out")
+                          .arg(report.failed);
     if (p.isSet(json)) {
         QJsonObject o = e.toJson();
         o.insert(QStringLiteral("images"), report.images);
@@ -117,6 +147,7 @@ int runEvaluate(const QStringList& args)
         o.insert(QStringLiteral("seconds"), report.seconds);
         o.insert(QStringLiteral("model"), classifier.source());
         o.insert(QStringLiteral("model_sha256"), classifier.weightsSha256());
+        o.insert(QStringLiteral("validation_split_only"), mask.applied);
         printJson(o);
     } else {
         printLine(QStringLiteral("Model %1 (%2), %3 cells of %4")

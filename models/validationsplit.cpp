@@ -1,0 +1,49 @@
+#include "validationsplit.h"
+
+#include "trainer.h"
+
+namespace ml {
+
+ValidationMask validationMaskFromCard(const Dataset& dataset, const QJsonObject& card)
+{
+    ValidationMask mask;
+    const QJsonObject split = card.value(QStringLiteral("split")).toObject();
+    const QJsonObject data = card.value(QStringLiteral("training_data")).toObject();
+    QMap<QString, int> expected;
+    for (const char* side : {"train_cells", "val_cells"}) {
+        const QJsonObject o = data.value(QLatin1String(side)).toObject();
+        for (auto it = o.begin(); it != o.end(); ++it)
+            expected[it.key()] += it.value().toInt();
+    }
+    if (split.isEmpty() || expected.isEmpty()) {
+        mask.note = QStringLiteral("the model card records no training split: all cells are used");
+        return mask;
+    }
+    // Cells that failed to decode in training are not in the card's counts, so a folder
+    // with unreadable files never matches: better all cells than a wrong split.
+    if (expected != dataset.countPerClass()) {
+        mask.note = QStringLiteral(
+            "this folder is not the model's training folder (its class counts differ from "
+            "the card's): all cells are used");
+        return mask;
+    }
+    std::vector<int> train, val;
+    const SplitMode mode = split.value(QStringLiteral("mode")).toString() == QLatin1String("random")
+                               ? SplitMode::Random
+                               : SplitMode::Patient;
+    splitDataset(dataset, mode, split.value(QStringLiteral("val_fraction")).toDouble(0.2),
+                 quint32(split.value(QStringLiteral("seed")).toInt(42)), &train, &val);
+    mask.applied = true;
+    mask.keep.assign(size_t(dataset.images.size()), false);
+    for (int i : val)
+        mask.keep[size_t(i)] = true;
+    mask.cells = int(val.size());
+    mask.note =
+        QStringLiteral(
+            "validation split of the model's training only (%1 held-out cells, split by %2)")
+            .arg(mask.cells)
+            .arg(split.value(QStringLiteral("mode")).toString());
+    return mask;
+}
+
+} // namespace ml
