@@ -39,7 +39,8 @@ int runClassify(const QStringList& args)
                                    QStringLiteral("N"), QStringLiteral("256"));
     const QCommandLineOption threshold(
         QStringLiteral("threshold"),
-        QStringLiteral("P(Parasitized) from which a cell is called parasitized (default 0.5)"),
+        QStringLiteral("P(Parasitized) from which a cell is called parasitized (default: the "
+                       "model card's threshold, else 0.5)"),
         QStringLiteral("T"), QStringLiteral("0.5"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print a JSON summary"));
     p.addOptions({model, csv, threads, decodeThreads, batch, threshold, json});
@@ -75,6 +76,9 @@ int runClassify(const QStringList& args)
         printError(QStringLiteral("classify: %1").arg(classifier.errorString()));
         return 1;
     }
+    // A threshold saved into the model card (Evaluate page) is the model's operating point.
+    if (!p.isSet(threshold))
+        options.threshold = classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
     const Dataset ds = scanFolder(p.positionalArguments().first());
     if (!ds.error.isEmpty()) {
         printError(QStringLiteral("classify: %1").arg(ds.error));
