@@ -65,8 +65,8 @@ int main(int argc, char** argv)
         runs = std::max(1, args.at(runsAt + 1).toInt());
         args.remove(runsAt, 2);
     }
-    const QString folder = args.size() > 1 ? args.at(1)
-                                           : QStringLiteral(MALARIALENS_SHARED_DATA "/nih-cells");
+    const QString folder =
+        args.size() > 1 ? args.at(1) : QStringLiteral(MALARIALENS_SHARED_DATA "/nih-cells");
     QTextStream out(stdout);
 
     // 1. Listing and counting (scan only, no decoding).
@@ -87,7 +87,9 @@ int main(int argc, char** argv)
     }
     out << "folder: " << folder << "\n";
     out << "images: " << images << ", patients: " << patients << "\n";
-    out << QStringLiteral("list+count: median %1 ms over %2 runs\n").arg(median(listMs), 0, 'f', 1).arg(runs);
+    out << QStringLiteral("list+count: median %1 ms over %2 runs\n")
+               .arg(median(listMs), 0, 'f', 1)
+               .arg(runs);
 
     // 2. Time from "open folder" until the first 36 thumbnails are decoded and in the view.
     std::vector<double> firstGridMs;
@@ -97,7 +99,8 @@ int main(int argc, char** argv)
         ml::BrowserPage page(&thumbs);
         page.resize(1000, 900);
         page.show();
-        QObject::connect(&session, &ml::DatasetSession::datasetChanged, &page, &ml::BrowserPage::setDataset);
+        QObject::connect(&session, &ml::DatasetSession::datasetChanged, &page,
+                         &ml::BrowserPage::setDataset);
         QElapsedTimer t;
         t.start();
         session.open(folder);
@@ -118,7 +121,8 @@ int main(int argc, char** argv)
         session.cancel();
     }
     out << QStringLiteral("open -> first 36 thumbnails: median %1 ms over %2 runs\n")
-               .arg(median(firstGridMs), 0, 'f', 1).arg(runs);
+               .arg(median(firstGridMs), 0, 'f', 1)
+               .arg(runs);
 
     // 3. Thumbnail throughput on the service's own pool (2 threads).
     const ml::Dataset ds = ml::scanFolder(folder);
@@ -137,7 +141,9 @@ int main(int argc, char** argv)
             QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
         const double s = t.nsecsElapsed() / 1e9;
         out << QStringLiteral("thumbnails decoded: %1 in %2 s = %3 per second (2 threads)\n")
-                   .arg(done).arg(s, 0, 'f', 2).arg(done / s, 0, 'f', 0);
+                   .arg(done)
+                   .arg(s, 0, 'f', 2)
+                   .arg(done / s, 0, 'f', 0);
     }
 
     // 4. Peak memory after scrolling the browser through the whole folder.
@@ -160,7 +166,8 @@ int main(int argc, char** argv)
         }
         // Let the last screenful decode.
         QTest::qWait(500);
-        out << QStringLiteral("scrolled %1 pages in %2 s; thumbnail cache %3 MB; RSS %4 MB (before %5 MB), peak RSS %6 MB\n")
+        out << QStringLiteral("scrolled %1 pages in %2 s; thumbnail cache %3 MB; RSS %4 MB (before "
+                              "%5 MB), peak RSS %6 MB\n")
                    .arg(steps)
                    .arg(t.elapsed() / 1000.0, 0, 'f', 1)
                    .arg(thumbs.cachedBytes() / 1e6, 0, 'f', 1)

@@ -41,7 +41,8 @@ int main(int argc, char** argv)
         threads = args.at(at + 1).toInt();
         args.remove(at, 2);
     }
-    const QString folder = args.size() > 1 ? args.at(1) : QStringLiteral(MALARIALENS_SHARED_DATA "/nih-cells");
+    const QString folder =
+        args.size() > 1 ? args.at(1) : QStringLiteral(MALARIALENS_SHARED_DATA "/nih-cells");
     QTextStream out(stdout);
     const auto ds = std::make_shared<const ml::Dataset>(ml::scanFolder(folder));
     ml::Classifier classifier;
@@ -61,8 +62,10 @@ int main(int argc, char** argv)
     cells.reserve(size_t(report.results.size()));
     for (const ml::CellResult& r : report.results)
         if (r.ok())
-            cells.push_back({r.index, int(ml::modelClassNames().indexOf(ds->className(ds->images.at(r.index).label))),
-                             double(r.probability), ds->images.at(r.index).patient});
+            cells.push_back(
+                {r.index,
+                 int(ml::modelClassNames().indexOf(ds->className(ds->images.at(r.index).label))),
+                 double(r.probability), ds->images.at(r.index).patient});
     ml::Evaluation e = ml::evaluate(cells, ml::modelClassNames(), 0.5);
     const double evaluateS = t.nsecsElapsed() / 1e9;
 
@@ -72,11 +75,15 @@ int main(int argc, char** argv)
         ml::moveThreshold(e, cells, i / 100.0);
         moves.push_back(t.nsecsElapsed() / 1e6);
     }
-    out << "cells: " << cells.size() << ", classify " << QString::number(classifyS, 'f', 2) << " s ("
-        << QString::number(report.imagesPerSecond(), 'f', 0) << " images/s, " << threads << " threads)\n";
-    out << "evaluate (all metrics, curves, calibration, patients): " << QString::number(evaluateS * 1000, 'f', 1)
-        << " ms = " << QString::number(100 * evaluateS / classifyS, 'f', 2) << " % of classifying\n";
-    out << "threshold move, metrics only: median " << QString::number(median(moves), 'f', 2) << " ms over 99 moves\n";
+    out << "cells: " << cells.size() << ", classify " << QString::number(classifyS, 'f', 2)
+        << " s (" << QString::number(report.imagesPerSecond(), 'f', 0) << " images/s, " << threads
+        << " threads)\n";
+    out << "evaluate (all metrics, curves, calibration, patients): "
+        << QString::number(evaluateS * 1000, 'f', 1)
+        << " ms = " << QString::number(100 * evaluateS / classifyS, 'f', 2)
+        << " % of classifying\n";
+    out << "threshold move, metrics only: median " << QString::number(median(moves), 'f', 2)
+        << " ms over 99 moves\n";
 
     // The evaluation page fed by a session that classifies the folder.
     ml::ModelSession session;
@@ -99,9 +106,9 @@ int main(int argc, char** argv)
         QCoreApplication::processEvents(); // the queued replots
         pageMoves.push_back(t.nsecsElapsed() / 1e6);
     }
-    out << "threshold move, whole evaluation page (" << page.evaluation().cells << " cells): median "
-        << QString::number(median(pageMoves), 'f', 1) << " ms, max "
-        << QString::number(*std::max_element(pageMoves.begin(), pageMoves.end()), 'f', 1) << " ms over "
-        << pageMoves.size() << " moves\n";
+    out << "threshold move, whole evaluation page (" << page.evaluation().cells
+        << " cells): median " << QString::number(median(pageMoves), 'f', 1) << " ms, max "
+        << QString::number(*std::max_element(pageMoves.begin(), pageMoves.end()), 'f', 1)
+        << " ms over " << pageMoves.size() << " moves\n";
     return 0;
 }

@@ -16,11 +16,11 @@ struct AugmentConfig
 {
     bool horizontalFlip = true;
     bool verticalFlip = true;
-    float brightnessDelta = 0.2f;   ///< added value drawn from [-d, +d] (tf.image.random_brightness)
-    float contrastLow = 0.7f;       ///< contrast factor drawn from [low, high]
+    float brightnessDelta = 0.2f; ///< added value drawn from [-d, +d] (tf.image.random_brightness)
+    float contrastLow = 0.7f;     ///< contrast factor drawn from [low, high]
     float contrastHigh = 1.3f;
-    float hueShiftDegrees = 0.0f;   ///< hue shift drawn from [-h, +h] degrees (stain jitter)
-    float saturationJitter = 0.0f;  ///< saturation factor drawn from [1-s, 1+s]
+    float hueShiftDegrees = 0.0f;  ///< hue shift drawn from [-h, +h] degrees (stain jitter)
+    float saturationJitter = 0.0f; ///< saturation factor drawn from [1-s, 1+s]
 
     /// The study's augmentation: flips, brightness 0.2, contrast 0.7-1.3, no colour jitter.
     static AugmentConfig study() { return {}; }
@@ -39,10 +39,10 @@ struct AugmentParams
 {
     bool flipHorizontal = false;
     bool flipVertical = false;
-    float brightness = 0.0f;     ///< added to every channel
-    float contrast = 1.0f;       ///< (x - channel mean) * contrast + channel mean
-    float hueShift = 0.0f;       ///< degrees
-    float saturation = 1.0f;     ///< factor
+    float brightness = 0.0f; ///< added to every channel
+    float contrast = 1.0f;   ///< (x - channel mean) * contrast + channel mean
+    float hueShift = 0.0f;   ///< degrees
+    float saturation = 1.0f; ///< factor
 };
 
 /// Draws parameters from `config` with `rng` (seed it for a reproducible preview).

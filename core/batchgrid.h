@@ -16,9 +16,9 @@ namespace ml {
 /// One cell of a grid: the picture and the caption painted over it.
 struct GridTile
 {
-    QImage image;       ///< null when the file could not be decoded
-    QString caption;    ///< class name (or "unlabeled")
-    QString detail;     ///< second line: file name, or the decode error
+    QImage image;    ///< null when the file could not be decoded
+    QString caption; ///< class name (or "unlabeled")
+    QString detail;  ///< second line: file name, or the decode error
     bool failed = false;
 };
 
@@ -29,8 +29,9 @@ QList<int> batchIndices(const Dataset& dataset, int batchSize, int batchNumber, 
 /// Decodes the images of `indices` (scaled to fit `edge` pixels). Call it off the GUI
 /// thread. `transform`, when set, is applied to each decoded 8-bit BGR image first (the
 /// exploratory views use it for HSV, blur and augmentation modes).
-QList<GridTile> loadGridTiles(const Dataset& dataset, const QList<int>& indices, int edge,
-                              const std::function<QImage(const QString& path, QString* error)>& load = {});
+QList<GridTile>
+loadGridTiles(const Dataset& dataset, const QList<int>& indices, int edge,
+              const std::function<QImage(const QString& path, QString* error)>& load = {});
 
 /// Paints `tiles` in a grid of `columns` columns filling `area`, captions on a dark band
 /// at the top of each tile. Used by the grid widget and by renderGridImage() alike.

@@ -4,7 +4,8 @@
 
 namespace ml {
 
-ClassificationResults::ClassificationResults(std::shared_ptr<const Dataset> dataset, double threshold)
+ClassificationResults::ClassificationResults(std::shared_ptr<const Dataset> dataset,
+                                             double threshold)
     : m_dataset(std::move(dataset)), m_threshold(threshold)
 {
     const size_t n = m_dataset ? size_t(m_dataset->images.size()) : 0;
@@ -89,8 +90,10 @@ QByteArray ClassificationResults::toCsv() const
     QByteArray out;
     QTextStream s(&out);
     auto quote = [](QString v) {
-        if (v.contains(QLatin1Char(',')) || v.contains(QLatin1Char('"')) || v.contains(QLatin1Char('\n')))
-            v = QLatin1Char('"') + v.replace(QLatin1String("\""), QLatin1String("\"\"")) + QLatin1Char('"');
+        if (v.contains(QLatin1Char(',')) || v.contains(QLatin1Char('"')) ||
+            v.contains(QLatin1Char('\n')))
+            v = QLatin1Char('"') + v.replace(QLatin1String("\""), QLatin1String("\"\"")) +
+                QLatin1Char('"');
         return v;
     };
     s << "file,patient,true_label,predicted,probability_parasitized,correct,error\n";
@@ -101,8 +104,9 @@ QByteArray ClassificationResults::toCsv() const
         s << quote(e.relativePath) << ',' << quote(e.patient) << ','
           << (m_dataset->isLabelled() ? quote(m_dataset->className(e.label)) : QString()) << ','
           << (p >= 0 ? modelClassNames().at(p) : QString()) << ','
-          << (isDone(i) && !hasError(i) ? QString::number(double(probability(i)), 'f', 6) : QString()) << ','
-          << (c < 0 ? QString() : QString::number(c)) << ',' << quote(error(i)) << '\n';
+          << (isDone(i) && !hasError(i) ? QString::number(double(probability(i)), 'f', 6)
+                                        : QString())
+          << ',' << (c < 0 ? QString() : QString::number(c)) << ',' << quote(error(i)) << '\n';
     }
     s.flush();
     return out;

@@ -13,15 +13,15 @@ namespace ml {
 struct ImageEntry
 {
     QString relativePath;
-    int label = -1;         ///< index into Dataset::classNames, -1 for an unlabeled folder
-    QString patient;        ///< patient/slide id (from the file name, else the folder)
+    int label = -1;  ///< index into Dataset::classNames, -1 for an unlabeled folder
+    QString patient; ///< patient/slide id (from the file name, else the folder)
     qint64 bytes = 0;
 };
 
 /// A file that was seen but cannot be used, with the reason shown to the user.
 struct SkippedFile
 {
-    QString path;           ///< relative to Dataset::root when inside it
+    QString path; ///< relative to Dataset::root when inside it
     QString reason;
 };
 
@@ -33,13 +33,13 @@ enum class PatientSource { FileName, Folder, Mixed };
 /// with images and no subfolders is unlabeled (classNames empty, every label -1).
 struct Dataset
 {
-    QString root;                   ///< absolute, canonical path of the folder
-    QStringList classNames;         ///< empty for an unlabeled folder
-    QList<ImageEntry> images;       ///< sorted by class, then relative path
-    QList<SkippedFile> skipped;     ///< found during the scan (empty, unreadable, loops ...)
+    QString root;               ///< absolute, canonical path of the folder
+    QStringList classNames;     ///< empty for an unlabeled folder
+    QList<ImageEntry> images;   ///< sorted by class, then relative path
+    QList<SkippedFile> skipped; ///< found during the scan (empty, unreadable, loops ...)
     PatientSource patientSource = PatientSource::FileName;
-    QString error;                  ///< non-empty when the folder itself could not be read
-    bool cancelled = false;         ///< the scan was cancelled; the listing is partial
+    QString error;          ///< non-empty when the folder itself could not be read
+    bool cancelled = false; ///< the scan was cancelled; the listing is partial
 
     bool isLabelled() const { return !classNames.isEmpty(); }
     QString absolutePath(int index) const;

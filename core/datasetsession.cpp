@@ -10,7 +10,8 @@ DatasetSession::DatasetSession(QObject* parent) : QObject(parent)
 {
     qRegisterMetaType<std::shared_ptr<const ml::Dataset>>();
     qRegisterMetaType<std::shared_ptr<const ml::DatasetSummary>>();
-    connect(&m_scanWatcher, &QFutureWatcher<Dataset>::finished, this, &DatasetSession::onScanFinished);
+    connect(&m_scanWatcher, &QFutureWatcher<Dataset>::finished, this,
+            &DatasetSession::onScanFinished);
     connect(&m_summaryWatcher, &QFutureWatcher<DatasetSummary>::finished, this,
             &DatasetSession::onSummaryFinished);
 }
@@ -45,7 +46,8 @@ void DatasetSession::open(const QString& folder)
         opts.cancel = cancel.get();
         opts.progress = [self](int found) {
             if (self)
-                QMetaObject::invokeMethod(self.data(), "scanProgress", Qt::QueuedConnection, Q_ARG(int, found));
+                QMetaObject::invokeMethod(self.data(), "scanProgress", Qt::QueuedConnection,
+                                          Q_ARG(int, found));
         };
         return scanFolder(folder, opts);
     }));

@@ -117,7 +117,8 @@ QJsonObject summaryToJson(const Dataset& dataset, const DatasetSummary& s)
         channels.insert(QString::number(it.key()), it.value());
     QJsonArray skipped;
     for (const SkippedFile& f : s.skipped)
-        skipped.append(QJsonObject{{QStringLiteral("path"), f.path}, {QStringLiteral("reason"), f.reason}});
+        skipped.append(
+            QJsonObject{{QStringLiteral("path"), f.path}, {QStringLiteral("reason"), f.reason}});
     QJsonArray classNames;
     for (const QString& c : dataset.classNames)
         classNames.append(c);
@@ -137,8 +138,8 @@ QJsonObject summaryToJson(const Dataset& dataset, const DatasetSummary& s)
     o.insert(QStringLiteral("height"), QJsonObject{{QStringLiteral("min"), s.minHeight},
                                                    {QStringLiteral("median"), s.medianHeight},
                                                    {QStringLiteral("max"), s.maxHeight}});
-    o.insert(QStringLiteral("pixel"), QJsonObject{{QStringLiteral("min"), s.minPixel},
-                                                  {QStringLiteral("max"), s.maxPixel}});
+    o.insert(QStringLiteral("pixel"),
+             QJsonObject{{QStringLiteral("min"), s.minPixel}, {QStringLiteral("max"), s.maxPixel}});
     o.insert(QStringLiteral("channels"), channels);
     o.insert(QStringLiteral("skipped"), skipped);
     o.insert(QStringLiteral("cancelled"), s.cancelled);

@@ -34,7 +34,8 @@ struct Walker
     {
         // Built from the walk's own prefix: QDir::relativeFilePath per file costs more
         // than the rest of the listing.
-        const QString rel = relDir.isEmpty() ? fi.fileName() : relDir + QLatin1Char('/') + fi.fileName();
+        const QString rel =
+            relDir.isEmpty() ? fi.fileName() : relDir + QLatin1Char('/') + fi.fileName();
         if (fi.isSymLink() && !fi.exists()) {
             out.skipped.append({rel, QStringLiteral("broken symbolic link")});
             return;
@@ -70,11 +71,13 @@ struct Walker
     {
         const QString canonical = QFileInfo(dirPath).canonicalFilePath();
         if (canonical.isEmpty()) {
-            out.skipped.append({relative(dirPath), QStringLiteral("folder disappeared during the scan")});
+            out.skipped.append(
+                {relative(dirPath), QStringLiteral("folder disappeared during the scan")});
             return true;
         }
         if (visitedDirs.contains(canonical)) {
-            out.skipped.append({relative(dirPath), QStringLiteral("symbolic link loop (folder already listed)")});
+            out.skipped.append(
+                {relative(dirPath), QStringLiteral("symbolic link loop (folder already listed)")});
             return true;
         }
         visitedDirs.insert(canonical);
@@ -147,7 +150,8 @@ Dataset scanFolder(const QString& folder, const ScanOptions& options)
     } else {
         out.classNames = classDirs;
         for (const QFileInfo& fi : topImages)
-            out.skipped.append({fi.fileName(), QStringLiteral("outside the class folders (ignored)")});
+            out.skipped.append(
+                {fi.fileName(), QStringLiteral("outside the class folders (ignored)")});
         for (int label = 0; label < classDirs.size(); ++label) {
             if (!walker.walk(root.filePath(classDirs.at(label)), classDirs.at(label), label))
                 break;
@@ -157,7 +161,8 @@ Dataset scanFolder(const QString& folder, const ScanOptions& options)
     if (!QFileInfo::exists(out.root))
         out.error = QStringLiteral("folder disappeared during the scan: %1").arg(folder);
     if (walker.usedFolderPatient > 0)
-        out.patientSource = walker.usedNamePatient > 0 ? PatientSource::Mixed : PatientSource::Folder;
+        out.patientSource =
+            walker.usedNamePatient > 0 ? PatientSource::Mixed : PatientSource::Folder;
     if (options.progress)
         options.progress(walker.found);
     return out;

@@ -29,7 +29,9 @@ bool ImageFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& source
         return false;
     if (m_text.isEmpty())
         return true;
-    return idx.data(ImageListModel::RelativePathRole).toString().contains(m_text, Qt::CaseInsensitive) ||
+    return idx.data(ImageListModel::RelativePathRole)
+               .toString()
+               .contains(m_text, Qt::CaseInsensitive) ||
            idx.data(ImageListModel::PatientRole).toString().contains(m_text, Qt::CaseInsensitive);
 }
 

@@ -12,7 +12,7 @@ namespace ml {
 
 const QStringList& imageExtensions()
 {
-    static const QStringList exts = {QStringLiteral("png"), QStringLiteral("jpg"),
+    static const QStringList exts = {QStringLiteral("png"),  QStringLiteral("jpg"),
                                      QStringLiteral("jpeg"), QStringLiteral("tif"),
                                      QStringLiteral("tiff"), QStringLiteral("bmp")};
     return exts;
@@ -93,16 +93,18 @@ DecodedImage decodeImageData(const QByteArray& data, const DecodeLimits& limits)
     const QSize size = header.size();
     if (!size.isValid()) {
         const QByteArray fmt = header.format();
-        out.error = fmt.isEmpty() ? QStringLiteral("not a recognised image (unknown or corrupt header)")
-                                  : QStringLiteral("corrupt %1 header").arg(QString::fromLatin1(fmt));
+        out.error = fmt.isEmpty()
+                        ? QStringLiteral("not a recognised image (unknown or corrupt header)")
+                        : QStringLiteral("corrupt %1 header").arg(QString::fromLatin1(fmt));
         return out;
     }
     out.size = size;
     if (qint64(size.width()) * size.height() > limits.maxPixels) {
-        out.error = QStringLiteral("image too large: %1 x %2 pixels exceeds the limit of %3 megapixels")
-                        .arg(size.width())
-                        .arg(size.height())
-                        .arg(limits.maxPixels / 1'000'000);
+        out.error =
+            QStringLiteral("image too large: %1 x %2 pixels exceeds the limit of %3 megapixels")
+                .arg(size.width())
+                .arg(size.height())
+                .arg(limits.maxPixels / 1'000'000);
         return out;
     }
     if (isTruncatedJpeg(data)) {
@@ -115,7 +117,8 @@ DecodedImage decodeImageData(const QByteArray& data, const DecodeLimits& limits)
                           const_cast<uchar*>(reinterpret_cast<const uchar*>(data.constData())));
         raw = cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
     } catch (const cv::Exception& e) {
-        out.error = QStringLiteral("decode failed: %1").arg(QString::fromStdString(e.msg).trimmed());
+        out.error =
+            QStringLiteral("decode failed: %1").arg(QString::fromStdString(e.msg).trimmed());
         return out;
     }
     if (raw.empty()) {

@@ -18,18 +18,18 @@ namespace ml {
 /// Limits applied before decoding. The defaults refuse a 30,000 x 30,000 image (900 MP).
 struct DecodeLimits
 {
-    qint64 maxPixels = 100'000'000;         ///< width*height above this is refused
-    qint64 maxFileBytes = 1'000'000'000;    ///< larger files are refused unread
+    qint64 maxPixels = 100'000'000;      ///< width*height above this is refused
+    qint64 maxFileBytes = 1'000'000'000; ///< larger files are refused unread
 };
 
 /// Result of decoding one file. On failure `bgr` is empty and `error` says why.
 struct DecodedImage
 {
-    cv::Mat bgr;          ///< CV_8UC3, BGR order (OpenCV's convention), continuous
-    QSize size;           ///< original width/height
-    int channels = 0;     ///< channels stored in the file (1 gray, 2 gray+alpha, 3, 4)
-    int bitDepth = 0;     ///< bits per channel stored in the file (8 or 16)
-    QString error;        ///< empty on success
+    cv::Mat bgr;      ///< CV_8UC3, BGR order (OpenCV's convention), continuous
+    QSize size;       ///< original width/height
+    int channels = 0; ///< channels stored in the file (1 gray, 2 gray+alpha, 3, 4)
+    int bitDepth = 0; ///< bits per channel stored in the file (8 or 16)
+    QString error;    ///< empty on success
 
     bool ok() const { return error.isEmpty() && !bgr.empty(); }
 };

@@ -91,9 +91,12 @@ QVariant ImageListModel::data(const QModelIndex& index, int role) const
     case ErrorRole:
         return m_thumbnails->failure(m_dataset->absolutePath(index.row()));
     case ProbabilityRole:
-        return m_results && m_results->dataset() == m_dataset ? double(m_results->probability(index.row())) : -1.0;
+        return m_results && m_results->dataset() == m_dataset
+                   ? double(m_results->probability(index.row()))
+                   : -1.0;
     case PredictedRole:
-        return m_results && m_results->dataset() == m_dataset ? m_results->predicted(index.row()) : -1;
+        return m_results && m_results->dataset() == m_dataset ? m_results->predicted(index.row())
+                                                              : -1;
     case ThumbnailReadyRole: {
         const QString path = m_dataset->absolutePath(index.row());
         return !m_thumbnails->failure(path).isEmpty() || !m_thumbnails->cached(path).isNull();
@@ -138,7 +141,8 @@ void ImageListModel::onThumbnail(const QString& path)
     if (it == m_rowOfPath.cend())
         return;
     const QModelIndex idx = index(*it);
-    Q_EMIT dataChanged(idx, idx, {Qt::DecorationRole, Qt::ToolTipRole, ErrorRole, ThumbnailReadyRole});
+    Q_EMIT dataChanged(idx, idx,
+                       {Qt::DecorationRole, Qt::ToolTipRole, ErrorRole, ThumbnailReadyRole});
 }
 
 } // namespace ml

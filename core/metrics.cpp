@@ -13,7 +13,10 @@ namespace ml {
 
 namespace {
 
-bool labelled(const ScoredImage& c) { return c.label == 0 || c.label == 1; }
+bool labelled(const ScoredImage& c)
+{
+    return c.label == 0 || c.label == 1;
+}
 
 double ratio(double a, double b, bool* undefined = nullptr)
 {
@@ -25,7 +28,10 @@ double ratio(double a, double b, bool* undefined = nullptr)
     return a / b;
 }
 
-double f1Of(double p, double r) { return p + r > 0 ? 2 * p * r / (p + r) : 0.0; }
+double f1Of(double p, double r)
+{
+    return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+}
 
 // Labelled cells sorted by decreasing probability; the curves walk this order.
 std::vector<const ScoredImage*> sortedByScore(const std::vector<ScoredImage>& cells, int* positives,
@@ -119,7 +125,8 @@ RocCurve rocCurve(const std::vector<ScoredImage>& cells)
     if (P > 0 && N > 0) {
         double area = 0;
         for (size_t i = 1; i < roc.points.size(); ++i)
-            area += (roc.points[i].x - roc.points[i - 1].x) * (roc.points[i].y + roc.points[i - 1].y) / 2;
+            area += (roc.points[i].x - roc.points[i - 1].x) *
+                    (roc.points[i].y + roc.points[i - 1].y) / 2;
         roc.auc = area;
     }
     return roc;
@@ -275,13 +282,14 @@ QJsonObject Evaluation::toJson() const
 
     QJsonArray patientsJson;
     for (const PatientRow& p : patients)
-        patientsJson.append(QJsonObject{{QStringLiteral("id"), p.id},
-                                        {QStringLiteral("cells"), p.cells},
-                                        {QStringLiteral("true_infected_share"), p.trueInfectedShare},
-                                        {QStringLiteral("predicted_infected_share"), p.predictedInfectedShare},
-                                        {QStringLiteral("cell_accuracy"), p.cellAccuracy},
-                                        {QStringLiteral("truly_infected"), p.trulyInfected},
-                                        {QStringLiteral("predicted_infected"), p.predictedInfected}});
+        patientsJson.append(
+            QJsonObject{{QStringLiteral("id"), p.id},
+                        {QStringLiteral("cells"), p.cells},
+                        {QStringLiteral("true_infected_share"), p.trueInfectedShare},
+                        {QStringLiteral("predicted_infected_share"), p.predictedInfectedShare},
+                        {QStringLiteral("cell_accuracy"), p.cellAccuracy},
+                        {QStringLiteral("truly_infected"), p.trulyInfected},
+                        {QStringLiteral("predicted_infected"), p.predictedInfected}});
     QJsonArray bins;
     for (const CalibrationBin& b : calibration.bins)
         bins.append(QJsonObject{{QStringLiteral("lower"), b.lower},
@@ -305,7 +313,8 @@ QJsonObject Evaluation::toJson() const
     o.insert(QStringLiteral("false_positives"), report.falsePositives);
     o.insert(QStringLiteral("false_negatives"), report.falseNegatives);
     o.insert(QStringLiteral("auc"), roc.auc ? QJsonValue(*roc.auc) : QJsonValue());
-    o.insert(QStringLiteral("average_precision"), pr.averagePrecision ? QJsonValue(*pr.averagePrecision) : QJsonValue());
+    o.insert(QStringLiteral("average_precision"),
+             pr.averagePrecision ? QJsonValue(*pr.averagePrecision) : QJsonValue());
     o.insert(QStringLiteral("threshold"), threshold);
     o.insert(QStringLiteral("ece"), calibration.ece);
     o.insert(QStringLiteral("calibration"), bins);
@@ -324,31 +333,35 @@ QString Evaluation::toText() const
     const QString pos = classNames.value(0), neg = classNames.value(1);
     const int w = int(std::max({pos.size(), neg.size(), qsizetype(12)}));
     out << "Confusion matrix (rows: true, columns: predicted), threshold " << threshold << "\n";
-    out << QString().leftJustified(w + 2) << pos.rightJustified(w) << "  " << neg.rightJustified(w) << "\n";
+    out << QString().leftJustified(w + 2) << pos.rightJustified(w) << "  " << neg.rightJustified(w)
+        << "\n";
     out << pos.leftJustified(w + 2) << QString::number(counts.tp).rightJustified(w) << "  "
         << QString::number(counts.fn).rightJustified(w) << "\n";
     out << neg.leftJustified(w + 2) << QString::number(counts.fp).rightJustified(w) << "  "
         << QString::number(counts.tn).rightJustified(w) << "\n\n";
     out << QString().leftJustified(w + 2) << "precision    recall  f1-score   support\n";
     auto row = [&](const ClassScores& c) {
-        out << c.name.rightJustified(w + 2) << QString::number(c.precision, 'f', 4).rightJustified(9)
+        out << c.name.rightJustified(w + 2)
+            << QString::number(c.precision, 'f', 4).rightJustified(9)
             << QString::number(c.recall, 'f', 4).rightJustified(10)
             << QString::number(c.f1, 'f', 4).rightJustified(10)
             << QString::number(c.support).rightJustified(10) << "\n";
     };
     for (const ClassScores& c : report.perClass)
         row(c);
-    out << "\n" << QStringLiteral("accuracy").rightJustified(w + 2) << QString().rightJustified(19)
+    out << "\n"
+        << QStringLiteral("accuracy").rightJustified(w + 2) << QString().rightJustified(19)
         << QString::number(report.accuracy, 'f', 4).rightJustified(10)
         << QString::number(counts.total()).rightJustified(10) << "\n";
     row(report.macro);
     row(report.weighted);
     out << "\nsensitivity " << QString::number(report.sensitivity, 'f', 4) << ", specificity "
-        << QString::number(report.specificity, 'f', 4) << ", false positives " << report.falsePositives
-        << ", false negatives " << report.falseNegatives << "\n";
+        << QString::number(report.specificity, 'f', 4) << ", false positives "
+        << report.falsePositives << ", false negatives " << report.falseNegatives << "\n";
     out << "AUC " << (roc.auc ? QString::number(*roc.auc, 'f', 4) : QStringLiteral("undefined"))
         << ", average precision "
-        << (pr.averagePrecision ? QString::number(*pr.averagePrecision, 'f', 4) : QStringLiteral("undefined"))
+        << (pr.averagePrecision ? QString::number(*pr.averagePrecision, 'f', 4)
+                                : QStringLiteral("undefined"))
         << ", expected calibration error " << QString::number(calibration.ece, 'f', 4) << "\n";
     out << "\nPatients (infected when more than " << patientThreshold * 100
         << " % of cells are called " << pos << ")\n";
@@ -359,8 +372,8 @@ QString Evaluation::toText() const
             << QString::number(p.predictedInfectedShare, 'f', 3).rightJustified(17)
             << QString::number(p.cellAccuracy, 'f', 3).rightJustified(15) << "\n";
     out << "patient level: " << patientLevel.tp << " infected called infected, " << patientLevel.fn
-        << " infected missed, " << patientLevel.fp << " healthy called infected, " << patientLevel.tn
-        << " healthy called healthy\n";
+        << " infected missed, " << patientLevel.fp << " healthy called infected, "
+        << patientLevel.tn << " healthy called healthy\n";
     for (const QString& warning : warnings)
         out << "warning: " << warning << "\n";
     return s;

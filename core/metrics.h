@@ -21,9 +21,9 @@ namespace ml {
 /// One classified cell with its true label.
 struct ScoredImage
 {
-    int index = -1;            ///< into Dataset::images (for galleries)
-    int label = -1;            ///< true class: 0 positive, 1 negative; other values are ignored
-    double probability = 0.0;  ///< P(positive)
+    int index = -1;           ///< into Dataset::images (for galleries)
+    int label = -1;           ///< true class: 0 positive, 1 negative; other values are ignored
+    double probability = 0.0; ///< P(positive)
     QString patient;
 };
 
@@ -51,10 +51,10 @@ struct ClassificationReport
     QList<ClassScores> perClass; ///< positive class first
     ClassScores macro, weighted;
     double accuracy = 0;
-    double sensitivity = 0;      ///< recall of the positive class
-    double specificity = 0;      ///< recall of the negative class
-    double precision = 0;        ///< precision of the positive class
-    double f1 = 0;               ///< F1 of the positive class
+    double sensitivity = 0; ///< recall of the positive class
+    double specificity = 0; ///< recall of the negative class
+    double precision = 0;   ///< precision of the positive class
+    double f1 = 0;          ///< F1 of the positive class
     int falsePositives = 0, falseNegatives = 0;
 };
 
@@ -76,7 +76,7 @@ struct CurvePoint
 struct RocCurve
 {
     std::vector<CurvePoint> points;
-    std::optional<double> auc;   ///< empty when one class is missing
+    std::optional<double> auc; ///< empty when one class is missing
 };
 RocCurve rocCurve(const std::vector<ScoredImage>& cells);
 
@@ -100,7 +100,7 @@ struct CalibrationBin
 struct Calibration
 {
     std::vector<CalibrationBin> bins;
-    double ece = 0;             ///< expected calibration error: sum |acc - conf| * n_bin / n
+    double ece = 0; ///< expected calibration error: sum |acc - conf| * n_bin / n
 };
 Calibration calibration(const std::vector<ScoredImage>& cells, int bins = 10);
 
@@ -112,8 +112,8 @@ struct PatientRow
     double trueInfectedShare = 0;      ///< share of cells labelled positive
     double predictedInfectedShare = 0; ///< share of cells predicted positive
     double cellAccuracy = 0;
-    bool trulyInfected = false;        ///< any cell labelled positive
-    bool predictedInfected = false;    ///< predicted share > patientThreshold
+    bool trulyInfected = false;     ///< any cell labelled positive
+    bool predictedInfected = false; ///< predicted share > patientThreshold
 };
 /// Patient table at `threshold`; a patient is predicted infected when more than
 /// `patientThreshold` of their cells are predicted positive. Sorted by patient id.
@@ -126,7 +126,7 @@ BinaryCounts patientCounts(const std::vector<PatientRow>& rows);
 /// threshold moves (curves and calibration do not depend on it).
 struct Evaluation
 {
-    QStringList classNames;      ///< {positive, negative}
+    QStringList classNames; ///< {positive, negative}
     double threshold = 0.5;
     double patientThreshold = 0.05;
     BinaryCounts counts;
@@ -137,7 +137,7 @@ struct Evaluation
     std::vector<PatientRow> patients;
     BinaryCounts patientLevel;
     int cells = 0;
-    QStringList warnings;        ///< e.g. "only one class present: AUC undefined"
+    QStringList warnings; ///< e.g. "only one class present: AUC undefined"
 
     /// JSON with keys classes, confusion_matrix, accuracy, sensitivity, specificity,
     /// precision, f1, auc (null when undefined), threshold, ece, patients, report, ...

@@ -4,8 +4,8 @@
 #include "thumbnailservice.h"
 
 #include <QBuffer>
-#include <QJsonDocument>
 #include <QFileInfo>
+#include <QJsonDocument>
 #include <QMap>
 #include <QPageSize>
 #include <QPainter>
@@ -66,7 +66,9 @@ ReportContent buildReport(const ClassificationResults& results, const QString& m
         c.patients.append(p);
     }
     std::sort(c.flagged.begin(), c.flagged.end(),
-              [](const ReportContent::Flagged& a, const ReportContent::Flagged& b) { return a.probability > b.probability; });
+              [](const ReportContent::Flagged& a, const ReportContent::Flagged& b) {
+                  return a.probability > b.probability;
+              });
     if (c.flagged.size() > maxGallery)
         c.flagged.resize(maxGallery);
     if (ds.isLabelled() && !scored.empty())
@@ -96,21 +98,23 @@ public:
         }
     }
     int footer() const { return m_p.fontMetrics().height() * 2; }
-    int text(const QString& s, int size, bool bold = false, QColor colour = Qt::black, int indent = 0)
+    int text(const QString& s, int size, bool bold = false, QColor colour = Qt::black,
+             int indent = 0)
     {
         QFont f = m_p.font();
         f.setPointSizeF(size);
         f.setBold(bold);
         m_p.setFont(f);
-        const QRect bounds = m_p.fontMetrics().boundingRect(QRect(indent, 0, m_width - indent, 100000),
-                                                            Qt::TextWordWrap, s);
+        const QRect bounds = m_p.fontMetrics().boundingRect(
+            QRect(indent, 0, m_width - indent, 100000), Qt::TextWordWrap, s);
         need(bounds.height());
         m_p.setPen(colour);
         m_p.drawText(QRect(indent, m_y, m_width - indent, bounds.height()), Qt::TextWordWrap, s);
         m_y += bounds.height() + m_p.fontMetrics().height() / 4;
         return bounds.height();
     }
-    void table(const QStringList& header, const QList<QStringList>& rows, const QList<int>& widths, int size = 9)
+    void table(const QStringList& header, const QList<QStringList>& rows, const QList<int>& widths,
+               int size = 9)
     {
         QFont f = m_p.font();
         f.setPointSizeF(size);
@@ -129,7 +133,8 @@ public:
                 m_p.setPen(QColor(180, 180, 180));
                 m_p.drawRect(r);
                 m_p.setPen(Qt::black);
-                m_p.drawText(r.adjusted(4, 0, -4, 0), Qt::AlignVCenter | (i == 0 ? Qt::AlignLeft : Qt::AlignRight),
+                m_p.drawText(r.adjusted(4, 0, -4, 0),
+                             Qt::AlignVCenter | (i == 0 ? Qt::AlignLeft : Qt::AlignRight),
                              cells.at(i));
                 x += widths.at(i);
             }
@@ -153,7 +158,10 @@ private:
     int m_width = 0, m_height = 0, m_y = 0;
 };
 
-QString pct(double v) { return QStringLiteral("%1 %").arg(v * 100, 0, 'f', 1); }
+QString pct(double v)
+{
+    return QStringLiteral("%1 %").arg(v * 100, 0, 'f', 1);
+}
 
 void drawRoc(QPainter& p, const QRect& box, const Evaluation& e)
 {
@@ -175,16 +183,19 @@ void drawRoc(QPainter& p, const QRect& box, const Evaluation& e)
     p.setPen(QPen(QColor(30, 90, 170), std::max(2, box.width() / 150)));
     p.drawPath(path);
     const BinaryCounts& k = e.counts;
-    const double fpr = k.fp + k.tn ? double(k.fp) / (k.fp + k.tn) : 0, tpr = k.tp + k.fn ? double(k.tp) / (k.tp + k.fn) : 0;
+    const double fpr = k.fp + k.tn ? double(k.fp) / (k.fp + k.tn) : 0,
+                 tpr = k.tp + k.fn ? double(k.tp) / (k.tp + k.fn) : 0;
     const int r = std::max(4, box.width() / 60);
     p.setBrush(QColor(200, 30, 45));
     p.setPen(Qt::NoPen);
     p.drawEllipse(QPointF(box.left() + fpr * box.width(), box.bottom() - tpr * box.height()), r, r);
     p.setPen(Qt::black);
-    p.drawText(box.adjusted(0, -p.fontMetrics().height() - 4, 0, 0), Qt::AlignTop | Qt::AlignHCenter,
-               QStringLiteral("ROC, AUC %1").arg(e.roc.auc ? QString::number(*e.roc.auc, 'f', 4) : QStringLiteral("undefined")));
-    p.drawText(QRect(box.left(), box.bottom() + 4, box.width(), p.fontMetrics().height() + 4), Qt::AlignHCenter,
-               QStringLiteral("false positive rate"));
+    p.drawText(
+        box.adjusted(0, -p.fontMetrics().height() - 4, 0, 0), Qt::AlignTop | Qt::AlignHCenter,
+        QStringLiteral("ROC, AUC %1")
+            .arg(e.roc.auc ? QString::number(*e.roc.auc, 'f', 4) : QStringLiteral("undefined")));
+    p.drawText(QRect(box.left(), box.bottom() + 4, box.width(), p.fontMetrics().height() + 4),
+               Qt::AlignHCenter, QStringLiteral("false positive rate"));
     p.restore();
 }
 
@@ -193,27 +204,32 @@ void drawMatrix(QPainter& p, const QRect& box, const Evaluation& e)
     p.save();
     const BinaryCounts& k = e.counts;
     const int counts[2][2] = {{k.tp, k.fn}, {k.fp, k.tn}};
-    const int labelW = box.width() / 3, cw = (box.width() - labelW) / 2, ch = (box.height() - p.fontMetrics().height() * 2) / 2;
+    const int labelW = box.width() / 3, cw = (box.width() - labelW) / 2,
+              ch = (box.height() - p.fontMetrics().height() * 2) / 2;
     const int top = box.top() + p.fontMetrics().height() * 2;
-    p.drawText(QRect(box.left() + labelW, box.top(), 2 * cw, p.fontMetrics().height()), Qt::AlignCenter,
-               QStringLiteral("predicted"));
+    p.drawText(QRect(box.left() + labelW, box.top(), 2 * cw, p.fontMetrics().height()),
+               Qt::AlignCenter, QStringLiteral("predicted"));
     for (int c = 0; c < 2; ++c)
-        p.drawText(QRect(box.left() + labelW + c * cw, box.top() + p.fontMetrics().height(), cw, p.fontMetrics().height()),
+        p.drawText(QRect(box.left() + labelW + c * cw, box.top() + p.fontMetrics().height(), cw,
+                         p.fontMetrics().height()),
                    Qt::AlignCenter, e.classNames.value(c));
     for (int t = 0; t < 2; ++t) {
         const int total = counts[t][0] + counts[t][1];
         p.setPen(Qt::black);
-        p.drawText(QRect(box.left(), top + t * ch, labelW - 8, ch), Qt::AlignVCenter | Qt::AlignRight,
+        p.drawText(QRect(box.left(), top + t * ch, labelW - 8, ch),
+                   Qt::AlignVCenter | Qt::AlignRight,
                    QStringLiteral("true %1").arg(e.classNames.value(t)));
         for (int c = 0; c < 2; ++c) {
             const double share = total ? double(counts[t][c]) / total : 0;
             const QRect r(box.left() + labelW + c * cw, top + t * ch, cw, ch);
-            const QColor fill = QColor::fromRgbF(1 - 0.9 * share, 1 - 0.7 * share, 1 - 0.35 * share);
+            const QColor fill =
+                QColor::fromRgbF(1 - 0.9 * share, 1 - 0.7 * share, 1 - 0.35 * share);
             p.fillRect(r, fill);
             p.setPen(QColor(150, 150, 150));
             p.drawRect(r);
             p.setPen(share > 0.5 ? Qt::white : Qt::black);
-            p.drawText(r, Qt::AlignCenter, QStringLiteral("%1\n%2").arg(counts[t][c]).arg(pct(share)));
+            p.drawText(r, Qt::AlignCenter,
+                       QStringLiteral("%1\n%2").arg(counts[t][c]).arg(pct(share)));
         }
     }
     p.restore();
@@ -241,8 +257,10 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
         const int W = page.width();
 
         page.text(c.title, 18, true, QColor(20, 50, 90));
-        page.text(QStringLiteral("Created %1").arg(c.created.toString(Qt::ISODate)), 9, false, Qt::darkGray);
-        page.text(QStringLiteral("Decision support, research use only. Not a diagnostic device: every result must be "
+        page.text(QStringLiteral("Created %1").arg(c.created.toString(Qt::ISODate)), 9, false,
+                  Qt::darkGray);
+        page.text(QStringLiteral("Decision support, research use only. Not a diagnostic device: "
+                                 "every result must be "
                                  "confirmed by a qualified microscopist."),
                   10, true, QColor(170, 40, 40));
         page.skip(10);
@@ -251,31 +269,39 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
         QStringList ids;
         for (const auto& p : c.patients)
             ids << p.id;
-        page.text(QStringLiteral("Patients / slides (%1): %2").arg(ids.size()).arg(ids.join(QStringLiteral(", "))), 9);
+        page.text(QStringLiteral("Patients / slides (%1): %2")
+                      .arg(ids.size())
+                      .arg(ids.join(QStringLiteral(", "))),
+                  9);
         page.skip(10);
 
         page.text(QStringLiteral("Result"), 12, true);
-        page.text(QStringLiteral("%1 cell images, %2 classified, %3 could not be read. %4 cells called parasitized: "
-                                 "parasitemia %5 (95 % confidence interval %6 to %7).")
-                      .arg(c.images)
-                      .arg(c.classified)
-                      .arg(c.failed)
-                      .arg(c.predictedParasitized)
-                      .arg(pct(c.parasitemia), pct(c.parasitemiaLow), pct(c.parasitemiaHigh)),
-                  10);
+        page.text(
+            QStringLiteral(
+                "%1 cell images, %2 classified, %3 could not be read. %4 cells called parasitized: "
+                "parasitemia %5 (95 % confidence interval %6 to %7).")
+                .arg(c.images)
+                .arg(c.classified)
+                .arg(c.failed)
+                .arg(c.predictedParasitized)
+                .arg(pct(c.parasitemia), pct(c.parasitemiaLow), pct(c.parasitemiaHigh)),
+            10);
         if (!c.folderClasses.isEmpty()) {
             QStringList parts;
             for (auto it = c.folderClasses.cbegin(); it != c.folderClasses.cend(); ++it)
                 parts << QStringLiteral("%1: %2").arg(it.key()).arg(it.value());
-            page.text(QStringLiteral("Folder labels: %1").arg(parts.join(QStringLiteral(", "))), 10);
+            page.text(QStringLiteral("Folder labels: %1").arg(parts.join(QStringLiteral(", "))),
+                      10);
         }
         page.skip(6);
         QList<QStringList> rows;
         for (const auto& p : c.patients)
-            rows << QStringList{p.id, QString::number(p.cells), QString::number(p.predictedParasitized), pct(p.share),
+            rows << QStringList{p.id, QString::number(p.cells),
+                                QString::number(p.predictedParasitized), pct(p.share),
                                 QStringLiteral("%1 - %2").arg(pct(p.low), pct(p.high))};
-        page.table({QStringLiteral("Patient / slide"), QStringLiteral("Cells"), QStringLiteral("Called parasitized"),
-                    QStringLiteral("Parasitemia"), QStringLiteral("95 % CI")},
+        page.table({QStringLiteral("Patient / slide"), QStringLiteral("Cells"),
+                    QStringLiteral("Called parasitized"), QStringLiteral("Parasitemia"),
+                    QStringLiteral("95 % CI")},
                    rows, {W * 30 / 100, W * 12 / 100, W * 20 / 100, W * 16 / 100, W * 22 / 100});
 
         page.text(QStringLiteral("Model"), 12, true);
@@ -286,14 +312,16 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
                   10);
         if (!c.modelCard.isEmpty()) {
             const QJsonObject split = c.modelCard.value(QStringLiteral("split")).toObject();
-            page.text(QStringLiteral("Architecture %1, %2 parameters, trained %3; validation split by %4 (fraction %5, seed %6).")
-                          .arg(c.modelCard.value(QStringLiteral("architecture")).toString())
-                          .arg(c.modelCard.value(QStringLiteral("parameters")).toVariant().toString())
-                          .arg(c.modelCard.value(QStringLiteral("date")).toString())
-                          .arg(split.value(QStringLiteral("mode")).toString())
-                          .arg(split.value(QStringLiteral("val_fraction")).toDouble())
-                          .arg(split.value(QStringLiteral("seed")).toVariant().toString()),
-                      9, false, Qt::darkGray);
+            page.text(
+                QStringLiteral("Architecture %1, %2 parameters, trained %3; validation split by %4 "
+                               "(fraction %5, seed %6).")
+                    .arg(c.modelCard.value(QStringLiteral("architecture")).toString())
+                    .arg(c.modelCard.value(QStringLiteral("parameters")).toVariant().toString())
+                    .arg(c.modelCard.value(QStringLiteral("date")).toString())
+                    .arg(split.value(QStringLiteral("mode")).toString())
+                    .arg(split.value(QStringLiteral("val_fraction")).toDouble())
+                    .arg(split.value(QStringLiteral("seed")).toVariant().toString()),
+                9, false, Qt::darkGray);
             auto level = [](const QJsonObject& o) {
                 return QStringLiteral("accuracy %1, sensitivity %2, specificity %3, AUC %4")
                     .arg(pct(o.value(QStringLiteral("accuracy")).toDouble()),
@@ -302,10 +330,12 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
                     .arg(o.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4);
             };
             if (cv.contains(QStringLiteral("cell_level")))
-                page.text(QStringLiteral("Validation on held-out patients, cell level: %1.").arg(level(cv.value(QStringLiteral("cell_level")).toObject())),
+                page.text(QStringLiteral("Validation on held-out patients, cell level: %1.")
+                              .arg(level(cv.value(QStringLiteral("cell_level")).toObject())),
                           9, false, Qt::darkGray);
             if (cv.contains(QStringLiteral("patient_level")))
-                page.text(QStringLiteral("Patient level: %1.").arg(level(cv.value(QStringLiteral("patient_level")).toObject())),
+                page.text(QStringLiteral("Patient level: %1.")
+                              .arg(level(cv.value(QStringLiteral("patient_level")).toObject())),
                           9, false, Qt::darkGray);
         }
         page.skip(10);
@@ -314,15 +344,18 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
             const Evaluation& e = *c.evaluation;
             page.text(QStringLiteral("Evaluation against the folder labels"), 12, true);
             const ClassificationReport& r = e.report;
-            page.text(QStringLiteral("Accuracy %1, sensitivity %2, specificity %3, precision %4, F1 %5; %6 false positives, "
-                                     "%7 false negatives; AUC %8; expected calibration error %9.")
-                          .arg(pct(r.accuracy), pct(r.sensitivity), pct(r.specificity), pct(r.precision))
-                          .arg(r.f1, 0, 'f', 3)
-                          .arg(r.falsePositives)
-                          .arg(r.falseNegatives)
-                          .arg(e.roc.auc ? QString::number(*e.roc.auc, 'f', 4) : QStringLiteral("undefined"))
-                          .arg(e.calibration.ece, 0, 'f', 4),
-                      10);
+            page.text(
+                QStringLiteral("Accuracy %1, sensitivity %2, specificity %3, precision %4, F1 %5; "
+                               "%6 false positives, "
+                               "%7 false negatives; AUC %8; expected calibration error %9.")
+                    .arg(pct(r.accuracy), pct(r.sensitivity), pct(r.specificity), pct(r.precision))
+                    .arg(r.f1, 0, 'f', 3)
+                    .arg(r.falsePositives)
+                    .arg(r.falseNegatives)
+                    .arg(e.roc.auc ? QString::number(*e.roc.auc, 'f', 4)
+                                   : QStringLiteral("undefined"))
+                    .arg(e.calibration.ece, 0, 'f', 4),
+                10);
             for (const QString& w : e.warnings)
                 page.text(QStringLiteral("Note: %1").arg(w), 9, false, QColor(160, 90, 0));
             const int h = W * 36 / 100;
@@ -337,21 +370,27 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
             page.skip(h + painter.fontMetrics().height() * 3);
             QList<QStringList> rep;
             for (const ClassScores& s : r.perClass)
-                rep << QStringList{s.name, QString::number(s.precision, 'f', 4), QString::number(s.recall, 'f', 4),
-                                   QString::number(s.f1, 'f', 4), QString::number(s.support)};
-            rep << QStringList{r.macro.name, QString::number(r.macro.precision, 'f', 4), QString::number(r.macro.recall, 'f', 4),
-                               QString::number(r.macro.f1, 'f', 4), QString::number(r.macro.support)};
+                rep << QStringList{s.name, QString::number(s.precision, 'f', 4),
+                                   QString::number(s.recall, 'f', 4), QString::number(s.f1, 'f', 4),
+                                   QString::number(s.support)};
+            rep << QStringList{r.macro.name, QString::number(r.macro.precision, 'f', 4),
+                               QString::number(r.macro.recall, 'f', 4),
+                               QString::number(r.macro.f1, 'f', 4),
+                               QString::number(r.macro.support)};
             rep << QStringList{r.weighted.name, QString::number(r.weighted.precision, 'f', 4),
-                               QString::number(r.weighted.recall, 'f', 4), QString::number(r.weighted.f1, 'f', 4),
+                               QString::number(r.weighted.recall, 'f', 4),
+                               QString::number(r.weighted.f1, 'f', 4),
                                QString::number(r.weighted.support)};
-            page.table({QString(), QStringLiteral("precision"), QStringLiteral("recall"), QStringLiteral("f1-score"),
-                        QStringLiteral("support")},
+            page.table({QString(), QStringLiteral("precision"), QStringLiteral("recall"),
+                        QStringLiteral("f1-score"), QStringLiteral("support")},
                        rep, {W * 28 / 100, W * 18 / 100, W * 18 / 100, W * 18 / 100, W * 18 / 100});
         }
 
         if (!c.flagged.isEmpty()) {
-            page.text(QStringLiteral("Cells called parasitized (highest probability first, %1 shown)").arg(c.flagged.size()),
-                      12, true);
+            page.text(
+                QStringLiteral("Cells called parasitized (highest probability first, %1 shown)")
+                    .arg(c.flagged.size()),
+                12, true);
             const int cols = 6, gap = 10;
             const int tile = (W - gap * (cols - 1)) / cols;
             QFont f = painter.font();
@@ -371,15 +410,20 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
                 painter.fillRect(r, Qt::black);
                 if (!img.isNull()) {
                     const QSize s = img.size().scaled(r.size(), Qt::KeepAspectRatio);
-                    painter.drawImage(QRect(r.center().x() - s.width() / 2, r.center().y() - s.height() / 2, s.width(), s.height()), img);
+                    painter.drawImage(QRect(r.center().x() - s.width() / 2,
+                                            r.center().y() - s.height() / 2, s.width(), s.height()),
+                                      img);
                 }
                 painter.setPen(Qt::black);
-                painter.drawText(QRect(r.left(), r.bottom() + 2, tile, caption), Qt::AlignHCenter | Qt::TextWordWrap,
-                                 QStringLiteral("P = %1\n%2").arg(fl.probability, 0, 'f', 3).arg(fl.patient));
+                painter.drawText(
+                    QRect(r.left(), r.bottom() + 2, tile, caption),
+                    Qt::AlignHCenter | Qt::TextWordWrap,
+                    QStringLiteral("P = %1\n%2").arg(fl.probability, 0, 'f', 3).arg(fl.patient));
             }
             page.skip(tile + caption + gap);
         }
-        page.text(QStringLiteral("MalariaLens: decision support, research use only."), 8, false, Qt::darkGray);
+        page.text(QStringLiteral("MalariaLens: decision support, research use only."), 8, false,
+                  Qt::darkGray);
         if (!painter.end()) {
             if (error)
                 *error = QStringLiteral("PDF rendering failed");

@@ -20,12 +20,12 @@ struct ReportContent
     QString title;
     QDateTime created;
     QString folder;
-    int images = 0;                  ///< images in the folder
+    int images = 0; ///< images in the folder
     int classified = 0;
     int failed = 0;
     int predictedParasitized = 0;
     double parasitemia = 0, parasitemiaLow = 0, parasitemiaHigh = 1; ///< Wilson 95 %
-    QMap<QString, int> folderClasses;  ///< folder labels (empty when unlabeled)
+    QMap<QString, int> folderClasses; ///< folder labels (empty when unlabeled)
     struct Patient
     {
         QString id;
@@ -38,19 +38,20 @@ struct ReportContent
     QString modelSha256;
     double threshold = 0.5;
     QJsonObject modelCard;
-    std::optional<Evaluation> evaluation;  ///< labelled folders only
+    std::optional<Evaluation> evaluation; ///< labelled folders only
     struct Flagged
     {
         QString path;
         QString patient;
         double probability = 0;
     };
-    QList<Flagged> flagged;            ///< highest probabilities first
+    QList<Flagged> flagged; ///< highest probabilities first
 };
 
 /// Collects a report from classification results; `maxGallery` bounds the gallery.
 ReportContent buildReport(const ClassificationResults& results, const QString& modelName,
-                          const QString& modelSha256, const QJsonObject& modelCard, int maxGallery = 48);
+                          const QString& modelSha256, const QJsonObject& modelCard,
+                          int maxGallery = 48);
 
 /// Writes `content` as an A4 PDF to `path` (atomically). False with `error` on failure.
 /// Needs a QGuiApplication (fonts). Decodes the gallery images: call off the GUI thread.

@@ -42,19 +42,27 @@ QVariant ResultsTableModel::headerData(int section, Qt::Orientation orientation,
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
     switch (section) {
-    case FileColumn: return tr("File");
-    case PatientColumn: return tr("Patient");
-    case TruthColumn: return tr("True label");
-    case PredictedColumn: return tr("Predicted");
-    case ProbabilityColumn: return tr("P(Parasitized)");
-    case ResultColumn: return tr("Result");
-    default: return {};
+    case FileColumn:
+        return tr("File");
+    case PatientColumn:
+        return tr("Patient");
+    case TruthColumn:
+        return tr("True label");
+    case PredictedColumn:
+        return tr("Predicted");
+    case ProbabilityColumn:
+        return tr("P(Parasitized)");
+    case ResultColumn:
+        return tr("Result");
+    default:
+        return {};
     }
 }
 
 QVariant ResultsTableModel::data(const QModelIndex& idx, int role) const
 {
-    if (!checkIndex(idx, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid) || !m_results)
+    if (!checkIndex(idx, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid) ||
+        !m_results)
         return {};
     const int row = idx.row();
     const Dataset& ds = *m_results->dataset();
@@ -63,20 +71,29 @@ QVariant ResultsTableModel::data(const QModelIndex& idx, int role) const
     const int correct = m_results->correct(row);
     const double p = m_results->probability(row);
     switch (role) {
-    case IndexRole: return row;
-    case ProbabilityRole: return p;
-    case PredictedRole: return predicted;
-    case CorrectRole: return correct;
-    case DoneRole: return m_results->isDone(row);
-    default: break;
+    case IndexRole:
+        return row;
+    case ProbabilityRole:
+        return p;
+    case PredictedRole:
+        return predicted;
+    case CorrectRole:
+        return correct;
+    case DoneRole:
+        return m_results->isDone(row);
+    default:
+        break;
     }
     const int col = idx.column();
     if (role == Qt::DisplayRole || role == SortRole) {
         switch (col) {
         case FileColumn:
-            return role == SortRole ? QVariant(e.relativePath) : QVariant(QFileInfo(e.relativePath).fileName());
-        case PatientColumn: return e.patient;
-        case TruthColumn: return ds.isLabelled() ? ds.className(e.label) : QString();
+            return role == SortRole ? QVariant(e.relativePath)
+                                    : QVariant(QFileInfo(e.relativePath).fileName());
+        case PatientColumn:
+            return e.patient;
+        case TruthColumn:
+            return ds.isLabelled() ? ds.className(e.label) : QString();
         case PredictedColumn:
             if (m_results->hasError(row))
                 return tr("failed");
@@ -89,7 +106,8 @@ QVariant ResultsTableModel::data(const QModelIndex& idx, int role) const
             if (role == SortRole)
                 return correct;
             return correct < 0 ? QString() : correct ? tr("right") : tr("wrong");
-        default: return {};
+        default:
+            return {};
         }
     }
     if (role == Qt::ToolTipRole && m_results->hasError(row))

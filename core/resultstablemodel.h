@@ -13,7 +13,15 @@ class ResultsTableModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { FileColumn, PatientColumn, TruthColumn, PredictedColumn, ProbabilityColumn, ResultColumn, ColumnCount };
+    enum Column {
+        FileColumn,
+        PatientColumn,
+        TruthColumn,
+        PredictedColumn,
+        ProbabilityColumn,
+        ResultColumn,
+        ColumnCount
+    };
     enum Role {
         SortRole = Qt::UserRole + 1, ///< numeric or text key the proxy sorts by
         IndexRole,                   ///< index into Dataset::images (int)
@@ -36,7 +44,8 @@ public:
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
-    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
 
 private:
     const ClassificationResults* m_results = nullptr;

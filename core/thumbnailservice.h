@@ -71,8 +71,8 @@ private:
     QCache<QString, QImage> m_cache;
     QHash<QString, QString> m_failures;
     QThreadPool m_pool;
-    mutable QMutex m_mutex;            // guards m_pending, m_queued, m_generation
-    std::deque<QString> m_pending;     // back = newest
+    mutable QMutex m_mutex;        // guards m_pending, m_queued, m_generation
+    std::deque<QString> m_pending; // back = newest
     QSet<QString> m_queued;
     int m_activeWorkers = 0;
     int m_decoded = 0;

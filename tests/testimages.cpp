@@ -42,9 +42,9 @@ QByteArray pngChunk(const char* type, const QByteArray& data)
     body.append(data);
     out.append(body);
     char crc[4];
-    qToBigEndian<quint32>(quint32(crc32(0, reinterpret_cast<const Bytef*>(body.constData()),
-                                        uInt(body.size()))),
-                          crc);
+    qToBigEndian<quint32>(
+        quint32(crc32(0, reinterpret_cast<const Bytef*>(body.constData()), uInt(body.size()))),
+        crc);
     out.append(crc, 4);
     return out;
 }
@@ -106,7 +106,8 @@ bool writeTruncatedPng(const QString& path)
     cv::Mat noise(200, 200, CV_8UC3);
     cv::randu(noise, 0, 255); // incompressible, so half the file is half the pixels
     cv::imencode(".png", noise, buf);
-    return writeBytes(path, QByteArray(reinterpret_cast<const char*>(buf.data()), int(buf.size() / 2)));
+    return writeBytes(path,
+                      QByteArray(reinterpret_cast<const char*>(buf.data()), int(buf.size() / 2)));
 }
 
 bool writeTruncatedJpeg(const QString& path)
@@ -115,7 +116,8 @@ bool writeTruncatedJpeg(const QString& path)
     cv::Mat noise(200, 200, CV_8UC3);
     cv::randu(noise, 0, 255);
     cv::imencode(".jpg", noise, buf);
-    return writeBytes(path, QByteArray(reinterpret_cast<const char*>(buf.data()), int(buf.size() / 2)));
+    return writeBytes(path,
+                      QByteArray(reinterpret_cast<const char*>(buf.data()), int(buf.size() / 2)));
 }
 
 bool writeGarbage(const QString& path, int bytes)
@@ -139,8 +141,8 @@ bool writeHugeHeaderPng(const QString& path, int width, int height)
     QByteArray ihdr(13, '\0');
     qToBigEndian<quint32>(quint32(width), ihdr.data());
     qToBigEndian<quint32>(quint32(height), ihdr.data() + 4);
-    ihdr[8] = 8;  // bit depth
-    ihdr[9] = 2;  // colour type RGB
+    ihdr[8] = 8; // bit depth
+    ihdr[9] = 2; // colour type RGB
     png.append(pngChunk("IHDR", ihdr));
     png.append(pngChunk("IDAT", QByteArray(64, '\x01')));
     png.append(pngChunk("IEND", QByteArray()));

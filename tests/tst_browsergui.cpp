@@ -59,7 +59,8 @@ void TestBrowserGui::opensNihCellsAndPaints6x6Grid()
     QSet<QString> captions;
     for (const auto& t : grid->tiles()) {
         QVERIFY(!t.failed);
-        QVERIFY(t.caption == QLatin1String("Parasitized") || t.caption == QLatin1String("Uninfected"));
+        QVERIFY(t.caption == QLatin1String("Parasitized") ||
+                t.caption == QLatin1String("Uninfected"));
         captions.insert(t.caption);
     }
     QCOMPARE(captions.size(), 2); // a shuffled batch of 36 shows both classes
@@ -72,7 +73,8 @@ void TestBrowserGui::opensNihCellsAndPaints6x6Grid()
     int lit = 0;
     for (int r = 0; r < 6; ++r)
         for (int c = 0; c < 6; ++c) {
-            const QColor px = shot.pixelColor(x0 + (2 * c + 1) * side / 12, y0 + (2 * r + 1) * side / 12 + side / 40);
+            const QColor px = shot.pixelColor(x0 + (2 * c + 1) * side / 12,
+                                              y0 + (2 * r + 1) * side / 12 + side / 40);
             if (px.value() > 60)
                 ++lit;
         }

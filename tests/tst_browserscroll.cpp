@@ -33,7 +33,9 @@ void TestBrowserScroll::thirtyThousandImages()
     for (int i = 0; i < 30000; ++i) {
         const QString name = QStringLiteral("%1/C%2P%3thinF_cell_%4.png")
                                  .arg(i % 2 ? QStringLiteral("B") : QStringLiteral("A"))
-                                 .arg(i % 50).arg(i % 50).arg(i);
+                                 .arg(i % 50)
+                                 .arg(i % 50)
+                                 .arg(i);
         QVERIFY(QFile::link(source, dir.filePath(name)));
     }
     const auto ds = std::make_shared<const ml::Dataset>(ml::scanFolder(dir.path()));

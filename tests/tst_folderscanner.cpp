@@ -53,7 +53,8 @@ void TestFolderScanner::classesSortedLikeKeras()
     const ml::Dataset ds = ml::scanFolder(dir.path());
     QVERIFY(ds.error.isEmpty());
     // Python's sorted(): upper case before lower case.
-    QCOMPARE(ds.classNames, QStringList({QStringLiteral("Parasitized"), QStringLiteral("Uninfected"), QStringLiteral("b_lower")}));
+    QCOMPARE(ds.classNames, QStringList({QStringLiteral("Parasitized"),
+                                         QStringLiteral("Uninfected"), QStringLiteral("b_lower")}));
     QCOMPARE(ds.images.size(), 4);
     QCOMPARE(ds.images.at(0).label, 0);
     QCOMPARE(ds.images.at(0).patient, QStringLiteral("C33P1"));
@@ -97,7 +98,8 @@ void TestFolderScanner::badFilesAreSkippedWithReasons()
     QVERIFY(d.mkdir(QStringLiteral("A")));
     QVERIFY(writeColourImage(d.filePath(QStringLiteral("A/good.png"))));
     QVERIFY(writeEmpty(d.filePath(QStringLiteral("A/empty.png"))));
-    QVERIFY(QFile::link(d.filePath(QStringLiteral("A/nowhere.png")), d.filePath(QStringLiteral("A/broken.png"))));
+    QVERIFY(QFile::link(d.filePath(QStringLiteral("A/nowhere.png")),
+                        d.filePath(QStringLiteral("A/broken.png"))));
     const ml::Dataset ds = ml::scanFolder(dir.path());
     QCOMPARE(ds.images.size(), 1);
     QCOMPARE(ds.skipped.size(), 2);
@@ -134,7 +136,8 @@ void TestFolderScanner::symlinkLoopTerminates()
     const ml::Dataset ds = ml::scanFolder(dir.path());
     QCOMPARE(ds.images.size(), 1);
     QCOMPARE(ds.skipped.size(), 1);
-    QVERIFY2(ds.skipped.at(0).reason.contains(QLatin1String("loop")), qPrintable(ds.skipped.at(0).reason));
+    QVERIFY2(ds.skipped.at(0).reason.contains(QLatin1String("loop")),
+             qPrintable(ds.skipped.at(0).reason));
 }
 
 void TestFolderScanner::missingFolder()
@@ -224,7 +227,7 @@ void TestFolderScanner::summaryCountsEveryBadCase()
     QVERIFY(writeEmpty(d.filePath(QStringLiteral("Uninfected/C9_empty.bmp"))));
     const ml::Dataset ds = ml::scanFolder(dir.path());
     const ml::DatasetSummary s = ml::summarizeDataset(ds);
-    QCOMPARE(s.files, 8);        // the empty file is skipped by the scan
+    QCOMPARE(s.files, 8); // the empty file is skipped by the scan
     QCOMPARE(s.images, 5);
     QCOMPARE(s.skipped.size(), 4);
     QCOMPARE(s.perClass.value(QStringLiteral("Parasitized")), 2);
@@ -249,7 +252,8 @@ void TestFolderScanner::nihCells()
         QSKIP("../shared/data/nih-cells is missing: real-data scan not checked");
     const ml::Dataset ds = ml::scanFolder(data + QStringLiteral("/nih-cells"));
     QVERIFY(ds.error.isEmpty());
-    QCOMPARE(ds.classNames, QStringList({QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}));
+    QCOMPARE(ds.classNames,
+             QStringList({QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}));
     QCOMPARE(ds.images.size(), 14015);
     QCOMPARE(ds.countPerClass().value(QStringLiteral("Parasitized")), 7048);
     QCOMPARE(ds.countPerClass().value(QStringLiteral("Uninfected")), 6967);

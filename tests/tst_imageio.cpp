@@ -85,11 +85,16 @@ void TestImageIo::refusesBadInput_data()
 {
     QTest::addColumn<QString>("kind");
     QTest::addColumn<QString>("reasonPart");
-    QTest::newRow("zero bytes") << "empty" << "empty file";
-    QTest::newRow("truncated png") << "truncpng" << "truncated";
-    QTest::newRow("truncated jpeg") << "truncjpg" << "truncated";
-    QTest::newRow("garbage with png extension") << "garbage" << "not a recognised image";
-    QTest::newRow("missing file") << "missing" << "not found";
+    QTest::newRow("zero bytes") << "empty"
+                                << "empty file";
+    QTest::newRow("truncated png") << "truncpng"
+                                   << "truncated";
+    QTest::newRow("truncated jpeg") << "truncjpg"
+                                    << "truncated";
+    QTest::newRow("garbage with png extension") << "garbage"
+                                                << "not a recognised image";
+    QTest::newRow("missing file") << "missing"
+                                  << "not found";
 }
 
 void TestImageIo::refusesBadInput()

@@ -1,6 +1,6 @@
+#include "folderscanner.h"
 #include "imagefilterproxy.h"
 #include "imagelistmodel.h"
-#include "folderscanner.h"
 #include "testimages.h"
 #include "thumbnailservice.h"
 
@@ -33,9 +33,11 @@ void TestImageListModel::initTestCase()
     QVERIFY(d.mkdir(QStringLiteral("Parasitized")));
     QVERIFY(d.mkdir(QStringLiteral("Uninfected")));
     for (int i = 0; i < 5; ++i)
-        QVERIFY(writeColourImage(d.filePath(QStringLiteral("Parasitized/C7P3thinF_%1.png").arg(i)), 120, 100));
+        QVERIFY(writeColourImage(d.filePath(QStringLiteral("Parasitized/C7P3thinF_%1.png").arg(i)),
+                                 120, 100));
     for (int i = 0; i < 4; ++i)
-        QVERIFY(writeColourImage(d.filePath(QStringLiteral("Uninfected/C8_thinF_%1.png").arg(i)), 90, 90));
+        QVERIFY(writeColourImage(d.filePath(QStringLiteral("Uninfected/C8_thinF_%1.png").arg(i)),
+                                 90, 90));
     QVERIFY(writeGarbage(d.filePath(QStringLiteral("Uninfected/C8_thinF_broken.png"))));
     m_ds = std::make_shared<const ml::Dataset>(ml::scanFolder(m_dir.path()));
     QCOMPARE(m_ds->images.size(), 10);
@@ -50,7 +52,8 @@ void TestImageListModel::modelTesterPasses()
     QCOMPARE(model.rowCount(), 10);
     ml::ImageFilterProxy proxy;
     proxy.setSourceModel(&model);
-    QAbstractItemModelTester proxyTester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester proxyTester(&proxy,
+                                         QAbstractItemModelTester::FailureReportingMode::QtTest);
     proxy.setClassFilter(1);
     QCOMPARE(proxy.rowCount(), 5);
     model.setDataset(nullptr);
@@ -74,7 +77,9 @@ void TestImageListModel::thumbnailsArriveAndBrokenFilesReportReason()
         QVERIFY(!img.isNull());
         if (!idx.data(ml::ImageListModel::ErrorRole).toString().isEmpty()) {
             ++broken;
-            QVERIFY(idx.data(Qt::ToolTipRole).toString().contains(QLatin1String("not a recognised image")));
+            QVERIFY(idx.data(Qt::ToolTipRole)
+                        .toString()
+                        .contains(QLatin1String("not a recognised image")));
         } else {
             QVERIFY(std::max(img.width(), img.height()) <= thumbs.edge());
         }
@@ -94,7 +99,7 @@ void TestImageListModel::filterByClassAndText()
     proxy.setClassFilter(0);
     QCOMPARE(proxy.rowCount(), 5);
     proxy.setClassFilter(ml::ImageFilterProxy::AllClasses);
-    proxy.setTextFilter(QStringLiteral("c8"));  // patient C8, case-insensitive
+    proxy.setTextFilter(QStringLiteral("c8")); // patient C8, case-insensitive
     QCOMPARE(proxy.rowCount(), 5);
     proxy.setTextFilter(QStringLiteral("broken"));
     QCOMPARE(proxy.rowCount(), 1);

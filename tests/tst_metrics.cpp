@@ -117,7 +117,8 @@ void TestMetrics::noPredictionsOfAClass()
     QVERIFY(e.report.perClass.at(0).precisionUndefined);
     QCOMPARE(e.report.perClass.at(0).f1, 0.0);
     QVERIFY(!std::isnan(e.report.macro.f1));
-    QVERIFY(e.warnings.join(QLatin1Char(' ')).contains(QLatin1String("no cell was predicted Parasitized")));
+    QVERIFY(e.warnings.join(QLatin1Char(' '))
+                .contains(QLatin1String("no cell was predicted Parasitized")));
     const QByteArray json = QJsonDocument(e.toJson()).toJson();
     QVERIFY(!json.contains("nan"));
 }
@@ -206,8 +207,10 @@ void TestMetrics::jsonKeys()
     for (const char* key : {"classes", "confusion_matrix", "accuracy", "sensitivity", "specificity",
                             "precision", "f1", "auc", "threshold", "ece", "patients"})
         QVERIFY2(o.contains(QLatin1String(key)), key);
-    QCOMPARE(o.value(QStringLiteral("confusion_matrix")).toArray().at(0).toArray().at(0).toInt(), 1);
-    QCOMPARE(o.value(QStringLiteral("classes")).toArray().at(0).toString(), QStringLiteral("Parasitized"));
+    QCOMPARE(o.value(QStringLiteral("confusion_matrix")).toArray().at(0).toArray().at(0).toInt(),
+             1);
+    QCOMPARE(o.value(QStringLiteral("classes")).toArray().at(0).toString(),
+             QStringLiteral("Parasitized"));
     const QJsonObject p = o.value(QStringLiteral("patients")).toArray().at(0).toObject();
     for (const char* key : {"id", "cells", "true_infected_share", "predicted_infected_share"})
         QVERIFY2(p.contains(QLatin1String(key)), key);

@@ -29,7 +29,8 @@ void TestPdfReport::figuresAndPdf()
     QVERIFY(d.mkdir(QStringLiteral("Parasitized")));
     QVERIFY(d.mkdir(QStringLiteral("Uninfected")));
     for (int i = 0; i < 4; ++i)
-        QVERIFY(writeColourImage(d.filePath(QStringLiteral("Parasitized/C5P1thinF_%1.png").arg(i))));
+        QVERIFY(
+            writeColourImage(d.filePath(QStringLiteral("Parasitized/C5P1thinF_%1.png").arg(i))));
     for (int i = 0; i < 6; ++i)
         QVERIFY(writeColourImage(d.filePath(QStringLiteral("Uninfected/C9_thinF_%1.png").arg(i))));
     const auto ds = std::make_shared<const ml::Dataset>(ml::scanFolder(dir.path()));
@@ -38,7 +39,8 @@ void TestPdfReport::figuresAndPdf()
     const float p[] = {0.9f, 0.8f, 0.7f, 0.2f, 0.6f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f};
     for (int i = 0; i < 10; ++i)
         results.set(i, p[i]);
-    const ml::ReportContent c = ml::buildReport(results, QStringLiteral("test model"), QStringLiteral("abc"), {}, 3);
+    const ml::ReportContent c =
+        ml::buildReport(results, QStringLiteral("test model"), QStringLiteral("abc"), {}, 3);
     QCOMPARE(c.classified, 10);
     QCOMPARE(c.predictedParasitized, 4);
     QCOMPARE(c.parasitemia, 0.4);
@@ -64,7 +66,8 @@ void TestPdfReport::figuresAndPdf()
     if (pdftoppm.isEmpty())
         QSKIP("pdftoppm (poppler-utils) missing: the PDF was not rendered");
     QProcess render;
-    render.start(pdftoppm, {QStringLiteral("-r"), QStringLiteral("40"), QStringLiteral("-png"), pdf, dir.filePath(QStringLiteral("page"))});
+    render.start(pdftoppm, {QStringLiteral("-r"), QStringLiteral("40"), QStringLiteral("-png"), pdf,
+                            dir.filePath(QStringLiteral("page"))});
     QVERIFY(render.waitForFinished(60000));
     QCOMPARE(render.exitCode(), 0);
     const QStringList pages = QDir(dir.path()).entryList({QStringLiteral("page*.png")});
@@ -86,7 +89,8 @@ void TestPdfReport::unwritableTargetFails()
     const auto ds = std::make_shared<const ml::Dataset>(ml::scanFolder(dir.path()));
     ml::ClassificationResults results(ds, 0.5);
     results.set(0, 0.7f);
-    const ml::ReportContent c = ml::buildReport(results, QStringLiteral("m"), QStringLiteral("x"), {});
+    const ml::ReportContent c =
+        ml::buildReport(results, QStringLiteral("m"), QStringLiteral("x"), {});
     QVERIFY(!c.evaluation.has_value()); // unlabeled folder
     QString error;
     QVERIFY(!ml::writePdfReport(c, QStringLiteral("/nonexistent/folder/report.pdf"), &error));

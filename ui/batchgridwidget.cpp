@@ -24,8 +24,9 @@ void BatchGridWidget::paintEvent(QPaintEvent*)
     const int side = std::min(width(), height());
     const QRect square((width() - side) / 2, (height() - side) / 2, side, side);
     paintGrid(p, square, m_tiles, m_columns);
-    m_paintedImages = int(std::count_if(m_tiles.cbegin(), m_tiles.cend(),
-                                        [](const GridTile& t) { return !t.failed && !t.image.isNull(); }));
+    m_paintedImages = int(std::count_if(m_tiles.cbegin(), m_tiles.cend(), [](const GridTile& t) {
+        return !t.failed && !t.image.isNull();
+    }));
     if (m_tiles.isEmpty()) {
         p.setPen(palette().color(QPalette::Text));
         p.drawText(rect(), Qt::AlignCenter, tr("Open a folder to see a batch of its images."));

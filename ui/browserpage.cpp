@@ -96,7 +96,10 @@ void BrowserPage::setDataset(std::shared_ptr<const Dataset> dataset)
     if (dataset) {
         const auto counts = dataset->countPerClass();
         for (int i = 0; i < dataset->classNames.size(); ++i)
-            m_classBox->addItem(QStringLiteral("%1 (%2)").arg(dataset->classNames.at(i)).arg(counts.value(dataset->classNames.at(i))), i);
+            m_classBox->addItem(QStringLiteral("%1 (%2)")
+                                    .arg(dataset->classNames.at(i))
+                                    .arg(counts.value(dataset->classNames.at(i))),
+                                i);
     }
     m_proxy->setClassFilter(ImageFilterProxy::AllClasses);
     m_search->clear();

@@ -12,7 +12,8 @@
 namespace ml {
 
 GalleryDialog::GalleryDialog(const QString& title, const ClassificationResults& results,
-                             const QList<int>& indices, ThumbnailService* thumbnails, QWidget* parent)
+                             const QList<int>& indices, ThumbnailService* thumbnails,
+                             QWidget* parent)
     : QDialog(parent), m_view(new QListView(this)), m_model(new ImageListModel(thumbnails, this))
 {
     setWindowTitle(title);
@@ -45,7 +46,8 @@ GalleryDialog::GalleryDialog(const QString& title, const ClassificationResults& 
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     auto* layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(tr("%n image(s); the badge is P(Parasitized).", nullptr, int(indices.size())), this));
+    layout->addWidget(new QLabel(
+        tr("%n image(s); the badge is P(Parasitized).", nullptr, int(indices.size())), this));
     layout->addWidget(m_view, 1);
     layout->addWidget(buttons);
     resize(900, 650);

@@ -18,8 +18,9 @@ class GalleryDialog : public QDialog
     Q_OBJECT
 public:
     /// `indices` into the dataset of `results`; `thumbnails` is not owned.
-    GalleryDialog(const QString& title, const ClassificationResults& results, const QList<int>& indices,
-                  ThumbnailService* thumbnails, QWidget* parent = nullptr);
+    GalleryDialog(const QString& title, const ClassificationResults& results,
+                  const QList<int>& indices, ThumbnailService* thumbnails,
+                  QWidget* parent = nullptr);
 
     QListView* view() const { return m_view; }
     int imageCount() const;

@@ -94,13 +94,13 @@ void GridPage::reload()
     }
     const int count = m_size * m_size;
     const QList<int> indices = batchIndices(*m_dataset, count, m_batch, m_seed);
-    m_caption->setText(tr("Batch %1 of %2").arg(m_batch % ((m_dataset->images.size() + count - 1) / count) + 1)
+    m_caption->setText(tr("Batch %1 of %2")
+                           .arg(m_batch % ((m_dataset->images.size() + count - 1) / count) + 1)
                            .arg((m_dataset->images.size() + count - 1) / count));
     auto dataset = m_dataset;
     const int edge = m_size == 3 ? 256 : 128;
-    m_watcher.setFuture(QtConcurrent::run([dataset, indices, edge] {
-        return loadGridTiles(*dataset, indices, edge);
-    }));
+    m_watcher.setFuture(QtConcurrent::run(
+        [dataset, indices, edge] { return loadGridTiles(*dataset, indices, edge); }));
 }
 
 } // namespace ml

@@ -6,14 +6,14 @@
 #include "evaluationpage.h"
 #include "explorepage.h"
 #include "fieldpage.h"
+#include "gridpage.h"
 #include "imagelistmodel.h"
 #include "modelregistry.h"
 #include "modelsession.h"
 #include "registrypage.h"
-#include "trainingpage.h"
-#include "gridpage.h"
 #include "summarypage.h"
 #include "thumbnailservice.h"
+#include "trainingpage.h"
 
 #include <QAction>
 #include <QApplication>
@@ -23,17 +23,17 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QTimer>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
 #include <QSettings>
-#include <QStyle>
 #include <QStatusBar>
+#include <QStyle>
 #include <QTabWidget>
 #include <QThread>
+#include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
 
@@ -80,8 +80,8 @@ MainWindow::MainWindow(QWidget* parent)
       m_classify(new ClassifyPage(m_models, this)),
       m_evaluation(new EvaluationPage(m_models, m_thumbnails, this)), m_fields(new FieldPage(this)),
       m_training(new TrainingPage(m_models, this)), m_registry(new RegistryPage(m_models, this)),
-      m_statusLabel(new QLabel(this)),
-      m_progress(new QProgressBar(this)), m_cancel(new QToolButton(this))
+      m_statusLabel(new QLabel(this)), m_progress(new QProgressBar(this)),
+      m_cancel(new QToolButton(this))
 {
     setWindowTitle(tr("MalariaLens"));
     setAcceptDrops(true);
@@ -118,14 +118,18 @@ MainWindow::MainWindow(QWidget* parent)
         setBusy(true, tr("Listing %1 ...").arg(QDir::toNativeSeparators(folder)));
         m_progress->setRange(0, 0);
     });
-    connect(m_session, &DatasetSession::scanProgress, this,
-            [this](int n) { m_statusLabel->setText(tr("Listing ... %n image(s) found", nullptr, n)); });
-    connect(m_session, &DatasetSession::scanFailed, this, [this](const QString& folder, const QString& reason) {
-        setBusy(false, tr("Could not open %1: %2").arg(QDir::toNativeSeparators(folder), reason));
-        QMessageBox::warning(this, tr("Cannot open folder"),
-                             tr("The folder %1 could not be opened:\n%2\n\nThe previous folder stays open.")
-                                 .arg(QDir::toNativeSeparators(folder), reason));
+    connect(m_session, &DatasetSession::scanProgress, this, [this](int n) {
+        m_statusLabel->setText(tr("Listing ... %n image(s) found", nullptr, n));
     });
+    connect(m_session, &DatasetSession::scanFailed, this,
+            [this](const QString& folder, const QString& reason) {
+                setBusy(false,
+                        tr("Could not open %1: %2").arg(QDir::toNativeSeparators(folder), reason));
+                QMessageBox::warning(
+                    this, tr("Cannot open folder"),
+                    tr("The folder %1 could not be opened:\n%2\n\nThe previous folder stays open.")
+                        .arg(QDir::toNativeSeparators(folder), reason));
+            });
     connect(m_session, &DatasetSession::datasetChanged, this,
             [this](std::shared_ptr<const Dataset> ds) {
                 setWindowTitle(tr("%1 - MalariaLens").arg(QDir::toNativeSeparators(ds->root)));
@@ -138,10 +142,11 @@ MainWindow::MainWindow(QWidget* parent)
                 const QString kind = ds->isLabelled()
                                          ? tr("%n class(es)", nullptr, int(ds->classNames.size()))
                                          : tr("unlabeled");
-                m_statusLabel->setText(tr("%1 images, %2, %3 patients/slides; checking every image ...")
-                                           .arg(ds->images.size())
-                                           .arg(kind)
-                                           .arg(ds->countPerPatient().size()));
+                m_statusLabel->setText(
+                    tr("%1 images, %2, %3 patients/slides; checking every image ...")
+                        .arg(ds->images.size())
+                        .arg(kind)
+                        .arg(ds->countPerPatient().size()));
                 m_progress->setRange(0, std::max(1, int(ds->images.size())));
                 m_progress->setValue(0);
             });
@@ -152,7 +157,8 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_session, &DatasetSession::summaryReady, this,
             [this](std::shared_ptr<const DatasetSummary> s) {
                 m_summary->setSummary(s);
-                setBusy(false, tr("%1 usable images, %2 skipped").arg(s->images).arg(s->skipped.size()));
+                setBusy(false,
+                        tr("%1 usable images, %2 skipped").arg(s->images).arg(s->skipped.size()));
             });
     connect(m_session, &DatasetSession::cancelled, this,
             [this] { setBusy(false, tr("Cancelled.")); });
@@ -168,26 +174,31 @@ MainWindow::MainWindow(QWidget* parent)
         m_progress->setRange(0, std::max(1, total));
         m_progress->setValue(done);
     });
-    connect(m_models, &ModelSession::resultsUpdated, m_browser->model(), &ImageListModel::resultsUpdated);
-    connect(m_models, &ModelSession::thresholdChanged, this, [this] {
-        m_browser->model()->resultsUpdated(0, m_browser->model()->rowCount() - 1);
-    });
-    connect(m_models, &ModelSession::resultsCleared, this, [this] { m_browser->model()->setResults(nullptr); });
+    connect(m_models, &ModelSession::resultsUpdated, m_browser->model(),
+            &ImageListModel::resultsUpdated);
+    connect(m_models, &ModelSession::thresholdChanged, this,
+            [this] { m_browser->model()->resultsUpdated(0, m_browser->model()->rowCount() - 1); });
+    connect(m_models, &ModelSession::resultsCleared, this,
+            [this] { m_browser->model()->setResults(nullptr); });
     connect(m_models, &ModelSession::classificationFinished, this,
             [this](bool cancelled, const QString& error, double seconds, double perSecond) {
                 if (!error.isEmpty())
                     setBusy(false, tr("Classification failed: %1").arg(error));
                 else if (cancelled)
-                    setBusy(false, tr("Classification cancelled; partial results shown as partial."));
+                    setBusy(false,
+                            tr("Classification cancelled; partial results shown as partial."));
                 else
-                    setBusy(false, tr("Classified in %1 s (%2 images/s).").arg(seconds, 0, 'f', 1).arg(perSecond, 0, 'f', 0));
+                    setBusy(false, tr("Classified in %1 s (%2 images/s).")
+                                       .arg(seconds, 0, 'f', 1)
+                                       .arg(perSecond, 0, 'f', 0));
             });
     connect(m_browser, &BrowserPage::fieldAnalysisRequested, this, [this](const QString& path) {
         m_tabs->setCurrentWidget(m_fields);
         m_fields->openField(path);
     });
     // The Fields page classifies its crops with the active model too.
-    connect(m_models, &ModelSession::modelChanged, this, [this] { m_fields->setClassifier(m_models->classifier()); });
+    connect(m_models, &ModelSession::modelChanged, this,
+            [this] { m_fields->setClassifier(m_models->classifier()); });
     // Start with the model the user chose last (registry), else the embedded default.
     ModelRegistry().cleanStale();
     QString modelError;
@@ -195,7 +206,9 @@ MainWindow::MainWindow(QWidget* parent)
         QString embeddedError;
         if (!m_models->useEmbedded(&embeddedError))
             QTimer::singleShot(0, this, [this, embeddedError] {
-                m_statusLabel->setText(tr("No default model: %1. Load a model on the Classify page.").arg(embeddedError));
+                m_statusLabel->setText(
+                    tr("No default model: %1. Load a model on the Classify page.")
+                        .arg(embeddedError));
             });
     }
 
@@ -204,7 +217,8 @@ MainWindow::MainWindow(QWidget* parent)
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
     if (!settings.contains(QStringLiteral("window/geometry")))
         resize(1280, 820);
-    m_statusLabel->setText(tr("Open a folder of cell images (File > Open Folder, or drop it here)."));
+    m_statusLabel->setText(
+        tr("Open a folder of cell images (File > Open Folder, or drop it here)."));
 }
 
 MainWindow::~MainWindow() = default;
@@ -226,10 +240,13 @@ void MainWindow::createActions()
     auto* full = viewMenu->addAction(tr("&Full Screen"));
     full->setShortcut(QKeySequence::FullScreen);
     full->setCheckable(true);
-    connect(full, &QAction::toggled, this, [this](bool on) { on ? showFullScreen() : showNormal(); });
-    auto* zoomIn = viewMenu->addAction(tr("Zoom &In"), this, [this] { m_browser->zoomThumbnails(1); });
+    connect(full, &QAction::toggled, this,
+            [this](bool on) { on ? showFullScreen() : showNormal(); });
+    auto* zoomIn =
+        viewMenu->addAction(tr("Zoom &In"), this, [this] { m_browser->zoomThumbnails(1); });
     zoomIn->setShortcut(QKeySequence::ZoomIn);
-    auto* zoomOut = viewMenu->addAction(tr("Zoom &Out"), this, [this] { m_browser->zoomThumbnails(-1); });
+    auto* zoomOut =
+        viewMenu->addAction(tr("Zoom &Out"), this, [this] { m_browser->zoomThumbnails(-1); });
     zoomOut->setShortcut(QKeySequence::ZoomOut);
     auto* dark = viewMenu->addAction(tr("&Dark Palette"));
     dark->setCheckable(true);
@@ -270,8 +287,9 @@ void MainWindow::chooseFolder()
 {
     QSettings settings;
     const QStringList recent = settings.value(QLatin1String(kRecentKey)).toStringList();
-    const QString dir = QFileDialog::getExistingDirectory(
-        this, tr("Open a folder of cell images"), recent.isEmpty() ? QDir::homePath() : recent.first());
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Open a folder of cell images"),
+                                          recent.isEmpty() ? QDir::homePath() : recent.first());
     if (!dir.isEmpty())
         openFolder(dir);
 }
@@ -299,7 +317,8 @@ void MainWindow::updateRecentMenu()
     const QStringList recent = QSettings().value(QLatin1String(kRecentKey)).toStringList();
     for (int i = 0; i < recent.size(); ++i) {
         const QString path = recent.at(i);
-        auto* a = m_recentMenu->addAction(QStringLiteral("&%1 %2").arg(i + 1).arg(QDir::toNativeSeparators(path)));
+        auto* a = m_recentMenu->addAction(
+            QStringLiteral("&%1 %2").arg(i + 1).arg(QDir::toNativeSeparators(path)));
         connect(a, &QAction::triggered, this, [this, path] { openFolder(path); });
     }
     if (!recent.isEmpty())
@@ -330,7 +349,8 @@ void MainWindow::showShortcuts()
            "<tr><td><b>Ctrl++ / Ctrl+-</b></td><td>Larger / smaller thumbnails</td></tr>"
            "<tr><td><b>F11</b></td><td>Full screen</td></tr>"
            "<tr><td><b>Ctrl+R</b></td><td>Classify the folder (Classify page)</td></tr>"
-           "<tr><td><b>Alt+B / G / S / E / C / V / F / T / M</b></td><td>Browse / Grid / Summary / Explore / Classify / "
+           "<tr><td><b>Alt+B / G / S / E / C / V / F / T / M</b></td><td>Browse / Grid / Summary / "
+           "Explore / Classify / "
            "Evaluate / Fields / Train / Models page</td></tr>"
            "<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>"
            "</table>"));
@@ -338,12 +358,13 @@ void MainWindow::showShortcuts()
 
 void MainWindow::showAbout()
 {
-    QMessageBox::about(this, tr("About MalariaLens"),
-                       tr("<h3>MalariaLens %1</h3>"
-                          "<p>Offline malaria microscopy assistant: browse thin-smear cell images, "
-                          "explore them, classify red blood cells as Parasitized or Uninfected.</p>"
-                          "<p><b>Decision support, research use only.</b> Not a diagnostic device.</p>")
-                           .arg(QApplication::applicationVersion()));
+    QMessageBox::about(
+        this, tr("About MalariaLens"),
+        tr("<h3>MalariaLens %1</h3>"
+           "<p>Offline malaria microscopy assistant: browse thin-smear cell images, "
+           "explore them, classify red blood cells as Parasitized or Uninfected.</p>"
+           "<p><b>Decision support, research use only.</b> Not a diagnostic device.</p>")
+            .arg(QApplication::applicationVersion()));
 }
 
 void MainWindow::showModelCard()
@@ -351,7 +372,9 @@ void MainWindow::showModelCard()
     const QJsonObject card = m_models->classifier().card();
     QMessageBox box(this);
     box.setWindowTitle(tr("About the model"));
-    box.setText(tr("<b>%1</b><br>Threshold %2").arg(m_models->modelName().toHtmlEscaped()).arg(m_models->threshold(), 0, 'f', 3));
+    box.setText(tr("<b>%1</b><br>Threshold %2")
+                    .arg(m_models->modelName().toHtmlEscaped())
+                    .arg(m_models->threshold(), 0, 'f', 3));
     box.setDetailedText(QString::fromUtf8(QJsonDocument(card).toJson(QJsonDocument::Indented)));
     box.setInformativeText(tr("Architecture %1, %2 parameters, SHA-256 %3")
                                .arg(m_models->classifier().architecture())
@@ -373,7 +396,8 @@ void MainWindow::closeEvent(QCloseEvent* event)
 void MainWindow::dragEnterEvent(QDragEnterEvent* event)
 {
     const auto urls = event->mimeData()->urls();
-    if (urls.size() == 1 && urls.first().isLocalFile() && QFileInfo(urls.first().toLocalFile()).isDir())
+    if (urls.size() == 1 && urls.first().isLocalFile() &&
+        QFileInfo(urls.first().toLocalFile()).isDir())
         event->acceptProposedAction();
 }
 

@@ -41,7 +41,10 @@ void ModelSession::adoptThresholdFromCard()
     if (m_modelPath.isEmpty()) {
         QFile f(overridePath());
         if (f.open(QIODevice::ReadOnly))
-            t = QJsonDocument::fromJson(f.readAll()).object().value(QStringLiteral("threshold")).toDouble(t);
+            t = QJsonDocument::fromJson(f.readAll())
+                    .object()
+                    .value(QStringLiteral("threshold"))
+                    .toDouble(t);
     }
     m_threshold = t > 0.0 && t < 1.0 ? t : 0.5;
     if (m_results)
@@ -106,10 +109,12 @@ bool ModelSession::saveThreshold(QString* error)
     const QString target = m_modelPath.isEmpty()
                                ? overridePath()
                                : QFileInfo(m_modelPath).path() + QLatin1Char('/') +
-                                     QFileInfo(m_modelPath).completeBaseName() + QStringLiteral(".json");
+                                     QFileInfo(m_modelPath).completeBaseName() +
+                                     QStringLiteral(".json");
     QDir().mkpath(QFileInfo(target).path());
     QSaveFile f(target);
-    const QJsonObject body = m_modelPath.isEmpty() ? QJsonObject{{QStringLiteral("threshold"), m_threshold}} : card;
+    const QJsonObject body =
+        m_modelPath.isEmpty() ? QJsonObject{{QStringLiteral("threshold"), m_threshold}} : card;
     if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(body).toJson()) < 0 || !f.commit()) {
         if (error)
             *error = tr("Cannot save the threshold to %1: %2").arg(target, f.errorString());
@@ -170,7 +175,8 @@ void ModelSession::onBatch(const QList<CellResult>& batch)
 
 void ModelSession::onFinished(const ClassifyReport& report)
 {
-    Q_EMIT classificationFinished(report.cancelled, report.error, report.seconds, report.imagesPerSecond());
+    Q_EMIT classificationFinished(report.cancelled, report.error, report.seconds,
+                                  report.imagesPerSecond());
 }
 
 } // namespace ml

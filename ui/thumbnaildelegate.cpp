@@ -21,7 +21,8 @@ void ThumbnailDelegate::paint(QPainter* painter, const QStyleOptionViewItem& opt
     painter->setFont(f);
     const QString text = QStringLiteral("%1%").arg(qRound(p * 100));
     const QFontMetrics fm(f);
-    const QRect badge(option.rect.left() + 3, option.rect.top() + 3, fm.horizontalAdvance(text) + 8, fm.height() + 2);
+    const QRect badge(option.rect.left() + 3, option.rect.top() + 3, fm.horizontalAdvance(text) + 8,
+                      fm.height() + 2);
     painter->setRenderHint(QPainter::Antialiasing);
     painter->setPen(Qt::NoPen);
     painter->setBrush(parasitized ? QColor(200, 30, 45, 225) : QColor(30, 140, 70, 225));

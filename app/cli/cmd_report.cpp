@@ -16,22 +16,28 @@ namespace ml::cli {
 int runReport(const QStringList& args)
 {
     QCommandLineParser p;
-    p.setApplicationDescription(QStringLiteral(
-        "Classify a folder of cell images and write a PDF report: patients, counts, parasitemia with its "
-        "95 % confidence interval, the model card summary, the evaluation when the folder is labelled, "
-        "and a gallery of the cells called parasitized."));
+    p.setApplicationDescription(QStringLiteral("Classify a folder of cell images and write a PDF "
+                                               "report: patients, counts, parasitemia with its "
+                                               "95 % confidence interval, the model card summary, "
+                                               "the evaluation when the folder is labelled, "
+                                               "and a gallery of the cells called parasitized."));
     p.addHelpOption();
     p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("folder of cell images"));
-    const QCommandLineOption pdf(QStringLiteral("pdf"), QStringLiteral("the PDF file to write"), QStringLiteral("OUT.pdf"));
-    const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("model file (default: embedded model)"),
+    const QCommandLineOption pdf(QStringLiteral("pdf"), QStringLiteral("the PDF file to write"),
+                                 QStringLiteral("OUT.pdf"));
+    const QCommandLineOption model(QStringLiteral("model"),
+                                   QStringLiteral("model file (default: embedded model)"),
                                    QStringLiteral("FILE"));
-    const QCommandLineOption threshold(QStringLiteral("threshold"),
-                                       QStringLiteral("decision threshold (default: the model card's, else 0.5)"),
-                                       QStringLiteral("T"));
-    const QCommandLineOption gallery(QStringLiteral("gallery"), QStringLiteral("most cells in the gallery (default 48)"),
+    const QCommandLineOption threshold(
+        QStringLiteral("threshold"),
+        QStringLiteral("decision threshold (default: the model card's, else 0.5)"),
+        QStringLiteral("T"));
+    const QCommandLineOption gallery(QStringLiteral("gallery"),
+                                     QStringLiteral("most cells in the gallery (default 48)"),
                                      QStringLiteral("N"), QStringLiteral("48"));
-    const QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
-                                     QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption threads(
+        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
+        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
     p.addOptions({pdf, model, threshold, gallery, threads});
     if (!p.parse(args)) {
         printError(p.errorText());
@@ -51,8 +57,9 @@ int runReport(const QStringList& args)
         return 1;
     }
     bool ok = true;
-    const double t = p.isSet(threshold) ? p.value(threshold).toDouble(&ok)
-                                        : classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    const double t = p.isSet(threshold)
+                         ? p.value(threshold).toDouble(&ok)
+                         : classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
     if (!ok || t <= 0 || t >= 1) {
         printError(QStringLiteral("report: invalid --threshold"));
         return 2;
@@ -73,9 +80,9 @@ int runReport(const QStringList& args)
     ClassificationResults results(ds, t);
     for (const CellResult& r : report.results)
         results.set(r.index, r.probability, r.error);
-    const ReportContent content = buildReport(results, QStringLiteral("%1 (%2)").arg(classifier.source(), classifier.architecture()),
-                                              classifier.weightsSha256(), classifier.card(),
-                                              std::max(0, p.value(gallery).toInt()));
+    const ReportContent content = buildReport(
+        results, QStringLiteral("%1 (%2)").arg(classifier.source(), classifier.architecture()),
+        classifier.weightsSha256(), classifier.card(), std::max(0, p.value(gallery).toInt()));
     QString error;
     if (!writePdfReport(content, p.value(pdf), &error)) {
         printError(QStringLiteral("report: %1").arg(error));

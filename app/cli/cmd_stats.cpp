@@ -16,7 +16,8 @@ int runStats(const QStringList& args)
         "Summarise a folder of cell images: images per class and patient, image sizes, pixel "
         "range, channels, and every file that cannot be used with its reason."));
     p.addHelpOption();
-    p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("folder of images (class subfolders or flat)"));
+    p.addPositionalArgument(QStringLiteral("DIR"),
+                            QStringLiteral("folder of images (class subfolders or flat)"));
     p.addOption({QStringLiteral("json"), QStringLiteral("print JSON")});
     p.addOption({QStringLiteral("threads"), QStringLiteral("decoding threads (default: cores)"),
                  QStringLiteral("N"), QString::number(QThread::idealThreadCount())});
@@ -44,13 +45,24 @@ int runStats(const QStringList& args)
         printJson(summaryToJson(ds, s));
         return 0;
     }
-    printLine(QStringLiteral("Folder:    %1 (%2)").arg(ds.root, ds.isLabelled() ? QStringLiteral("labelled") : QStringLiteral("unlabeled")));
-    printLine(QStringLiteral("Images:    %1 usable of %2 files, %3 skipped").arg(s.images).arg(s.files).arg(s.skipped.size()));
+    printLine(QStringLiteral("Folder:    %1 (%2)")
+                  .arg(ds.root,
+                       ds.isLabelled() ? QStringLiteral("labelled") : QStringLiteral("unlabeled")));
+    printLine(QStringLiteral("Images:    %1 usable of %2 files, %3 skipped")
+                  .arg(s.images)
+                  .arg(s.files)
+                  .arg(s.skipped.size()));
     for (auto it = s.perClass.cbegin(); it != s.perClass.cend(); ++it)
         printLine(QStringLiteral("  %1 %2").arg(it.key(), -16).arg(it.value()));
     printLine(QStringLiteral("Patients:  %1").arg(s.perPatient.size()));
-    printLine(QStringLiteral("Width:     min %1, median %2, max %3").arg(s.minWidth).arg(s.medianWidth).arg(s.maxWidth));
-    printLine(QStringLiteral("Height:    min %1, median %2, max %3").arg(s.minHeight).arg(s.medianHeight).arg(s.maxHeight));
+    printLine(QStringLiteral("Width:     min %1, median %2, max %3")
+                  .arg(s.minWidth)
+                  .arg(s.medianWidth)
+                  .arg(s.maxWidth));
+    printLine(QStringLiteral("Height:    min %1, median %2, max %3")
+                  .arg(s.minHeight)
+                  .arg(s.medianHeight)
+                  .arg(s.maxHeight));
     printLine(QStringLiteral("Pixels:    min %1, max %2").arg(s.minPixel).arg(s.maxPixel));
     for (auto it = s.channelCounts.cbegin(); it != s.channelCounts.cend(); ++it)
         printLine(QStringLiteral("Channels:  %1 in %2 images").arg(it.key()).arg(it.value()));

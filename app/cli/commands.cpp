@@ -6,9 +6,9 @@ int runStats(const QStringList& args);
 int runClassify(const QStringList& args);  // models
 int runTrain(const QStringList& args);     // models
 int runModelInfo(const QStringList& args); // models
-int runMean(const QStringList& args); // explore
-int runGrid(const QStringList& args); // explore
-int runSegment(const QStringList& args); // fields
+int runMean(const QStringList& args);      // explore
+int runGrid(const QStringList& args);      // explore
+int runSegment(const QStringList& args);   // fields
 int runEvaluate(const QStringList& args);
 int runReport(const QStringList& args);
 
@@ -16,15 +16,22 @@ int runReport(const QStringList& args);
 const std::vector<Command>& commands()
 {
     static const std::vector<Command> list = {
-        {"stats", "Summarise a folder: counts per class and patient, sizes, skipped files", runStats},
-        {"classify", "Classify every cell image of a folder (probability of Parasitized)", runClassify},
+        {"stats", "Summarise a folder: counts per class and patient, sizes, skipped files",
+         runStats},
+        {"classify", "Classify every cell image of a folder (probability of Parasitized)",
+         runClassify},
         {"train", "Train a base/gap/se classifier on a labelled folder", runTrain},
         {"model-info", "Print the model card of the embedded or a given model", runModelInfo},
         {"mean", "Per-class mean, std and difference images of a folder (PNG)", runMean},
         {"grid", "Labelled 3x3/6x6 grid of cells: rgb, hsv, blur or augment mode (PNG)", runGrid},
-        {"evaluate", "Confusion matrix, report, ROC AUC, calibration and patients of a labelled folder", runEvaluate},
-        {"report", "Classify a folder and write a PDF report (parasitemia, model, evaluation, gallery)", runReport},
-        {"segment", "Find, classify and count the cells of whole field images (parasitemia)", runSegment},
+        {"evaluate",
+         "Confusion matrix, report, ROC AUC, calibration and patients of a labelled folder",
+         runEvaluate},
+        {"report",
+         "Classify a folder and write a PDF report (parasitemia, model, evaluation, gallery)",
+         runReport},
+        {"segment", "Find, classify and count the cells of whole field images (parasitemia)",
+         runSegment},
     };
     return list;
 }

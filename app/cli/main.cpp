@@ -58,13 +58,14 @@ int main(int argc, char** argv)
     QGuiApplication::setApplicationVersion(QStringLiteral(MALARIALENS_VERSION));
 
     const QStringList args = QGuiApplication::arguments();
-    if (args.size() < 2 || args.at(1) == QLatin1String("--help") || args.at(1) == QLatin1String("-h") ||
-        args.at(1) == QLatin1String("help")) {
+    if (args.size() < 2 || args.at(1) == QLatin1String("--help") ||
+        args.at(1) == QLatin1String("-h") || args.at(1) == QLatin1String("help")) {
         printUsage();
         return args.size() < 2 ? 2 : 0;
     }
     if (args.at(1) == QLatin1String("--version") || args.at(1) == QLatin1String("-v")) {
-        ml::cli::printLine(QStringLiteral("malarialens-cli %1").arg(QStringLiteral(MALARIALENS_VERSION)));
+        ml::cli::printLine(
+            QStringLiteral("malarialens-cli %1").arg(QStringLiteral(MALARIALENS_VERSION)));
         return 0;
     }
     for (const auto& c : ml::cli::commands()) {
@@ -74,6 +75,7 @@ int main(int argc, char** argv)
             return c.run(sub);
         }
     }
-    ml::cli::printError(QStringLiteral("unknown command '%1' (see malarialens-cli --help)").arg(args.at(1)));
+    ml::cli::printError(
+        QStringLiteral("unknown command '%1' (see malarialens-cli --help)").arg(args.at(1)));
     return 2;
 }
