@@ -4,9 +4,11 @@
 // the program name in front so QCommandLineParser can process them) and returns the
 // process exit code: 0 success, 1 runtime failure, 2 usage error.
 
+#include <QCommandLineParser>
 #include <QJsonObject>
 #include <QStringList>
 
+#include <optional>
 #include <vector>
 
 namespace ml::cli {
@@ -20,6 +22,10 @@ struct Command
 
 /// Every subcommand, in the order --help lists them.
 const std::vector<Command>& commands();
+
+/// Parses a command's arguments: on a parse error prints it and gives 2, for --help prints
+/// the help and gives 0; nullopt when the command should go on.
+std::optional<int> parseArguments(QCommandLineParser& parser, const QStringList& args);
 
 /// Prints `json` (indented) to stdout.
 void printJson(const QJsonObject& json);

@@ -44,14 +44,8 @@ int runClassify(const QStringList& args)
         QStringLiteral("T"), QStringLiteral("0.5"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print a JSON summary"));
     p.addOptions({model, csv, threads, decodeThreads, batch, threshold, json});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1) {
         printError(QStringLiteral("classify: expected one folder (see --help)"));
         return 2;

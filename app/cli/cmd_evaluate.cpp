@@ -48,14 +48,8 @@ int runEvaluate(const QStringList& args)
                        "(rebuilt from its card; DIR must be its training folder)"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
     p.addOptions({model, threshold, patientThreshold, threads, validationSplit, json});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1) {
         printError(QStringLiteral("evaluate: expected one folder (see --help)"));
         return 2;

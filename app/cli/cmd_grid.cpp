@@ -37,14 +37,8 @@ int runGrid(const QStringList& args)
     p.addOption({QStringLiteral("tile"), QStringLiteral("tile side in pixels (default 160)"),
                  QStringLiteral("PX"), QStringLiteral("160")});
     p.addOption({QStringLiteral("json"), QStringLiteral("print JSON")});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1 || !p.isSet(QStringLiteral("out"))) {
         printError(QStringLiteral("grid: expected DIR and --out FILE (see --help)"));
         return 2;

@@ -62,14 +62,8 @@ int runMean(const QStringList& args)
     p.addOption({QStringLiteral("no-cache"),
                  QStringLiteral("ignore and do not write the per-folder cache")});
     p.addOption({QStringLiteral("json"), QStringLiteral("print JSON")});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1 || !p.isSet(QStringLiteral("out"))) {
         printError(QStringLiteral("mean: expected DIR and --out OUTDIR (see --help)"));
         return 2;

@@ -45,14 +45,8 @@ int runModelInfo(const QStringList& args)
         QStringLiteral("per-patient"),
         QStringLiteral("text output: include the per-patient validation table"));
     p.addOptions({model, json, perPatient});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (!p.positionalArguments().isEmpty()) {
         printError(QStringLiteral("model-info: unexpected argument '%1' (use --model FILE)")
                        .arg(p.positionalArguments().first()));

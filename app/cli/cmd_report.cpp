@@ -39,14 +39,8 @@ int runReport(const QStringList& args)
         QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
         QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
     p.addOptions({pdf, model, threshold, gallery, threads});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1 || !p.isSet(pdf)) {
         printError(QStringLiteral("report: expected one folder and --pdf OUT.pdf (see --help)"));
         return 2;

@@ -80,14 +80,8 @@ int runSegment(const QStringList& args)
     p.addOption({QStringLiteral("threads"),
                  QStringLiteral("fields analysed in parallel (default: cores)"),
                  QStringLiteral("N"), QString::number(QThread::idealThreadCount())});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1) {
         printError(QStringLiteral("segment: expected one image or folder (see --help)"));
         return 2;

@@ -21,14 +21,8 @@ int runStats(const QStringList& args)
     p.addOption({QStringLiteral("json"), QStringLiteral("print JSON")});
     p.addOption({QStringLiteral("threads"), QStringLiteral("decoding threads (default: cores)"),
                  QStringLiteral("N"), QString::number(QThread::idealThreadCount())});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1) {
         printError(QStringLiteral("stats: expected one folder (see --help)"));
         return 2;

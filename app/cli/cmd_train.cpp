@@ -71,14 +71,8 @@ int runTrain(const QStringList& args)
                                   QStringLiteral("print a JSON summary at the end"));
     p.addOptions({arch, epochs, batch, lr, patience, split, valFraction, augment, noStain, seed,
                   threads, out, resume, initFrom, json});
-    if (!p.parse(args)) {
-        printError(p.errorText());
-        return 2;
-    }
-    if (p.isSet(QStringLiteral("help"))) {
-        printLine(p.helpText());
-        return 0;
-    }
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
     if (p.positionalArguments().size() != 1) {
         printError(QStringLiteral("train: expected one folder (see --help)"));
         return 2;

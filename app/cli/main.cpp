@@ -16,6 +16,19 @@ void printJson(const QJsonObject& json)
     out.flush();
 }
 
+std::optional<int> parseArguments(QCommandLineParser& parser, const QStringList& args)
+{
+    if (!parser.parse(args)) {
+        printError(parser.errorText());
+        return 2;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        printLine(parser.helpText());
+        return 0;
+    }
+    return std::nullopt;
+}
+
 void printError(const QString& message)
 {
     QTextStream err(stderr);
