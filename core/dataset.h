@@ -16,6 +16,10 @@ struct ImageEntry
     int label = -1;  ///< index into Dataset::classNames, -1 for an unlabeled folder
     QString patient; ///< patient/slide id (from the file name, else the folder)
     qint64 bytes = 0;
+    /// A reviewer's correction replaced the folder's label (see core/labelcorrections.h);
+    /// `label` is then the corrected one and `folderLabel` the folder's.
+    bool corrected = false;
+    int folderLabel = -1;
 };
 
 /// A file that was seen but cannot be used, with the reason shown to the user.
@@ -40,6 +44,8 @@ struct Dataset
     PatientSource patientSource = PatientSource::FileName;
     QString error;          ///< non-empty when the folder itself could not be read
     bool cancelled = false; ///< the scan was cancelled; the listing is partial
+    /// Row ids (corrections database) of the reviewer corrections applied to the labels.
+    QList<qint64> appliedCorrections;
 
     bool isLabelled() const { return !classNames.isEmpty(); }
     QString absolutePath(int index) const;

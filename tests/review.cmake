@@ -1,0 +1,5 @@
+# Review and relabel (issue 8): the corrections database and its faults, the review queue,
+# the reviewer's session, Grad-CAM/occlusion heatmaps, the CLI (incl. kill -9 mid-write)
+# and the Review page.
+ml_add_test(tst_correctionstore SOURCES tst_correctionstore.cpp reviewdata.h LIBS malarialens_core TIMEOUT 120)
+ml_add_test(tst_reviewqueue SOURCES tst_reviewqueue.cpp reviewdata.h LIBS malarialens_core TIMEOUT 60)
