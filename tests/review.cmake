@@ -3,3 +3,5 @@
 # and the Review page.
 ml_add_test(tst_correctionstore SOURCES tst_correctionstore.cpp reviewdata.h LIBS malarialens_core TIMEOUT 120)
 ml_add_test(tst_reviewqueue SOURCES tst_reviewqueue.cpp reviewdata.h LIBS malarialens_core TIMEOUT 60)
+ml_add_test(tst_gradcam SOURCES tst_gradcam.cpp reviewdata.h LIBS malarialens_models ${TORCH_LIBRARIES} TIMEOUT 180)
+target_precompile_headers(tst_gradcam REUSE_FROM malarialens_models)
