@@ -5,5 +5,6 @@ target_sources(malarialens_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/labelcorrections.cpp ${CMAKE_CURRENT_LIST_DIR}/labelcorrections.h
   ${CMAKE_CURRENT_LIST_DIR}/reviewqueue.cpp ${CMAKE_CURRENT_LIST_DIR}/reviewqueue.h
   ${CMAKE_CURRENT_LIST_DIR}/reviewsession.cpp ${CMAKE_CURRENT_LIST_DIR}/reviewsession.h
+  ${CMAKE_CURRENT_LIST_DIR}/heatmapimage.cpp ${CMAKE_CURRENT_LIST_DIR}/heatmapimage.h
 )
 target_link_libraries(malarialens_core PUBLIC Qt6::Sql)

@@ -11,6 +11,8 @@ int runGrid(const QStringList& args);      // explore
 int runSegment(const QStringList& args);   // fields
 int runEvaluate(const QStringList& args);
 int runReport(const QStringList& args);
+int runCorrections(const QStringList& args); // review
+int runExplain(const QStringList& args);     // review
 
 // Keep one line per command; new commands add their line here.
 const std::vector<Command>& commands()
@@ -32,6 +34,8 @@ const std::vector<Command>& commands()
          runReport},
         {"segment", "Find, classify and count the cells of whole field images (parasitemia)",
          runSegment},
+        {"corrections", "Export or import the reviewer's label corrections (CSV)", runCorrections},
+        {"explain", "Heatmap of where the model found its evidence in one cell (PNG)", runExplain},
     };
     return list;
 }
