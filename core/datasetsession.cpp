@@ -1,6 +1,7 @@
 #include "datasetsession.h"
 
 #include "folderscanner.h"
+#include "labelcorrections.h"
 
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -41,7 +42,8 @@ void DatasetSession::open(const QString& folder)
     Q_EMIT busyChanged(true);
     auto cancel = m_cancel;
     QPointer<DatasetSession> self(this);
-    m_scanWatcher.setFuture(QtConcurrent::run([folder, cancel, self] {
+    const QString corrections = m_correctionsDatabase;
+    m_scanWatcher.setFuture(QtConcurrent::run([folder, cancel, self, corrections] {
         ScanOptions opts;
         opts.cancel = cancel.get();
         opts.progress = [self](int found) {
@@ -49,7 +51,12 @@ void DatasetSession::open(const QString& folder)
                 QMetaObject::invokeMethod(self.data(), "scanProgress", Qt::QueuedConnection,
                                           Q_ARG(int, found));
         };
-        return scanFolder(folder, opts);
+        Dataset ds = scanFolder(folder, opts);
+        // Reviewer corrections replace folder labels before anyone sees the listing; a
+        // damaged or locked database leaves the folder's labels (the Review page says why).
+        if (!corrections.isEmpty() && ds.error.isEmpty() && !ds.cancelled && ds.isLabelled())
+            applyCorrectionsFrom(ds, corrections, cancel.get());
+        return ds;
     }));
 }
 

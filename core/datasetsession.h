@@ -32,6 +32,10 @@ public:
     std::shared_ptr<const DatasetSummary> summary() const { return m_summary; }
     /// Threads used for decoding in the summary job.
     void setSummaryThreads(int threads) { m_summaryThreads = threads; }
+    /// The reviewer's corrections database: every scan applies its corrections to the labels
+    /// (core/labelcorrections.h) in the scan job. Empty (the default) = folder labels only.
+    void setCorrectionsDatabase(const QString& path) { m_correctionsDatabase = path; }
+    QString correctionsDatabase() const { return m_correctionsDatabase; }
 
 Q_SIGNALS:
     void scanStarted(const QString& folder);
@@ -56,6 +60,7 @@ private:
     std::shared_ptr<std::atomic<bool>> m_cancel;
     QString m_pendingFolder;
     int m_summaryThreads = 1;
+    QString m_correctionsDatabase;
 };
 
 } // namespace ml

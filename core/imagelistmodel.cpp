@@ -66,6 +66,10 @@ QVariant ImageListModel::data(const QModelIndex& index, int role) const
         QString tip = QStringLiteral("%1\n%2: %3\n%4: %5")
                           .arg(e.relativePath, tr("Class"), m_dataset->className(e.label),
                                tr("Patient"), e.patient);
+        if (e.corrected)
+            tip +=
+                QStringLiteral("\n") +
+                tr("Corrected by a reviewer (folder: %1)").arg(m_dataset->className(e.folderLabel));
         const QString err = m_thumbnails->failure(m_dataset->absolutePath(index.row()));
         if (!err.isEmpty())
             tip += QStringLiteral("\n") + tr("Cannot be shown: %1").arg(err);
@@ -97,6 +101,8 @@ QVariant ImageListModel::data(const QModelIndex& index, int role) const
     case PredictedRole:
         return m_results && m_results->dataset() == m_dataset ? m_results->predicted(index.row())
                                                               : -1;
+    case CorrectedRole:
+        return e.corrected;
     case ThumbnailReadyRole: {
         const QString path = m_dataset->absolutePath(index.row());
         return !m_thumbnails->failure(path).isEmpty() || !m_thumbnails->cached(path).isNull();
@@ -118,6 +124,7 @@ QHash<int, QByteArray> ImageListModel::roleNames() const
     names.insert(ThumbnailReadyRole, "thumbnailReady");
     names.insert(ProbabilityRole, "probability");
     names.insert(PredictedRole, "predicted");
+    names.insert(CorrectedRole, "corrected");
     return names;
 }
 

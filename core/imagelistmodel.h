@@ -29,6 +29,7 @@ public:
         ThumbnailReadyRole,          ///< true once the thumbnail is decoded (bool)
         ProbabilityRole,             ///< P(Parasitized) once classified, else -1 (double)
         PredictedRole,               ///< predicted class 0/1 at the threshold, -1 (int)
+        CorrectedRole,               ///< a reviewer's correction replaced the label (bool)
     };
 
     /// `thumbnails` is not owned and must outlive the model.

@@ -1,5 +1,7 @@
 #include "labelcorrections.h"
 
+#include "folderscanner.h"
+
 #include <QFileInfo>
 #include <QHash>
 #include <QJsonArray>
@@ -92,6 +94,19 @@ CorrectionSummary applyCorrectionsFrom(Dataset& ds, const QString& databasePath,
         return s;
     }
     return applyCorrections(ds, rows, cancel);
+}
+
+Dataset scanFolderWithCorrections(const QString& folder, const QString& databasePath,
+                                  CorrectionSummary* summary)
+{
+    Dataset ds = scanFolder(folder);
+    CorrectionSummary s;
+    if (ds.error.isEmpty() && ds.isLabelled())
+        s = applyCorrectionsFrom(ds, databasePath.isEmpty() ? CorrectionStore::defaultPath()
+                                                            : databasePath);
+    if (summary)
+        *summary = s;
+    return ds;
 }
 
 QJsonObject correctionsUsedJson(const Dataset& ds)

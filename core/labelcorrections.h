@@ -38,6 +38,12 @@ CorrectionSummary applyCorrections(Dataset& dataset, const QList<Correction>& ro
 CorrectionSummary applyCorrectionsFrom(Dataset& dataset, const QString& databasePath,
                                        const std::atomic<bool>* cancel = nullptr);
 
+/// scanFolder() followed by applyCorrectionsFrom(): the folder as every labelled stage of the
+/// command line (evaluate, train) reads it. `databasePath` empty = the user's database
+/// (CorrectionStore::defaultPath()); a missing database leaves the folder's labels.
+Dataset scanFolderWithCorrections(const QString& folder, const QString& databasePath = {},
+                                  CorrectionSummary* summary = nullptr);
+
 /// For a model card: which corrections a training run used (ids, files, old and new labels).
 QJsonObject correctionsUsedJson(const Dataset& dataset);
 

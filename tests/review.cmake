@@ -6,3 +6,4 @@ ml_add_test(tst_reviewqueue SOURCES tst_reviewqueue.cpp reviewdata.h LIBS malari
 ml_add_test(tst_gradcam SOURCES tst_gradcam.cpp reviewdata.h LIBS malarialens_models ${TORCH_LIBRARIES} TIMEOUT 180)
 target_precompile_headers(tst_gradcam REUSE_FROM malarialens_models)
 ml_add_test(tst_cli_review CLI SOURCES tst_cli_review.cpp reviewdata.h LIBS malarialens_core TIMEOUT 300)
+ml_add_test(tst_reviewpage GUI SOURCES tst_reviewpage.cpp reviewdata.h LIBS malarialens_ui TIMEOUT 300)

@@ -2,6 +2,7 @@
 
 #include "classificationresults.h"
 #include "gallerydialog.h"
+#include "heatmapdialog.h"
 #include "modelsession.h"
 #include "qcustomplotinclude.h"
 #include "tablecsv.h"
@@ -444,6 +445,13 @@ void EvaluationPage::openGallery(int trueClass, int predictedClass)
         tr("True %1, predicted %2 (%3)").arg(names.at(trueClass), names.at(predictedClass), kind),
         *results, imagesInCell(trueClass, predictedClass), m_thumbnails, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
+    // Why the model called a cell what it did: its heatmap on demand.
+    connect(dialog, &GalleryDialog::imageActivated, dialog, [this, dialog](const QString& path) {
+        auto* heat =
+            new HeatmapDialog(path, m_session->classifier(), m_session->threshold(), dialog);
+        heat->setAttribute(Qt::WA_DeleteOnClose);
+        heat->show();
+    });
     dialog->show();
 }
 

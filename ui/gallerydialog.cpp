@@ -42,12 +42,17 @@ GalleryDialog::GalleryDialog(const QString& title, const ClassificationResults& 
     m_view->setTextElideMode(Qt::ElideMiddle);
     m_view->setItemDelegate(new ThumbnailDelegate(m_view));
     m_view->setAccessibleName(title);
+    connect(m_view, &QListView::activated, this, [this](const QModelIndex& index) {
+        Q_EMIT imageActivated(index.data(ImageListModel::PathRole).toString());
+    });
 
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(new QLabel(
-        tr("%n image(s); the badge is P(Parasitized).", nullptr, int(indices.size())), this));
+        tr("%n image(s); the badge is P(Parasitized). Double-click a cell for its heatmap.",
+           nullptr, int(indices.size())),
+        this));
     layout->addWidget(m_view, 1);
     layout->addWidget(buttons);
     resize(900, 650);

@@ -12,7 +12,8 @@ class ImageListModel;
 class ThumbnailService;
 
 /// A gallery of some images of a classified folder (e.g. the false positives), each with
-/// its probability badge; double-click opens nothing, the tooltip names file and patient.
+/// its probability badge; the tooltip names file and patient; double-click (or Enter)
+/// emits imageActivated() (the evaluation page shows the cell's heatmap).
 class GalleryDialog : public QDialog
 {
     Q_OBJECT
@@ -24,6 +25,10 @@ public:
 
     QListView* view() const { return m_view; }
     int imageCount() const;
+
+Q_SIGNALS:
+    /// A cell was double-clicked or Enter was pressed on it: its absolute path.
+    void imageActivated(const QString& path);
 
 private:
     QListView* m_view;

@@ -11,6 +11,7 @@
 #include "modelregistry.h"
 #include "modelsession.h"
 #include "registrypage.h"
+#include "reviewpage.h"
 #include "summarypage.h"
 #include "thumbnailservice.h"
 #include "trainingpage.h"
@@ -97,6 +98,11 @@ MainWindow::MainWindow(QWidget* parent)
     m_tabs->addTab(m_fields, tr("&Fields"));
     m_tabs->addTab(m_training, tr("&Train"));
     m_tabs->addTab(m_registry, tr("&Models"));
+    // Review (issue 8): last, so the page numbers of the other pages (--page) stay.
+    m_review = new ReviewPage(m_models, this);
+    m_tabs->addTab(m_review, tr("Re&view"));
+    // Every folder is listed with the reviewer's corrections applied to its labels.
+    m_session->setCorrectionsDatabase(m_review->databasePath());
     m_tabs->setAccessibleName(tr("Pages"));
     setCentralWidget(m_tabs);
 
@@ -139,6 +145,7 @@ MainWindow::MainWindow(QWidget* parent)
                 m_explore->setDataset(ds);
                 m_classify->setDataset(ds);
                 m_training->setDataset(ds);
+                m_review->setDataset(ds);
                 const QString kind = ds->isLabelled()
                                          ? tr("%n class(es)", nullptr, int(ds->classNames.size()))
                                          : tr("unlabeled");
@@ -192,6 +199,19 @@ MainWindow::MainWindow(QWidget* parent)
                                        .arg(seconds, 0, 'f', 1)
                                        .arg(perSecond, 0, 'f', 0));
             });
+    // Re-read the folder so every page uses the corrected labels; classify again when the
+    // folder had been classified (the evaluation compares with the labels).
+    connect(m_review, &ReviewPage::applyCorrectionsRequested, this, [this] {
+        const auto ds = m_session->dataset();
+        if (!ds)
+            return;
+        if (m_models->results())
+            connect(
+                m_session, &DatasetSession::datasetChanged, m_classify,
+                [this] { m_classify->classify(); },
+                static_cast<Qt::ConnectionType>(Qt::QueuedConnection | Qt::SingleShotConnection));
+        m_session->open(ds->root);
+    });
     connect(m_browser, &BrowserPage::fieldAnalysisRequested, this, [this](const QString& path) {
         m_tabs->setCurrentWidget(m_fields);
         m_fields->openField(path);

@@ -20,6 +20,7 @@ class ExplorePage;
 class FieldPage;
 class ModelSession;
 class RegistryPage;
+class ReviewPage;
 class TrainingPage;
 class GridPage;
 class SummaryPage;
@@ -48,6 +49,7 @@ public:
     FieldPage* fieldPage() const { return m_fields; }
     TrainingPage* trainingPage() const { return m_training; }
     RegistryPage* registryPage() const { return m_registry; }
+    ReviewPage* reviewPage() const { return m_review; }
     BrowserPage* browserPage() const { return m_browser; }
     GridPage* gridPage() const { return m_grid; }
     SummaryPage* summaryPage() const { return m_summary; }
@@ -80,6 +82,7 @@ private:
     FieldPage* m_fields;
     TrainingPage* m_training;
     RegistryPage* m_registry;
+    ReviewPage* m_review = nullptr;
     QMenu* m_recentMenu = nullptr;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;

@@ -10,6 +10,24 @@ void ThumbnailDelegate::paint(QPainter* painter, const QStyleOptionViewItem& opt
                               const QModelIndex& index) const
 {
     QStyledItemDelegate::paint(painter, option, index);
+    if (index.data(ImageListModel::CorrectedRole).toBool()) {
+        // A reviewer changed this image's label (Review page): an amber tag, top right.
+        painter->save();
+        QFont f = option.font;
+        f.setPixelSize(std::max(8, option.rect.height() / 11));
+        painter->setFont(f);
+        const QString text = tr("corrected");
+        const QFontMetrics fm(f);
+        const int w = fm.horizontalAdvance(text) + 6;
+        const QRect tag(option.rect.right() - w - 2, option.rect.top() + 3, w, fm.height());
+        painter->setRenderHint(QPainter::Antialiasing);
+        painter->setPen(Qt::NoPen);
+        painter->setBrush(QColor(230, 150, 20, 230));
+        painter->drawRoundedRect(tag, 3, 3);
+        painter->setPen(Qt::black);
+        painter->drawText(tag, Qt::AlignCenter, text);
+        painter->restore();
+    }
     const double p = index.data(ImageListModel::ProbabilityRole).toDouble();
     if (p < 0)
         return;

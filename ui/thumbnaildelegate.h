@@ -5,7 +5,8 @@
 namespace ml {
 
 /// Paints a thumbnail as usual plus, once the image is classified, a badge with the
-/// probability of Parasitized: red when predicted Parasitized, green otherwise.
+/// probability of Parasitized: red when predicted Parasitized, green otherwise; and a
+/// "corrected" tag on images whose label a reviewer corrected.
 class ThumbnailDelegate : public QStyledItemDelegate
 {
     Q_OBJECT

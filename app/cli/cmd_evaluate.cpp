@@ -7,6 +7,7 @@
 #include "classifier.h"
 #include "folderscanner.h"
 #include "inference.h"
+#include "labelcorrections.h"
 #include "metrics.h"
 #include "validationsplit.h"
 
@@ -47,7 +48,11 @@ int runEvaluate(const QStringList& args)
         QStringLiteral("evaluate only the patients the model's training held out "
                        "(rebuilt from its card; DIR must be its training folder)"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
-    p.addOptions({model, threshold, patientThreshold, threads, validationSplit, json});
+    const QCommandLineOption noCorrections(
+        QStringLiteral("no-corrections"),
+        QStringLiteral("use the folder labels only, not the reviewer's corrections"));
+    p.addOptions(
+        {model, threshold, patientThreshold, threads, validationSplit, json, noCorrections});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
@@ -73,7 +78,10 @@ int runEvaluate(const QStringList& args)
             QStringLiteral("evaluate: invalid --threshold, --patient-threshold or --threads"));
         return 2;
     }
-    auto ds = std::make_shared<const Dataset>(scanFolder(p.positionalArguments().first()));
+    // Labels are the folder's with the reviewer's corrections applied (Review page).
+    const QString folder = p.positionalArguments().first();
+    auto ds = std::make_shared<const Dataset>(
+        p.isSet(noCorrections) ? scanFolder(folder) : scanFolderWithCorrections(folder));
     if (!ds->error.isEmpty()) {
         printError(QStringLiteral("evaluate: %1").arg(ds->error));
         return 1;
@@ -142,6 +150,7 @@ int runEvaluate(const QStringList& args)
         o.insert(QStringLiteral("model"), classifier.source());
         o.insert(QStringLiteral("model_sha256"), classifier.weightsSha256());
         o.insert(QStringLiteral("validation_split_only"), mask.applied);
+        o.insert(QStringLiteral("corrected_labels"), int(ds->appliedCorrections.size()));
         printJson(o);
     } else {
         printLine(QStringLiteral("Model %1 (%2), %3 cells of %4")

@@ -1,0 +1,230 @@
+// The Review page offscreen with the real embedded model, real cells and a real SQLite
+// database: the queue is built in the background (classifying first), keys record
+// decisions and undo, the heatmap appears and follows the opacity slider, a damaged
+// database gives a message and a read-only page; the folder listing then carries the
+// corrections ("corrected" in the browser's model) and the gallery's heatmap dialog works.
+#include "correctionstore.h"
+#include "datasetsession.h"
+#include "folderscanner.h"
+#include "heatmapdialog.h"
+#include "heatmapview.h"
+#include "imagelistmodel.h"
+#include "modelsession.h"
+#include "reviewdata.h"
+#include "reviewpage.h"
+#include "reviewsession.h"
+#include "thumbnailservice.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QLabel>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace ml;
+
+class TestReviewPage : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void keysRecordDecisionsAndUndo();
+    void damagedDatabaseMakesThePageReadOnly();
+    void correctionsReachTheBrowserModel();
+    void galleryHeatmapDialogShowsHeatmap();
+
+private:
+    bool m_ready = false;
+};
+
+void TestReviewPage::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true); // settings and data never touch the user's
+    m_ready = !reviewtest::nihCells().isEmpty() && Classifier::hasEmbeddedModel();
+}
+
+void TestReviewPage::keysRecordDecisionsAndUndo()
+{
+    if (!m_ready)
+        QSKIP("needs MALARIALENS_SHARED_DATA/nih-cells and the embedded model");
+    QTemporaryDir dir;
+    QCOMPARE(reviewtest::copyNihCells(dir.filePath(QStringLiteral("cells")), 6).size(), 12);
+    auto ds = std::make_shared<const Dataset>(scanFolder(dir.filePath(QStringLiteral("cells"))));
+    ModelSession models;
+    QVERIFY(models.useEmbedded());
+    ReviewPage page(&models);
+    page.setDatabasePath(dir.filePath(QStringLiteral("corrections.sqlite")));
+    page.resize(1100, 700);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    page.setDataset(ds);
+    page.setOrder(ReviewOrder::Uncertainty);
+    QSignalSpy ready(&page, &ReviewPage::queueReady);
+    page.buildQueue(); // classifies the folder first, in the background
+    QTRY_COMPARE_WITH_TIMEOUT(ready.size(), 1, 120000);
+    QCOMPARE(ready.first().first().toInt(), 12);
+    ReviewSession* s = page.session();
+    QCOMPARE(s->size(), 12);
+    // Uncertainty order: margins from the threshold never decrease along the queue.
+    for (int i = 1; i < s->size(); ++i)
+        QVERIFY(std::abs(s->queue()[size_t(i)].probability - 0.5) >=
+                std::abs(s->queue()[size_t(i - 1)].probability - 0.5) - 1e-6);
+
+    // The big image with its heatmap.
+    HeatmapView* view = page.heatmapView();
+    QTRY_VERIFY_WITH_TIMEOUT(!view->isBusy() && !view->canvas()->composed().isNull(), 60000);
+    view->opacitySlider()->setValue(0);
+    const QImage plain = view->canvas()->composed();
+    view->opacitySlider()->setValue(100);
+    const QImage heat = view->canvas()->composed();
+    QCOMPARE(plain.size(), heat.size());
+    QVERIFY(plain != heat); // the slider changes what is drawn
+
+    const int first = s->current()->index;
+    page.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&page));
+    page.setFocus();
+    QTest::keyClick(&page, Qt::Key_U);
+    QCOMPARE(s->position(), 1);
+    QTest::keyClick(&page, Qt::Key_S); // skip
+    QCOMPARE(s->position(), 2);
+    const int third = s->current()->index;
+    QTest::keyClick(&page, Qt::Key_P);
+    QTest::keyClick(&page, Qt::Key_X); // unsure
+    QCOMPARE(s->position(), 4);
+    QCOMPARE(s->decided(), 3);
+    QTest::keyClick(&page, Qt::Key_Z); // undo the unsure
+    QCOMPARE(s->position(), 3);
+    QCOMPARE(s->decided(), 2);
+
+    CorrectionStore check;
+    QVERIFY(check.open(page.databasePath()));
+    const QList<Correction> rows = check.all();
+    QCOMPARE(rows.size(), 4); // U, P, unsure, and the row that undid the unsure
+    QCOMPARE(rows.at(0).path, ds->absolutePath(first));
+    QCOMPARE(rows.at(0).newLabel, QStringLiteral("Uninfected"));
+    QCOMPARE(rows.at(1).path, ds->absolutePath(third));
+    QCOMPARE(rows.at(1).newLabel, QStringLiteral("Parasitized"));
+    QCOMPARE(rows.at(2).newLabel, unsureLabel());
+    QVERIFY(rows.at(3).note.contains(QStringLiteral("undo")));
+    QVERIFY(!rows.at(0).reviewer.isEmpty());
+
+    // Hide reviewed: a new queue leaves out the cells with a decision (3 cells).
+    ready.clear();
+    page.buildQueue();
+    QTRY_COMPARE_WITH_TIMEOUT(ready.size(), 1, 60000);
+    QCOMPARE(s->size(), 9);
+}
+
+void TestReviewPage::damagedDatabaseMakesThePageReadOnly()
+{
+    if (!m_ready)
+        QSKIP("needs MALARIALENS_SHARED_DATA/nih-cells and the embedded model");
+    QTemporaryDir dir;
+    QCOMPARE(reviewtest::copyNihCells(dir.filePath(QStringLiteral("cells")), 2).size(), 4);
+    const QString db = dir.filePath(QStringLiteral("damaged.sqlite"));
+    {
+        QFile f(db);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QByteArray(10000, '\x5a'));
+    }
+    ModelSession models;
+    QVERIFY(models.useEmbedded());
+    ReviewPage page(&models);
+    page.setDatabasePath(db);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    QVERIFY2(page.databaseMessage().contains(QStringLiteral("not a database")),
+             qPrintable(page.databaseMessage()));
+    page.setDataset(
+        std::make_shared<const Dataset>(scanFolder(dir.filePath(QStringLiteral("cells")))));
+    QSignalSpy ready(&page, &ReviewPage::queueReady);
+    page.buildQueue();
+    QTRY_COMPARE_WITH_TIMEOUT(ready.size(), 1, 120000);
+    QCOMPARE(page.session()->size(), 4); // reviewing the queue still works, read-only
+    const auto buttons = page.findChildren<QPushButton*>();
+    for (QPushButton* b : buttons) {
+        if (b->text().startsWith(QStringLiteral("Parasitized")))
+            QVERIFY(!b->isEnabled());
+    }
+    page.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&page));
+    page.setFocus();
+    QTest::keyClick(&page, Qt::Key_P); // nothing is written, nothing crashes
+    QCOMPARE(page.session()->decided(), 0);
+    QCOMPARE(page.session()->position(), 0);
+    QFile f(db);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll(), QByteArray(10000, '\x5a'));
+}
+
+void TestReviewPage::correctionsReachTheBrowserModel()
+{
+    if (reviewtest::nihCells().isEmpty())
+        QSKIP("shared data folder missing (MALARIALENS_SHARED_DATA/nih-cells)");
+    QTemporaryDir dir;
+    const QStringList files = reviewtest::copyNihCells(dir.filePath(QStringLiteral("cells")), 3);
+    QCOMPARE(files.size(), 6);
+    const QString db = dir.filePath(QStringLiteral("c.sqlite"));
+    {
+        CorrectionStore store;
+        QVERIFY(store.open(db));
+        Correction c;
+        c.path = files.at(4); // Uninfected -> Parasitized
+        c.sha256 = sha256OfFile(c.path);
+        c.bytes = QFileInfo(c.path).size();
+        c.oldLabel = QStringLiteral("Uninfected");
+        c.newLabel = QStringLiteral("Parasitized");
+        QVERIFY(store.add(c));
+    }
+    DatasetSession session;
+    session.setCorrectionsDatabase(db);
+    QSignalSpy changed(&session, &DatasetSession::datasetChanged);
+    session.open(dir.filePath(QStringLiteral("cells")));
+    QTRY_COMPARE_WITH_TIMEOUT(changed.size(), 1, 30000);
+    const auto ds = session.dataset();
+    QCOMPARE(ds->appliedCorrections.size(), 1);
+    ThumbnailService thumbnails;
+    ImageListModel model(&thumbnails);
+    model.setDataset(ds);
+    int corrected = 0;
+    for (int row = 0; row < model.rowCount(); ++row) {
+        const QModelIndex i = model.index(row);
+        if (!i.data(ImageListModel::CorrectedRole).toBool())
+            continue;
+        ++corrected;
+        QCOMPARE(i.data(ImageListModel::PathRole).toString(), files.at(4));
+        QCOMPARE(i.data(ImageListModel::ClassNameRole).toString(), QStringLiteral("Parasitized"));
+        QVERIFY(i.data(Qt::ToolTipRole).toString().contains(QStringLiteral("folder: Uninfected")));
+    }
+    QCOMPARE(corrected, 1);
+    const QMap<QString, int> counts = ds->countPerClass();
+    QCOMPARE(counts.value(QStringLiteral("Parasitized")), 4);
+    QCOMPARE(counts.value(QStringLiteral("Uninfected")), 2);
+}
+
+void TestReviewPage::galleryHeatmapDialogShowsHeatmap()
+{
+    if (!m_ready)
+        QSKIP("needs MALARIALENS_SHARED_DATA/nih-cells and the embedded model");
+    QTemporaryDir dir;
+    const QStringList files = reviewtest::copyNihCells(dir.filePath(QStringLiteral("cells")), 1, 4);
+    Classifier model;
+    QVERIFY(model.loadEmbedded());
+    HeatmapDialog dialog(files.first(), model, 0.5);
+    dialog.show();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !dialog.view()->isBusy() && !dialog.view()->canvas()->composed().isNull(), 60000);
+    const auto labels = dialog.findChildren<QLabel*>();
+    bool caption = false;
+    for (QLabel* l : labels)
+        caption = caption || l->text().contains(QStringLiteral("Grad-CAM on conv4"));
+    QVERIFY(caption);
+}
+
+QTEST_MAIN(TestReviewPage)
+#include "tst_reviewpage.moc"
