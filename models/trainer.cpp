@@ -2,6 +2,7 @@
 
 #include "classifier_p.h"
 #include "dataset.h"
+#include "labelcorrections.h"
 #include "modelslog.h"
 #include "networks.h"
 #include "preprocess.h"
@@ -428,6 +429,8 @@ QJsonObject TrainingResult::modelCard() const
         {QStringLiteral("libtorch_version"), QString::fromLatin1(torchVersion())},
         {QStringLiteral("date"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate)},
     };
+    if (!labelCorrections.isEmpty())
+        card.insert(QStringLiteral("label_corrections"), labelCorrections);
     return card;
 }
 
@@ -546,6 +549,8 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
                     .arg(result.failedImages));
 
         // Split summary for the card.
+        if (!ds.appliedCorrections.isEmpty())
+            result.labelCorrections = correctionsUsedJson(ds);
         QSet<QString> trainPatients, valPatients;
         QMap<QString, QSet<QString>> trainPatientsPerClass, valPatientsPerClass;
         for (int i : trainIdx) {

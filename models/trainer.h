@@ -96,6 +96,9 @@ struct TrainingResult
     double seconds = 0;
     int failedImages = 0; ///< images that could not be decoded (left out)
     SplitSummary split;
+    /// Reviewer corrections in the training labels (correctionsUsedJson() of the dataset;
+    /// empty when none), recorded in the model card under "label_corrections".
+    QJsonObject labelCorrections;
     ValidationReport validation; ///< of the best weights on the validation split
     Classifier classifier;       ///< the best weights, with modelCard() as its card
 

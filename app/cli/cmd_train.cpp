@@ -4,6 +4,7 @@
 #include "clicommand.h"
 
 #include "folderscanner.h"
+#include "labelcorrections.h"
 #include "trainer.h"
 
 #include <QCommandLineParser>
@@ -123,7 +124,8 @@ int runTrain(const QStringList& args)
         return 1;
     }
 
-    const Dataset ds = scanFolder(p.positionalArguments().first());
+    // Reviewer corrections replace folder labels; the model card lists the ones used.
+    const Dataset ds = scanFolderWithCorrections(p.positionalArguments().first());
     if (!ds.error.isEmpty()) {
         printError(QStringLiteral("train: %1").arg(ds.error));
         return 1;
