@@ -2,12 +2,14 @@
 //
 //   bench_segment [DIR] [--annotations FILE] [--runs N] [--speed-fields N] [--threads T[,T...]]
 //                 [--model FILE | --embedded] [--classify-fields N] [--max-pixels N]
+//                 [--dump CSV]
 //                 [--param min-area|max-area|peak-sep|peak-depth|contrast|resplit|
-//                          resplit-sep|resplit-depth|roundness=VALUE]
+//                          resplit-sep|resplit-depth|roundness|edge-visible|box-margin=VALUE]
 //
 // 1. Accuracy: every field of DIR (default ../shared/data/iml-fields/images) is decoded and
 //    segmented once; boxes are matched to annotations.json at IoU >= 0.5 (all cells, and
-//    interior cells only).
+//    interior cells only). --dump writes every detection (image,x,y,w,h,edge,area) as CSV
+//    for offline analysis of false positives/negatives.
 // 2. Speed of segmentation alone: the first N fields (default 40) are decoded once and held in
 //    memory, then segmented `runs` times with T worker threads (one field per task); the
 //    median over runs of fields/s is printed. Decoding is timed separately.
@@ -29,6 +31,7 @@
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QStringList>
 #include <QTextStream>
@@ -67,6 +70,7 @@ int main(int argc, char** argv)
     QString dir = data + QStringLiteral("/images");
     QString annotations = data + QStringLiteral("/annotations.json");
     QString modelPath;
+    QString dumpPath;
     bool embedded = false;
     int runs = 5;
     int speedFields = 40;
@@ -87,13 +91,15 @@ int main(int argc, char** argv)
             annotations = args.at(++i);
         } else if (a == QLatin1String("--model") && hasValue) {
             modelPath = args.at(++i);
+        } else if (a == QLatin1String("--dump") && hasValue) {
+            dumpPath = args.at(++i);
         } else if (a == QLatin1String("--embedded")) {
             embedded = true;
         } else if (a == QLatin1String("--max-pixels") && hasValue) {
             params.maxWorkingPixels = args.at(++i).toLongLong();
         } else if (a == QLatin1String("--param") && hasValue) {
             // name=value for tuning: min-area, max-area, peak-sep, peak-depth, contrast, resplit,
-            // resplit-sep, resplit-depth, roundness
+            // resplit-sep, resplit-depth, roundness, edge-visible, box-margin
             const QStringList kv = args.at(++i).split(QLatin1Char('='));
             const double v = kv.value(1).toDouble();
             const QString k = kv.value(0);
@@ -115,6 +121,10 @@ int main(int argc, char** argv)
                 params.resplitSeparation = v;
             else if (k == QLatin1String("resplit-depth"))
                 params.resplitDepth = v;
+            else if (k == QLatin1String("edge-visible"))
+                params.minEdgeVisible = v;
+            else if (k == QLatin1String("box-margin"))
+                params.boxMargin = v;
         } else if (a == QLatin1String("--threads") && hasValue) {
             threadCounts.clear();
             for (const QString& t : args.at(++i).split(QLatin1Char(',')))
@@ -139,13 +149,15 @@ int main(int argc, char** argv)
         QTextStream(stderr) << "bench_segment: " << truth.error << " (accuracy skipped)\n";
 
     // 1. Accuracy over every field.
-    FieldEvaluation all, interior;
+    FieldEvaluation all, interior, evenHalf, oddHalf;
+    QString perField;
     std::vector<double> decodeMs;
     int fieldsWithWarnings = 0, cells = 0;
     {
         std::vector<FieldEvaluation> evAll(size_t(files.size())), evInt(size_t(files.size()));
         std::vector<int> nCells(size_t(files.size()), 0), warned(size_t(files.size()), 0);
         std::vector<double> dec(size_t(files.size()), 0.0);
+        std::vector<QString> dumpRows(size_t(files.size()));
         std::vector<int> idx(size_t(files.size()));
         for (int i = 0; i < files.size(); ++i)
             idx[size_t(i)] = i;
@@ -157,6 +169,19 @@ int main(int argc, char** argv)
             dec[size_t(i)] = r.decodeMs;
             nCells[size_t(i)] = int(r.cells.size());
             warned[size_t(i)] = r.warnings.isEmpty() ? 0 : 1;
+            if (!dumpPath.isEmpty()) {
+                QString& rows = dumpRows[size_t(i)];
+                const QString name = QFileInfo(files.at(i)).fileName();
+                for (const FieldCell& c : r.cells)
+                    rows += QStringLiteral("%1,%2,%3,%4,%5,%6,%7\n")
+                                .arg(name)
+                                .arg(c.cell.detectionBox.x)
+                                .arg(c.cell.detectionBox.y)
+                                .arg(c.cell.detectionBox.width)
+                                .arg(c.cell.detectionBox.height)
+                                .arg(c.cell.touchesEdge ? 1 : 0)
+                                .arg(c.cell.area, 0, 'f', 0);
+            }
             if (!truth.ok() || !r.error.isEmpty())
                 return;
             const FieldAnnotation* fa = truth.find(files.at(i));
@@ -167,6 +192,34 @@ int main(int argc, char** argv)
             const FieldAnnotation inner = fa->withoutEdgeObjects(r.imageSize);
             evInt[size_t(i)] = evaluateField(r.boxes(true), {}, inner, r.imageSize);
         });
+        // Per-field distribution and a split by file order (even / odd index), so parameters
+        // chosen on one half can be judged on the other.
+        std::vector<double> fieldRecall, fieldPrecision;
+        for (size_t i = 0; i < evAll.size(); ++i) {
+            if (evAll[i].truthCells > 0) {
+                fieldRecall.push_back(evAll[i].recall());
+                fieldPrecision.push_back(evAll[i].precision());
+            }
+            (i % 2 ? oddHalf : evenHalf) += evAll[i];
+        }
+        auto quantile = [](std::vector<double> v, double q) {
+            if (v.empty())
+                return 0.0;
+            std::sort(v.begin(), v.end());
+            return v[size_t(std::lround(q * double(v.size() - 1)))];
+        };
+        perField = QStringLiteral("per field (%1): recall median %2, p10 %3, min %4; precision "
+                                  "median %5, p10 %6, min %7; fields with both >= 0.9: %8\n")
+                       .arg(fieldRecall.size())
+                       .arg(median(fieldRecall), 0, 'f', 3)
+                       .arg(quantile(fieldRecall, 0.1), 0, 'f', 3)
+                       .arg(quantile(fieldRecall, 0.0), 0, 'f', 3)
+                       .arg(median(fieldPrecision), 0, 'f', 3)
+                       .arg(quantile(fieldPrecision, 0.1), 0, 'f', 3)
+                       .arg(quantile(fieldPrecision, 0.0), 0, 'f', 3)
+                       .arg(std::count_if(evAll.begin(), evAll.end(), [](const FieldEvaluation& e) {
+                           return e.truthCells > 0 && e.recall() >= 0.9 && e.precision() >= 0.9;
+                       }));
         for (size_t i = 0; i < evAll.size(); ++i) {
             all += evAll[i];
             interior += evInt[i];
@@ -174,6 +227,17 @@ int main(int argc, char** argv)
             fieldsWithWarnings += warned[i];
         }
         decodeMs = dec;
+        if (!dumpPath.isEmpty()) {
+            QFile f(dumpPath);
+            if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+                QTextStream ts(&f);
+                ts << "image,x,y,w,h,edge,area\n";
+                for (const QString& rows : dumpRows)
+                    ts << rows;
+            } else {
+                QTextStream(stderr) << "bench_segment: cannot write " << dumpPath << "\n";
+            }
+        }
     }
     out() << "fields: " << files.size() << " in " << dir << "\n";
     out() << "cells found: " << cells << ", fields with warnings: " << fieldsWithWarnings << "\n";
@@ -194,6 +258,13 @@ int main(int argc, char** argv)
                      .arg(interior.precision(), 0, 'f', 3)
                      .arg(interior.matched)
                      .arg(interior.detections);
+        out() << perField;
+        out() << QStringLiteral("even-indexed fields: recall %1, precision %2; odd-indexed: "
+                                "recall %3, precision %4\n")
+                     .arg(evenHalf.recall(), 0, 'f', 3)
+                     .arg(evenHalf.precision(), 0, 'f', 3)
+                     .arg(oddHalf.recall(), 0, 'f', 3)
+                     .arg(oddHalf.precision(), 0, 'f', 3);
     }
     out().flush();
 

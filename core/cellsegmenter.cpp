@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 namespace ml {
@@ -460,8 +461,18 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
             continue;
         }
         SegmentedCell cell;
-        cell.touchesEdge = r.x <= margin || r.y <= margin || r.br().x >= markers.cols - margin ||
-                           r.br().y >= markers.rows - margin;
+        const bool cutX = r.x <= margin || r.br().x >= markers.cols - margin;
+        const bool cutY = r.y <= margin || r.br().y >= markers.rows - margin;
+        cell.touchesEdge = cutX || cutY;
+        // A border fragment: how much of the cell lies inside the image is its extent
+        // perpendicular to the border (the smaller one at a corner).
+        if (cell.touchesEdge && p.minEdgeVisible > 0) {
+            const int visible = std::min(cutX ? r.width : INT_MAX, cutY ? r.height : INT_MAX);
+            if (visible < p.minEdgeVisible * diameter) {
+                ++res.droppedEdgeFragments;
+                continue;
+            }
+        }
         cell.contour.reserve(cs[best].size());
         for (const cv::Point& pt : cs[best])
             cell.contour.emplace_back(int(std::lround((pt.x + 0.5) * inv - 0.5)),
@@ -470,7 +481,11 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
         const int by0 = int(std::floor(r.y * inv));
         const int bx1 = int(std::ceil((r.x + r.width) * inv));
         const int by1 = int(std::ceil((r.y + r.height) * inv));
-        cell.box = cv::Rect(bx0, by0, bx1 - bx0, by1 - by0) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+        const cv::Rect image(0, 0, bgr.cols, bgr.rows);
+        cell.box = cv::Rect(bx0, by0, bx1 - bx0, by1 - by0) & image;
+        const int grow = int(std::lround(std::max(0.0, p.boxMargin) * res.cellDiameter));
+        cell.detectionBox =
+            (cell.box + cv::Size(2 * grow, 2 * grow) - cv::Point(grow, grow)) & image;
         cell.area = area * inv * inv;
         const cv::Moments mo = cv::moments(cs[best]);
         cell.centre = mo.m00 > 0 ? cv::Point2f(float((mo.m10 / mo.m00 + 0.5) * inv - 0.5),

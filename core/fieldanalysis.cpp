@@ -2,6 +2,8 @@
 
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFileInfo>
+#include <QRegularExpression>
 
 #include <opencv2/imgproc.hpp>
 
@@ -40,7 +42,7 @@ std::vector<cv::Rect> FieldResult::boxes(bool excludeEdge) const
     std::vector<cv::Rect> out;
     for (const FieldCell& fc : cells)
         if (!excludeEdge || !fc.cell.touchesEdge)
-            out.push_back(fc.cell.box);
+            out.push_back(fc.cell.detectionBox);
     return out;
 }
 
@@ -111,6 +113,36 @@ cv::Mat transferColour(const cv::Mat& crop, const ColourStats& from, const Colou
     return out;
 }
 
+std::vector<cv::Mat> classifierCrops(const cv::Mat& bgr, const std::vector<FieldCell>& cells,
+                                     const std::vector<size_t>& which, const FieldOptions& options)
+{
+    const bool normalize = options.colourNormalization != ColourNormalization::None;
+    const bool scaleSpread = options.colourNormalization == ColourNormalization::Reinhard;
+    const ColourStats fieldColour = normalize ? cellColourStats(bgr, cells) : ColourStats{};
+    const bool transfer = fieldColour.valid() && options.colourReference.valid();
+    std::vector<cv::Mat> crops;
+    crops.reserve(which.size());
+    for (size_t i : which) {
+        cv::Mat crop =
+            i < cells.size() ? cellCrop(bgr, cells[i].cell, options.cropPadding) : cv::Mat();
+        crops.push_back(
+            transfer && !crop.empty()
+                ? transferColour(crop, fieldColour, options.colourReference, scaleSpread)
+                : crop);
+    }
+    return crops;
+}
+
+QString fieldCropId(const QString& fieldName)
+{
+    const QString base = QFileInfo(fieldName).completeBaseName();
+    static const QRegularExpression digits(QStringLiteral("(\\d{1,9})(?!.*\\d)"));
+    const QRegularExpressionMatch m = digits.match(base);
+    if (m.hasMatch())
+        return QStringLiteral("C") + m.captured(1);
+    return QStringLiteral("C") + QString::number(qChecksum(base.toUtf8()));
+}
+
 FieldResult analyzeFieldImage(const cv::Mat& bgr, const FieldOptions& options)
 {
     FieldResult r;
@@ -131,6 +163,8 @@ FieldResult analyzeFieldImage(const cv::Mat& bgr, const FieldOptions& options)
 
     if (options.progress)
         options.progress(0, int(r.cells.size()));
+    // The field's colour statistics are computed once, not per batch (classifierCrops() does
+    // the same for a subset).
     const bool normalize = options.colourNormalization != ColourNormalization::None;
     const bool scaleSpread = options.colourNormalization == ColourNormalization::Reinhard;
     const ColourStats fieldColour = normalize ? cellColourStats(bgr, r.cells) : ColourStats{};
@@ -222,7 +256,7 @@ cv::Mat drawFieldOverlay(const cv::Mat& bgr, const FieldResult& result, bool exc
         const std::vector<std::vector<cv::Point>> polys{fc.cell.contour};
         cv::polylines(out, polys, true, colour, edge ? std::max(1, thick / 2) : thick, cv::LINE_AA);
         if (fc.parasitized && !(edge && excludeEdge))
-            cv::rectangle(out, fc.cell.box, colour, thick);
+            cv::rectangle(out, fc.cell.detectionBox, colour, thick);
     }
     return out;
 }

@@ -92,6 +92,20 @@ ColourStats cellColourStats(const cv::Mat& bgr, const std::vector<FieldCell>& ce
 cv::Mat transferColour(const cv::Mat& crop, const ColourStats& from, const ColourStats& to,
                        bool scaleSpread = false);
 
+/// The crops of `cells[which[k]]` exactly as analyzeFieldImage() hands them to the classifier:
+/// cellCrop() with options.cropPadding, then options.colourNormalization from the colour of
+/// *all* `cells` (the field) onto options.colourReference. Used by the pipeline itself and to
+/// export labelled training crops, so a model fine-tuned on exported crops sees the same
+/// input as at inference. Returns BGR CV_8UC3 crops (empty Mat for an empty cell box).
+std::vector<cv::Mat> classifierCrops(const cv::Mat& bgr, const std::vector<FieldCell>& cells,
+                                     const std::vector<size_t>& which, const FieldOptions& options);
+
+/// A field id for crop file names: `C<digits>` from the last run of digits in `fieldName`
+/// (IML "PA171710.JPG" -> "C171710"), or from a checksum of the name when it has none.
+/// patientIdFromFileName() reads it back from "C171710_..." (its healthy-patient pattern),
+/// so the training split keeps every crop of one field on one side.
+QString fieldCropId(const QString& fieldName);
+
 /// Cells, parasitized cells and parasitemia (Wilson 95 % interval) of some fields.
 struct FieldCounts
 {
@@ -119,7 +133,8 @@ struct FieldResult
     bool ok() const { return error.isEmpty() && !cancelled; }
     /// Counts over this field; `excludeEdge` leaves out cells cut by the image border.
     FieldCounts counts(bool excludeEdge) const;
-    /// Boxes (and parasitized flags) of the cells counted with `excludeEdge`, for evaluation.
+    /// Detection boxes (SegmentedCell::detectionBox, the annotation convention) and
+    /// parasitized flags of the cells counted with `excludeEdge`, for evaluation.
     std::vector<cv::Rect> boxes(bool excludeEdge) const;
     std::vector<bool> flags(bool excludeEdge) const;
 };

@@ -41,6 +41,8 @@ private Q_SLOTS:
     void separateDiscs();
     void touchingPairsAreSplit();
     void edgeCellsAreFlagged();
+    void edgeFragmentsAreDropped();
+    void detectionBoxHasAnnotationMargin();
     void explicitDiameter();
     void blankImageGivesWarning_data();
     void blankImageGivesWarning();
@@ -109,16 +111,63 @@ void TestCellSegmenter::edgeCellsAreFlagged()
 {
     const int r = 30;
     std::vector<Disc> discs = discGrid(4, 3, r);    // interior, 12 cells
-    discs.push_back({cv::Point(10, 150), r});       // cut by the left border
-    discs.push_back({cv::Point(300, 420 - 12), r}); // cut by the bottom border
+    discs.push_back({cv::Point(20, 330), r});       // cut by the left border, 5/6 visible
+    discs.push_back({cv::Point(300, 420 - 20), r}); // cut by the bottom border, 5/6 visible
     const cv::Mat img = drawField(420, 420, discs);
     const SegmentationResult res = segmentCells(img);
     QCOMPARE(int(res.cells.size()), 14);
     QCOMPARE(res.interiorCount(), 12);
+    QCOMPARE(res.droppedEdgeFragments, 0);
     for (const SegmentedCell& c : res.cells) {
         const bool nearBorder = c.box.x == 0 || c.box.br().y >= img.rows;
         QCOMPARE(c.touchesEdge, nearBorder);
     }
+}
+
+void TestCellSegmenter::edgeFragmentsAreDropped()
+{
+    // Cells half outside the image (a half or two thirds of the diameter visible, large
+    // enough to pass the size filter) are not counted; one with 5/6 visible is, flagged as an
+    // edge cell. With the check disabled every fragment comes back.
+    const int r = 30;
+    std::vector<Disc> discs = discGrid(3, 3, r);
+    discs.push_back({cv::Point(5, 110), r});        // left border, 35 of 60 px visible
+    discs.push_back({cv::Point(200, 340), r});      // bottom border, 30 of 60 px visible
+    discs.push_back({cv::Point(340 - 10, 10), r});  // top-right corner, 40 px each way
+    discs.push_back({cv::Point(340 - 20, 230), r}); // right border, 50 of 60 px visible
+    const cv::Mat img = drawField(340, 340, discs);
+    const SegmentationResult res = segmentCells(img);
+    QCOMPARE(int(res.cells.size()), 10);
+    QCOMPARE(res.interiorCount(), 9);
+    QCOMPARE(res.droppedEdgeFragments, 3);
+    SegmentationParams all;
+    all.minEdgeVisible = 0.0;
+    const SegmentationResult kept = segmentCells(img, all);
+    QCOMPARE(int(kept.cells.size()), 13);
+    QCOMPARE(kept.interiorCount(), 9);
+    QCOMPARE(kept.droppedEdgeFragments, 0);
+}
+
+void TestCellSegmenter::detectionBoxHasAnnotationMargin()
+{
+    // The reported box is the tight box grown by boxMargin x diameter on each side (clipped
+    // to the image); 0 gives the tight box.
+    const int r = 30;
+    const std::vector<Disc> discs = discGrid(3, 2, r);
+    const cv::Mat img = drawField(300, 200, discs);
+    const SegmentationResult res = segmentCells(img);
+    QCOMPARE(int(res.cells.size()), 6);
+    const int grow = int(std::lround(SegmentationParams{}.boxMargin * res.cellDiameter));
+    QVERIFY(grow >= 3);
+    for (const SegmentedCell& c : res.cells) {
+        const cv::Rect expected = (c.box + cv::Size(2 * grow, 2 * grow) - cv::Point(grow, grow)) &
+                                  cv::Rect(0, 0, 300, 200);
+        QCOMPARE(c.detectionBox, expected);
+    }
+    SegmentationParams tight;
+    tight.boxMargin = 0.0;
+    for (const SegmentedCell& c : segmentCells(img, tight).cells)
+        QCOMPARE(c.detectionBox, c.box);
 }
 
 void TestCellSegmenter::explicitDiameter()
@@ -397,23 +446,28 @@ void TestCellSegmenter::imlFieldsRecallPrecision()
         loadFieldAnnotations(root + QStringLiteral("/annotations.json"));
     QVERIFY2(truth.ok(), qPrintable(truth.error));
     QCOMPARE(truth.byName.size(), 188);
-    // Every 12th field: 16 fields spread over the set (the bench measures all 188).
+    // All 188 fields (~10-20 s): the goals are on the whole set. The odd-indexed
+    // fields were not used to choose minEdgeVisible / boxMargin (docs/BENCHMARKS.md).
     const QStringList files = fieldImagesInFolder(root + QStringLiteral("/images"));
     QCOMPARE(files.size(), 188);
-    FieldEvaluation all;
-    for (int i = 0; i < files.size(); i += 12) {
+    FieldEvaluation all, odd;
+    for (int i = 0; i < files.size(); ++i) {
         const FieldResult r = analyzeField(files.at(i), FieldOptions{});
         QVERIFY2(r.ok(), qPrintable(r.error));
         const FieldAnnotation* fa = truth.find(files.at(i));
         QVERIFY(fa);
-        all += evaluateField(r.boxes(false), {}, *fa, r.imageSize);
+        const FieldEvaluation e = evaluateField(r.boxes(false), {}, *fa, r.imageSize);
+        all += e;
+        if (i % 2)
+            odd += e;
     }
-    qInfo("IML subset: recall %.3f (%d/%d), precision %.3f (%d/%d)", all.recall(), all.matched,
-          all.truthCells, all.precision(), all.matched, all.detections);
-    // Regression floors a little under the full-set figures (docs/BENCHMARKS.md): the
-    // annotations miss many cells cut by the border, which caps the all-cell precision.
-    QVERIFY2(all.recall() >= 0.85, qPrintable(QString::number(all.recall())));
-    QVERIFY2(all.precision() >= 0.75, qPrintable(QString::number(all.precision())));
+    qInfo("IML, 188 fields: recall %.3f (%d/%d), precision %.3f (%d/%d); odd-indexed (held "
+          "out) recall %.3f, precision %.3f",
+          all.recall(), all.matched, all.truthCells, all.precision(), all.matched, all.detections,
+          odd.recall(), odd.precision());
+    // The goals, at IoU >= 0.5, all cells (edge cells included).
+    QVERIFY2(all.recall() >= 0.90, qPrintable(QString::number(all.recall())));
+    QVERIFY2(all.precision() >= 0.90, qPrintable(QString::number(all.precision())));
 }
 
 QTEST_GUILESS_MAIN(TestCellSegmenter)

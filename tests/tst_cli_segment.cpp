@@ -57,8 +57,8 @@ MadeField makeField(const QDir& dir)
     std::vector<Disc> discs = discGrid(4, 3, r); // 12 interior
     discs.push_back({cv::Point(450, 80), r});    // touching pair
     discs.push_back({cv::Point(450 + 52, 80), r});
-    discs.push_back({cv::Point(12, 320), r});       // cut by the left border
-    discs.push_back({cv::Point(300, 420 - 10), r}); // cut by the bottom border
+    discs.push_back({cv::Point(20, 320), r});       // cut by the left border
+    discs.push_back({cv::Point(300, 420 - 20), r}); // cut by the bottom border
     const cv::Mat img = drawField(560, 420, discs);
     MadeField f;
     f.image = dir.filePath(QStringLiteral("field1.png"));

@@ -24,8 +24,8 @@ QString writeField(const QDir& dir, const QString& name)
 {
     const int r = 30;
     std::vector<Disc> discs = discGrid(4, 3, r);
-    discs.push_back({cv::Point(12, 320), r});
-    discs.push_back({cv::Point(300, 420 - 10), r});
+    discs.push_back({cv::Point(20, 320), r});
+    discs.push_back({cv::Point(300, 420 - 20), r});
     const QString path = dir.filePath(name);
     cv::imwrite(path.toStdString(), drawField(560, 420, discs));
     return path;

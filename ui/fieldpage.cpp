@@ -330,8 +330,9 @@ void FieldPage::onFieldFinished()
             o.contour.reserve(int(c.cell.contour.size()));
             for (const cv::Point& p : c.cell.contour)
                 o.contour << QPointF((p.x + 0.5) * k, (p.y + 0.5) * k);
-            o.box = QRectF(c.cell.box.x * k, c.cell.box.y * k, c.cell.box.width * k,
-                           c.cell.box.height * k);
+            // The reported box (with the annotation margin), as the CLI and overlays give it.
+            const cv::Rect& b = c.cell.detectionBox;
+            o.box = QRectF(b.x * k, b.y * k, b.width * k, b.height * k);
             o.probability = c.probability;
             o.parasitized = c.parasitized;
             o.touchesEdge = c.cell.touchesEdge;
@@ -559,10 +560,10 @@ void FieldPage::showCell(int index)
     else
         text += QStringLiteral("<br>") + tr("not classified");
     text += QStringLiteral("<br>") + tr("box at %1, %2<br>%3 × %4 px, area %5 px²")
-                                         .arg(c.cell.box.x)
-                                         .arg(c.cell.box.y)
-                                         .arg(c.cell.box.width)
-                                         .arg(c.cell.box.height)
+                                         .arg(c.cell.detectionBox.x)
+                                         .arg(c.cell.detectionBox.y)
+                                         .arg(c.cell.detectionBox.width)
+                                         .arg(c.cell.detectionBox.height)
                                          .arg(c.cell.area, 0, 'f', 0);
     if (c.cell.touchesEdge)
         text += QStringLiteral("<br>") + tr("cut by the image border");

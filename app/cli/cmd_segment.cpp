@@ -60,6 +60,13 @@ int runSegment(const QStringList& args)
     p.addOption({QStringLiteral("overlay"),
                  QStringLiteral("write <name>_cells.png overlays into DIR"),
                  QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("export-crops"),
+                 QStringLiteral("with --annotations: write the crops of detected cells that match "
+                                "an annotated cell (IoU >= --iou) to DIR/Parasitized and "
+                                "DIR/Uninfected (parasite-stage box = Parasitized), prepared as "
+                                "for classification, named C<field>_<image>_cell<N>_<type>.png so "
+                                "train splits by field"),
+                 QStringLiteral("DIR")});
     p.addOption({QStringLiteral("model"),
                  QStringLiteral("model file (default: the embedded model)"),
                  QStringLiteral("FILE")});
@@ -134,6 +141,27 @@ int runSegment(const QStringList& args)
         return 1;
     }
 
+    // Labelled crops for fine-tuning. They must not land in the folder being analysed (a
+    // second run would read them as fields).
+    const QString exportDir = p.value(QStringLiteral("export-crops"));
+    if (!exportDir.isEmpty()) {
+        if (!truth) {
+            printError(QStringLiteral("segment: --export-crops needs --annotations"));
+            return 2;
+        }
+        const QString in = QFileInfo(info.isDir() ? path : info.absolutePath()).absoluteFilePath();
+        const QString outAbs = QFileInfo(exportDir).absoluteFilePath();
+        if (outAbs == in || outAbs.startsWith(in + QLatin1Char('/'))) {
+            printError(QStringLiteral("segment: --export-crops must be outside the image folder"));
+            return 2;
+        }
+        const QDir d(exportDir);
+        if (!d.mkpath(QStringLiteral("Parasitized")) || !d.mkpath(QStringLiteral("Uninfected"))) {
+            printError(QStringLiteral("segment: cannot create %1").arg(exportDir));
+            return 1;
+        }
+    }
+
     // The classifier: an explicit file must load; without one the embedded model is used
     // when the build has it, otherwise segmentation runs alone and says so.
     Classifier classifier;
@@ -171,6 +199,50 @@ int runSegment(const QStringList& args)
         FieldResult result;
         std::optional<FieldEvaluation> eval;
         QString overlayError;
+        int exportedParasitized = 0, exportedUninfected = 0;
+        QString exportError;
+    };
+    // Writes the crops of the detections that match an annotated cell; the crop is the one the
+    // classifier would see (classifierCrops), so fine-tuning trains on inference-time input.
+    const auto exportCrops = [](const cv::Mat& image, const FieldResult& r,
+                                const FieldAnnotation& annotation, const FieldOptions& o,
+                                double iou, const QDir& out, Item* item) {
+        const FieldAnnotation fa = annotation.clippedTo(r.imageSize);
+        std::vector<cv::Rect> truthBoxes;
+        std::vector<const AnnotatedObject*> truthObjects;
+        for (const AnnotatedObject& obj : fa.objects) {
+            if (obj.difficult)
+                continue;
+            truthBoxes.push_back(obj.box);
+            truthObjects.push_back(&obj);
+        }
+        const std::vector<int> match = matchBoxes(r.boxes(false), truthBoxes, iou);
+        std::vector<size_t> which;
+        for (size_t i = 0; i < match.size(); ++i)
+            if (match[i] >= 0)
+                which.push_back(i);
+        const std::vector<cv::Mat> crops = classifierCrops(image, r.cells, which, o);
+        const QString id = fieldCropId(r.path);
+        const QString base = QFileInfo(r.path).completeBaseName();
+        for (size_t k = 0; k < which.size(); ++k) {
+            if (crops[k].empty())
+                continue;
+            const AnnotatedObject& obj = *truthObjects[size_t(match[which[k]])];
+            QString type = obj.infected ? obj.type.toLower() : QStringLiteral("rbc");
+            type.replace(QLatin1Char(' '), QLatin1Char('-'));
+            const QString name = QStringLiteral("%1_%2_cell%3_%4.png")
+                                     .arg(id, base)
+                                     .arg(which[k], 3, 10, QLatin1Char('0'))
+                                     .arg(type);
+            const QString file = out.filePath(
+                (obj.infected ? QStringLiteral("Parasitized/") : QStringLiteral("Uninfected/")) +
+                name);
+            if (!matToQImage(crops[k]).save(file)) {
+                item->exportError = QStringLiteral("cannot write %1").arg(file);
+                return;
+            }
+            ++(obj.infected ? item->exportedParasitized : item->exportedUninfected);
+        }
     };
     const int threads = qMax(1, p.value(QStringLiteral("threads")).toInt());
     QThreadPool pool;
@@ -182,9 +254,14 @@ int runSegment(const QStringList& args)
             setTorchThreads(1);
         Item item;
         cv::Mat image;
-        item.result = analyzeField(file, options, overlayDir.isEmpty() ? nullptr : &image);
+        const bool needImage = !overlayDir.isEmpty() || !exportDir.isEmpty();
+        item.result = analyzeField(file, options, needImage ? &image : nullptr);
         if (!item.result.error.isEmpty())
             return item;
+        if (!exportDir.isEmpty()) {
+            if (const FieldAnnotation* fa = truth->find(file))
+                exportCrops(image, item.result, *fa, options, minIou, QDir(exportDir), &item);
+        }
         if (truth) {
             // With --exclude-edge, annotated cells cut by the border leave the ground truth
             // too, so both sides are compared on the same interior cells.
@@ -209,6 +286,13 @@ int runSegment(const QStringList& args)
     FieldCounts total;
     FieldEvaluation eval;
     int evaluated = 0, failed = 0;
+    int exportedParasitized = 0, exportedUninfected = 0;
+    for (const Item& it : items) {
+        exportedParasitized += it.exportedParasitized;
+        exportedUninfected += it.exportedUninfected;
+        if (!it.exportError.isEmpty())
+            printError(QStringLiteral("segment: %1").arg(it.exportError));
+    }
     QJsonArray perImage;
     for (const Item& it : items) {
         const FieldResult& r = it.result;
@@ -313,6 +397,11 @@ int runSegment(const QStringList& args)
                 o.insert(QStringLiteral("parasite_sensitivity_ci95"),
                          proportionJson(wilsonInterval(eval.infectedFlagged, eval.infectedTruth)));
         }
+        if (!exportDir.isEmpty())
+            o.insert(QStringLiteral("exported_crops"),
+                     QJsonObject{{QStringLiteral("dir"), QFileInfo(exportDir).absoluteFilePath()},
+                                 {QStringLiteral("parasitized"), exportedParasitized},
+                                 {QStringLiteral("uninfected"), exportedUninfected}});
         o.insert(QStringLiteral("fields"), perImage);
         printJson(o);
     } else {
@@ -347,6 +436,11 @@ int runSegment(const QStringList& args)
                               .arg(eval.healthyFlagged)
                               .arg(eval.healthyMatched));
         }
+        if (!exportDir.isEmpty())
+            printLine(QStringLiteral("Crops:       %1 Parasitized, %2 Uninfected written to %3")
+                          .arg(exportedParasitized)
+                          .arg(exportedUninfected)
+                          .arg(exportDir));
     }
     return failed == int(files.size()) ? 1 : 0;
 }
