@@ -4,9 +4,12 @@
 #include "correctionstore.h"
 #include "reviewdata.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QImage>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -23,9 +26,15 @@ struct Run
     QByteArray out, err;
 };
 
-Run runCli(const QStringList& args, int timeoutMs = 60000)
+Run runCli(const QStringList& args, int timeoutMs = 60000, const QString& dataHome = {})
 {
     QProcess p;
+    if (!dataHome.isEmpty()) {
+        // The user's data folder (where the corrections database lives) of the child.
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("XDG_DATA_HOME"), dataHome);
+        p.setProcessEnvironment(env);
+    }
     p.start(QStringLiteral(MALARIALENS_CLI), args);
     Run r;
     if (!p.waitForFinished(timeoutMs)) {
@@ -69,6 +78,7 @@ private Q_SLOTS:
     void correctionsUsageErrors();
     void killDuringImportKeepsCommittedRows();
     void twoProcessesImportAtOnce();
+    void evaluateAndTrainUseCorrections();
     void explainWritesHeatmap();
     void explainErrors();
 };
@@ -223,6 +233,66 @@ void TestCliReview::twoProcessesImportAtOnce()
     QCOMPARE(s.integrityCheck(), QStringLiteral("ok"));
     QCOMPARE(s.count(), 6000);
     QCOMPARE(s.latestByHash().size(), 6000);
+}
+
+void TestCliReview::evaluateAndTrainUseCorrections()
+{
+    if (reviewtest::nihCells().isEmpty())
+        QSKIP("shared data folder missing (MALARIALENS_SHARED_DATA/nih-cells): real images needed");
+    QTemporaryDir dir;
+    const QString cells = dir.filePath(QStringLiteral("cells"));
+    const QStringList files = reviewtest::copyNihCells(cells, 20, 100);
+    QCOMPARE(files.size(), 40);
+    // The user's database, where the GUI and the CLI find it.
+    const QString dataHome = dir.filePath(QStringLiteral("data"));
+    const QString db = dataHome + QStringLiteral("/MalariaLens/malarialens/corrections.sqlite");
+    {
+        CorrectionStore store;
+        QVERIFY2(store.open(db), qPrintable(store.errorString()));
+        Correction c;
+        c.path = files.at(2); // Parasitized -> Uninfected
+        c.sha256 = sha256OfFile(c.path);
+        c.bytes = QFileInfo(c.path).size();
+        c.oldLabel = QStringLiteral("Parasitized");
+        c.newLabel = QStringLiteral("Uninfected");
+        c.reviewer = QStringLiteral("ann");
+        QVERIFY(store.add(c));
+    }
+    Run r = runCli({QStringLiteral("evaluate"), cells, QStringLiteral("--json"),
+                    QStringLiteral("--threads"), QStringLiteral("2")},
+                   120000, dataHome);
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    QJsonObject o = QJsonDocument::fromJson(r.out).object();
+    QCOMPARE(o.value(QStringLiteral("corrected_labels")).toInt(), 1);
+    r = runCli({QStringLiteral("evaluate"), cells, QStringLiteral("--json"),
+                QStringLiteral("--no-corrections")},
+               120000, dataHome);
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    QCOMPARE(
+        QJsonDocument::fromJson(r.out).object().value(QStringLiteral("corrected_labels")).toInt(),
+        0);
+
+    const QString out = dir.filePath(QStringLiteral("model/m.pt"));
+    QDir().mkpath(QFileInfo(out).path());
+    r = runCli({QStringLiteral("train"), cells, QStringLiteral("--arch"), QStringLiteral("gap"),
+                QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--batch-size"),
+                QStringLiteral("20"), QStringLiteral("--threads"), QStringLiteral("1"),
+                // 40 cells of a few patients: a patient split could leave one side empty.
+                QStringLiteral("--split"), QStringLiteral("random"), QStringLiteral("--out"), out},
+               240000, dataHome);
+    QVERIFY2(r.exitCode == 0, (r.out + r.err).constData());
+    QFile card(dir.filePath(QStringLiteral("model/m.json")));
+    QVERIFY(card.open(QIODevice::ReadOnly));
+    const QJsonObject used = QJsonDocument::fromJson(card.readAll())
+                                 .object()
+                                 .value(QStringLiteral("label_corrections"))
+                                 .toObject();
+    QCOMPARE(used.value(QStringLiteral("count")).toInt(), 1);
+    const QJsonObject image = used.value(QStringLiteral("images")).toArray().first().toObject();
+    QCOMPARE(image.value(QStringLiteral("folder_label")).toString(), QStringLiteral("Parasitized"));
+    QCOMPARE(image.value(QStringLiteral("label")).toString(), QStringLiteral("Uninfected"));
+    QVERIFY(files.at(2).endsWith(image.value(QStringLiteral("file")).toString()));
+    QCOMPARE(used.value(QStringLiteral("correction_ids")).toArray().size(), 1);
 }
 
 void TestCliReview::explainWritesHeatmap()
