@@ -5,6 +5,7 @@
 #include "fieldannotations.h"
 #include "fieldimages.h"
 #include "imageio.h"
+#include "patientid.h"
 
 #include <QDir>
 #include <QTest>
@@ -55,6 +56,9 @@ private Q_SLOTS:
     void pipelineBatchesAndThreshold();
     void pipelineCancelAndClassifierFailure();
     void colourTransfer();
+    void classifierCropsAreThePipelineCrops_data();
+    void classifierCropsAreThePipelineCrops();
+    void fieldCropIdIsReadBackAsPatient();
     void overlayMarksParasitized();
     void imlFieldsRecallPrecision();
 };
@@ -415,6 +419,55 @@ void TestCellSegmenter::colourTransfer()
     // Invalid statistics: the crop comes back unchanged.
     const cv::Mat same = transferColour(crop, ColourStats{}, ref);
     QCOMPARE(cv::norm(same, crop, cv::NORM_INF), 0.0);
+}
+
+void TestCellSegmenter::classifierCropsAreThePipelineCrops_data()
+{
+    QTest::addColumn<int>("mode");
+    QTest::newRow("none") << int(ColourNormalization::None);
+    QTest::newRow("shift") << int(ColourNormalization::Shift);
+    QTest::newRow("reinhard") << int(ColourNormalization::Reinhard);
+}
+
+void TestCellSegmenter::classifierCropsAreThePipelineCrops()
+{
+    // Exported training crops must be exactly what the classifier receives at inference.
+    QFETCH(int, mode);
+    const std::vector<Disc> discs = discGrid(4, 3, 30);
+    const cv::Mat img = drawField(400, 300, discs);
+    std::vector<cv::Mat> seen;
+    FieldOptions o;
+    o.batchSize = 5;
+    o.colourNormalization = ColourNormalization(mode);
+    o.classifier = [&seen](const std::vector<cv::Mat>& crops, QString*) {
+        for (const cv::Mat& c : crops)
+            seen.push_back(c.clone());
+        return std::optional<std::vector<float>>(std::vector<float>(crops.size(), 0.1f));
+    };
+    const FieldResult r = analyzeFieldImage(img, o);
+    QVERIFY(r.ok());
+    QCOMPARE(seen.size(), size_t(12));
+    const std::vector<size_t> which{0, 5, 11};
+    const std::vector<cv::Mat> crops = classifierCrops(img, r.cells, which, o);
+    QCOMPARE(crops.size(), which.size());
+    for (size_t k = 0; k < which.size(); ++k) {
+        QCOMPARE(crops[k].size(), seen[which[k]].size());
+        QCOMPARE(cv::norm(crops[k], seen[which[k]], cv::NORM_INF), 0.0);
+    }
+}
+
+void TestCellSegmenter::fieldCropIdIsReadBackAsPatient()
+{
+    QCOMPARE(fieldCropId(QStringLiteral("/data/PA171710.JPG")), QStringLiteral("C171710"));
+    QCOMPARE(fieldCropId(QStringLiteral("slide3_field12.png")), QStringLiteral("C12"));
+    const QString noDigits = fieldCropId(QStringLiteral("field.png"));
+    QVERIFY(noDigits.startsWith(QLatin1Char('C')) && noDigits.size() > 1);
+    QCOMPARE(fieldCropId(QStringLiteral("field.png")), noDigits); // stable
+    // The training split reads it back from the crop names the CLI writes, both classes alike.
+    QCOMPARE(patientIdFromFileName(QStringLiteral("C171710_PA171710_cell012_ring.png")),
+             QStringLiteral("C171710"));
+    QCOMPARE(patientIdFromFileName(QStringLiteral("C171710_PA171710_cell013_rbc.png")),
+             QStringLiteral("C171710"));
 }
 
 void TestCellSegmenter::overlayMarksParasitized()

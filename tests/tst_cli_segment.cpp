@@ -4,6 +4,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -51,7 +52,7 @@ struct MadeField
     int edgeCells = 0;
 };
 
-MadeField makeField(const QDir& dir)
+MadeField makeField(const QDir& dir, const QString& firstType = QStringLiteral("red blood cell"))
 {
     const int r = 30;
     std::vector<Disc> discs = discGrid(4, 3, r); // 12 interior
@@ -66,8 +67,10 @@ MadeField makeField(const QDir& dir)
     QJsonArray objects;
     for (const Disc& d : discs) {
         const cv::Rect b = d.box();
+        // The first disc may carry a parasite-stage type (an infected cell).
+        const QString type = objects.isEmpty() ? firstType : QStringLiteral("red blood cell");
         objects.append(
-            QJsonObject{{QStringLiteral("type"), QStringLiteral("red blood cell")},
+            QJsonObject{{QStringLiteral("type"), type},
                         {QStringLiteral("bbox"),
                          QJsonObject{{QStringLiteral("x"), QString::number(b.x)},
                                      {QStringLiteral("y"), QString::number(b.y)},
@@ -97,6 +100,7 @@ private Q_SLOTS:
     void overlayIsWritten();
     void folderWithBadFiles();
     void classificationKeys();
+    void exportCrops();
     void imlFieldsWithAnnotations();
 };
 
@@ -238,6 +242,55 @@ void TestCliSegment::classificationKeys()
     const Run bad = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--model"),
                             dir.filePath(QStringLiteral("none.pt"))});
     QCOMPARE(bad.exitCode, 1);
+}
+
+void TestCliSegment::exportCrops()
+{
+    QTemporaryDir dir;
+    const QDir d(dir.path());
+    QVERIFY(d.mkpath(QStringLiteral("fields")));
+    const MadeField f =
+        makeField(QDir(d.filePath(QStringLiteral("fields"))), QStringLiteral("ring"));
+    const QString out = d.filePath(QStringLiteral("crops"));
+    const Run r = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--json"),
+                          QStringLiteral("--no-classify"), QStringLiteral("--annotations"),
+                          f.annotations, QStringLiteral("--export-crops"), out});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject e = r.json().value(QStringLiteral("exported_crops")).toObject();
+    QCOMPARE(e.value(QStringLiteral("parasitized")).toInt(), 1);
+    QCOMPARE(e.value(QStringLiteral("uninfected")).toInt(), f.cells - 1);
+    const QStringList infected =
+        QDir(out + QStringLiteral("/Parasitized")).entryList(QDir::Files, QDir::Name);
+    const QStringList healthy =
+        QDir(out + QStringLiteral("/Uninfected")).entryList(QDir::Files, QDir::Name);
+    QCOMPARE(infected.size(), 1);
+    QCOMPARE(healthy.size(), f.cells - 1);
+    // Named by field (C<digits of the image name>) so a training split keeps a field together.
+    QVERIFY2(infected.first().startsWith(QLatin1String("C1_field1_cell")) &&
+                 infected.first().endsWith(QLatin1String("_ring.png")),
+             qPrintable(infected.first()));
+    for (const QString& n : healthy)
+        QVERIFY2(n.startsWith(QLatin1String("C1_field1_cell")) &&
+                     n.endsWith(QLatin1String("_rbc.png")),
+                 qPrintable(n));
+    // A crop is the cell on black, square, about a cell wide.
+    const cv::Mat crop = cv::imread(
+        QDir(out + QStringLiteral("/Parasitized")).filePath(infected.first()).toStdString());
+    QCOMPARE(crop.cols, crop.rows);
+    QVERIFY2(crop.cols >= 55 && crop.cols <= 70, qPrintable(QString::number(crop.cols)));
+    QCOMPARE(crop.at<cv::Vec3b>(0, 0), cv::Vec3b(0, 0, 0));
+    // Without annotations there are no labels; into the image folder would mix crops with fields.
+    QCOMPARE(runCli({QStringLiteral("segment"), f.image, QStringLiteral("--no-classify"),
+                     QStringLiteral("--export-crops"), out})
+                 .exitCode,
+             2);
+    QCOMPARE(
+        runCli({QStringLiteral("segment"), d.filePath(QStringLiteral("fields")),
+                QStringLiteral("--no-classify"), QStringLiteral("--annotations"), f.annotations,
+                QStringLiteral("--export-crops"), d.filePath(QStringLiteral("fields/crops"))})
+            .exitCode,
+        2);
+    QVERIFY(!QFileInfo::exists(d.filePath(QStringLiteral("fields/crops"))));
 }
 
 void TestCliSegment::imlFieldsWithAnnotations()
