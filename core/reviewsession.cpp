@@ -1,5 +1,6 @@
 #include "reviewsession.h"
 
+#include <QDir>
 #include <QFileInfo>
 
 namespace ml {
@@ -11,7 +12,8 @@ QString defaultReviewerName()
         if (!name.isEmpty())
             return name;
     }
-    return QStringLiteral("reviewer");
+    const QString home = QDir::home().dirName(); // the account name on most systems
+    return home.isEmpty() ? QStringLiteral("reviewer") : home;
 }
 
 ReviewSession::ReviewSession(QObject* parent) : QObject(parent), m_reviewer(defaultReviewerName())

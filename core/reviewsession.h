@@ -94,7 +94,8 @@ private:
     QString m_error;
 };
 
-/// The reviewer name by default: the OS user name (USER / USERNAME), else "reviewer".
+/// The reviewer name by default: the OS user name (USER / USERNAME / LOGNAME), else the
+/// home folder's name, else "reviewer".
 QString defaultReviewerName();
 
 } // namespace ml

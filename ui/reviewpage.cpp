@@ -30,6 +30,15 @@ namespace ml {
 
 namespace {
 const char* kReviewerKey = "review/reviewer";
+
+// NIH file names have no spaces: a zero-width space after each '_' and '/' lets the label
+// wrap them instead of cutting them off.
+QString breakable(QString name)
+{
+    name.replace(QLatin1Char('_'), QStringLiteral("_\u200B"));
+    name.replace(QLatin1Char('/'), QStringLiteral("/\u200B"));
+    return name;
+}
 const char* kOrderKey = "review/order";
 } // namespace
 
@@ -73,10 +82,11 @@ ReviewPage::ReviewPage(ModelSession* models, QWidget* parent)
     m_note->setAccessibleName(tr("Note"));
     m_progress->setFormat(tr("%v / %m"));
     m_progress->setAccessibleName(tr("Queue progress"));
+    // :enabled only, so a disabled button still looks disabled.
     m_parasitized->setStyleSheet(
-        QStringLiteral("QPushButton { color: #a01020; font-weight: bold; }"));
+        QStringLiteral("QPushButton:enabled { color: #a01020; font-weight: bold; }"));
     m_uninfected->setStyleSheet(
-        QStringLiteral("QPushButton { color: #107030; font-weight: bold; }"));
+        QStringLiteral("QPushButton:enabled { color: #107030; font-weight: bold; }"));
     m_apply->setToolTip(tr("Re-read the folder so the browser, evaluation and training use the "
                            "corrected labels"));
 
@@ -151,8 +161,14 @@ ReviewPage::ReviewPage(ModelSession* models, QWidget* parent)
             &ReviewPage::onQueueBuilt);
     connect(m_models, &ModelSession::classificationFinished, this,
             [this](bool cancelled, const QString& error) {
-                if (!m_waitingForClassification)
+                if (!m_waitingForClassification) {
+                    // Classified from another page: the queue is ready to build at once.
+                    if (cancelled || !error.isEmpty() || !isVisible() || m_session->size() > 0 ||
+                        m_queueWatcher.isRunning() || !resultsComplete())
+                        return;
+                    startQueueJob();
                     return;
+                }
                 m_waitingForClassification = false;
                 m_build->setEnabled(true);
                 if (cancelled || !error.isEmpty()) {
@@ -213,6 +229,17 @@ void ReviewPage::showEvent(QShowEvent* event)
 {
     QWidget::showEvent(event);
     ensureStore();
+    // The folder is classified already: show its queue without asking.
+    if (m_session->size() == 0 && !m_queueWatcher.isRunning() && !m_waitingForClassification &&
+        resultsComplete())
+        startQueueJob();
+}
+
+bool ReviewPage::resultsComplete() const
+{
+    const auto results = m_models->results();
+    return m_dataset && results && results->dataset() == m_dataset && !m_models->isRunning() &&
+           results->classified() + results->failed() >= results->size();
 }
 
 bool ReviewPage::ensureStore()
@@ -259,9 +286,7 @@ void ReviewPage::buildQueue()
         m_status->setText(tr("Open a folder of cell images first."));
         return;
     }
-    const auto results = m_models->results();
-    if (results && results->dataset() == m_dataset &&
-        results->classified() + results->failed() >= results->size()) {
+    if (resultsComplete()) {
         startQueueJob();
         return;
     }
@@ -340,11 +365,14 @@ void ReviewPage::showCurrent()
     const ReviewItem* item = m_session->current();
     m_progress->setRange(0, std::max(1, m_session->size()));
     m_progress->setValue(m_session->position());
+    m_progress->setFormat(m_session->size() > 0 ? tr("%v / %m") : tr("no queue"));
     m_skip->setEnabled(item);
     updateBanner();
     m_undo->setEnabled(!m_session->isReadOnly() && m_session->canUndo());
     if (!item || !m_dataset) {
         m_view->clear();
+        m_view->canvas()->setMessage(
+            m_session->size() > 0 ? tr("Queue done.") : tr("Build the queue to start reviewing."));
         m_info->setText(m_session->size() > 0 ? tr("<b>Queue done.</b> %n decision(s) recorded.",
                                                    nullptr, m_session->decided())
                                               : QString());
@@ -361,7 +389,7 @@ void ReviewPage::showCurrent()
     m_info->setText(
         tr("<b>%1</b><br>Patient %2<br>Label: %3%4<br>P(Parasitized) = <b>%5</b> "
            "(threshold %6)<br>Model says: <b>%7</b>")
-            .arg(e.relativePath.toHtmlEscaped(), e.patient.toHtmlEscaped(), label,
+            .arg(breakable(e.relativePath).toHtmlEscaped(), e.patient.toHtmlEscaped(), label,
                  changed ? tr("<br>Decided now: <b>%1</b>").arg(now.toHtmlEscaped()) : QString())
             .arg(double(item->probability), 0, 'f', 3)
             .arg(m_models->threshold(), 0, 'f', 2)

@@ -59,6 +59,8 @@ protected:
 
 private:
     bool ensureStore();
+    /// The folder's classification is finished and belongs to the current dataset.
+    bool resultsComplete() const;
     void startQueueJob();
     void onQueueBuilt();
     void showCurrent();
