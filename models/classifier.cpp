@@ -522,8 +522,22 @@ std::optional<std::vector<float>> Classifier::predict(const std::vector<cv::Mat>
                 return std::nullopt;
             }
         }
+        // A model trained on colour-normalised cells (its card says which normalisation) must
+        // see them normalised here too, whoever did the preprocessing.
+        const InputNormalization norm =
+            inputNormalizationFromName(m_model->card.value(QStringLiteral("input"))
+                                           .toObject()
+                                           .value(QStringLiteral("normalization"))
+                                           .toString());
+        std::vector<cv::Mat> normalized;
+        if (norm != InputNormalization::None) {
+            normalized.reserve(images.size());
+            for (const cv::Mat& m : images)
+                normalized.push_back(normalizeColour(m, norm));
+        }
         c10::InferenceMode guard;
-        const torch::Tensor input = toInputTensor(images);
+        const torch::Tensor input =
+            toInputTensor(norm != InputNormalization::None ? normalized : images);
         const torch::Tensor p =
             m_model->probabilities(input).select(1, kParasitizedClass).contiguous();
         const float* data = p.data_ptr<float>();

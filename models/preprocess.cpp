@@ -4,7 +4,9 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace ml {
 
@@ -80,6 +82,60 @@ bool packNhwc(const std::vector<cv::Mat>& images, float* out, int size)
     for (size_t i = 0; i < images.size(); ++i)
         std::memcpy(out + i * floats, images[i].ptr<float>(), floats * sizeof(float));
     return true;
+}
+
+QString inputNormalizationName(InputNormalization n)
+{
+    return n == InputNormalization::ForegroundMedian ? QStringLiteral("foreground-median")
+                                                     : QStringLiteral("none");
+}
+
+InputNormalization inputNormalizationFromName(const QString& name, bool* ok)
+{
+    const QString s = name.trimmed().toLower();
+    if (ok)
+        *ok = true;
+    if (s == QLatin1String("foreground-median") || s == QLatin1String("median"))
+        return InputNormalization::ForegroundMedian;
+    if (ok)
+        *ok = s.isEmpty() || s == QLatin1String("none");
+    return InputNormalization::None;
+}
+
+cv::Mat normalizeColour(const cv::Mat& rgb, InputNormalization n)
+{
+    if (n == InputNormalization::None || rgb.empty() || rgb.type() != CV_32FC3)
+        return rgb;
+    const cv::Mat src = rgb.isContinuous() ? rgb : rgb.clone();
+    const size_t pixels = src.total();
+    const float* p = src.ptr<float>();
+    std::vector<float> channel[3];
+    for (auto& c : channel)
+        c.reserve(pixels);
+    for (size_t i = 0; i < pixels; ++i) {
+        const float* px = p + 3 * i;
+        if (std::max({px[0], px[1], px[2]}) > 0.04f) {
+            for (int c = 0; c < 3; ++c)
+                channel[c].push_back(px[c]);
+        }
+    }
+    if (channel[0].size() < pixels / 20)
+        return rgb.clone();
+    float gain[3];
+    for (int c = 0; c < 3; ++c) {
+        auto& v = channel[c];
+        auto mid = v.begin() + std::ptrdiff_t(v.size() / 2);
+        std::nth_element(v.begin(), mid, v.end());
+        const float median = std::max(*mid, 1e-3f);
+        gain[c] = std::clamp(kReferenceColour[c] / median, 0.5f, 2.0f);
+    }
+    cv::Mat out(src.size(), CV_32FC3);
+    float* q = out.ptr<float>();
+    for (size_t i = 0; i < pixels; ++i) {
+        for (int c = 0; c < 3; ++c)
+            q[3 * i + c] = std::min(1.0f, p[3 * i + c] * gain[c]);
+    }
+    return out;
 }
 
 } // namespace ml

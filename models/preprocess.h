@@ -47,4 +47,30 @@ bool packNchw(const std::vector<cv::Mat>& images, float* out, int size = kModelI
 /// planar NCHW on these CPUs. Same checks and return value as packNchw().
 bool packNhwc(const std::vector<cv::Mat>& images, float* out, int size = kModelInputSize);
 
+/// Per-cell colour normalisation applied after preprocessImage() when a model was trained
+/// with it (its card says so under input.normalization). Smears from different patients are
+/// stained and imaged differently: the mean colour of a patient's cells varies from about
+/// (0.53, 0.46, 0.56) to (0.85, 0.70, 0.74) in RGB on nih-cells, and a network trained on
+/// raw colours can call every cell of one differently-stained healthy patient parasitized.
+enum class InputNormalization {
+    None,             ///< the image as preprocessImage() returns it
+    ForegroundMedian, ///< each channel scaled so the cell's median colour is kReferenceColour
+};
+
+/// Median RGB of the cell pixels of nih-cells (64x64, [0,1]): the target of ForegroundMedian.
+constexpr float kReferenceColour[3] = {0.765f, 0.584f, 0.608f};
+
+/// Name used in model cards and on the command line ("none", "foreground-median"), and back
+/// ("median" is accepted too; an unknown name gives None and sets `*ok` to false).
+QString inputNormalizationName(InputNormalization n);
+InputNormalization inputNormalizationFromName(const QString& name, bool* ok = nullptr);
+
+/// Applies `n` to a preprocessed 64x64 CV_32FC3 RGB image, returning a new image.
+/// ForegroundMedian: the cell is every pixel brighter than the black crop background
+/// (max channel > 0.04); each channel is multiplied by reference / median of the cell's
+/// pixels (the median, not the mean, so a large purple parasite barely moves it), the
+/// gain clamped to [0.5, 2], the result clipped to [0, 1]. The background stays black.
+/// A crop with almost no cell pixels (< 5 %) is returned unchanged. Pure, thread-safe.
+cv::Mat normalizeColour(const cv::Mat& rgb, InputNormalization n);
+
 } // namespace ml

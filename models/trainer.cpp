@@ -24,6 +24,10 @@
 #include <random>
 #include <sstream>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace ml {
 
 namespace {
@@ -63,6 +67,44 @@ QJsonObject augmentJson(const TrainingConfig& c)
         {QStringLiteral("saturation_jitter"), round4(a.saturationJitter)},
         {QStringLiteral("functions"), QStringLiteral("core/augment.h drawAugment + applyAugment")}};
 }
+
+// Training allocates the same large activation buffers on every batch (a batch of 100
+// through the first convolution alone is 52 MB). glibc serves blocks above its mmap
+// threshold (32 MB at most) with fresh mappings that the kernel zero-fills and unmaps again
+// on free: perf showed 29 % of the C++ trainer's samples in page-fault code
+// (docs/BENCHMARKS.md). While any training runs, big blocks stay in the heap for reuse; the
+// memory is handed back when the last one ends. MALARIALENS_NO_HEAP_REUSE=1 turns it off
+// (for the benchmark's A/B runs).
+class HeapReuseScope
+{
+public:
+    HeapReuseScope()
+    {
+#ifdef __GLIBC__
+        if (qEnvironmentVariableIntValue("MALARIALENS_NO_HEAP_REUSE") == 0 && s_active++ == 0) {
+            m_applied = true;
+            mallopt(M_MMAP_MAX, 0);
+            mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        }
+#endif
+    }
+    ~HeapReuseScope()
+    {
+#ifdef __GLIBC__
+        if (m_applied && --s_active == 0) {
+            mallopt(M_MMAP_MAX, 65536); // glibc's defaults
+            mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+            malloc_trim(0);
+        }
+#endif
+    }
+    HeapReuseScope(const HeapReuseScope&) = delete;
+    HeapReuseScope& operator=(const HeapReuseScope&) = delete;
+
+private:
+    bool m_applied = false;
+    static inline std::atomic<int> s_active{0};
+};
 
 // Keeps copies of every parameter and buffer (the best weights so far).
 struct StateCopy
@@ -187,12 +229,20 @@ QList<EpochStats> historyFromJson(const QJsonArray& a)
 // What a checkpoint must match to be resumed.
 QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds)
 {
-    return QJsonObject{{QStringLiteral("arch"), architectureName(c.arch)},
-                       {QStringLiteral("split"), splitName(c.split)},
-                       {QStringLiteral("val_fraction"), c.valFraction},
-                       {QStringLiteral("seed"), double(c.seed)},
-                       {QStringLiteral("batch_size"), c.batchSize},
-                       {QStringLiteral("images"), int(ds.images.size())}};
+    QJsonObject id{{QStringLiteral("arch"), architectureName(c.arch)},
+                   {QStringLiteral("split"), splitName(c.split)},
+                   {QStringLiteral("val_fraction"), c.valFraction},
+                   {QStringLiteral("seed"), double(c.seed)},
+                   {QStringLiteral("batch_size"), c.batchSize},
+                   {QStringLiteral("images"), int(ds.images.size())}};
+    // Only when set, so checkpoints written before these options existed still resume.
+    if (c.folds > 1) {
+        id.insert(QStringLiteral("folds"), c.folds);
+        id.insert(QStringLiteral("fold"), c.fold);
+    }
+    if (c.normalization != InputNormalization::None)
+        id.insert(QStringLiteral("normalization"), inputNormalizationName(c.normalization));
+    return id;
 }
 
 struct LoopState
@@ -201,8 +251,16 @@ struct LoopState
     int bestEpoch = 0;
     double bestValLoss = std::numeric_limits<double>::infinity();
     int sinceBest = 0;
+    int sinceDecay = 0; ///< epochs without improvement since the last rate change
+    double learningRate = 0;
     QList<EpochStats> history;
 };
+
+void setLearningRate(torch::optim::Adam& optimizer, double lr)
+{
+    for (auto& group : optimizer.param_groups())
+        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
 
 bool saveCheckpoint(const QString& path, CellNetImpl& net, const StateCopy& best,
                     torch::optim::Adam& optimizer, const LoopState& s, const std::mt19937& rng,
@@ -226,6 +284,8 @@ bool saveCheckpoint(const QString& path, CellNetImpl& net, const StateCopy& best
                                 {QStringLiteral("best_epoch"), s.bestEpoch},
                                 {QStringLiteral("best_val_loss"), s.bestValLoss},
                                 {QStringLiteral("since_best"), s.sinceBest},
+                                {QStringLiteral("since_decay"), s.sinceDecay},
+                                {QStringLiteral("learning_rate"), s.learningRate},
                                 {QStringLiteral("history"), historyJson(s.history)},
                                 {QStringLiteral("rng"), QString::fromStdString(rngState.str())}};
         root.write("state",
@@ -283,6 +343,9 @@ bool loadCheckpoint(const QString& path, CellNetImpl& net, StateCopy& best,
         s.bestEpoch = state.value(QStringLiteral("best_epoch")).toInt();
         s.bestValLoss = state.value(QStringLiteral("best_val_loss")).toDouble();
         s.sinceBest = state.value(QStringLiteral("since_best")).toInt();
+        s.sinceDecay = state.value(QStringLiteral("since_decay")).toInt();
+        s.learningRate = state.value(QStringLiteral("learning_rate")).toDouble(s.learningRate);
+        setLearningRate(optimizer, s.learningRate);
         s.history = historyFromJson(state.value(QStringLiteral("history")).toArray());
         std::istringstream rngState(state.value(QStringLiteral("rng")).toString().toStdString());
         rngState >> rng;
@@ -375,6 +438,13 @@ void splitDataset(const Dataset& ds, SplitMode mode, double valFraction, quint32
 QJsonObject TrainingResult::modelCard() const
 {
     const TrainingConfig& c = config;
+    QJsonObject splitJson{{QStringLiteral("mode"), splitName(c.split)},
+                          {QStringLiteral("val_fraction"), c.valFraction},
+                          {QStringLiteral("seed"), double(c.seed)}};
+    if (c.folds > 1) {
+        splitJson.insert(QStringLiteral("folds"), c.folds);
+        splitJson.insert(QStringLiteral("fold"), c.fold);
+    }
     QJsonObject card{
         {QStringLiteral("name"),
          QStringLiteral("MalariaLens %1 cell classifier").arg(architectureName(c.arch))},
@@ -386,21 +456,25 @@ QJsonObject TrainingResult::modelCard() const
                      {QStringLiteral("channels"), 3},
                      {QStringLiteral("color"), QStringLiteral("RGB")},
                      {QStringLiteral("range"), QStringLiteral("[0,1]")},
-                     {QStringLiteral("resize"), QStringLiteral("cv::INTER_AREA")}}},
+                     {QStringLiteral("resize"), QStringLiteral("cv::INTER_AREA")},
+                     {QStringLiteral("normalization"), inputNormalizationName(c.normalization)}}},
         {QStringLiteral("classes"),
          QJsonArray{QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}},
         {QStringLiteral("positive_class"), QStringLiteral("Parasitized")},
         {QStringLiteral("threshold"), validation.threshold},
         {QStringLiteral("format"), QStringLiteral("native")},
         {QStringLiteral("training_data"), split.toJson()},
-        {QStringLiteral("split"), QJsonObject{{QStringLiteral("mode"), splitName(c.split)},
-                                              {QStringLiteral("val_fraction"), c.valFraction},
-                                              {QStringLiteral("seed"), double(c.seed)}}},
+        {QStringLiteral("split"), splitJson},
         {QStringLiteral("training"),
          QJsonObject{
              {QStringLiteral("optimizer"), QStringLiteral("Adam")},
              {QStringLiteral("loss"), QStringLiteral("cross-entropy")},
              {QStringLiteral("learning_rate"), c.learningRate},
+             {QStringLiteral("learning_rate_schedule"),
+              c.lrPatience > 0 ? QStringLiteral("x%1 after %2 epochs without a better val loss")
+                                     .arg(c.lrFactor)
+                                     .arg(c.lrPatience)
+                               : QStringLiteral("constant")},
              {QStringLiteral("batch_size"), c.batchSize},
              {QStringLiteral("epochs_requested"), c.epochs},
              {QStringLiteral("epochs_run"), int(history.size())},
@@ -429,6 +503,8 @@ QJsonObject TrainingResult::modelCard() const
         {QStringLiteral("libtorch_version"), QString::fromLatin1(torchVersion())},
         {QStringLiteral("date"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate)},
     };
+    if (!crossValidation.isEmpty())
+        card.insert(QStringLiteral("cross_validation"), crossValidation);
     if (!labelCorrections.isEmpty())
         card.insert(QStringLiteral("label_corrections"), labelCorrections);
     return card;
@@ -497,11 +573,29 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
     }
 
     try {
+        const HeapReuseScope heapReuse;
         setTorchThreads(config.threads);
         torch::manual_seed(config.seed);
 
         std::vector<int> trainIdx, valIdx;
-        splitDataset(ds, config.split, config.valFraction, config.seed, &trainIdx, &valIdx);
+        if (config.folds > 1) {
+            if (config.split != SplitMode::Patient || config.fold < 0 ||
+                config.fold >= config.folds) {
+                result.error = QStringLiteral("k-fold cross-validation needs a patient split and "
+                                              "a fold in 0..k-1");
+                return result;
+            }
+            const std::vector<int> fold = patientFolds(ds, config.folds, config.seed);
+            if (fold.empty()) {
+                result.error =
+                    QStringLiteral("%1 folds need at least %1 patients").arg(config.folds);
+                return result;
+            }
+            for (int i = 0; i < int(fold.size()); ++i)
+                (fold[size_t(i)] == config.fold ? valIdx : trainIdx).push_back(i);
+        } else {
+            splitDataset(ds, config.split, config.valFraction, config.seed, &trainIdx, &valIdx);
+        }
         if (trainIdx.empty() || valIdx.empty()) {
             result.error =
                 QStringLiteral("the split left no images on one side (too few patients?)");
@@ -529,7 +623,7 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
                 QtConcurrent::blockingMap(&pool, part, [&](int i) {
                     PreprocessedImage p = loadPreprocessed(ds.absolutePath(i));
                     if (p.ok()) {
-                        images[i] = p.rgb;
+                        images[i] = normalizeColour(p.rgb, config.normalization);
                         usable[i] = 1;
                     }
                     labels[i] = ds.images.at(i).label;
@@ -576,7 +670,10 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         log(QStringLiteral(
                 "split %1 (seed %2): train %3 cells / %4 patients, validation %5 cells / "
                 "%6 patients, %7 patients on both sides")
-                .arg(splitName(config.split))
+                .arg(config.folds > 1 ? QStringLiteral("by patient, fold %1 of %2")
+                                            .arg(config.fold + 1)
+                                            .arg(config.folds)
+                                      : splitName(config.split))
                 .arg(config.seed)
                 .arg(trainIdx.size())
                 .arg(trainPatients.size())
@@ -604,6 +701,7 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         StateCopy best;
         best.take(*net);
         LoopState state;
+        state.learningRate = config.learningRate;
         const QJsonObject identity = runIdentity(config, ds);
         if (config.resume && !config.checkpointPath.isEmpty() &&
             QFile::exists(config.checkpointPath)) {
@@ -665,11 +763,19 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
                 state.bestValLoss = v.loss;
                 state.bestEpoch = epoch;
                 state.sinceBest = 0;
+                state.sinceDecay = 0;
                 best.take(*net);
                 s.best = true;
             } else {
                 state.sinceBest += 1;
+                state.sinceDecay += 1;
                 stop = state.sinceBest >= config.patience;
+                if (!stop && config.lrPatience > 0 && state.sinceDecay >= config.lrPatience) {
+                    state.learningRate *= config.lrFactor;
+                    state.sinceDecay = 0;
+                    setLearningRate(optimizer, state.learningRate);
+                    log(QStringLiteral("learning rate lowered to %1").arg(state.learningRate));
+                }
             }
             state.epochsDone = epoch;
             state.history.append(s);
@@ -697,6 +803,7 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
             scored.push_back({e.label, v.probabilities[k], e.patient});
         }
         result.validation = evaluateCells(scored);
+        result.validationCells = std::move(scored);
         result.seconds = total.elapsed() / 1000.0;
         result.classifier = makeClassifier(net, config.arch, QStringLiteral("trained"));
         result.classifier.setCard(result.modelCard());
@@ -706,6 +813,152 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         result.ok = false;
     }
     return result;
+}
+
+std::vector<int> patientFolds(const Dataset& ds, int k, quint32 seed)
+{
+    QMap<QString, int> cells;
+    QSet<QString> infected;
+    for (const ImageEntry& e : ds.images) {
+        cells[e.patient] += 1;
+        if (e.label == kParasitizedClass)
+            infected.insert(e.patient);
+    }
+    if (k < 2 || cells.size() < k)
+        return {};
+    QStringList groups[2];
+    for (auto it = cells.cbegin(); it != cells.cend(); ++it)
+        groups[infected.contains(it.key()) ? 0 : 1].append(it.key());
+    std::mt19937 rng(seed);
+    QMap<QString, int> foldOf;
+    std::vector<int> foldCells(size_t(k), 0);
+    for (QStringList& g : groups) {
+        std::shuffle(g.begin(), g.end(), rng);
+        // Largest first, so the greedy fill ends with small patients that even the folds out.
+        std::stable_sort(g.begin(), g.end(),
+                         [&](const QString& a, const QString& b) { return cells[a] > cells[b]; });
+        std::vector<int> groupCells(size_t(k), 0);
+        for (const QString& p : g) {
+            // The fold with the fewest cells of this group, then fewest overall.
+            int f = 0;
+            for (int j = 1; j < k; ++j) {
+                if (std::make_pair(groupCells[size_t(j)], foldCells[size_t(j)]) <
+                    std::make_pair(groupCells[size_t(f)], foldCells[size_t(f)]))
+                    f = j;
+            }
+            foldOf.insert(p, f);
+            groupCells[size_t(f)] += cells[p];
+            foldCells[size_t(f)] += cells[p];
+        }
+    }
+    std::vector<int> fold(size_t(ds.images.size()));
+    for (int i = 0; i < int(ds.images.size()); ++i)
+        fold[size_t(i)] = foldOf.value(ds.images.at(i).patient);
+    return fold;
+}
+
+QJsonObject CrossValidationResult::toJson() const
+{
+    // The figures a reader compares across folds: cell-level and patient-level quality and
+    // the two per-patient worst cases the model card reports.
+    struct Figure
+    {
+        const char* name;
+        std::function<double(const ValidationReport&)> get;
+    };
+    const std::vector<Figure> figures{
+        {"accuracy", [](const ValidationReport& r) { return r.cells.accuracy; }},
+        {"auc", [](const ValidationReport& r) { return r.cells.auc; }},
+        {"sensitivity", [](const ValidationReport& r) { return r.cells.sensitivity; }},
+        {"specificity", [](const ValidationReport& r) { return r.cells.specificity; }},
+        {"patient_accuracy", [](const ValidationReport& r) { return r.patients.accuracy; }},
+        {"worst_patient_accuracy",
+         [](const ValidationReport& r) { return r.worstPatientAccuracy; }},
+        {"max_healthy_patient_parasitized_share",
+         [](const ValidationReport& r) { return r.maxHealthyParasitizedShare; }},
+        {"log_loss", [](const ValidationReport& r) { return r.logLoss; }},
+    };
+    QJsonArray perFold;
+    for (int i = 0; i < folds.size(); ++i) {
+        const TrainingResult& f = folds.at(i);
+        QJsonObject o{{QStringLiteral("fold"), i},
+                      {QStringLiteral("cells"), f.validation.cells.count},
+                      {QStringLiteral("patients"),
+                       f.validation.healthyPatients + f.validation.infectedPatients},
+                      {QStringLiteral("best_epoch"), f.bestEpoch},
+                      {QStringLiteral("epochs_run"), int(f.history.size())},
+                      {QStringLiteral("worst_patient"), f.validation.worstPatient},
+                      {QStringLiteral("max_healthy_patient"), f.validation.maxHealthyPatient}};
+        for (const Figure& fig : figures)
+            o.insert(QLatin1String(fig.name), round4(fig.get(f.validation)));
+        perFold.append(o);
+    }
+    QJsonObject mean, sd;
+    for (const Figure& fig : figures) {
+        double sum = 0, sq = 0;
+        for (const TrainingResult& f : folds) {
+            const double v = fig.get(f.validation);
+            sum += v;
+            sq += v * v;
+        }
+        const double n = double(std::max<qsizetype>(1, folds.size()));
+        const double m = sum / n;
+        mean.insert(QLatin1String(fig.name), round4(m));
+        sd.insert(
+            QLatin1String(fig.name),
+            round4(folds.size() > 1 ? std::sqrt(std::max(0.0, (sq - n * m * m) / (n - 1))) : 0.0));
+    }
+    return QJsonObject{{QStringLiteral("folds"), int(folds.size())},
+                       {QStringLiteral("split"), QStringLiteral("patient")},
+                       {QStringLiteral("per_fold"), perFold},
+                       {QStringLiteral("mean"), mean},
+                       {QStringLiteral("sd"), sd},
+                       {QStringLiteral("pooled_out_of_fold"), pooled.toJson(false)}};
+}
+
+CrossValidationResult crossValidate(const Dataset& ds, const TrainingConfig& config, int k,
+                                    const TrainingCallbacks& callbacks,
+                                    const std::atomic<bool>* cancel,
+                                    const std::function<void(int, int)>& foldStarted)
+{
+    CrossValidationResult cv;
+    if (k < 2) {
+        cv.error = QStringLiteral("cross-validation needs at least 2 folds");
+        return cv;
+    }
+    if (config.split != SplitMode::Patient) {
+        cv.error = QStringLiteral("cross-validation is by patient only (a random split would "
+                                  "put one patient's cells on both sides)");
+        return cv;
+    }
+    std::vector<ScoredCell> all;
+    for (int i = 0; i < k; ++i) {
+        if (foldStarted)
+            foldStarted(i, k);
+        TrainingConfig c = config;
+        c.folds = k;
+        c.fold = i;
+        if (!config.checkpointPath.isEmpty())
+            c.checkpointPath = config.checkpointPath + QStringLiteral(".fold%1").arg(i);
+        TrainingResult r = trainClassifier(ds, c, callbacks, cancel);
+        if (!r.ok) {
+            cv.cancelled = r.cancelled;
+            cv.error = r.cancelled
+                           ? r.error
+                           : QStringLiteral("fold %1 of %2: %3").arg(i + 1).arg(k).arg(r.error);
+            return cv;
+        }
+        all.insert(all.end(), r.validationCells.begin(), r.validationCells.end());
+        cv.folds.append(std::move(r));
+    }
+    cv.pooled = evaluateCells(all);
+    cv.ok = true;
+    const QJsonObject summary = cv.toJson();
+    for (TrainingResult& r : cv.folds) {
+        r.crossValidation = summary;
+        r.classifier.setCard(r.modelCard());
+    }
+    return cv;
 }
 
 } // namespace ml

@@ -11,6 +11,7 @@
 #include "augment.h"
 #include "classifier.h"
 #include "evaluation.h"
+#include "preprocess.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -39,9 +40,22 @@ struct TrainingConfig
     int patience = 5; ///< epochs without a better validation loss before stopping
     SplitMode split = SplitMode::Patient;
     double valFraction = 0.2;
+    /// K-fold cross-validation by patient: when folds > 1 the validation side is patient
+    /// fold `fold` (0-based) of patientFolds() instead of a valFraction split; `split` must
+    /// be Patient. crossValidate() runs every fold.
+    int folds = 0;
+    int fold = 0;
     quint32 seed = 42; ///< split, weight init, shuffling and augmentation draws
     bool augment = false;
     AugmentConfig augmentConfig = AugmentConfig::withStainJitter();
+    /// Applied to every decoded cell before augmentation, and recorded in the card so that
+    /// inference applies it too (Classifier::predict()).
+    InputNormalization normalization = InputNormalization::None;
+    /// Learning-rate decay on plateau: after this many epochs without a better validation
+    /// loss the rate is multiplied by lrFactor (0 = constant rate, the study's recipe).
+    /// Lower than `patience`, so the rate drops before early stopping gives up.
+    int lrPatience = 0;
+    double lrFactor = 0.5;
     int threads = 2;       ///< libtorch intra-op threads of the training thread
     int decodeThreads = 2; ///< threads that decode the images before the first epoch
     /// Written atomically (QSaveFile) after every epoch when not empty: current and best
@@ -99,8 +113,12 @@ struct TrainingResult
     /// Reviewer corrections in the training labels (correctionsUsedJson() of the dataset;
     /// empty when none), recorded in the model card under "label_corrections".
     QJsonObject labelCorrections;
-    ValidationReport validation; ///< of the best weights on the validation split
-    Classifier classifier;       ///< the best weights, with modelCard() as its card
+    ValidationReport validation;             ///< of the best weights on the validation split
+    std::vector<ScoredCell> validationCells; ///< the cells behind `validation`
+    Classifier classifier;                   ///< the best weights, with modelCard() as its card
+    /// Set by crossValidate() on the model it returns: the per-fold and pooled figures,
+    /// added to the card under "cross_validation".
+    QJsonObject crossValidation;
 
     /// The model card (also set as the classifier's card).
     QJsonObject modelCard() const;
@@ -120,6 +138,36 @@ TrainingResult trainClassifier(const Dataset& dataset, const TrainingConfig& con
 /// Parasitized cell) and healthy patients are split separately so both sides get both kinds.
 void splitDataset(const Dataset& dataset, SplitMode mode, double valFraction, quint32 seed,
                   std::vector<int>* train, std::vector<int>* val);
+
+/// Patient folds for k-fold cross-validation: the fold (0..k-1) of every image. Every
+/// patient is in exactly one fold. Infected and healthy patients are dealt separately (as in
+/// splitDataset()) so every fold has both kinds, each patient going to the fold with the
+/// fewest cells so far (largest patients first, ties broken by a seeded shuffle).
+/// Deterministic for a seed. Empty when k < 2 or there are fewer patients than folds.
+std::vector<int> patientFolds(const Dataset& dataset, int k, quint32 seed);
+
+/// The result of crossValidate().
+struct CrossValidationResult
+{
+    bool ok = false;
+    bool cancelled = false;
+    QString error;
+    QList<TrainingResult> folds; ///< one finished training per fold (validation = that fold)
+    /// Out-of-fold figures: every cell scored by the model that did not see its patient,
+    /// all folds together. The patient-level figures cover every patient of the folder.
+    ValidationReport pooled;
+    /// {"folds": k, "per_fold": [...], "mean": {...}, "sd": {...}, "pooled": {...}}.
+    QJsonObject toJson() const;
+};
+
+/// K-fold cross-validation by patient: trains `config` once per fold of patientFolds()
+/// (config.folds = k, config.fold = i; each fold checkpoints to checkpointPath + ".foldI"
+/// and resumes from it). `foldStarted` (may be empty) is called before each fold. Every
+/// fold's classifier has its own card; the caller chooses which to keep. Never throws.
+CrossValidationResult
+crossValidate(const Dataset& dataset, const TrainingConfig& config, int k,
+              const TrainingCallbacks& callbacks = {}, const std::atomic<bool>* cancel = nullptr,
+              const std::function<void(int fold, int folds)>& foldStarted = {});
 
 /// Path of the history CSV / model card beside a model file: <dir>/<base>.history.csv, .json.
 QString historyPathFor(const QString& modelPath);

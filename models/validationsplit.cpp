@@ -31,8 +31,18 @@ ValidationMask validationMaskFromCard(const Dataset& dataset, const QJsonObject&
     const SplitMode mode = split.value(QStringLiteral("mode")).toString() == QLatin1String("random")
                                ? SplitMode::Random
                                : SplitMode::Patient;
-    splitDataset(dataset, mode, split.value(QStringLiteral("val_fraction")).toDouble(0.2),
-                 quint32(split.value(QStringLiteral("seed")).toInt(42)), &train, &val);
+    const quint32 seed = quint32(split.value(QStringLiteral("seed")).toInt(42));
+    const int folds = split.value(QStringLiteral("folds")).toInt(0);
+    if (folds > 1) {
+        // A k-fold run's model: its validation side is its own patient fold.
+        const int fold = split.value(QStringLiteral("fold")).toInt(0);
+        const std::vector<int> foldOf = patientFolds(dataset, folds, seed);
+        for (int i = 0; i < int(foldOf.size()); ++i)
+            (foldOf[size_t(i)] == fold ? val : train).push_back(i);
+    } else {
+        splitDataset(dataset, mode, split.value(QStringLiteral("val_fraction")).toDouble(0.2), seed,
+                     &train, &val);
+    }
     mask.applied = true;
     mask.keep.assign(size_t(dataset.images.size()), false);
     for (int i : val)

@@ -20,6 +20,7 @@ private Q_SLOTS:
     void resizeUsesInterArea();
     void badInput();
     void packLayouts();
+    void colourNormalization();
 
 private:
     QTemporaryDir m_dir;
@@ -169,6 +170,59 @@ void TestPreprocess::packLayouts()
     QCOMPARE(nhwc[3 * plane + (64 + 2) * 3 + 1], 0.8f);   // image 1, G at (y 1, x 2)
     QVERIFY(!packNchw({cv::Mat(32, 32, CV_32FC3)}, nchw.data()));
     QVERIFY(!packNhwc({cv::Mat(64, 64, CV_8UC3)}, nhwc.data()));
+}
+
+void TestPreprocess::colourNormalization()
+{
+    // A cell of colour (0.6, 0.45, 0.5) on a black crop background, with a darker
+    // parasite-like patch on a minority of its pixels: the median is the cell colour, so
+    // each channel's gain is reference / cell colour.
+    cv::Mat m(64, 64, CV_32FC3, cv::Scalar(0, 0, 0));
+    cv::circle(m, {32, 32}, 28, cv::Scalar(0.6f, 0.45f, 0.5f), cv::FILLED);
+    cv::circle(m, {26, 30}, 7, cv::Scalar(0.3f, 0.15f, 0.45f), cv::FILLED);
+    const cv::Mat n = normalizeColour(m, InputNormalization::ForegroundMedian);
+    QCOMPARE(n.type(), CV_32FC3);
+    QCOMPARE(n.size(), m.size());
+    const cv::Vec3f cell = n.at<cv::Vec3f>(32, 50);
+    const cv::Vec3f parasite = n.at<cv::Vec3f>(30, 26);
+    const float gain[3] = {kReferenceColour[0] / 0.6f, kReferenceColour[1] / 0.45f,
+                           kReferenceColour[2] / 0.5f};
+    for (int c = 0; c < 3; ++c) {
+        QVERIFY2(std::abs(cell[c] - kReferenceColour[c]) < 1e-5f, qPrintable(QString::number(c)));
+        const float expected = std::min(1.0f, m.at<cv::Vec3f>(30, 26)[c] * gain[c]);
+        QVERIFY2(std::abs(parasite[c] - expected) < 1e-5f, qPrintable(QString::number(c)));
+    }
+    QCOMPARE(n.at<cv::Vec3f>(0, 0), cv::Vec3f(0, 0, 0));              // the background stays black
+    QVERIFY(m.at<cv::Vec3f>(32, 50) == cv::Vec3f(0.6f, 0.45f, 0.5f)); // the input is untouched
+
+    // A very pale cell: gains are clamped to [0.5, 2].
+    cv::Mat dim(64, 64, CV_32FC3, cv::Scalar(0, 0, 0));
+    cv::circle(dim, {32, 32}, 28, cv::Scalar(0.1f, 0.1f, 0.1f), cv::FILLED);
+    const cv::Vec3f d =
+        normalizeColour(dim, InputNormalization::ForegroundMedian).at<cv::Vec3f>(32, 32);
+    QVERIFY(std::abs(d[0] - 0.2f) < 1e-6f);
+
+    // Almost no cell pixels: unchanged. None: unchanged.
+    cv::Mat empty(64, 64, CV_32FC3, cv::Scalar(0, 0, 0));
+    empty.at<cv::Vec3f>(3, 3) = cv::Vec3f(0.9f, 0.1f, 0.1f);
+    QCOMPARE(normalizeColour(empty, InputNormalization::ForegroundMedian).at<cv::Vec3f>(3, 3),
+             cv::Vec3f(0.9f, 0.1f, 0.1f));
+    QCOMPARE(normalizeColour(m, InputNormalization::None).at<cv::Vec3f>(32, 50),
+             cv::Vec3f(0.6f, 0.45f, 0.5f));
+
+    // Two differently stained copies of one cell come out the same (gains within the clamp).
+    cv::Mat stained;
+    cv::multiply(m, cv::Scalar(1.3, 0.8, 1.1), stained);
+    const cv::Mat n2 = normalizeColour(stained, InputNormalization::ForegroundMedian);
+    QVERIFY(cv::norm(n, n2, cv::NORM_INF) < 1e-5);
+
+    bool ok = false;
+    QCOMPARE(inputNormalizationFromName(
+                 inputNormalizationName(InputNormalization::ForegroundMedian), &ok),
+             InputNormalization::ForegroundMedian);
+    QVERIFY(ok);
+    inputNormalizationFromName(QStringLiteral("sepia"), &ok);
+    QVERIFY(!ok);
 }
 
 QTEST_GUILESS_MAIN(TestPreprocess)

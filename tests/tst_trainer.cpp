@@ -2,10 +2,13 @@
 // draws (two colours of cell with and without a dark parasite-like dot), early stopping,
 // checkpoint + resume, cancel.
 #include "folderscanner.h"
+#include "preprocess.h"
 #include "trainer.h"
+#include "validationsplit.h"
 
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
@@ -30,6 +33,10 @@ private Q_SLOTS:
     void earlyStoppingRestoresBest();
     void checkpointAndResume();
     void cancel();
+    void patientFoldsPartitionPatients();
+    void crossValidationByPatient();
+    void learningRateDecaysOnPlateau();
+    void normalizationTravelsWithTheModel();
 
 private:
     Dataset makeCells(const QString& folder, int perClass, int patientsPerClass);
@@ -262,6 +269,172 @@ void TestTrainer::cancel()
     QVERIFY(r.cancelled);
     QCOMPARE(batches, 3);
     QVERIFY(!r.classifier.isLoaded());
+}
+
+void TestTrainer::patientFoldsPartitionPatients()
+{
+    // 6 infected + 6 healthy patients of 20 cells each into 3 folds: 2 + 2 per fold.
+    const std::vector<int> fold = patientFolds(m_cells, 3, 42);
+    QCOMPARE(int(fold.size()), 240);
+    QMap<QString, int> foldOfPatient;
+    QMap<int, QSet<QString>> infected, healthy;
+    for (int i = 0; i < 240; ++i) {
+        const ImageEntry& e = m_cells.images.at(i);
+        QVERIFY(fold[size_t(i)] >= 0 && fold[size_t(i)] < 3);
+        if (foldOfPatient.contains(e.patient))
+            QCOMPARE(foldOfPatient.value(e.patient), fold[size_t(i)]); // never split
+        foldOfPatient.insert(e.patient, fold[size_t(i)]);
+        (e.label == 0 ? infected : healthy)[fold[size_t(i)]].insert(e.patient);
+    }
+    for (int f = 0; f < 3; ++f) {
+        QCOMPARE(infected.value(f).size(), 2);
+        QCOMPARE(healthy.value(f).size(), 2);
+    }
+    QCOMPARE(patientFolds(m_cells, 3, 42), fold);   // deterministic
+    QVERIFY(patientFolds(m_cells, 13, 42).empty()); // more folds than patients
+    QVERIFY(patientFolds(m_cells, 1, 42).empty());
+
+    const QString nih = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");
+    if (!QFile::exists(nih))
+        QSKIP("shared data missing: patient folds of nih-cells not checked");
+    const Dataset real = scanFolder(nih);
+    const std::vector<int> realFold = patientFolds(real, 5, 42);
+    std::vector<int> cells(5, 0);
+    QMap<QString, int> seen;
+    for (int i = 0; i < int(realFold.size()); ++i) {
+        cells[size_t(realFold[size_t(i)])] += 1;
+        const QString& p = real.images.at(i).patient;
+        QVERIFY(!seen.contains(p) || seen.value(p) == realFold[size_t(i)]);
+        seen.insert(p, realFold[size_t(i)]);
+    }
+    for (int c : cells) // balanced: each fold within 10 % of a fifth of the cells
+        QVERIFY2(std::abs(c - int(real.images.size()) / 5) < int(real.images.size()) / 50,
+                 qPrintable(QString::number(c)));
+}
+
+void TestTrainer::crossValidationByPatient()
+{
+    TrainingConfig c;
+    c.arch = Architecture::Gap;
+    c.epochs = 1;
+    c.batchSize = 40;
+    c.checkpointPath = m_dir.filePath(QStringLiteral("cv.checkpoint"));
+    QList<int> started;
+    const CrossValidationResult cv =
+        crossValidate(m_cells, c, 3, {}, nullptr, [&](int fold, int total) {
+            QCOMPARE(total, 3);
+            started.append(fold);
+        });
+    QVERIFY2(cv.ok, qPrintable(cv.error));
+    QCOMPARE(started, QList<int>({0, 1, 2}));
+    QCOMPARE(cv.folds.size(), 3);
+    // Every cell is scored exactly once, by the model that did not see its patient.
+    QCOMPARE(cv.pooled.cells.count, 240);
+    QCOMPARE(cv.pooled.healthyPatients + cv.pooled.infectedPatients, 12);
+    int sum = 0;
+    for (const TrainingResult& f : cv.folds) {
+        sum += f.validation.cells.count;
+        QCOMPARE(f.split.sharedPatients, 0);
+        const QJsonObject card = f.classifier.card();
+        const QJsonObject summary = card.value(QStringLiteral("cross_validation")).toObject();
+        QCOMPARE(summary.value(QStringLiteral("per_fold")).toArray().size(), 3);
+        QVERIFY(summary.value(QStringLiteral("mean")).toObject().contains(QStringLiteral("auc")));
+        // The card's split rebuilds exactly this fold's validation cells.
+        const ValidationMask mask = validationMaskFromCard(m_cells, card);
+        QVERIFY2(mask.applied, qPrintable(mask.note));
+        QCOMPARE(mask.cells, f.validation.cells.count);
+        QVERIFY(QFile::exists(c.checkpointPath +
+                              QStringLiteral(".fold%1").arg(card.value(QStringLiteral("split"))
+                                                                .toObject()
+                                                                .value(QStringLiteral("fold"))
+                                                                .toInt())));
+    }
+    QCOMPARE(sum, 240);
+    const double mean = cv.toJson()
+                            .value(QStringLiteral("mean"))
+                            .toObject()
+                            .value(QStringLiteral("accuracy"))
+                            .toDouble();
+    const double expected =
+        (cv.folds.at(0).validation.cells.accuracy + cv.folds.at(1).validation.cells.accuracy +
+         cv.folds.at(2).validation.cells.accuracy) /
+        3.0;
+    QVERIFY(std::abs(mean - expected) < 1e-4);
+
+    TrainingConfig random = c;
+    random.split = SplitMode::Random;
+    QVERIFY(!crossValidate(m_cells, random, 3).ok);
+    QVERIFY(!crossValidate(m_cells, c, 1).ok);
+}
+
+void TestTrainer::learningRateDecaysOnPlateau()
+{
+    // As in earlyStoppingRestoresBest the loss never improves after epoch 1; with rate
+    // patience 1 and early-stopping patience 3 the rate is lowered after epochs 2 and 3,
+    // and the run stops after epoch 4 (no lowering on the stopping epoch).
+    TrainingConfig c;
+    c.arch = Architecture::Gap;
+    c.epochs = 10;
+    c.batchSize = 40;
+    c.learningRate = 0.0;
+    c.patience = 3;
+    c.lrPatience = 1;
+    int lowered = 0;
+    TrainingCallbacks cb;
+    cb.log = [&](const QString& m) {
+        if (m.startsWith(QLatin1String("learning rate lowered")))
+            ++lowered;
+    };
+    const TrainingResult r = trainClassifier(m_cells, c, cb);
+    QVERIFY2(r.ok, qPrintable(r.error));
+    QCOMPARE(int(r.history.size()), 4);
+    QCOMPARE(lowered, 2);
+    QVERIFY(r.modelCard()
+                .value(QStringLiteral("training"))
+                .toObject()
+                .value(QStringLiteral("learning_rate_schedule"))
+                .toString()
+                .contains(QLatin1String("after 1 epochs")));
+}
+
+void TestTrainer::normalizationTravelsWithTheModel()
+{
+    TrainingConfig c;
+    c.arch = Architecture::Gap;
+    c.epochs = 1;
+    c.batchSize = 40;
+    c.normalization = InputNormalization::ForegroundMedian;
+    const TrainingResult r = trainClassifier(m_cells, c);
+    QVERIFY2(r.ok, qPrintable(r.error));
+    QJsonObject card = r.classifier.card();
+    QCOMPARE(card.value(QStringLiteral("input"))
+                 .toObject()
+                 .value(QStringLiteral("normalization"))
+                 .toString(),
+             QStringLiteral("foreground-median"));
+    // predict() normalises by itself when the card says so: raw cells through the model
+    // equal pre-normalised cells through the same weights with a card that says none.
+    std::vector<cv::Mat> raw, normalized;
+    for (int i = 0; i < 240; i += 24) {
+        raw.push_back(loadPreprocessed(m_cells.absolutePath(i)).rgb);
+        normalized.push_back(normalizeColour(raw.back(), InputNormalization::ForegroundMedian));
+    }
+    const auto a = r.classifier.predict(raw);
+    Classifier plain = r.classifier;
+    QJsonObject input = card.value(QStringLiteral("input")).toObject();
+    input.insert(QStringLiteral("normalization"), QStringLiteral("none"));
+    card.insert(QStringLiteral("input"), input);
+    plain.setCard(card);
+    const auto b = plain.predict(normalized);
+    const auto unnormalized = plain.predict(raw);
+    QVERIFY(a && b && unnormalized);
+    double maxDiff = 0, maxEffect = 0;
+    for (size_t i = 0; i < a->size(); ++i) {
+        maxDiff = std::max(maxDiff, double(std::abs((*a)[i] - (*b)[i])));
+        maxEffect = std::max(maxEffect, double(std::abs((*a)[i] - (*unnormalized)[i])));
+    }
+    QVERIFY2(maxDiff < 1e-6, qPrintable(QString::number(maxDiff)));
+    QVERIFY2(maxEffect > 1e-4, qPrintable(QString::number(maxEffect))); // it did something
 }
 
 QTEST_GUILESS_MAIN(TestTrainer)

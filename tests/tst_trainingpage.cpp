@@ -24,6 +24,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -95,6 +96,7 @@ private Q_SLOTS:
     void trainingKeepsGuiResponsive();
     void cancelAndResumeButtons();
     void registryPage();
+    void crossValidationTable();
 
 private:
     QTemporaryDir m_dir;
@@ -330,6 +332,61 @@ void TestTrainingPage::registryPage()
     saveShot(&page, QStringLiteral("registrypage.png"));
     QVERIFY2(page.deleteEntry(trained, &error), qPrintable(error));
     QCOMPARE(page.tableModel()->rowOf(trained), -1);
+}
+
+void TestTrainingPage::crossValidationTable()
+{
+    // 3 folds by patient on 150 real cells, one epoch each of the cheapest network: the page
+    // shows a row per fold, the mean and the pooled out-of-fold figures, and the registry
+    // model's card carries the cross-validation.
+    TrainingPage page(&m_session);
+    page.controller()->setRegistryRoot(m_dir.filePath(QStringLiteral("registry-cv")));
+    page.resize(1400, 900);
+    page.show();
+    page.setDataset(m_small);
+    TrainingConfig c = page.config();
+    c.arch = Architecture::Gap;
+    c.epochs = 1;
+    c.batchSize = 25;
+    c.folds = 3;
+    c.normalization = InputNormalization::ForegroundMedian;
+    page.setConfig(c);
+    QCOMPARE(page.config().folds, 3);
+    QVERIFY2(page.startButton()->isEnabled(), qPrintable(page.refusalText()));
+    // A random split cannot be cross-validated by patient: refused with the reason.
+    TrainingConfig random = c;
+    random.split = SplitMode::Random;
+    page.setConfig(random);
+    QVERIFY(!page.startButton()->isEnabled());
+    QVERIFY2(page.refusalText().contains(QLatin1String("by patient")),
+             qPrintable(page.refusalText()));
+    page.setConfig(c);
+
+    QSignalSpy folds(page.controller(), &TrainingController::foldStarted);
+    QSignalSpy finished(&page, &TrainingPage::trainingFinished);
+    QTest::mouseClick(page.startButton(), Qt::LeftButton);
+    QVERIFY(finished.wait(240000));
+    const TrainingOutcome& out = page.lastOutcome();
+    QVERIFY2(out.ok(), qPrintable(out.error));
+    QCOMPARE(folds.count(), 3);
+    QVERIFY(page.crossValidationTable()->isVisible());
+    QCOMPARE(page.crossValidationTable()->rowCount(), 3 + 2);
+    QCOMPARE(page.crossValidationTable()->item(4, 0)->text(), QStringLiteral("pooled"));
+    QCOMPARE(page.crossValidationTable()->item(4, 1)->text(),
+             QString::number(m_small->images.size()));
+    QVERIFY(page.logText().contains(QLatin1String("fold 3 of 3")));
+    const QJsonObject card = out.result.classifier.card();
+    QCOMPARE(card.value(QStringLiteral("cross_validation"))
+                 .toObject()
+                 .value(QStringLiteral("folds"))
+                 .toInt(),
+             3);
+    QCOMPARE(card.value(QStringLiteral("input"))
+                 .toObject()
+                 .value(QStringLiteral("normalization"))
+                 .toString(),
+             QStringLiteral("foreground-median"));
+    saveShot(&page, QStringLiteral("trainingpage-crossvalidation.png"));
 }
 
 QTEST_MAIN(TestTrainingPage)

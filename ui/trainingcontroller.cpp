@@ -27,7 +27,10 @@ QJsonObject configToJson(const TrainingConfig& c)
                                                      : QStringLiteral("random")},
                        {QStringLiteral("val_fraction"), c.valFraction},
                        {QStringLiteral("seed"), double(c.seed)},
-                       {QStringLiteral("augment"), c.augment}};
+                       {QStringLiteral("augment"), c.augment},
+                       {QStringLiteral("normalization"), inputNormalizationName(c.normalization)},
+                       {QStringLiteral("lr_patience"), c.lrPatience},
+                       {QStringLiteral("folds"), c.folds}};
 }
 
 std::optional<TrainingConfig> configFromJson(const QJsonObject& o)
@@ -46,6 +49,10 @@ std::optional<TrainingConfig> configFromJson(const QJsonObject& o)
                   : SplitMode::Patient;
     c.valFraction = o.value(QStringLiteral("val_fraction")).toDouble(c.valFraction);
     c.seed = quint32(o.value(QStringLiteral("seed")).toDouble(c.seed));
+    c.normalization =
+        inputNormalizationFromName(o.value(QStringLiteral("normalization")).toString());
+    c.lrPatience = o.value(QStringLiteral("lr_patience")).toInt(0);
+    c.folds = o.value(QStringLiteral("folds")).toInt(0);
     c.augment = o.value(QStringLiteral("augment")).toBool();
     return c;
 }
@@ -66,6 +73,7 @@ TrainingController::TrainingController(QObject* parent)
     connect(m_worker, &TrainingWorker::batchDone, this, &TrainingController::batchDone);
     connect(m_worker, &TrainingWorker::epochDone, this, &TrainingController::epochDone);
     connect(m_worker, &TrainingWorker::logMessage, this, &TrainingController::logMessage);
+    connect(m_worker, &TrainingWorker::foldStarted, this, &TrainingController::foldStarted);
     connect(m_worker, &TrainingWorker::finished, this, [this](const ml::TrainingOutcome& outcome) {
         m_running = false;
         Q_EMIT finished(outcome);
@@ -119,6 +127,13 @@ QString TrainingController::refusal(const Dataset& ds, const TrainingConfig& c)
         return tr("%1 images are fewer than one batch (%2): lower the batch size or add images.")
             .arg(ds.images.size())
             .arg(c.batchSize);
+    if (c.folds > 1) {
+        if (c.split != SplitMode::Patient)
+            return tr("Cross-validation is by patient only: choose the patient split.");
+        if (patientFolds(ds, c.folds, c.seed).empty())
+            return tr("%1 folds need at least %1 patients.").arg(c.folds);
+        return {};
+    }
     std::vector<int> train, val;
     splitDataset(ds, c.split, c.valFraction, c.seed, &train, &val);
     if (train.empty() || val.empty())

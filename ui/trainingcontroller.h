@@ -84,6 +84,8 @@ Q_SIGNALS:
     void batchDone(int epoch, int batch, int batches, double loss);
     void epochDone(const ml::EpochStats& stats);
     void logMessage(const QString& message);
+    /// K-fold runs: fold (0-based) of `folds` starts; epochs count from 1 again.
+    void foldStarted(int fold, int folds);
     /// The run ended (success, refusal, failure, cancel). isRunning() is false by now.
     void finished(const ml::TrainingOutcome& outcome);
 

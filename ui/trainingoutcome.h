@@ -19,6 +19,9 @@ struct TrainingOutcome
     RegistryEntry entry;  ///< the registry entry (saved only)
     QString error;        ///< empty on success; else what went wrong, for the user
     bool resumed = false; ///< the run continued from a checkpoint
+    /// K-fold runs: CrossValidationResult::toJson() (per fold, mean, sd, pooled out-of-fold);
+    /// `result` is then the first fold's training. Empty for a single split.
+    QJsonObject crossValidation;
 
     bool ok() const { return result.ok && saved; }
 };

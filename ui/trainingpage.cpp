@@ -12,6 +12,8 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QProgressBar>
@@ -20,6 +22,7 @@
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTableWidget>
 #include <QTime>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -51,6 +54,7 @@ TrainingPage::TrainingPage(ModelSession* models, QWidget* parent)
     connect(m_controller, &TrainingController::epochDone, this, &TrainingPage::onEpoch);
     connect(m_controller, &TrainingController::logMessage, this, &TrainingPage::appendLog);
     connect(m_controller, &TrainingController::finished, this, &TrainingPage::onFinished);
+    connect(m_controller, &TrainingController::foldStarted, this, &TrainingPage::onFoldStarted);
     updateState();
 }
 
@@ -90,6 +94,21 @@ void TrainingPage::buildUi()
     m_seed->setValue(42);
     m_augment = new QCheckBox(tr("flips, brightness, contrast, stain (hue/saturation) jitter"));
     m_augment->setToolTip(tr("The same functions as the Explore page's augmentation preview"));
+    m_normalize = new QCheckBox(tr("per-cell colour normalisation (stain robustness)"));
+    m_normalize->setToolTip(
+        tr("Scale each cell's colour channels so its median colour matches the NIH reference. "
+           "Smears stained or imaged differently then look alike to the network; the model "
+           "card records it and classification applies it automatically."));
+    m_lrDecay = new QCheckBox(tr("halve the learning rate after 2 epochs without improvement"));
+    m_folds = new QSpinBox;
+    m_folds->setRange(1, 10);
+    m_folds->setValue(1);
+    m_folds->setSpecialValueText(tr("off (one split)"));
+    m_folds->setSuffix(tr(" folds by patient"));
+    m_folds->setToolTip(
+        tr("K-fold cross-validation by patient: K trainings, each validated on patients the "
+           "others never saw. Shows per-fold and mean figures; the registry keeps the first "
+           "fold's model. Takes K times as long."));
     m_scratch = new QRadioButton(tr("from scratch"));
     m_scratch->setChecked(true);
     m_fineTune = new QRadioButton(tr("fine-tune the active model"));
@@ -126,6 +145,9 @@ void TrainingPage::buildUi()
     form->addRow(tr("Validation fraction"), m_valFraction);
     form->addRow(tr("Seed"), m_seed);
     form->addRow(tr("Augmentation"), m_augment);
+    form->addRow(tr("Colour"), m_normalize);
+    form->addRow(tr("Learning rate decay"), m_lrDecay);
+    form->addRow(tr("Cross-validation"), m_folds);
     auto* startFrom = new QVBoxLayout;
     startFrom->addWidget(m_scratch);
     startFrom->addWidget(m_fineTune);
@@ -166,6 +188,18 @@ void TrainingPage::buildUi()
     m_useModel->setToolTip(tr("Make the model just trained the active model of the application"));
     m_useModel->setVisible(false);
 
+    m_cvTable = new QTableWidget(0, 7);
+    m_cvTable->setHorizontalHeaderLabels({tr("Fold"), tr("Cells"), tr("Accuracy"), tr("AUC"),
+                                          tr("Patient acc."), tr("Worst patient"),
+                                          tr("Max healthy share")});
+    m_cvTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_cvTable->verticalHeader()->setVisible(false);
+    m_cvTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_cvTable->setToolTip(tr("Validation figures of each fold's model on its own held-out "
+                             "patients; 'pooled' scores every cell by the model that did not "
+                             "see its patient"));
+    m_cvTable->setVisible(false);
+
     m_log = new QPlainTextEdit;
     m_log->setReadOnly(true);
     m_log->setMaximumBlockCount(2000);
@@ -182,6 +216,7 @@ void TrainingPage::buildUi()
     leftLayout->addWidget(m_progress);
     leftLayout->addWidget(m_result);
     leftLayout->addWidget(m_useModel);
+    leftLayout->addWidget(m_cvTable);
     leftLayout->addWidget(new QLabel(tr("Log")));
     leftLayout->addWidget(m_log, 1);
     left->setMinimumWidth(360);
@@ -205,7 +240,7 @@ void TrainingPage::buildUi()
     connect(m_useModel, &QPushButton::clicked, this, &TrainingPage::useTrainedModel);
     for (QComboBox* c : {m_arch, m_split})
         connect(c, &QComboBox::currentIndexChanged, this, &TrainingPage::updateState);
-    for (QSpinBox* s : {m_epochs, m_batch, m_seed})
+    for (QSpinBox* s : {m_epochs, m_batch, m_seed, m_folds})
         connect(s, &QSpinBox::valueChanged, this, &TrainingPage::updateState);
     connect(m_valFraction, &QDoubleSpinBox::valueChanged, this, &TrainingPage::updateState);
     connect(m_lr, &QDoubleSpinBox::valueChanged, this, &TrainingPage::updateState);
@@ -248,6 +283,10 @@ TrainingConfig TrainingPage::config() const
     c.seed = quint32(m_seed->value());
     c.augment = m_augment->isChecked();
     c.augmentConfig = AugmentConfig::withStainJitter();
+    c.normalization =
+        m_normalize->isChecked() ? InputNormalization::ForegroundMedian : InputNormalization::None;
+    c.lrPatience = m_lrDecay->isChecked() ? 2 : 0;
+    c.folds = m_folds->value() > 1 ? m_folds->value() : 0;
     if (m_fineTune->isChecked() && m_fineTune->isEnabled()) {
         c.initialModel = m_models->classifier();
         c.arch = parseArchitecture(c.initialModel.architecture()).value_or(c.arch);
@@ -265,6 +304,9 @@ void TrainingPage::setConfig(const TrainingConfig& c)
     m_valFraction->setValue(c.valFraction);
     m_seed->setValue(int(c.seed));
     m_augment->setChecked(c.augment);
+    m_normalize->setChecked(c.normalization != InputNormalization::None);
+    m_lrDecay->setChecked(c.lrPatience > 0);
+    m_folds->setValue(c.folds > 1 ? c.folds : 1);
     updateState();
 }
 
@@ -382,6 +424,9 @@ void TrainingPage::onStarted(bool resumed, const TrainingConfig& c)
     m_runClock.invalidate();
     m_useModel->setVisible(false);
     m_result->clear();
+    m_cvTable->setVisible(false);
+    m_fold = 0;
+    m_foldCount = c.folds > 1 ? c.folds : 0;
     m_curves->clear();
     m_curves->setEpochCount(c.epochs);
     m_progress->setRange(0, 0); // busy until decoding reports progress
@@ -436,12 +481,13 @@ void TrainingPage::updateEta(int epoch, int batch, int batches)
         const double remaining = (total - done) * perBatch;
         eta = tr("ETA %1").arg(duration(remaining));
     }
-    m_progress->setFormat(tr("epoch %1/%2 · batch %3/%4 · %5")
+    const QString fold = m_foldCount > 1 ? tr("fold %1/%2 · ").arg(m_fold + 1).arg(m_foldCount) : QString();
+    m_progress->setFormat(tr("%6epoch %1/%2 · batch %3/%4 · %5")
                               .arg(epoch)
                               .arg(m_running.epochs)
                               .arg(batch)
                               .arg(batches)
-                              .arg(eta));
+                              .arg(eta, fold));
 }
 
 void TrainingPage::onEpoch(const EpochStats& s)
@@ -488,6 +534,8 @@ void TrainingPage::onFinished(const TrainingOutcome& outcome)
                 .arg(v.patients.accuracy * 100, 0, 'f', 1));
         m_useModel->setVisible(true);
         appendLog(tr("saved %1").arg(outcome.entry.folder));
+        if (!outcome.crossValidation.isEmpty())
+            showCrossValidation(outcome.crossValidation);
     } else {
         m_progress->setFormat(r.cancelled ? tr("cancelled") : tr("failed"));
         m_result->setText(outcome.error.toHtmlEscaped());
@@ -495,6 +543,71 @@ void TrainingPage::onFinished(const TrainingOutcome& outcome)
     }
     updateState();
     Q_EMIT trainingFinished(outcome);
+}
+
+void TrainingPage::onFoldStarted(int fold, int folds)
+{
+    m_fold = fold;
+    m_foldCount = folds;
+    // Each fold is a training of its own: its curves start again at epoch 1.
+    m_curves->clear();
+    m_curves->setEpochCount(m_running.epochs);
+    m_runClock.invalidate();
+    m_batchesSeen = 0;
+    appendLog(tr("— fold %1 of %2 (validation: the patients of fold %1)").arg(fold + 1).arg(folds));
+}
+
+void TrainingPage::showCrossValidation(const QJsonObject& summary)
+{
+    const QJsonArray perFold = summary.value(QStringLiteral("per_fold")).toArray();
+    m_cvTable->setRowCount(0);
+    auto addRow = [this](const QString& name, const QJsonObject& o) {
+        const int row = m_cvTable->rowCount();
+        m_cvTable->insertRow(row);
+        auto pct = [&o](const char* key) {
+            return QString::number(o.value(QLatin1String(key)).toDouble() * 100, 'f', 1) +
+                   QStringLiteral(" %");
+        };
+        const QStringList cells{name,
+                                o.contains(QStringLiteral("cells"))
+                                    ? QString::number(o.value(QStringLiteral("cells")).toInt())
+                                    : QStringLiteral("—"),
+                                pct("accuracy"),
+                                QString::number(o.value(QStringLiteral("auc")).toDouble(), 'f', 4),
+                                pct("patient_accuracy"),
+                                pct("worst_patient_accuracy"),
+                                pct("max_healthy_patient_parasitized_share")};
+        for (int c = 0; c < cells.size(); ++c)
+            m_cvTable->setItem(row, c, new QTableWidgetItem(cells.at(c)));
+    };
+    for (const QJsonValue& v : perFold) {
+        const QJsonObject o = v.toObject();
+        addRow(QString::number(o.value(QStringLiteral("fold")).toInt() + 1), o);
+    }
+    addRow(tr("mean"), summary.value(QStringLiteral("mean")).toObject());
+    // The pooled report has the card's shape: flatten the figures the table shows.
+    const QJsonObject pooled = summary.value(QStringLiteral("pooled_out_of_fold")).toObject();
+    const QJsonObject pc = pooled.value(QStringLiteral("cell_level")).toObject();
+    addRow(tr("pooled"),
+           QJsonObject{
+               {QStringLiteral("cells"), pc.value(QStringLiteral("count"))},
+               {QStringLiteral("accuracy"), pc.value(QStringLiteral("accuracy"))},
+               {QStringLiteral("auc"), pc.value(QStringLiteral("auc"))},
+               {QStringLiteral("patient_accuracy"), pooled.value(QStringLiteral("patient_level"))
+                                                        .toObject()
+                                                        .value(QStringLiteral("accuracy"))},
+               {QStringLiteral("worst_patient_accuracy"),
+                pooled.value(QStringLiteral("worst_patient_accuracy"))},
+               {QStringLiteral("max_healthy_patient_parasitized_share"),
+                pooled.value(QStringLiteral("max_healthy_patient_parasitized_share"))}});
+    m_cvTable->setVisible(true);
+    appendLog(tr("cross-validation: mean accuracy %1, pooled out-of-fold accuracy %2")
+                  .arg(summary.value(QStringLiteral("mean"))
+                           .toObject()
+                           .value(QStringLiteral("accuracy"))
+                           .toDouble(),
+                       0, 'f', 4)
+                  .arg(pc.value(QStringLiteral("accuracy")).toDouble(), 0, 'f', 4));
 }
 
 void TrainingPage::appendLog(const QString& line)

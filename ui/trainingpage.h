@@ -18,6 +18,7 @@ class QProgressBar;
 class QPushButton;
 class QRadioButton;
 class QSpinBox;
+class QTableWidget;
 
 namespace ml {
 
@@ -61,6 +62,8 @@ public:
     QString splitWarningText() const;
     /// The log of this page.
     QString logText() const;
+    /// Per-fold, mean and pooled figures of the last k-fold run (hidden otherwise).
+    QTableWidget* crossValidationTable() const { return m_cvTable; }
     /// The last finished run (default-constructed before the first one).
     const TrainingOutcome& lastOutcome() const { return m_outcome; }
 
@@ -79,6 +82,8 @@ private:
     void onBatch(int epoch, int batch, int batches, double loss);
     void onEpoch(const ml::EpochStats& stats);
     void onFinished(const ml::TrainingOutcome& outcome);
+    void onFoldStarted(int fold, int folds);
+    void showCrossValidation(const QJsonObject& summary);
     void appendLog(const QString& line);
     void updateEta(int epoch, int batch, int batches);
 
@@ -91,6 +96,7 @@ private:
     int m_firstEpoch = 1;     // first epoch trained in this run (resume starts later)
     int m_batchesSeen = 0;
     QList<double> m_epochSeconds;
+    int m_fold = 0, m_foldCount = 0; // k-fold runs: current fold (0-based) and count
 
     QLabel* m_datasetLabel;
     QComboBox* m_arch;
@@ -101,6 +107,10 @@ private:
     QDoubleSpinBox* m_valFraction;
     QSpinBox* m_seed;
     QCheckBox* m_augment;
+    QCheckBox* m_normalize;
+    QCheckBox* m_lrDecay;
+    QSpinBox* m_folds;
+    QTableWidget* m_cvTable;
     QRadioButton* m_scratch;
     QRadioButton* m_fineTune;
     QLabel* m_threads;

@@ -69,7 +69,22 @@ void TrainingWorker::run(const TrainingJob& job)
 
     TrainingOutcome out;
     out.resumed = job.config.resume;
-    out.result = trainClassifier(*job.dataset, job.config, cb, m_cancel);
+    if (job.config.folds > 1) {
+        // Cross-validation: every fold is a full training with its own checkpoint; the
+        // registry gets the first fold's model, whose card carries all folds' figures.
+        const CrossValidationResult cv =
+            crossValidate(*job.dataset, job.config, job.config.folds, cb, m_cancel,
+                          [this](int fold, int folds) { Q_EMIT foldStarted(fold, folds); });
+        if (cv.ok) {
+            out.result = cv.folds.first();
+            out.crossValidation = cv.toJson();
+        } else {
+            out.result.cancelled = cv.cancelled;
+            out.result.error = cv.error;
+        }
+    } else {
+        out.result = trainClassifier(*job.dataset, job.config, cb, m_cancel);
+    }
     TrainingResult& r = out.result;
     if (!r.ok) {
         out.error = r.cancelled
@@ -115,6 +130,8 @@ void TrainingWorker::run(const TrainingJob& job)
     out.entry = *entry;
     // The model is safely in the registry: the checkpoint has done its job.
     QFile::remove(job.config.checkpointPath);
+    for (int i = 0; i < job.config.folds; ++i)
+        QFile::remove(job.config.checkpointPath + QStringLiteral(".fold%1").arg(i));
     QFile::remove(job.sidecarPath);
     Q_EMIT finished(out);
 }

@@ -42,6 +42,8 @@ Q_SIGNALS:
     void batchDone(int epoch, int batch, int batches, double loss);
     void epochDone(const ml::EpochStats& stats);
     void logMessage(const QString& message);
+    /// K-fold runs: fold (0-based) of `folds` starts.
+    void foldStarted(int fold, int folds);
     void finished(const ml::TrainingOutcome& outcome);
 
 private:

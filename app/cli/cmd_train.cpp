@@ -68,10 +68,27 @@ int runTrain(const QStringList& args)
         QStringLiteral("init-from"),
         QStringLiteral("fine-tune: start from the weights of this native model (same --arch)"),
         QStringLiteral("FILE"));
+    const QCommandLineOption normalize(
+        QStringLiteral("normalize"),
+        QStringLiteral("colour normalisation of each cell: none or foreground-median (default "
+                       "none); recorded in the model card and applied at inference"),
+        QStringLiteral("MODE"), QStringLiteral("none"));
+    const QCommandLineOption lrPatience(
+        QStringLiteral("lr-patience"),
+        QStringLiteral("halve the learning rate after N epochs without a better validation "
+                       "loss (default 0: constant rate)"),
+        QStringLiteral("N"), QStringLiteral("0"));
+    const QCommandLineOption folds(
+        QStringLiteral("folds"),
+        QStringLiteral("k-fold cross-validation by patient: train K models, each validated on "
+                       "one patient fold; prints per-fold, mean and pooled out-of-fold figures. "
+                       "FILE is the model of the first fold, its card carries the whole "
+                       "cross-validation (default 0: one split)"),
+        QStringLiteral("K"), QStringLiteral("0"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
     p.addOptions({arch, epochs, batch, lr, patience, split, valFraction, augment, noStain, seed,
-                  threads, out, resume, initFrom, json});
+                  threads, out, resume, initFrom, normalize, lrPatience, folds, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
@@ -90,7 +107,8 @@ int runTrain(const QStringList& args)
         return 2;
     }
     config.arch = *a;
-    bool ok1 = false, ok2 = false, ok3 = false, ok4 = false, ok5 = false, ok6 = false, ok7 = false;
+    bool ok1 = false, ok2 = false, ok3 = false, ok4 = false, ok5 = false, ok6 = false, ok7 = false,
+         ok8 = false, ok9 = false, ok10 = false;
     config.epochs = p.value(epochs).toInt(&ok1);
     config.batchSize = p.value(batch).toInt(&ok2);
     config.learningRate = p.value(lr).toDouble(&ok3);
@@ -98,9 +116,16 @@ int runTrain(const QStringList& args)
     config.valFraction = p.value(valFraction).toDouble(&ok5);
     config.seed = p.value(seed).toUInt(&ok6);
     config.threads = p.value(threads).toInt(&ok7);
-    if (!(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || config.epochs < 1 ||
-        config.batchSize < 1 || config.threads < 1 || config.valFraction <= 0 ||
-        config.valFraction >= 1) {
+    config.lrPatience = p.value(lrPatience).toInt(&ok8);
+    const int k = p.value(folds).toInt(&ok10);
+    config.normalization = inputNormalizationFromName(p.value(normalize), &ok9);
+    if (!ok9) {
+        printError(QStringLiteral("train: --normalize must be none or foreground-median"));
+        return 2;
+    }
+    if (!(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok10) || k < 0 || k == 1 ||
+        config.epochs < 1 || config.batchSize < 1 || config.threads < 1 || config.lrPatience < 0 ||
+        config.valFraction <= 0 || config.valFraction >= 1) {
         printError(QStringLiteral("train: invalid number in the options (see --help)"));
         return 2;
     }
@@ -150,10 +175,51 @@ int runTrain(const QStringList& args)
                       .arg(s.trainImagesPerSecond, 0, 'f', 0)
                       .arg(s.best ? QStringLiteral("  *best") : QString()));
     };
-    const TrainingResult r = trainClassifier(ds, config, cb);
-    if (!r.ok) {
-        printError(QStringLiteral("train: %1").arg(r.error));
-        return 1;
+    TrainingResult r;
+    QJsonObject crossValidation;
+    if (k > 1) {
+        if (config.split != SplitMode::Patient) {
+            printError(QStringLiteral("train: --folds needs --split patient"));
+            return 2;
+        }
+        const CrossValidationResult cv =
+            crossValidate(ds, config, k, cb, nullptr, [](int fold, int total) {
+                printLine(QStringLiteral("fold %1/%2").arg(fold + 1).arg(total));
+            });
+        if (!cv.ok) {
+            printError(QStringLiteral("train: %1").arg(cv.error));
+            return 1;
+        }
+        crossValidation = cv.toJson();
+        for (int i = 0; i < cv.folds.size(); ++i) {
+            const ValidationReport& f = cv.folds.at(i).validation;
+            printLine(QStringLiteral("fold %1: %2 cells, accuracy %3, AUC %4, worst patient %5, "
+                                     "max healthy patient share %6")
+                          .arg(i + 1)
+                          .arg(f.cells.count)
+                          .arg(f.cells.accuracy, 0, 'f', 4)
+                          .arg(f.cells.auc, 0, 'f', 4)
+                          .arg(f.worstPatientAccuracy, 0, 'f', 4)
+                          .arg(f.maxHealthyParasitizedShare, 0, 'f', 4));
+        }
+        const ValidationReport& pooled = cv.pooled;
+        printLine(QStringLiteral("pooled out-of-fold (%1 cells, %2 patients): accuracy %3, AUC %4, "
+                                 "worst patient %5 (%6), max healthy patient share %7 (%8)")
+                      .arg(pooled.cells.count)
+                      .arg(pooled.healthyPatients + pooled.infectedPatients)
+                      .arg(pooled.cells.accuracy, 0, 'f', 4)
+                      .arg(pooled.cells.auc, 0, 'f', 4)
+                      .arg(pooled.worstPatientAccuracy, 0, 'f', 4)
+                      .arg(pooled.worstPatient)
+                      .arg(pooled.maxHealthyParasitizedShare, 0, 'f', 4)
+                      .arg(pooled.maxHealthyPatient));
+        r = cv.folds.first();
+    } else {
+        r = trainClassifier(ds, config, cb);
+        if (!r.ok) {
+            printError(QStringLiteral("train: %1").arg(r.error));
+            return 1;
+        }
     }
     QString why;
     if (!r.classifier.save(outPath, &why)) {
@@ -170,6 +236,8 @@ int runTrain(const QStringList& args)
     }
     // The final model is safe on disk: the checkpoint is no longer needed.
     QFile::remove(config.checkpointPath);
+    for (int i = 0; i < k; ++i)
+        QFile::remove(config.checkpointPath + QStringLiteral(".fold%1").arg(i));
 
     const ValidationReport& v = r.validation;
     if (p.isSet(json)) {
@@ -180,6 +248,8 @@ int runTrain(const QStringList& args)
                             {QStringLiteral("best_epoch"), r.bestEpoch},
                             {QStringLiteral("seconds"), r.seconds},
                             {QStringLiteral("validation"), v.toJson(false)}};
+        if (!crossValidation.isEmpty())
+            summary.insert(QStringLiteral("cross_validation"), crossValidation);
         printJson(summary);
     } else {
         printLine(
