@@ -12,6 +12,7 @@
 #include "torchthreads.h"
 
 #include <QDir>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <opencv2/imgproc.hpp>
@@ -72,6 +73,7 @@ private Q_SLOTS:
     void splitForwardMatchesNetwork();
     void knownAnswer_data();
     void knownAnswer();
+    void torchScriptIsExplainedByOcclusion();
     void targetWithoutEvidenceIsEmpty();
     void badInputIsAnError();
     void embeddedModelLooksAtTheCell();
@@ -157,6 +159,41 @@ void TestGradCam::knownAnswer()
     // The far corner region has no evidence at all.
     const cv::Rect far(x < 32 ? 48 : 0, y < 32 ? 48 : 0, 16, 16);
     QCOMPARE(cv::sum(e.heatmap(far))[0], 0.0);
+}
+
+void TestGradCam::torchScriptIsExplainedByOcclusion()
+{
+    // The same known answer as a TorchScript model (written by libtorch's own script
+    // compiler, no Python needed): its layers are out of reach, so Auto must fall back to
+    // occlusion, and occlusion must find the red square.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("red.pt"));
+    {
+        torch::jit::Module m("RedDetector");
+        m.define(R"(
+def forward(self, x):
+    r = x[:, 0, :, :].mean(dim=[1, 2])
+    logit = 64.0 * r - 1.0
+    return torch.stack([logit, torch.zeros_like(logit)], dim=1)
+)");
+        m.save(path.toStdString());
+    }
+    Classifier model;
+    QVERIFY2(model.load(path), qPrintable(model.errorString()));
+    QCOMPARE(model.format(), QStringLiteral("torchscript"));
+    const cv::Mat cell = redSquare(36, 12, 16);
+    ExplainOptions o;
+    o.targetClass = 0;
+    const Explanation e = explainCell(model, cell, o);
+    QVERIFY2(e.ok(), qPrintable(e.error));
+    QCOMPARE(e.method, ExplainMethod::Occlusion);
+    QCOMPARE(e.layer, QStringLiteral("input"));
+    QVERIFY(massInside(e.heatmap, cv::Rect(36 - 11, 12 - 11, 16 + 22, 16 + 22)) > 0.97);
+    QVERIFY(cv::Rect(36, 12, 16, 16).contains(peak(e.heatmap)));
+    o.method = ExplainMethod::GradCam;
+    const Explanation g = explainCell(model, cell, o);
+    QVERIFY(!g.ok());
+    QVERIFY2(g.error.contains(QStringLiteral("TorchScript")), qPrintable(g.error));
 }
 
 void TestGradCam::targetWithoutEvidenceIsEmpty()
