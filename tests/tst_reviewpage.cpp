@@ -3,12 +3,14 @@
 // decisions and undo, the heatmap appears and follows the opacity slider, a damaged
 // database gives a message and a read-only page; the folder listing then carries the
 // corrections ("corrected" in the browser's model) and the gallery's heatmap dialog works.
+#include "browserpage.h"
 #include "correctionstore.h"
 #include "datasetsession.h"
 #include "folderscanner.h"
 #include "heatmapdialog.h"
 #include "heatmapview.h"
 #include "imagelistmodel.h"
+#include "mainwindow.h"
 #include "modelsession.h"
 #include "reviewdata.h"
 #include "reviewpage.h"
@@ -22,6 +24,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -36,6 +39,7 @@ private Q_SLOTS:
     void damagedDatabaseMakesThePageReadOnly();
     void correctionsReachTheBrowserModel();
     void galleryHeatmapDialogShowsHeatmap();
+    void mainWindowAppliesCorrections();
 
 private:
     bool m_ready = false;
@@ -224,6 +228,59 @@ void TestReviewPage::galleryHeatmapDialogShowsHeatmap()
     for (QLabel* l : labels)
         caption = caption || l->text().contains(QStringLiteral("Grad-CAM on conv4"));
     QVERIFY(caption);
+}
+
+void TestReviewPage::mainWindowAppliesCorrections()
+{
+    if (!m_ready)
+        QSKIP("needs MALARIALENS_SHARED_DATA/nih-cells and the embedded model");
+    QTemporaryDir dir;
+    const QStringList files = reviewtest::copyNihCells(dir.filePath(QStringLiteral("cells")), 4, 8);
+    QCOMPARE(files.size(), 8);
+    // The user's database (test-mode data folder): one correction before the app starts.
+    const QString db = CorrectionStore::defaultPath();
+    QFile::remove(db);
+    auto correct = [&](const QString& path, const QString& from, const QString& to) {
+        CorrectionStore store;
+        QVERIFY(store.open(db));
+        Correction c;
+        c.path = path;
+        c.sha256 = sha256OfFile(path);
+        c.bytes = QFileInfo(path).size();
+        c.oldLabel = from;
+        c.newLabel = to;
+        QVERIFY(store.add(c));
+    };
+    correct(files.at(0), QStringLiteral("Parasitized"), QStringLiteral("Uninfected"));
+
+    MainWindow window;
+    QCOMPARE(window.tabs()->tabText(window.tabs()->count() - 1), QStringLiteral("Re&view"));
+    QCOMPARE(window.reviewPage()->databasePath(), db);
+    QSignalSpy changed(window.session(), &DatasetSession::datasetChanged);
+    window.openFolder(dir.filePath(QStringLiteral("cells")));
+    QTRY_COMPARE_WITH_TIMEOUT(changed.size(), 1, 30000);
+    auto correctedRows = [&] {
+        QStringList rows;
+        ImageListModel* m = window.browserPage()->model();
+        for (int r = 0; r < m->rowCount(); ++r)
+            if (m->index(r).data(ImageListModel::CorrectedRole).toBool())
+                rows << m->index(r).data(ImageListModel::PathRole).toString();
+        return rows;
+    };
+    QCOMPARE(correctedRows(), QStringList{files.at(0)});
+
+    // A second correction, then "Apply corrections to the folder": the folder is re-read.
+    correct(files.at(5), QStringLiteral("Uninfected"), QStringLiteral("Parasitized"));
+    Q_EMIT window.reviewPage()->applyCorrectionsRequested();
+    QTRY_COMPARE_WITH_TIMEOUT(changed.size(), 2, 30000);
+    QStringList rows = correctedRows();
+    rows.sort();
+    QStringList expected{files.at(0), files.at(5)};
+    expected.sort();
+    QCOMPARE(rows, expected);
+    QCOMPARE(window.session()->dataset()->appliedCorrections.size(), 2);
+    for (const char* suffix : {"", "-wal", "-shm"})
+        QFile::remove(db + QLatin1String(suffix));
 }
 
 QTEST_MAIN(TestReviewPage)
