@@ -228,6 +228,10 @@ void TestReviewPage::galleryHeatmapDialogShowsHeatmap()
     for (QLabel* l : labels)
         caption = caption || l->text().contains(QStringLiteral("Grad-CAM on conv4"));
     QVERIFY(caption);
+    // For looking at it: MALARIALENS_GRAB_DIR=/tmp/x saves what the dialog shows.
+    if (qEnvironmentVariableIsSet("MALARIALENS_GRAB_DIR"))
+        dialog.grab().save(qEnvironmentVariable("MALARIALENS_GRAB_DIR") +
+                           QStringLiteral("/heatmapdialog.png"));
 }
 
 void TestReviewPage::mainWindowAppliesCorrections()
