@@ -258,7 +258,7 @@ void TestReviewPage::mainWindowAppliesCorrections()
     correct(files.at(0), QStringLiteral("Parasitized"), QStringLiteral("Uninfected"));
 
     MainWindow window;
-    QCOMPARE(window.tabs()->tabText(window.tabs()->count() - 1), QStringLiteral("Re&view"));
+    QCOMPARE(window.tabs()->tabText(window.tabs()->count() - 1), QStringLiteral("Revie&w"));
     QCOMPARE(window.reviewPage()->databasePath(), db);
     QSignalSpy changed(window.session(), &DatasetSession::datasetChanged);
     window.openFolder(dir.filePath(QStringLiteral("cells")));

@@ -100,7 +100,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_tabs->addTab(m_registry, tr("&Models"));
     // Review (issue 8): last, so the page numbers of the other pages (--page) stay.
     m_review = new ReviewPage(m_models, this);
-    m_tabs->addTab(m_review, tr("Re&view"));
+    m_tabs->addTab(m_review, tr("Revie&w")); // Alt+W: Alt+V is Evaluate
     // Every folder is listed with the reviewer's corrections applied to its labels.
     m_session->setCorrectionsDatabase(m_review->databasePath());
     m_tabs->setAccessibleName(tr("Pages"));
@@ -369,9 +369,11 @@ void MainWindow::showShortcuts()
            "<tr><td><b>Ctrl++ / Ctrl+-</b></td><td>Larger / smaller thumbnails</td></tr>"
            "<tr><td><b>F11</b></td><td>Full screen</td></tr>"
            "<tr><td><b>Ctrl+R</b></td><td>Classify the folder (Classify page)</td></tr>"
-           "<tr><td><b>Alt+B / G / S / E / C / V / F / T / M</b></td><td>Browse / Grid / Summary / "
-           "Explore / Classify / "
-           "Evaluate / Fields / Train / Models page</td></tr>"
+           "<tr><td><b>Alt+B / G / S / E / C / V / F / T / M / W</b></td><td>Browse / Grid / "
+           "Summary / Explore / Classify / "
+           "Evaluate / Fields / Train / Models / Review page</td></tr>"
+           "<tr><td><b>P / U / X / S / Z</b></td><td>Review page: Parasitized / Uninfected / "
+           "unsure / skip / undo</td></tr>"
            "<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>"
            "</table>"));
 }

@@ -46,7 +46,7 @@ ReviewPage::ReviewPage(ModelSession* models, QWidget* parent)
     : QWidget(parent), m_models(models), m_session(new ReviewSession(this)),
       m_dbPath(CorrectionStore::defaultPath()), m_order(new QComboBox(this)),
       m_hideReviewed(new QCheckBox(tr("Hide &reviewed"), this)),
-      m_build(new QPushButton(tr("&Build queue"), this)), m_reviewer(new QLineEdit(this)),
+      m_build(new QPushButton(tr("Build &queue"), this)), m_reviewer(new QLineEdit(this)),
       m_banner(new QLabel(this)), m_status(new QLabel(this)), m_progress(new QProgressBar(this)),
       m_view(new HeatmapView(this)), m_info(new QLabel(this)), m_note(new QLineEdit(this)),
       m_parasitized(new QPushButton(tr("Parasitized  [P]"), this)),
@@ -90,7 +90,7 @@ ReviewPage::ReviewPage(ModelSession* models, QWidget* parent)
     m_apply->setToolTip(tr("Re-read the folder so the browser, evaluation and training use the "
                            "corrected labels"));
 
-    auto* exportButton = new QPushButton(tr("&Export CSV ..."), this);
+    auto* exportButton = new QPushButton(tr("E&xport CSV ..."), this);
     auto* importButton = new QPushButton(tr("&Import CSV ..."), this);
 
     auto* top = new QHBoxLayout;
