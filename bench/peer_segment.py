@@ -4,7 +4,8 @@
 Per field, as core/cellsegmenter.cpp does it: downscale to <= 400k pixels (INTER_AREA), green
 channel, flat-field (closing at 1/8 scale), 3x3 Gaussian, Otsu, 3x3 opening, cell size from the
 compact blobs, small holes filled, distance transform, peaks (dilate + compare), seeds, marker
-watershed, one contour per label with the size filters. One difference: the C++ code floods
+watershed, one contour per label with the size filters, border fragments dropped, boxes grown
+by the annotation margin. One difference: the C++ code floods
 the distance map with its own bucket queue (cv::watershed ranks by colour difference); numpy has
 no fast equivalent, so the peer calls cv2.watershed on the inverted distance map, which costs
 about the same and gives similar (not identical) cells. Images are decoded once and held in
@@ -94,7 +95,18 @@ def segment(bgr):
         area = cv2.contourArea(c) + 0.5 * cv2.arcLength(c, True)
         if area < 0.3 * cell_area or area > 2.6 * cell_area:
             continue
-        cells.append((int(x0 * inv), int(y0 * inv), int((x1 - x0 + 1) * inv), int((y1 - y0 + 1) * inv)))
+        # Border fragments showing < 0.8 of a diameter are dropped; the reported box grows by
+        # 0.06 diameter per side (the annotation convention), as in the C++ code.
+        bw, bh = x1 - x0 + 1, y1 - y0 + 1
+        cut_x, cut_y = x0 <= 1 or x1 + 1 >= W - 1, y0 <= 1 or y1 + 1 >= H - 1
+        if cut_x or cut_y:
+            visible = min(bw if cut_x else 1 << 30, bh if cut_y else 1 << 30)
+            if visible < 0.8 * 2 * radius:
+                continue
+        g = round(0.06 * 2 * radius * inv)
+        bx0, by0 = max(0, int(x0 * inv) - g), max(0, int(y0 * inv) - g)
+        bx1, by1 = min(w, int(math.ceil((x1 + 1) * inv)) + g), min(h, int(math.ceil((y1 + 1) * inv)) + g)
+        cells.append((bx0, by0, bx1 - bx0, by1 - by0))
     return cells
 
 
