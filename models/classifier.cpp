@@ -163,6 +163,7 @@ LoadAttempt loadNative(torch::serialize::InputArchive& archive)
     r.model->arch = *arch;
     r.model->net = net;
     r.model->parameters = countTrainableParameters(*net);
+    buildInferenceNetwork(*r.model);
     return r;
 }
 
@@ -259,11 +260,18 @@ QJsonObject minimalCard(const LoadedModel& m)
 
 } // namespace
 
+void buildInferenceNetwork(LoadedModel& m)
+{
+    m.inference = m.kind == LoadedModel::Kind::Native && m.net
+                      ? makeInferenceNetwork(*m.net, m.arch)
+                      : nullptr;
+}
+
 torch::Tensor LoadedModel::probabilities(const torch::Tensor& input) const
 {
     torch::Tensor out;
     if (kind == Kind::Native)
-        out = net->forward(input);
+        out = inference ? inference->forward(input) : net->forward(input);
     else
         out = script->forward({input}).toTensor();
     out = out.to(torch::kFloat);
@@ -280,6 +288,7 @@ Classifier makeClassifier(CellNet net, Architecture arch, const QString& source,
     m->net = std::move(net);
     m->source = source;
     m->parameters = countTrainableParameters(*m->net);
+    buildInferenceNetwork(*m);
     m->card = card.isEmpty() ? minimalCard(*m) : card;
     return Classifier(std::shared_ptr<const LoadedModel>(std::move(m)));
 }
@@ -501,6 +510,24 @@ void Classifier::setCard(const QJsonObject& card)
     auto copy = std::make_shared<LoadedModel>(*m_model);
     copy->card = card;
     m_model = std::move(copy);
+}
+
+void Classifier::setOptimizedInference(bool on)
+{
+    if (!m_model || m_model->kind != LoadedModel::Kind::Native || on == bool(m_model->inference))
+        return;
+    // Copy-on-write like setCard(): other copies keep their path.
+    auto copy = std::make_shared<LoadedModel>(*m_model);
+    if (on)
+        buildInferenceNetwork(*copy);
+    else
+        copy->inference = nullptr;
+    m_model = std::move(copy);
+}
+
+bool Classifier::hasOptimizedInference() const
+{
+    return m_model && m_model->inference;
 }
 
 std::optional<std::vector<float>> Classifier::predict(const std::vector<cv::Mat>& images,

@@ -84,6 +84,15 @@ public:
     std::optional<std::vector<float>> predict(const std::vector<cv::Mat>& images,
                                               QString* error = nullptr) const;
 
+    /// predict() of a native se model runs an inference-only copy of the network with
+    /// BatchNorm folded into the convolutions (see SeInferenceNetImpl in networks.h): same
+    /// probabilities within float rounding (< 1e-4, tested), faster (docs/BENCHMARKS.md).
+    /// setOptimizedInference(false) runs the trained network as is instead: the reference that path
+    /// is tested and benchmarked against. Affects this copy only (copy-on-write); on by default.
+    void setOptimizedInference(bool on);
+    /// True when predict() runs the optimised copy (native se models unless switched off).
+    bool hasOptimizedInference() const;
+
     /// Internal: the loaded model (models library only).
     const std::shared_ptr<const LoadedModel>& loadedModel() const { return m_model; }
     /// Internal: wraps a model built by the models library.

@@ -12,8 +12,11 @@ struct LoadedModel
 {
     enum class Kind { Native, TorchScript };
     Kind kind = Kind::Native;
-    Architecture arch = Architecture::Se;       ///< native only
-    CellNet net;                                ///< native: in eval mode, never modified
+    Architecture arch = Architecture::Se; ///< native only
+    CellNet net;                          ///< native: in eval mode, never modified
+    /// native: a faster inference-only copy of `net` (makeInferenceNetwork()), or null to run
+    /// `net` itself. predict() uses it; `net` stays the trained module (saving, Grad-CAM).
+    CellNet inference;
     std::shared_ptr<torch::jit::Module> script; ///< TorchScript: in eval mode
     bool outputsProbabilities = false;          ///< TorchScript whose card says so
     QString source;
@@ -24,6 +27,9 @@ struct LoadedModel
     /// N x 3 x 64 x 64 -> N x 2 probabilities. Caller holds an InferenceMode/NoGrad guard.
     torch::Tensor probabilities(const torch::Tensor& input) const;
 };
+
+/// Sets m.inference from m.net (native models; nothing for TorchScript).
+void buildInferenceNetwork(LoadedModel& m);
 
 /// Wraps a network (e.g. a copy of the one being trained) as a classifier. `net` must not
 /// be modified afterwards; it is switched to eval mode.

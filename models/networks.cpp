@@ -2,7 +2,10 @@
 
 #include "preprocess.h"
 
+#include <algorithm>
+#include <atomic>
 #include <stdexcept>
+#include <string>
 
 namespace ml {
 
@@ -116,6 +119,114 @@ torch::Tensor SeNetImpl::forward(torch::Tensor x)
     x = dropout(torch::relu(fc1(x)));
     x = dropout(torch::relu(fc2(x)));
     return fc3(x);
+}
+
+namespace {
+
+// BatchNorm (eval) folded into the convolution before it, computed in double so the folded
+// weights carry no more rounding than the unfused model's two float steps.
+void foldBatchNorm(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn,
+                   torch::Tensor& weight, torch::Tensor& bias)
+{
+    const auto d = torch::kDouble;
+    const torch::Tensor scale =
+        bn->weight.to(d) / torch::sqrt(bn->running_var.to(d) + bn->options.eps());
+    weight = (conv->weight.to(d) * scale.view({-1, 1, 1, 1}))
+                 .to(torch::kFloat)
+                 .contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor convBias =
+        conv->bias.defined() ? conv->bias.to(d) : torch::zeros_like(scale);
+    bias = ((convBias - bn->running_mean.to(d)) * scale + bn->bias.to(d)).to(torch::kFloat);
+}
+
+torch::Tensor frozenCopy(const torch::Tensor& t)
+{
+    return t.detach().clone();
+}
+
+} // namespace
+
+SeInferenceNetImpl::SeInferenceNetImpl(const SeNetImpl& trained, int64_t sliceSize)
+    : m_sliceSize(sliceSize)
+{
+    torch::NoGradGuard noGrad;
+    foldBatchNorm(trained.conv1, trained.bn1, m_w1, m_b1);
+    foldBatchNorm(trained.conv2, trained.bn2, m_w2, m_b2);
+    foldBatchNorm(trained.conv3, trained.bn3, m_w3, m_b3);
+    foldBatchNorm(trained.conv4, trained.bn4, m_w4, m_b4);
+    m_se1w = frozenCopy(trained.se1->weight);
+    m_se1b = frozenCopy(trained.se1->bias);
+    m_se2w = frozenCopy(trained.se2->weight);
+    m_se2b = frozenCopy(trained.se2->bias);
+    m_fc1w = frozenCopy(trained.fc1->weight);
+    m_fc1b = frozenCopy(trained.fc1->bias);
+    m_fc2w = frozenCopy(trained.fc2->weight);
+    m_fc2b = frozenCopy(trained.fc2->bias);
+    m_fc3w = frozenCopy(trained.fc3->weight);
+    m_fc3b = frozenCopy(trained.fc3->bias);
+    // Buffers, not parameters: nothing here is trainable, and module.to()/buffers() see them.
+    int i = 0;
+    for (torch::Tensor* t :
+         {&m_w1, &m_b1, &m_w2, &m_b2, &m_w3, &m_b3, &m_w4, &m_b4, &m_se1w, &m_se1b, &m_se2w,
+          &m_se2b, &m_fc1w, &m_fc1b, &m_fc2w, &m_fc2b, &m_fc3w, &m_fc3b})
+        *t = register_buffer("t" + std::to_string(i++), *t);
+    eval();
+}
+
+torch::Tensor SeInferenceNetImpl::forward(torch::Tensor x)
+{
+    if (m_sliceSize < 1 || x.size(0) <= m_sliceSize)
+        return forwardSlice(x);
+    const std::vector<torch::Tensor> slices = x.split(m_sliceSize);
+    const int64_t n = int64_t(slices.size());
+    std::vector<torch::Tensor> outputs(slices.size());
+    // The intra-op threads take whole slices (each slice on one thread, its operators
+    // single-threaded inside the parallel region) instead of splitting every operator of
+    // a slice: no barrier after each of the ~20 operators, and a thread that loses its core
+    // to a decoding thread for a moment delays only its own slice. Slices are handed out
+    // from a shared counter, so a slower thread simply takes fewer.
+    std::atomic<int64_t> next{0};
+    const int64_t threads = std::min<int64_t>(at::get_num_threads(), n);
+    at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+        // Thread-local modes do not follow into OpenMP threads; this network never needs
+        // gradients, whatever the caller's mode.
+        c10::InferenceMode guard;
+        for (int64_t i = next++; i < n; i = next++)
+            outputs[size_t(i)] = forwardSlice(slices[size_t(i)]);
+    });
+    return torch::cat(outputs);
+}
+
+torch::Tensor SeInferenceNetImpl::forwardSlice(const torch::Tensor& input)
+{
+    // Same function as SeNetImpl::forward() in eval mode; see the header for each change.
+    torch::Tensor x = maxpool(torch::conv2d(input, m_w1, m_b1, 1, 1));
+    torch::leaky_relu_(x, 0.1);
+    x = torch::conv2d(x, m_w2, m_b2, 1, 1);
+    // silu is not monotonic: it has to run before the pool.
+    torch::silu_(x);
+    x = maxpool(x);
+    x = torch::conv2d(x, m_w3, m_b3, 1, 1);
+    torch::leaky_relu_(x, 0.1);
+    x = torch::conv2d(x, m_w4, m_b4, 1, 1);
+    torch::leaky_relu_(x, 0.1);
+    const torch::Tensor squeezed = x.mean({2, 3});
+    const torch::Tensor gate = torch::sigmoid(
+        torch::linear(torch::relu(torch::linear(squeezed, m_se1w, m_se1b)), m_se2w, m_se2b));
+    torch::Tensor f = gate * squeezed;
+    f = torch::relu(torch::linear(f, m_fc1w, m_fc1b));
+    f = torch::relu(torch::linear(f, m_fc2w, m_fc2b));
+    return torch::linear(f, m_fc3w, m_fc3b);
+}
+
+CellNet makeInferenceNetwork(const CellNetImpl& net, Architecture arch)
+{
+    if (arch != Architecture::Se)
+        return nullptr;
+    const auto* se = dynamic_cast<const SeNetImpl*>(&net);
+    if (!se)
+        return nullptr;
+    return std::make_shared<SeInferenceNetImpl>(*se);
 }
 
 CellNet makeNetwork(Architecture arch)

@@ -61,8 +61,46 @@ struct SeNetImpl : CellNetImpl
     torch::nn::Dropout dropout{nullptr};
 };
 
+/// Images per slice of SeInferenceNetImpl::forward() (see there; measured in
+/// docs/BENCHMARKS.md "Inference").
+inline constexpr int64_t kInferenceSliceSize = 16;
+
+/// Inference-only form of a trained se network, built by makeInferenceNetwork(). Computes
+/// the same function as SeNetImpl in eval mode (outputs equal up to float rounding, tested
+/// on real cells in tst_fusedinference) with less memory traffic:
+///  - each BatchNorm folded into the convolution before it (w' = w * g / sqrt(var + eps),
+///    b' = (b - mean) * g / sqrt(var + eps) + beta): one pass over the activations less;
+///  - activations applied in place, and block 1 pools *before* its LeakyReLU (exact: a
+///    monotonic function commutes with max), a quarter of the elements;
+///  - squeeze-and-excite then global average pool as gate * mean(x) (= mean(x * gate)),
+///    reusing the squeeze's mean instead of scaling the whole feature map;
+///  - dropout left out (identity in eval);
+///  - large batches run in slices of kInferenceSliceSize so the activations of one slice
+///    stay in the CPU cache instead of streaming ~130 MB per layer through memory.
+/// Holds copies of the weights (buffers, no parameters): never trained, never saved.
+struct SeInferenceNetImpl : CellNetImpl
+{
+    /// Copies and folds the weights of `trained` (which is not modified). `sliceSize` < 1
+    /// runs every batch whole.
+    explicit SeInferenceNetImpl(const SeNetImpl& trained, int64_t sliceSize = kInferenceSliceSize);
+    torch::Tensor forward(torch::Tensor x) override;
+
+private:
+    torch::Tensor forwardSlice(const torch::Tensor& x);
+    int64_t m_sliceSize;
+    torch::Tensor m_w1, m_b1, m_w2, m_b2, m_w3, m_b3, m_w4, m_b4;
+    torch::Tensor m_se1w, m_se1b, m_se2w, m_se2b;
+    torch::Tensor m_fc1w, m_fc1b, m_fc2w, m_fc2b, m_fc3w, m_fc3b;
+};
+
 /// Builds a freshly initialised network of `arch` (training mode).
 CellNet makeNetwork(Architecture arch);
+
+/// An inference-only copy of the trained `net` of architecture `arch` that computes the same
+/// outputs faster (SeInferenceNetImpl for se), or nullptr when there is none for `arch` (run
+/// `net` itself then). `net` is not modified and stays what training, saving and Grad-CAM
+/// use. Call under a NoGrad/Inference guard or not: the copy holds no gradients either way.
+CellNet makeInferenceNetwork(const CellNetImpl& net, Architecture arch);
 
 /// Number of elements of every parameter that requires a gradient.
 qint64 countTrainableParameters(const torch::nn::Module& module);
