@@ -190,7 +190,7 @@ void TrainingPage::buildUi()
 
     m_cvTable = new QTableWidget(0, 7);
     m_cvTable->setHorizontalHeaderLabels({tr("Fold"), tr("Cells"), tr("Accuracy"), tr("AUC"),
-                                          tr("Patient acc."), tr("Worst patient"),
+                                          tr("Patient acc."), tr("Worst patient acc."),
                                           tr("Max healthy share")});
     m_cvTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_cvTable->verticalHeader()->setVisible(false);
@@ -329,6 +329,8 @@ void TrainingPage::updateState()
 {
     const bool running = m_controller->isRunning();
     const TrainingConfig c = config();
+    // Cross-validation folds replace the validation fraction.
+    m_valFraction->setEnabled(c.folds < 2);
     QString refusal;
     QString warning;
     std::optional<InterruptedRun> interrupted;
@@ -481,7 +483,8 @@ void TrainingPage::updateEta(int epoch, int batch, int batches)
         const double remaining = (total - done) * perBatch;
         eta = tr("ETA %1").arg(duration(remaining));
     }
-    const QString fold = m_foldCount > 1 ? tr("fold %1/%2 · ").arg(m_fold + 1).arg(m_foldCount) : QString();
+    const QString fold =
+        m_foldCount > 1 ? tr("fold %1/%2 · ").arg(m_fold + 1).arg(m_foldCount) : QString();
     m_progress->setFormat(tr("%6epoch %1/%2 · batch %3/%4 · %5")
                               .arg(epoch)
                               .arg(m_running.epochs)
