@@ -714,6 +714,8 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
             log(QStringLiteral("resumed from %1 after epoch %2")
                     .arg(config.checkpointPath)
                     .arg(state.epochsDone));
+            if (cb.historyRestored && !state.history.isEmpty())
+                cb.historyRestored(state.history, state.bestEpoch);
         }
 
         const int batches = int((trainIdx.size() + config.batchSize - 1) / config.batchSize);

@@ -96,6 +96,9 @@ struct TrainingCallbacks
     std::function<void(int done, int total)> loadProgress;
     std::function<void(int epoch, int batch, int batches, double loss)> batchDone;
     std::function<void(const EpochStats& stats)> epochDone;
+    /// A resumed run: the epochs already in the checkpoint (before the first new epochDone),
+    /// so curves show the whole run, not only what follows the resume.
+    std::function<void(const QList<EpochStats>& history, int bestEpoch)> historyRestored;
 };
 
 struct TrainingResult

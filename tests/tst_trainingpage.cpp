@@ -252,8 +252,21 @@ void TestTrainingPage::cancelAndResumeButtons()
     QCOMPARE(m_session.classifier().weightsSha256(), before);
     QVERIFY(page.resumeButton()->isEnabled());
     QVERIFY(page.startButton()->isEnabled());
+    // The resumed run shows the epoch it restored before its first new one.
+    QSignalSpy restored(page.controller(), &TrainingController::historyRestored);
+    int curvePointsAtFirstNewEpoch = -1;
+    connect(page.controller(), &TrainingController::epochDone, this, [&](const EpochStats&) {
+        if (curvePointsAtFirstNewEpoch < 0)
+            curvePointsAtFirstNewEpoch = page.curves()->lossPlot()->graph(0)->dataCount();
+    });
     QTest::mouseClick(page.resumeButton(), Qt::LeftButton);
     QVERIFY(finished.wait(120000));
+    QCOMPARE(restored.count(), 1);
+    QCOMPARE(restored.first().at(0).value<QList<EpochStats>>().size(), 1);
+    // The page's own epoch slot ran first (connected earlier): restored epoch 1 plus new
+    // epoch 2. Without the restored history it would be 1.
+    QCOMPARE(curvePointsAtFirstNewEpoch, 2);
+    QVERIFY(page.logText().contains(QLatin1String("restored from the checkpoint")));
     QVERIFY2(page.lastOutcome().ok(), qPrintable(page.lastOutcome().error));
     QVERIFY(page.lastOutcome().resumed);
     QCOMPARE(page.lastOutcome().result.history.size(), 2);

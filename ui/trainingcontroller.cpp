@@ -64,6 +64,7 @@ TrainingController::TrainingController(QObject* parent)
 {
     qRegisterMetaType<ml::TrainingOutcome>();
     qRegisterMetaType<ml::EpochStats>();
+    qRegisterMetaType<QList<ml::EpochStats>>();
     qRegisterMetaType<ml::TrainingConfig>();
     m_thread.setObjectName(QStringLiteral("training"));
     m_worker = new TrainingWorker(&m_cancel);
@@ -74,6 +75,7 @@ TrainingController::TrainingController(QObject* parent)
     connect(m_worker, &TrainingWorker::epochDone, this, &TrainingController::epochDone);
     connect(m_worker, &TrainingWorker::logMessage, this, &TrainingController::logMessage);
     connect(m_worker, &TrainingWorker::foldStarted, this, &TrainingController::foldStarted);
+    connect(m_worker, &TrainingWorker::historyRestored, this, &TrainingController::historyRestored);
     connect(m_worker, &TrainingWorker::finished, this, [this](const ml::TrainingOutcome& outcome) {
         m_running = false;
         Q_EMIT finished(outcome);

@@ -83,6 +83,8 @@ Q_SIGNALS:
     /// Training loss of one batch (1-based epoch and batch).
     void batchDone(int epoch, int batch, int batches, double loss);
     void epochDone(const ml::EpochStats& stats);
+    /// A resumed run: the epochs its checkpoint already holds (before any new epochDone).
+    void historyRestored(const QList<ml::EpochStats>& history, int bestEpoch);
     void logMessage(const QString& message);
     /// K-fold runs: fold (0-based) of `folds` starts; epochs count from 1 again.
     void foldStarted(int fold, int folds);

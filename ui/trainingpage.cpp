@@ -55,6 +55,13 @@ TrainingPage::TrainingPage(ModelSession* models, QWidget* parent)
     connect(m_controller, &TrainingController::logMessage, this, &TrainingPage::appendLog);
     connect(m_controller, &TrainingController::finished, this, &TrainingPage::onFinished);
     connect(m_controller, &TrainingController::foldStarted, this, &TrainingPage::onFoldStarted);
+    // A resumed run shows its earlier epochs too, not only the ones after the resume.
+    connect(m_controller, &TrainingController::historyRestored, this,
+            [this](const QList<EpochStats>& history, int bestEpoch) {
+                m_curves->setHistory(history, bestEpoch);
+                appendLog(
+                    tr("%n epoch(s) restored from the checkpoint", nullptr, int(history.size())));
+            });
     updateState();
 }
 

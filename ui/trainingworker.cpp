@@ -62,6 +62,9 @@ void TrainingWorker::run(const TrainingJob& job)
     cb.batchDone = [this](int epoch, int batch, int batches, double loss) {
         Q_EMIT batchDone(epoch, batch, batches, loss);
     };
+    cb.historyRestored = [this](const QList<EpochStats>& history, int bestEpoch) {
+        Q_EMIT historyRestored(history, bestEpoch);
+    };
     cb.epochDone = [this, &job](const EpochStats& s) {
         writeSidecar(job.sidecarPath, job.sidecar, s.epoch);
         Q_EMIT epochDone(s);

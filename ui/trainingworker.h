@@ -41,6 +41,7 @@ Q_SIGNALS:
     void loadProgress(int done, int total);
     void batchDone(int epoch, int batch, int batches, double loss);
     void epochDone(const ml::EpochStats& stats);
+    void historyRestored(const QList<ml::EpochStats>& history, int bestEpoch);
     void logMessage(const QString& message);
     /// K-fold runs: fold (0-based) of `folds` starts.
     void foldStarted(int fold, int folds);
