@@ -2,8 +2,13 @@
 
 #include "preprocess.h"
 
+#include <QSemaphore>
+#include <QThread>
+#include <QThreadPool>
+
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -173,27 +178,71 @@ SeInferenceNetImpl::SeInferenceNetImpl(const SeNetImpl& trained, int64_t sliceSi
     eval();
 }
 
+namespace {
+
+// Threads that run the slices of SeInferenceNetImpl::forward(), each with one intra-op
+// thread. Private to this file: only slice tasks run here and they never wait for other
+// tasks, so callers on any thread can share it without deadlock; it also caps the slice
+// threads of simultaneous callers at the core count.
+QThreadPool& slicePool()
+{
+    static QThreadPool* pool = [] {
+        auto* p = new QThreadPool; // never destroyed: may be used until exit
+        p->setMaxThreadCount(std::max(2, QThread::idealThreadCount()));
+        return p;
+    }();
+    return *pool;
+}
+
+} // namespace
+
 torch::Tensor SeInferenceNetImpl::forward(torch::Tensor x)
 {
+    const int64_t threads = at::get_num_threads();
     if (m_sliceSize < 1 || x.size(0) <= m_sliceSize)
         return forwardSlice(x);
     const std::vector<torch::Tensor> slices = x.split(m_sliceSize);
     const int64_t n = int64_t(slices.size());
     std::vector<torch::Tensor> outputs(slices.size());
-    // The intra-op threads take whole slices (each slice on one thread, its operators
-    // single-threaded inside the parallel region) instead of splitting every operator of
-    // a slice: no barrier after each of the ~20 operators, and a thread that loses its core
-    // to a decoding thread for a moment delays only its own slice. Slices are handed out
-    // from a shared counter, so a slower thread simply takes fewer.
-    std::atomic<int64_t> next{0};
-    const int64_t threads = std::min<int64_t>(at::get_num_threads(), n);
-    at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
-        // Thread-local modes do not follow into OpenMP threads; this network never needs
-        // gradients, whatever the caller's mode.
-        c10::InferenceMode guard;
-        for (int64_t i = next++; i < n; i = next++)
+    if (threads <= 1) {
+        for (int64_t i = 0; i < n; ++i)
             outputs[size_t(i)] = forwardSlice(slices[size_t(i)]);
-    });
+        return torch::cat(outputs);
+    }
+    // The caller's intra-op budget becomes that many slice threads, each running whole
+    // slices with single-threaded operators, instead of OpenMP splitting each of the ~20
+    // operators of every slice. Measured on this 2-core machine: libgomp's team threads
+    // spin-wait at every operator's barrier and between parallel regions, and when the
+    // cores are shared (a decoding thread, other programs) that spinning took up to 8x the
+    // CPU per image. Threads that block instead of spinning, no per-operator barrier, and
+    // slices handed out from a shared counter (a thread that loses its core for a moment
+    // simply takes fewer) keep the work per image at its single-thread cost.
+    std::atomic<int64_t> next{0};
+    const int64_t tasks = std::min(threads, n);
+    std::vector<std::exception_ptr> errors(size_t(tasks), nullptr);
+    QSemaphore done;
+    for (int64_t k = 0; k < tasks; ++k) {
+        slicePool().start([&, k] {
+            try {
+                if (at::get_num_threads() != 1)
+                    at::set_num_threads(1);
+                // Thread-local modes do not follow into pool threads; this network never
+                // needs gradients, whatever the caller's mode.
+                c10::InferenceMode guard;
+                for (int64_t i = next++; i < n; i = next++)
+                    outputs[size_t(i)] = forwardSlice(slices[size_t(i)]);
+            } catch (...) {
+                errors[size_t(k)] = std::current_exception();
+                next = n; // the others stop after their current slice
+            }
+            done.release();
+        });
+    }
+    done.acquire(int(tasks));
+    for (const std::exception_ptr& e : errors) {
+        if (e)
+            std::rethrow_exception(e);
+    }
     return torch::cat(outputs);
 }
 

@@ -76,7 +76,11 @@ inline constexpr int64_t kInferenceSliceSize = 16;
 ///    reusing the squeeze's mean instead of scaling the whole feature map;
 ///  - dropout left out (identity in eval);
 ///  - large batches run in slices of kInferenceSliceSize so the activations of one slice
-///    stay in the CPU cache instead of streaming ~130 MB per layer through memory.
+///    stay in the CPU cache instead of streaming ~130 MB per layer through memory;
+///  - the calling thread's intra-op budget (at::get_num_threads()) becomes that many
+///    threads of a private pool, each running whole slices single-threaded, instead of
+///    OpenMP threads splitting every operator (whose spin-waiting collapsed throughput when
+///    the 2 cores are shared with decoding). The caller blocks until its slices are done.
 /// Holds copies of the weights (buffers, no parameters): never trained, never saved.
 struct SeInferenceNetImpl : CellNetImpl
 {
