@@ -20,6 +20,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
@@ -105,19 +106,40 @@ void TestReviewPage::keysRecordDecisionsAndUndo()
     QCOMPARE(s->position(), 3);
     QCOMPARE(s->decided(), 2);
 
+    // Typing a note does not trigger the single-letter keys; the note goes with the next
+    // decision.
+    QLineEdit* note = nullptr;
+    for (QLineEdit* e : page.findChildren<QLineEdit*>())
+        if (e->accessibleName() == QLatin1String("Note"))
+            note = e;
+    QVERIFY(note);
+    note->setFocus();
+    QTest::keyClicks(note, QStringLiteral("pale ups"));
+    QTest::keyClick(note, Qt::Key_Backspace);
+    QCOMPARE(s->position(), 3);
+    QCOMPARE(s->decided(), 2);
+    for (QPushButton* b : page.findChildren<QPushButton*>())
+        if (b->text().startsWith(QStringLiteral("Parasitized")))
+            QTest::mouseClick(b, Qt::LeftButton);
+    QCOMPARE(s->position(), 4);
+    QCOMPARE(note->text(), QString());
+
     CorrectionStore check;
     QVERIFY(check.open(page.databasePath()));
     const QList<Correction> rows = check.all();
-    QCOMPARE(rows.size(), 4); // U, P, unsure, and the row that undid the unsure
+    QCOMPARE(rows.size(), 5); // U, P, unsure, the row that undid it, P with a note
     QCOMPARE(rows.at(0).path, ds->absolutePath(first));
     QCOMPARE(rows.at(0).newLabel, QStringLiteral("Uninfected"));
     QCOMPARE(rows.at(1).path, ds->absolutePath(third));
     QCOMPARE(rows.at(1).newLabel, QStringLiteral("Parasitized"));
     QCOMPARE(rows.at(2).newLabel, unsureLabel());
     QVERIFY(rows.at(3).note.contains(QStringLiteral("undo")));
+    QCOMPARE(rows.at(4).note, QStringLiteral("pale up"));
+    QCOMPARE(rows.at(4).newLabel, QStringLiteral("Parasitized"));
     QVERIFY(!rows.at(0).reviewer.isEmpty());
 
-    // Hide reviewed: a new queue leaves out the cells with a decision (3 cells).
+    // Hide reviewed: a new queue leaves out the cells with a row in the trail (3 cells; the
+    // last decision was on the cell whose "unsure" was undone).
     ready.clear();
     page.buildQueue();
     QTRY_COMPARE_WITH_TIMEOUT(ready.size(), 1, 60000);

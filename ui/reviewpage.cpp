@@ -185,7 +185,8 @@ ReviewPage::ReviewPage(ModelSession* models, QWidget* parent)
     });
 
     // Keyboard-driven: one key per decision. Single-letter shortcuts do not fire while the
-    // note field has focus (it takes the letters), so a note can be typed freely.
+    // note field has focus (it takes the letters), so a note can be typed freely. Backspace
+    // is deliberately not an undo key: in the note field it must only delete a character.
     auto key = [this](const QKeySequence& k, auto slot) {
         auto* s = new QShortcut(k, this, slot);
         s->setContext(Qt::WidgetWithChildrenShortcut);
@@ -197,7 +198,6 @@ ReviewPage::ReviewPage(ModelSession* models, QWidget* parent)
     key(QKeySequence(Qt::Key_Space), [this] { m_session->skip(); });
     key(QKeySequence(Qt::Key_Z), [this] { m_undo->click(); });
     key(QKeySequence::Undo, [this] { m_undo->click(); });
-    key(QKeySequence(Qt::Key_Backspace), [this] { m_undo->click(); });
     key(QKeySequence(Qt::Key_Left), [this] { m_session->goTo(m_session->position() - 1); });
     key(QKeySequence(Qt::Key_Right), [this] { m_session->goTo(m_session->position() + 1); });
 
