@@ -4,12 +4,17 @@ python3-opencv, so the C++ figures can be read as a ratio measured in the same s
 
     /usr/bin/python3 bench/peer_inference.py [DIR] [--runs N] [--threads T] [--batch B]
                                              [--model resources/models/default.pt]
-                                             [--planar] [--forward-only]
+                                             [--planar] [--optimized] [--forward-only]
 
 The weights are read from the native MalariaLens archive (a TorchScript-format archive:
 torch.jit.load opens it), so both sides run the very same network. Channels-last memory
 format like the C++ side unless --planar. End to end = cv2.imread -> BGR2RGB -> INTER_AREA
 resize to 64x64 -> /255 -> batch -> forward -> softmax, decoding in the same thread.
+
+--optimized runs the same inference path as the C++ side (models/networks.cpp
+SeInferenceNetImpl): BatchNorm folded into the convolutions, in-place activations, block 1
+pooled before its LeakyReLU, SE gate times the squeezed mean, the batch in slices of 16 run by
+--threads Python threads with one torch thread each (torch ops release the GIL).
 """
 import argparse
 import os
@@ -58,6 +63,38 @@ class SeNet(nn.Module):
         return self.fc3(x)
 
 
+class FusedSeNet:
+    """SeNet in eval mode with the C++ inference path's changes (see the module docstring)."""
+
+    def __init__(self, net, threads, slice_size=16):
+        import concurrent.futures
+        self.w = {}
+        with torch.no_grad():
+            for c, b in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"), ("conv4", "bn4")):
+                conv, bn = getattr(net, c), getattr(net, b)
+                scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+                w = (conv.weight.double() * scale[:, None, None, None]).float()
+                bias = ((conv.bias.double() - bn.running_mean.double()) * scale + bn.bias.double()).float()
+                self.w[c] = (w.contiguous(memory_format=torch.channels_last), bias)
+        self.net, self.slice = net, slice_size
+        self.pool = concurrent.futures.ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(1,))
+
+    def forward_slice(self, x):
+        with torch.inference_mode():
+            w, n = self.w, self.net
+            x = F.leaky_relu_(F.max_pool2d(F.conv2d(x, *w["conv1"], padding=1), 2), 0.1)
+            x = F.max_pool2d(F.silu(F.conv2d(x, *w["conv2"], padding=1), inplace=True), 2)
+            x = F.leaky_relu_(F.conv2d(x, *w["conv3"], padding=1), 0.1)
+            x = F.leaky_relu_(F.conv2d(x, *w["conv4"], padding=1), 0.1)
+            s = x.mean((2, 3))
+            x = torch.sigmoid(n.se2(F.relu(n.se1(s)))) * s
+            x = F.relu(n.fc2(F.relu(n.fc1(x))))
+            return n.fc3(x)
+
+    def __call__(self, x):
+        return torch.cat(list(self.pool.map(self.forward_slice, x.split(self.slice))))
+
+
 def load_native(path):
     archive = torch.jit.load(path)
     net = SeNet()
@@ -91,6 +128,8 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--model", default=os.path.join(HERE, "..", "resources", "models", "default.pt"))
     ap.add_argument("--planar", action="store_true", help="plain NCHW instead of channels-last")
+    ap.add_argument("--optimized", action="store_true",
+                    help="the C++ inference path: BatchNorm folded, slices on threads")
     ap.add_argument("--forward-only", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -99,6 +138,8 @@ def main():
     net = load_native(a.model)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
+    if a.optimized:
+        net = FusedSeNet(net, a.threads)
 
     files = []
     for cls in sorted(os.listdir(a.dir)):
@@ -137,7 +178,7 @@ def main():
                         done += p.numel()
                 end_to_end.append(done / (time.perf_counter() - t))
 
-    layout = "planar" if a.planar else "channels-last"
+    layout = ("planar" if a.planar else "channels-last") + (", optimized" if a.optimized else "")
     print("peer (python3-torch %s, %s), threads %d, batch %d" % (torch.__version__, layout, a.threads, a.batch))
     print("forward batch %d: median %.1f images/s (runs: %s)"
           % (a.batch, statistics.median(forward), " ".join("%.1f" % v for v in forward)))
