@@ -5,6 +5,8 @@
 #include "networks.h"
 #include "preprocess.h"
 
+#include <QJsonObject>
+
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -106,7 +108,14 @@ Explanation gradCam(const Classifier& classifier, const cv::Mat& rgb, Explanatio
         e.error = QStringLiteral("Grad-CAM does not know the layers of this network");
         return e;
     }
-    const torch::Tensor input = toInputTensor({rgb});
+    // What predict() feeds the network: colour-normalised when the model's card says so.
+    const InputNormalization norm =
+        inputNormalizationFromName(model.card.value(QStringLiteral("input"))
+                                       .toObject()
+                                       .value(QStringLiteral("normalization"))
+                                       .toString());
+    const torch::Tensor input =
+        toInputTensor({norm == InputNormalization::None ? rgb : normalizeColour(rgb, norm)});
     torch::Tensor activation;
     {
         torch::NoGradGuard noGrad; // no graph through the convolutions before the last one
@@ -255,12 +264,10 @@ Explanation explainCell(const Classifier& classifier, const cv::Mat& rgb,
                                      "TorchScript model (use occlusion)");
             return e;
         }
-        // Grad-CAM reads the preprocessed pixels directly: a model trained on colour-normalised
-        // cells gets them as predict() would only through occlusion (which calls predict()).
         if (method == ExplainMethod::GradCam) {
             Explanation g = gradCam(classifier, rgb, e);
-            // Auto: a model Grad-CAM cannot reproduce (e.g. one that normalises its input
-            // inside predict()) is still explained, by occlusion, which only calls predict().
+            // Auto: a model whose forward pass Grad-CAM cannot reproduce is still explained,
+            // by occlusion, which only calls predict().
             if (g.ok() || options.method == ExplainMethod::GradCam)
                 return g;
             qCInfo(lcModels) << g.error << "- falling back to occlusion";

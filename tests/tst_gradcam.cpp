@@ -12,6 +12,7 @@
 #include "torchthreads.h"
 
 #include <QDir>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -74,6 +75,7 @@ private Q_SLOTS:
     void knownAnswer_data();
     void knownAnswer();
     void torchScriptIsExplainedByOcclusion();
+    void colourNormalisedModelIsExplainedByGradCam();
     void targetWithoutEvidenceIsEmpty();
     void badInputIsAnError();
     void embeddedModelLooksAtTheCell();
@@ -194,6 +196,31 @@ def forward(self, x):
     const Explanation g = explainCell(model, cell, o);
     QVERIFY(!g.ok());
     QVERIFY2(g.error.contains(QStringLiteral("TorchScript")), qPrintable(g.error));
+}
+
+void TestGradCam::colourNormalisedModelIsExplainedByGradCam()
+{
+    // A model trained on colour-normalised cells (card input.normalization) sees normalised
+    // pixels in predict(); Grad-CAM must run on the same input (its self-check against
+    // predict() fails otherwise: the red square is scaled to the reference red 0.765).
+    Classifier model = redDetector();
+    QJsonObject card = model.card();
+    QJsonObject input = card.value(QStringLiteral("input")).toObject();
+    input.insert(QStringLiteral("normalization"), QStringLiteral("foreground-median"));
+    card.insert(QStringLiteral("input"), input);
+    model.setCard(card);
+    const cv::Mat cell = redSquare(8, 40, 16);
+    const auto raw = redDetector().predict({cell});
+    const auto normalised = model.predict({cell});
+    QVERIFY(raw && normalised);
+    QVERIFY(std::abs(raw->front() - normalised->front()) > 0.01f); // the normalisation matters
+    ExplainOptions o;
+    o.method = ExplainMethod::GradCam;
+    o.targetClass = 0;
+    const Explanation e = explainCell(model, cell, o);
+    QVERIFY2(e.ok(), qPrintable(e.error));
+    QCOMPARE(e.probability, normalised->front());
+    QVERIFY(cv::Rect(8, 40, 16, 16).contains(peak(e.heatmap)));
 }
 
 void TestGradCam::targetWithoutEvidenceIsEmpty()
