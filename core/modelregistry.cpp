@@ -88,6 +88,8 @@ RegistryMetrics RegistryMetrics::fromCard(const QJsonObject& card)
     m.patientAccuracy = numberOr(patients, "accuracy");
     m.worstPatientAccuracy = numberOr(v, "worst_patient_accuracy");
     m.worstPatient = v.value(QStringLiteral("worst_patient")).toString();
+    m.maxHealthyShare = numberOr(v, "max_healthy_patient_parasitized_share");
+    m.maxHealthyPatient = v.value(QStringLiteral("max_healthy_patient")).toString();
     m.split =
         card.value(QStringLiteral("split")).toObject().value(QStringLiteral("mode")).toString();
     const QJsonObject t = card.value(QStringLiteral("training")).toObject();

@@ -35,6 +35,8 @@ struct RegistryMetrics
     double auc = qQNaN();
     double worstPatientAccuracy = qQNaN();
     QString worstPatient;
+    double maxHealthyShare = qQNaN(); ///< largest share called parasitized, healthy patient
+    QString maxHealthyPatient;
     QString split; ///< "patient", "random" or empty
     int validationCells = 0;
     int epochsRun = 0;

@@ -97,6 +97,10 @@ QVariant RegistryTableModel::data(const QModelIndex& index, int role) const
     if (role == Qt::ToolTipRole) {
         if (!e.problem.isEmpty())
             return tr("Damaged: %1").arg(e.problem);
+        if (index.column() == MaxHealthyShare && !m.maxHealthyPatient.isEmpty())
+            return tr("Largest share of cells called parasitized in a healthy validation "
+                      "patient (%1); the goal is at most 5 %")
+                .arg(m.maxHealthyPatient);
         if (index.column() == WorstPatient && !m.worstPatient.isEmpty())
             return tr("Lowest cell accuracy of any validation patient: %1").arg(m.worstPatient);
         if (index.column() == Split && m.split == QLatin1String("random"))
@@ -144,6 +148,12 @@ QVariant RegistryTableModel::data(const QModelIndex& index, int role) const
         return std::isnan(m.worstPatientAccuracy)
                    ? QStringLiteral("–")
                    : QStringLiteral("%1 (%2)").arg(percent(m.worstPatientAccuracy), m.worstPatient);
+    case MaxHealthyShare:
+        if (raw)
+            return m.maxHealthyShare;
+        return std::isnan(m.maxHealthyShare)
+                   ? QStringLiteral("–")
+                   : QStringLiteral("%1 (%2)").arg(percent(m.maxHealthyShare), m.maxHealthyPatient);
     case Epochs:
         if (raw)
             return m.epochsRun;
@@ -178,6 +188,8 @@ QVariant RegistryTableModel::headerData(int section, Qt::Orientation orientation
         return tr("AUC");
     case WorstPatient:
         return tr("Worst patient");
+    case MaxHealthyShare:
+        return tr("Max healthy share");
     case Epochs:
         return tr("Epochs");
     default:

@@ -26,6 +26,7 @@ public:
         Specificity,
         Auc,
         WorstPatient,
+        MaxHealthyShare, ///< largest share of cells called parasitized in a healthy patient
         Epochs,
         ColumnCount
     };

@@ -39,7 +39,9 @@ QJsonObject cardWith(const QString& arch, double cellAcc, double auc, const QStr
                                                         {QStringLiteral("count"), 300}}},
              {QStringLiteral("patient_level"), QJsonObject{{QStringLiteral("accuracy"), 0.875}}},
              {QStringLiteral("worst_patient_accuracy"), 0.6},
-             {QStringLiteral("worst_patient"), QStringLiteral("C99P60")}}}};
+             {QStringLiteral("worst_patient"), QStringLiteral("C99P60")},
+             {QStringLiteral("max_healthy_patient_parasitized_share"), 0.042},
+             {QStringLiteral("max_healthy_patient"), QStringLiteral("C7")}}}};
 }
 
 QByteArray fileBytes(const QString& path)
@@ -346,6 +348,10 @@ void TestModelRegistry::tableModel()
                 .data()
                 .toString()
                 .contains(QLatin1String("C99P60")));
+    QCOMPARE(model.index(1, RegistryTableModel::MaxHealthyShare).data().toString(),
+             QStringLiteral("4.2 % (C7)"));
+    QCOMPARE(model.index(1, RegistryTableModel::MaxHealthyShare).data(Qt::UserRole).toDouble(),
+             0.042);
     model.setActiveId(b->id);
     QVERIFY(model.index(2, RegistryTableModel::Name)
                 .data()
