@@ -226,6 +226,29 @@ QList<EpochStats> historyFromJson(const QJsonArray& a)
     return h;
 }
 
+// The patients of a folder with their cells, in id order, divided into infected (any cell
+// labelled Parasitized) and healthy: both splitters deal the two kinds separately so every
+// side gets both. Id order makes the seeded shuffles that follow reproducible.
+struct PatientGroups
+{
+    QMap<QString, std::vector<int>> cells;
+    QStringList infected, healthy;
+};
+
+PatientGroups groupPatients(const Dataset& ds)
+{
+    PatientGroups g;
+    for (int i = 0; i < int(ds.images.size()); ++i)
+        g.cells[ds.images.at(i).patient].push_back(i);
+    for (auto it = g.cells.cbegin(); it != g.cells.cend(); ++it) {
+        const bool any = std::any_of(it.value().begin(), it.value().end(), [&](int i) {
+            return ds.images.at(i).label == kParasitizedClass;
+        });
+        (any ? g.infected : g.healthy).append(it.key());
+    }
+    return g;
+}
+
 // What a checkpoint must match to be resumed.
 QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds)
 {
@@ -402,30 +425,20 @@ void splitDataset(const Dataset& ds, SplitMode mode, double valFraction, quint32
         val->assign(all.begin(), all.begin() + nVal);
         train->assign(all.begin() + nVal, all.end());
     } else {
-        // Group cells by patient; split infected and healthy patients separately so both
-        // kinds are on both sides, taking whole patients until the cell fraction is reached.
-        QMap<QString, std::vector<int>> byPatient;
-        for (int i = 0; i < n; ++i)
-            byPatient[ds.images.at(i).patient].push_back(i);
-        QStringList infected, healthy;
-        for (auto it = byPatient.cbegin(); it != byPatient.cend(); ++it) {
-            const bool any = std::any_of(it.value().begin(), it.value().end(), [&](int i) {
-                return ds.images.at(i).label == kParasitizedClass;
-            });
-            (any ? infected : healthy).append(it.key());
-        }
+        // Whole patients, infected and healthy separately, until the cell fraction is reached.
+        PatientGroups groups = groupPatients(ds);
         QSet<QString> valPatients;
-        for (QStringList* group : {&infected, &healthy}) {
+        for (QStringList* group : {&groups.infected, &groups.healthy}) {
             std::shuffle(group->begin(), group->end(), rng);
             int groupCells = 0;
             for (const QString& p : *group)
-                groupCells += int(byPatient[p].size());
+                groupCells += int(groups.cells[p].size());
             int taken = 0;
             for (const QString& p : *group) {
                 if (taken >= valFraction * groupCells)
                     break;
                 valPatients.insert(p);
-                taken += int(byPatient[p].size());
+                taken += int(groups.cells[p].size());
             }
         }
         for (int i = 0; i < n; ++i)
@@ -819,26 +832,21 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
 
 std::vector<int> patientFolds(const Dataset& ds, int k, quint32 seed)
 {
-    QMap<QString, int> cells;
-    QSet<QString> infected;
-    for (const ImageEntry& e : ds.images) {
-        cells[e.patient] += 1;
-        if (e.label == kParasitizedClass)
-            infected.insert(e.patient);
-    }
-    if (k < 2 || cells.size() < k)
+    const PatientGroups patients = groupPatients(ds);
+    if (k < 2 || patients.cells.size() < k)
         return {};
-    QStringList groups[2];
-    for (auto it = cells.cbegin(); it != cells.cend(); ++it)
-        groups[infected.contains(it.key()) ? 0 : 1].append(it.key());
+    auto cellsOf = [&patients](const QString& p) -> const std::vector<int>& {
+        return patients.cells.find(p).value();
+    };
     std::mt19937 rng(seed);
-    QMap<QString, int> foldOf;
+    std::vector<int> fold(size_t(ds.images.size()), 0);
     std::vector<int> foldCells(size_t(k), 0);
-    for (QStringList& g : groups) {
+    for (QStringList g : {patients.infected, patients.healthy}) {
         std::shuffle(g.begin(), g.end(), rng);
         // Largest first, so the greedy fill ends with small patients that even the folds out.
-        std::stable_sort(g.begin(), g.end(),
-                         [&](const QString& a, const QString& b) { return cells[a] > cells[b]; });
+        std::stable_sort(g.begin(), g.end(), [&](const QString& a, const QString& b) {
+            return cellsOf(a).size() > cellsOf(b).size();
+        });
         std::vector<int> groupCells(size_t(k), 0);
         for (const QString& p : g) {
             // The fold with the fewest cells of this group, then fewest overall.
@@ -848,15 +856,18 @@ std::vector<int> patientFolds(const Dataset& ds, int k, quint32 seed)
                     std::make_pair(groupCells[size_t(f)], foldCells[size_t(f)]))
                     f = j;
             }
-            foldOf.insert(p, f);
-            groupCells[size_t(f)] += cells[p];
-            foldCells[size_t(f)] += cells[p];
+            for (int i : cellsOf(p))
+                fold[size_t(i)] = f;
+            groupCells[size_t(f)] += int(cellsOf(p).size());
+            foldCells[size_t(f)] += int(cellsOf(p).size());
         }
     }
-    std::vector<int> fold(size_t(ds.images.size()));
-    for (int i = 0; i < int(ds.images.size()); ++i)
-        fold[size_t(i)] = foldOf.value(ds.images.at(i).patient);
     return fold;
+}
+
+QString foldCheckpointPath(const QString& checkpointPath, int fold)
+{
+    return checkpointPath + QStringLiteral(".fold%1").arg(fold);
 }
 
 QJsonObject CrossValidationResult::toJson() const
@@ -941,7 +952,7 @@ CrossValidationResult crossValidate(const Dataset& ds, const TrainingConfig& con
         c.folds = k;
         c.fold = i;
         if (!config.checkpointPath.isEmpty())
-            c.checkpointPath = config.checkpointPath + QStringLiteral(".fold%1").arg(i);
+            c.checkpointPath = foldCheckpointPath(config.checkpointPath, i);
         TrainingResult r = trainClassifier(ds, c, callbacks, cancel);
         if (!r.ok) {
             cv.cancelled = r.cancelled;

@@ -163,9 +163,12 @@ struct CrossValidationResult
     QJsonObject toJson() const;
 };
 
+/// Checkpoint of fold `fold` of a cross-validation whose run checkpoints to `checkpointPath`.
+QString foldCheckpointPath(const QString& checkpointPath, int fold);
+
 /// K-fold cross-validation by patient: trains `config` once per fold of patientFolds()
-/// (config.folds = k, config.fold = i; each fold checkpoints to checkpointPath + ".foldI"
-/// and resumes from it). `foldStarted` (may be empty) is called before each fold. Every
+/// (config.folds = k, config.fold = i; each fold checkpoints to foldCheckpointPath() and
+/// resumes from it). `foldStarted` (may be empty) is called before each fold. Every
 /// fold's classifier has its own card; the caller chooses which to keep. Never throws.
 CrossValidationResult
 crossValidate(const Dataset& dataset, const TrainingConfig& config, int k,

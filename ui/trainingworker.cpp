@@ -134,7 +134,7 @@ void TrainingWorker::run(const TrainingJob& job)
     // The model is safely in the registry: the checkpoint has done its job.
     QFile::remove(job.config.checkpointPath);
     for (int i = 0; i < job.config.folds; ++i)
-        QFile::remove(job.config.checkpointPath + QStringLiteral(".fold%1").arg(i));
+        QFile::remove(foldCheckpointPath(job.config.checkpointPath, i));
     QFile::remove(job.sidecarPath);
     Q_EMIT finished(out);
 }

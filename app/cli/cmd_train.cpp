@@ -237,7 +237,7 @@ int runTrain(const QStringList& args)
     // The final model is safe on disk: the checkpoint is no longer needed.
     QFile::remove(config.checkpointPath);
     for (int i = 0; i < k; ++i)
-        QFile::remove(config.checkpointPath + QStringLiteral(".fold%1").arg(i));
+        QFile::remove(foldCheckpointPath(config.checkpointPath, i));
 
     const ValidationReport& v = r.validation;
     if (p.isSet(json)) {
