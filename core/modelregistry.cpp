@@ -219,6 +219,31 @@ QString ModelRegistry::newId(const QString& arch) const
         .arg(stamp, fileSafe(arch.isEmpty() ? QStringLiteral("model") : arch), tail);
 }
 
+QString ModelRegistry::createStaging(const QString& arch, QString* id, QString* error) const
+{
+    if (!QDir().mkpath(m_root)) {
+        *error = QStringLiteral("%1: cannot create the model folder").arg(m_root);
+        return {};
+    }
+    *id = newId(arch);
+    const QString staging = QDir(m_root).filePath(*id + QLatin1String(kPartialSuffix));
+    if (!QDir().mkpath(staging)) {
+        *error = QStringLiteral("%1: cannot create the folder").arg(staging);
+        return {};
+    }
+    return staging;
+}
+
+bool ModelRegistry::publishStaging(const QString& staging, const QString& id, QString* error) const
+{
+    // Publishing an entry is one rename of a complete folder.
+    if (!QDir(m_root).rename(QFileInfo(staging).fileName(), id)) {
+        *error = QStringLiteral("%1: cannot rename the new model folder to %2").arg(staging, id);
+        return false;
+    }
+    return true;
+}
+
 std::optional<RegistryEntry> ModelRegistry::addEntry(const QByteArray& modelBytes,
                                                      const QJsonObject& card,
                                                      const QByteArray& historyCsv,
@@ -231,16 +256,11 @@ std::optional<RegistryEntry> ModelRegistry::addEntry(const QByteArray& modelByte
         *error = QStringLiteral("no model to save");
         return std::nullopt;
     }
-    if (!QDir().mkpath(m_root)) {
-        *error = QStringLiteral("%1: cannot create the model folder").arg(m_root);
+    QString id;
+    const QString staging =
+        createStaging(card.value(QStringLiteral("architecture")).toString(), &id, error);
+    if (staging.isEmpty())
         return std::nullopt;
-    }
-    const QString id = newId(card.value(QStringLiteral("architecture")).toString());
-    const QString staging = QDir(m_root).filePath(id + QLatin1String(kPartialSuffix));
-    if (!QDir().mkpath(staging)) {
-        *error = QStringLiteral("%1: cannot create the folder").arg(staging);
-        return std::nullopt;
-    }
     auto fail = [&]() -> std::optional<RegistryEntry> {
         QDir(staging).removeRecursively();
         return std::nullopt;
@@ -254,11 +274,8 @@ std::optional<RegistryEntry> ModelRegistry::addEntry(const QByteArray& modelByte
     if (!historyCsv.isEmpty() &&
         !writeFileAtomic(s.filePath(QLatin1String(kHistoryFile)), historyCsv, error))
         return fail();
-    // Publishing the entry is one rename of a complete folder.
-    if (!QDir(m_root).rename(s.dirName(), id)) {
-        *error = QStringLiteral("%1: cannot rename the new model folder to %2").arg(staging, id);
+    if (!publishStaging(staging, id, error))
         return fail();
-    }
     if (!name.trimmed().isEmpty()) {
         QString why;
         if (!rename(id, name, &why))
@@ -300,17 +317,11 @@ ModelRegistry::importModel(const QString& modelPath, const ModelValidator& valid
         return std::nullopt;
 
     // Validate a private copy in a staging folder, so what is checked is what gets listed.
-    if (!QDir().mkpath(m_root)) {
-        *error = QStringLiteral("%1: cannot create the model folder").arg(m_root);
+    QString id;
+    const QString staging = createStaging(
+        card.value(QStringLiteral("architecture")).toString(QStringLiteral("import")), &id, error);
+    if (staging.isEmpty())
         return std::nullopt;
-    }
-    const QString id =
-        newId(card.value(QStringLiteral("architecture")).toString(QStringLiteral("import")));
-    const QString staging = QDir(m_root).filePath(id + QLatin1String(kPartialSuffix));
-    if (!QDir().mkpath(staging)) {
-        *error = QStringLiteral("%1: cannot create the folder").arg(staging);
-        return std::nullopt;
-    }
     auto fail = [&]() -> std::optional<RegistryEntry> {
         QDir(staging).removeRecursively();
         return std::nullopt;
@@ -343,10 +354,8 @@ ModelRegistry::importModel(const QString& modelPath, const ModelValidator& valid
     if (!history.isEmpty() &&
         !writeFileAtomic(s.filePath(QLatin1String(kHistoryFile)), history, error))
         return fail();
-    if (!QDir(m_root).rename(s.dirName(), id)) {
-        *error = QStringLiteral("%1: cannot rename the new model folder to %2").arg(staging, id);
+    if (!publishStaging(staging, id, error))
         return fail();
-    }
     return readEntry(id);
 }
 

@@ -139,6 +139,11 @@ private:
     bool writeIndex(const QJsonObject& index, QString* error) const;
     RegistryEntry readEntry(const QString& id) const;
     QString newId(const QString& arch) const;
+    /// Creates the root and a fresh "<id>.partial" folder for a new entry (sets `id`);
+    /// empty with `error` when a folder cannot be created.
+    QString createStaging(const QString& arch, QString* id, QString* error) const;
+    /// Renames a complete staging folder to its entry id (one rename: all or nothing).
+    bool publishStaging(const QString& staging, const QString& id, QString* error) const;
 
     QString m_root;
 };
