@@ -21,6 +21,7 @@
 #include <QtConcurrent/QtConcurrentMap>
 
 #include <algorithm>
+#include <numeric>
 #include <random>
 #include <sstream>
 
@@ -520,6 +521,20 @@ QJsonObject TrainingResult::modelCard() const
         card.insert(QStringLiteral("cross_validation"), crossValidation);
     if (!labelCorrections.isEmpty())
         card.insert(QStringLiteral("label_corrections"), labelCorrections);
+    if (!excludedCells.isEmpty()) {
+        QJsonObject perClass;
+        int total = 0;
+        for (auto it = excludedCells.cbegin(); it != excludedCells.cend(); ++it) {
+            perClass.insert(it.key(), it.value());
+            total += it.value();
+        }
+        QJsonObject training = card.value(QStringLiteral("training")).toObject();
+        training.insert(QStringLiteral("excluded_from_training"),
+                        QJsonObject{{QStringLiteral("cells"), total},
+                                    {QStringLiteral("per_class"), perClass},
+                                    {QStringLiteral("source"), c.exclusionSource}});
+        card.insert(QStringLiteral("training"), training);
+    }
     return card;
 }
 
@@ -609,6 +624,23 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         } else {
             splitDataset(ds, config.split, config.valFraction, config.seed, &trainIdx, &valIdx);
         }
+        if (!config.excludedFromTraining.isEmpty()) {
+            trainIdx.erase(
+                std::remove_if(trainIdx.begin(), trainIdx.end(),
+                               [&](int i) {
+                                   const ImageEntry& e = ds.images.at(i);
+                                   if (!config.excludedFromTraining.contains(e.relativePath))
+                                       return false;
+                                   result.excludedCells[ds.className(e.label)] += 1;
+                                   return true;
+                               }),
+                trainIdx.end());
+        }
+        if (!result.excludedCells.isEmpty())
+            log(QStringLiteral("%1 training cells left out (%2)")
+                    .arg(std::accumulate(result.excludedCells.cbegin(), result.excludedCells.cend(),
+                                         0))
+                    .arg(config.exclusionSource));
         if (trainIdx.empty() || valIdx.empty()) {
             result.error =
                 QStringLiteral("the split left no images on one side (too few patients?)");

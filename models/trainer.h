@@ -16,6 +16,7 @@
 #include <QJsonObject>
 #include <QList>
 #include <QMap>
+#include <QSet>
 #include <QString>
 
 #include <atomic>
@@ -63,6 +64,12 @@ struct TrainingConfig
     /// when `resume` is set and the file exists.
     QString checkpointPath;
     bool resume = false;
+    /// Cells (Dataset relativePath, e.g. "Uninfected/C1_cell_9.png") left out of the training
+    /// side only, after the split, so the split and the validation cells stay exactly as
+    /// without it. Used to drop cells whose folder label is doubtful (label noise); the card
+    /// records how many were left out and `exclusionSource`.
+    QSet<QString> excludedFromTraining;
+    QString exclusionSource;
     /// Fine-tuning: start from these weights instead of a fresh network (a native model of
     /// the same architecture; ignored when not loaded). Copied, never modified.
     Classifier initialModel;
@@ -112,6 +119,8 @@ struct TrainingResult
     bool stoppedEarly = false;
     double seconds = 0;
     int failedImages = 0; ///< images that could not be decoded (left out)
+    /// Training-side cells left out because TrainingConfig::excludedFromTraining named them.
+    QMap<QString, int> excludedCells; ///< per class name
     SplitSummary split;
     /// Reviewer corrections in the training labels (correctionsUsedJson() of the dataset;
     /// empty when none), recorded in the model card under "label_corrections".

@@ -25,6 +25,7 @@ private Q_SLOTS:
     void modelInfo();
     void trainWritesModelCardAndHistory();
     void trainRefusals();
+    void trainExclusionList();
 
 private:
     int run(const QStringList& args, QByteArray* out, QByteArray* err = nullptr,
@@ -233,6 +234,56 @@ void TestCliModels::trainRefusals()
                  &out, &err),
              1);
     QVERIFY2(err.contains("2 class subfolders"), err.constData());
+}
+
+void TestCliModels::trainExclusionList()
+{
+    // Every Parasitized cell listed: the training side loses all of them, the validation
+    // side keeps its own, and the card counts what was left out.
+    const QString list = m_dir.filePath(QStringLiteral("exclude.txt"));
+    {
+        QFile f(list);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Text));
+        f.write("# doubtful labels\n");
+        for (const QString& name :
+             QDir(m_dir.filePath(QStringLiteral("drawn/Parasitized"))).entryList(QDir::Files))
+            f.write(QStringLiteral("Parasitized/%1\n").arg(name).toUtf8());
+    }
+    const QString model = m_dir.filePath(QStringLiteral("excluded/m.pt"));
+    QVERIFY(QDir().mkpath(m_dir.filePath(QStringLiteral("excluded"))));
+    QByteArray out, err;
+    QCOMPARE(run({QStringLiteral("train"), m_dir.filePath(QStringLiteral("drawn")),
+                  QStringLiteral("--arch"), QStringLiteral("gap"), QStringLiteral("--epochs"),
+                  QStringLiteral("1"), QStringLiteral("--batch-size"), QStringLiteral("20"),
+                  QStringLiteral("--exclude-list"), list, QStringLiteral("--out"), model},
+                 &out, &err),
+             0);
+    Classifier c;
+    QVERIFY2(c.load(model), qPrintable(c.errorString()));
+    const QJsonObject data = c.card().value(QStringLiteral("training_data")).toObject();
+    QVERIFY(!data.value(QStringLiteral("train_cells"))
+                 .toObject()
+                 .contains(QLatin1String("Parasitized")));
+    const int valParasitized = data.value(QStringLiteral("val_cells"))
+                                   .toObject()
+                                   .value(QStringLiteral("Parasitized"))
+                                   .toInt();
+    QVERIFY(valParasitized > 0);
+    const QJsonObject excluded = c.card()
+                                     .value(QStringLiteral("training"))
+                                     .toObject()
+                                     .value(QStringLiteral("excluded_from_training"))
+                                     .toObject();
+    QCOMPARE(excluded.value(QStringLiteral("cells")).toInt(), 60 - valParasitized);
+    QCOMPARE(excluded.value(QStringLiteral("source")).toString(), QStringLiteral("exclude.txt"));
+
+    QCOMPARE(run({QStringLiteral("train"), m_dir.filePath(QStringLiteral("drawn")),
+                  QStringLiteral("--exclude-list"), m_dir.filePath(QStringLiteral("nolist.txt")),
+                  QStringLiteral("--out"), model},
+                 &out, &err),
+             1);
+    QVERIFY2(err.contains("cannot read the exclusion list") && err.contains("nolist.txt"),
+             err.constData());
 }
 
 QTEST_GUILESS_MAIN(TestCliModels)

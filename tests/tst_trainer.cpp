@@ -37,6 +37,7 @@ private Q_SLOTS:
     void crossValidationByPatient();
     void learningRateDecaysOnPlateau();
     void normalizationTravelsWithTheModel();
+    void exclusionLeavesOutTrainingCellsOnly();
 
 private:
     Dataset makeCells(const QString& folder, int perClass, int patientsPerClass);
@@ -435,6 +436,47 @@ void TestTrainer::normalizationTravelsWithTheModel()
     }
     QVERIFY2(maxDiff < 1e-6, qPrintable(QString::number(maxDiff)));
     QVERIFY2(maxEffect > 1e-4, qPrintable(QString::number(maxEffect))); // it did something
+}
+
+void TestTrainer::exclusionLeavesOutTrainingCellsOnly()
+{
+    // Five cells of each side named for exclusion: only the five on the training side go,
+    // the split and the validation cells are exactly those of a run without the list.
+    std::vector<int> train, val;
+    splitDataset(m_cells, SplitMode::Patient, 0.2, 42, &train, &val);
+    QVERIFY(train.size() > 10 && val.size() > 10);
+    TrainingConfig c;
+    c.arch = Architecture::Gap;
+    c.epochs = 1;
+    c.batchSize = 40;
+    int parasitizedLeftOut = 0;
+    for (int k = 0; k < 5; ++k) {
+        const int t = train[size_t(k * 17)];
+        c.excludedFromTraining.insert(m_cells.images.at(t).relativePath);
+        parasitizedLeftOut += m_cells.images.at(t).label == 0 ? 1 : 0;
+        c.excludedFromTraining.insert(m_cells.images.at(val[size_t(k)]).relativePath);
+    }
+    c.exclusionSource = QStringLiteral("doubtful.txt");
+    const TrainingResult r = trainClassifier(m_cells, c);
+    QVERIFY2(r.ok, qPrintable(r.error));
+
+    int trainCells = 0, valCells = 0;
+    for (int n : r.split.trainCells)
+        trainCells += n;
+    for (int n : r.split.valCells)
+        valCells += n;
+    QCOMPARE(trainCells, int(train.size()) - 5);
+    QCOMPARE(valCells, int(val.size()));
+    QCOMPARE(r.validation.cells.count, int(val.size()));
+    QCOMPARE(r.excludedCells.value(QStringLiteral("Parasitized")), parasitizedLeftOut);
+    QCOMPARE(r.excludedCells.value(QStringLiteral("Uninfected")), 5 - parasitizedLeftOut);
+    const QJsonObject excluded = r.modelCard()
+                                     .value(QStringLiteral("training"))
+                                     .toObject()
+                                     .value(QStringLiteral("excluded_from_training"))
+                                     .toObject();
+    QCOMPARE(excluded.value(QStringLiteral("cells")).toInt(), 5);
+    QCOMPARE(excluded.value(QStringLiteral("source")).toString(), QStringLiteral("doubtful.txt"));
 }
 
 QTEST_GUILESS_MAIN(TestTrainer)

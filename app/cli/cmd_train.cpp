@@ -9,6 +9,7 @@
 
 #include <QCommandLineParser>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QSaveFile>
 #include <QThread>
@@ -85,10 +86,16 @@ int runTrain(const QStringList& args)
                        "FILE is the model of the first fold, its card carries the whole "
                        "cross-validation (default 0: one split)"),
         QStringLiteral("K"), QStringLiteral("0"));
+    const QCommandLineOption excludeList(
+        QStringLiteral("exclude-list"),
+        QStringLiteral("leave the cells listed in FILE (one path relative to DIR per line, '#' "
+                       "comments) out of the training side; the split and the validation cells "
+                       "are unchanged, the model card counts them"),
+        QStringLiteral("FILE"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
     p.addOptions({arch, epochs, batch, lr, patience, split, valFraction, augment, noStain, seed,
-                  threads, out, resume, initFrom, normalize, lrPatience, folds, json});
+                  threads, out, resume, initFrom, normalize, lrPatience, folds, excludeList, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
@@ -147,6 +154,21 @@ int runTrain(const QStringList& args)
     if (p.isSet(initFrom) && !config.initialModel.load(p.value(initFrom))) {
         printError(QStringLiteral("train: %1").arg(config.initialModel.errorString()));
         return 1;
+    }
+
+    if (p.isSet(excludeList)) {
+        QFile f(p.value(excludeList));
+        if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
+            printError(QStringLiteral("train: cannot read the exclusion list %1: %2")
+                           .arg(f.fileName(), f.errorString()));
+            return 1;
+        }
+        while (!f.atEnd()) {
+            const QString line = QString::fromUtf8(f.readLine()).trimmed();
+            if (!line.isEmpty() && !line.startsWith(QLatin1Char('#')))
+                config.excludedFromTraining.insert(line);
+        }
+        config.exclusionSource = QFileInfo(f.fileName()).fileName();
     }
 
     // Reviewer corrections replace folder labels; the model card lists the ones used.
