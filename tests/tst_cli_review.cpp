@@ -293,6 +293,20 @@ void TestCliReview::evaluateAndTrainUseCorrections()
     QCOMPARE(image.value(QStringLiteral("label")).toString(), QStringLiteral("Uninfected"));
     QVERIFY(files.at(2).endsWith(image.value(QStringLiteral("file")).toString()));
     QCOMPARE(used.value(QStringLiteral("correction_ids")).toArray().size(), 1);
+
+    // --no-corrections: the folder's own labels, and the card says no correction was used.
+    r = runCli({QStringLiteral("train"), cells, QStringLiteral("--arch"), QStringLiteral("gap"),
+                QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--batch-size"),
+                QStringLiteral("20"), QStringLiteral("--threads"), QStringLiteral("1"),
+                QStringLiteral("--split"), QStringLiteral("random"),
+                QStringLiteral("--no-corrections"), QStringLiteral("--out"), out},
+               240000, dataHome);
+    QVERIFY2(r.exitCode == 0, (r.out + r.err).constData());
+    QFile plainCard(dir.filePath(QStringLiteral("model/m.json")));
+    QVERIFY(plainCard.open(QIODevice::ReadOnly));
+    QVERIFY(!QJsonDocument::fromJson(plainCard.readAll())
+                 .object()
+                 .contains(QLatin1String("label_corrections")));
 }
 
 void TestCliReview::explainWritesHeatmap()

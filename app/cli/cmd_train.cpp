@@ -92,10 +92,14 @@ int runTrain(const QStringList& args)
                        "comments) out of the training side; the split and the validation cells "
                        "are unchanged, the model card counts them"),
         QStringLiteral("FILE"));
+    const QCommandLineOption noCorrections(
+        QStringLiteral("no-corrections"),
+        QStringLiteral("train on the folder's own labels, without the reviewer's corrections"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
-    p.addOptions({arch, epochs, batch, lr, patience, split, valFraction, augment, noStain, seed,
-                  threads, out, resume, initFrom, normalize, lrPatience, folds, excludeList, json});
+    p.addOptions({arch,      epochs,     batch, lr,          patience,      split,  valFraction,
+                  augment,   noStain,    seed,  threads,     out,           resume, initFrom,
+                  normalize, lrPatience, folds, excludeList, noCorrections, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
@@ -172,7 +176,9 @@ int runTrain(const QStringList& args)
     }
 
     // Reviewer corrections replace folder labels; the model card lists the ones used.
-    const Dataset ds = scanFolderWithCorrections(p.positionalArguments().first());
+    const QString folder = p.positionalArguments().first();
+    const Dataset ds =
+        p.isSet(noCorrections) ? scanFolder(folder) : scanFolderWithCorrections(folder);
     if (!ds.error.isEmpty()) {
         printError(QStringLiteral("train: %1").arg(ds.error));
         return 1;
