@@ -267,6 +267,15 @@ void buildInferenceNetwork(LoadedModel& m)
                       : nullptr;
 }
 
+void LoadedModel::setCard(const QJsonObject& c)
+{
+    card = c;
+    normalization = inputNormalizationFromName(card.value(QStringLiteral("input"))
+                                                   .toObject()
+                                                   .value(QStringLiteral("normalization"))
+                                                   .toString());
+}
+
 torch::Tensor LoadedModel::probabilities(const torch::Tensor& input) const
 {
     torch::Tensor out;
@@ -289,7 +298,7 @@ Classifier makeClassifier(CellNet net, Architecture arch, const QString& source,
     m->source = source;
     m->parameters = countTrainableParameters(*m->net);
     buildInferenceNetwork(*m);
-    m->card = card.isEmpty() ? minimalCard(*m) : card;
+    m->setCard(card.isEmpty() ? minimalCard(*m) : card);
     return Classifier(std::shared_ptr<const LoadedModel>(std::move(m)));
 }
 
@@ -351,7 +360,7 @@ bool Classifier::loadData(const QByteArray& data, const QString& name, const QJs
     }
     attempt.model->sha256 =
         QString::fromLatin1(QCryptographicHash::hash(data, QCryptographicHash::Sha256).toHex());
-    attempt.model->card = card.isEmpty() ? minimalCard(*attempt.model) : card;
+    attempt.model->setCard(card.isEmpty() ? minimalCard(*attempt.model) : card);
     const QString cardSha = attempt.model->card.value(QStringLiteral("weights_sha256")).toString();
     if (!cardSha.isEmpty() && cardSha != attempt.model->sha256)
         qCWarning(lcModels).noquote() << name
@@ -508,7 +517,7 @@ void Classifier::setCard(const QJsonObject& card)
         return;
     // Copy-on-write: other copies keep the card they were given.
     auto copy = std::make_shared<LoadedModel>(*m_model);
-    copy->card = card;
+    copy->setCard(card);
     m_model = std::move(copy);
 }
 
@@ -551,11 +560,7 @@ std::optional<std::vector<float>> Classifier::predict(const std::vector<cv::Mat>
         }
         // A model trained on colour-normalised cells (its card says which normalisation) must
         // see them normalised here too, whoever did the preprocessing.
-        const InputNormalization norm =
-            inputNormalizationFromName(m_model->card.value(QStringLiteral("input"))
-                                           .toObject()
-                                           .value(QStringLiteral("normalization"))
-                                           .toString());
+        const InputNormalization norm = m_model->normalization;
         std::vector<cv::Mat> normalized;
         if (norm != InputNormalization::None) {
             normalized.reserve(images.size());

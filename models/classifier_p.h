@@ -3,6 +3,7 @@
 
 #include "classifier.h"
 #include "networks.h"
+#include "preprocess.h"
 
 #include <torch/script.h>
 
@@ -22,7 +23,12 @@ struct LoadedModel
     QString source;
     QString sha256;
     qint64 parameters = 0;
-    QJsonObject card;
+    QJsonObject card; ///< set through setCard()
+    /// From the card's input.normalization, read once here rather than on every batch.
+    InputNormalization normalization = InputNormalization::None;
+
+    /// Sets the card and what predict() reads from it.
+    void setCard(const QJsonObject& c);
 
     /// N x 3 x 64 x 64 -> N x 2 probabilities. Caller holds an InferenceMode/NoGrad guard.
     torch::Tensor probabilities(const torch::Tensor& input) const;
