@@ -1,5 +1,7 @@
 #include "classificationresults.h"
 
+#include "csvfield.h"
+
 #include <QTextStream>
 
 namespace ml {
@@ -89,13 +91,7 @@ QByteArray ClassificationResults::toCsv() const
 {
     QByteArray out;
     QTextStream s(&out);
-    auto quote = [](QString v) {
-        if (v.contains(QLatin1Char(',')) || v.contains(QLatin1Char('"')) ||
-            v.contains(QLatin1Char('\n')))
-            v = QLatin1Char('"') + v.replace(QLatin1String("\""), QLatin1String("\"\"")) +
-                QLatin1Char('"');
-        return v;
-    };
+    const auto quote = csvField;
     s << "file,patient,true_label,predicted,probability_parasitized,correct,error\n";
     for (int i = 0; i < size(); ++i) {
         const ImageEntry& e = m_dataset->images.at(i);

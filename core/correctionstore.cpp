@@ -1,5 +1,7 @@
 #include "correctionstore.h"
 
+#include "csvfield.h"
+
 #include <QAtomicInteger>
 #include <QCryptographicHash>
 #include <QDir>
@@ -55,16 +57,6 @@ QString describe(const QString& path, const QSqlError& e)
             .arg(QDir::toNativeSeparators(path), e.text());
     return QStringLiteral("the corrections database %1 cannot be used: %2")
         .arg(QDir::toNativeSeparators(path), e.text());
-}
-
-QString csvField(const QString& s)
-{
-    if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) &&
-        !s.contains(QLatin1Char('\n')) && !s.contains(QLatin1Char('\r')))
-        return s;
-    QString q = s;
-    q.replace(QLatin1String("\""), QLatin1String("\"\""));
-    return QLatin1Char('"') + q + QLatin1Char('"');
 }
 
 // RFC 4180 records: quoted fields may hold commas, doubled quotes and line breaks.

@@ -1,5 +1,7 @@
 #include "inference.h"
 
+#include "csvfield.h"
+
 #include "dataset.h"
 #include "preprocess.h"
 #include "torchthreads.h"
@@ -134,13 +136,7 @@ QJsonObject ClassifyReport::toJson(const Dataset& ds, const Classifier& classifi
 
 QByteArray ClassifyReport::toCsv(const Dataset& ds) const
 {
-    auto quote = [](QString s) {
-        if (s.contains(QLatin1Char(',')) || s.contains(QLatin1Char('"')) ||
-            s.contains(QLatin1Char('\n')))
-            s = QLatin1Char('"') + s.replace(QLatin1String("\""), QLatin1String("\"\"")) +
-                QLatin1Char('"');
-        return s;
-    };
+    const auto quote = csvField;
     QByteArray csv = "file,patient,true_label,predicted,probability_parasitized,error\n";
     for (const CellResult& r : results) {
         const ImageEntry& e = ds.images.at(r.index);

@@ -1,5 +1,7 @@
 #include "tablecsv.h"
 
+#include "csvfield.h"
+
 #include <QAbstractItemView>
 #include <QAction>
 #include <QFileDialog>
@@ -9,17 +11,6 @@
 #include <QTableView>
 
 namespace ml {
-
-namespace {
-QString quoted(QString v)
-{
-    if (v.contains(QLatin1Char(',')) || v.contains(QLatin1Char('"')) ||
-        v.contains(QLatin1Char('\n')))
-        v = QLatin1Char('"') + v.replace(QLatin1String("\""), QLatin1String("\"\"")) +
-            QLatin1Char('"');
-    return v;
-}
-} // namespace
 
 QByteArray modelToCsv(const QAbstractItemModel& model, bool rowHeaders)
 {
@@ -31,15 +22,15 @@ QByteArray modelToCsv(const QAbstractItemModel& model, bool rowHeaders)
         QString title = model.headerData(c, Qt::Horizontal).toString();
         if (title.isEmpty())
             title = QStringLiteral("column_%1").arg(c + 1);
-        header << quoted(title);
+        header << csvField(title);
     }
     lines << header.join(QLatin1Char(','));
     for (int r = 0; r < model.rowCount(); ++r) {
         QStringList cells;
         if (rowHeaders)
-            cells << quoted(model.headerData(r, Qt::Vertical).toString());
+            cells << csvField(model.headerData(r, Qt::Vertical).toString());
         for (int c = 0; c < model.columnCount(); ++c)
-            cells << quoted(model.index(r, c).data(Qt::DisplayRole).toString());
+            cells << csvField(model.index(r, c).data(Qt::DisplayRole).toString());
         lines << cells.join(QLatin1Char(','));
     }
     return (lines.join(QLatin1Char('\n')) + QLatin1Char('\n')).toUtf8();
