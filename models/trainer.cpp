@@ -388,6 +388,12 @@ QString historyPathFor(const QString& modelPath)
     return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".history.csv"));
 }
 
+QString outOfFoldPathFor(const QString& modelPath)
+{
+    const QFileInfo fi(modelPath);
+    return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".oof.csv"));
+}
+
 QString cardPathForModel(const QString& modelPath)
 {
     const QFileInfo fi(modelPath);
@@ -851,6 +857,7 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         }
         result.validation = evaluateCells(scored);
         result.validationCells = std::move(scored);
+        result.validationIndices = valIdx;
         result.seconds = total.elapsed() / 1000.0;
         result.classifier = makeClassifier(net, config.arch, QStringLiteral("trained"));
         result.classifier.setCard(result.modelCard());

@@ -127,6 +127,7 @@ struct TrainingResult
     QJsonObject labelCorrections;
     ValidationReport validation;             ///< of the best weights on the validation split
     std::vector<ScoredCell> validationCells; ///< the cells behind `validation`
+    std::vector<int> validationIndices;      ///< their indices into the dataset's images
     Classifier classifier;                   ///< the best weights, with modelCard() as its card
     /// Set by crossValidate() on the model it returns: the per-fold and pooled figures,
     /// added to the card under "cross_validation".
@@ -187,5 +188,7 @@ crossValidate(const Dataset& dataset, const TrainingConfig& config, int k,
 /// Path of the history CSV / model card beside a model file: <dir>/<base>.history.csv, .json.
 QString historyPathFor(const QString& modelPath);
 QString cardPathForModel(const QString& modelPath);
+/// Out-of-fold probabilities of a cross-validation run (train --folds): <dir>/<base>.oof.csv.
+QString outOfFoldPathFor(const QString& modelPath);
 
 } // namespace ml

@@ -26,6 +26,7 @@ private Q_SLOTS:
     void trainWritesModelCardAndHistory();
     void trainRefusals();
     void trainExclusionList();
+    void trainCrossValidationWritesOutOfFold();
 
 private:
     int run(const QStringList& args, QByteArray* out, QByteArray* err = nullptr,
@@ -284,6 +285,46 @@ void TestCliModels::trainExclusionList()
              1);
     QVERIFY2(err.contains("cannot read the exclusion list") && err.contains("nolist.txt"),
              err.constData());
+}
+
+void TestCliModels::trainCrossValidationWritesOutOfFold()
+{
+    const QString model = m_dir.filePath(QStringLiteral("cv/m.pt"));
+    QVERIFY(QDir().mkpath(m_dir.filePath(QStringLiteral("cv"))));
+    QByteArray out, err;
+    QCOMPARE(run({QStringLiteral("train"), m_dir.filePath(QStringLiteral("drawn")),
+                  QStringLiteral("--arch"), QStringLiteral("gap"), QStringLiteral("--epochs"),
+                  QStringLiteral("1"), QStringLiteral("--batch-size"), QStringLiteral("20"),
+                  QStringLiteral("--folds"), QStringLiteral("3"), QStringLiteral("--threads"),
+                  QStringLiteral("2"), QStringLiteral("--out"), model},
+                 &out, &err),
+             0);
+    QVERIFY2(out.contains("pooled out-of-fold (120 cells, 10 patients)"), out.constData());
+    // Every cell exactly once, scored by the fold that held its patient out.
+    QFile oof(m_dir.filePath(QStringLiteral("cv/m.oof.csv")));
+    QVERIFY(oof.open(QIODevice::ReadOnly | QIODevice::Text));
+    const QList<QByteArray> lines = oof.readAll().trimmed().split('\n');
+    QCOMPARE(lines.first(), QByteArray("file,patient,true_label,fold,probability_parasitized"));
+    QCOMPARE(lines.size(), 121);
+    QSet<QByteArray> files;
+    QMap<QByteArray, QByteArray> foldOfPatient;
+    QSet<QByteArray> folds;
+    for (int i = 1; i < lines.size(); ++i) {
+        const QList<QByteArray> f = lines.at(i).split(',');
+        QCOMPARE(f.size(), 5);
+        files.insert(f.at(0));
+        QVERIFY(f.at(0).startsWith(f.at(2) + '/')); // the label is the file's folder
+        if (foldOfPatient.contains(f.at(1)))
+            QCOMPARE(foldOfPatient.value(f.at(1)), f.at(3));
+        foldOfPatient.insert(f.at(1), f.at(3));
+        folds.insert(f.at(3));
+        bool ok = false;
+        const double prob = f.at(4).toDouble(&ok);
+        QVERIFY(ok && prob >= 0 && prob <= 1);
+    }
+    QCOMPARE(files.size(), 120);
+    QCOMPARE(foldOfPatient.size(), 10);
+    QCOMPARE(folds, QSet<QByteArray>({"1", "2", "3"}));
 }
 
 QTEST_GUILESS_MAIN(TestCliModels)

@@ -3,6 +3,8 @@
 
 #include "clicommand.h"
 
+#include "csvfield.h"
+
 #include "folderscanner.h"
 #include "labelcorrections.h"
 #include "trainer.h"
@@ -241,6 +243,27 @@ int runTrain(const QStringList& args)
                       .arg(pooled.worstPatient)
                       .arg(pooled.maxHealthyParasitizedShare, 0, 'f', 4)
                       .arg(pooled.maxHealthyPatient));
+        // Every cell's out-of-fold probability, for threshold and per-patient analysis.
+        QSaveFile oof(outOfFoldPathFor(outPath));
+        QByteArray rows = "file,patient,true_label,fold,probability_parasitized\n";
+        for (int i = 0; i < cv.folds.size(); ++i) {
+            const TrainingResult& f = cv.folds.at(i);
+            for (size_t j = 0; j < f.validationIndices.size(); ++j) {
+                const ImageEntry& e = ds.images.at(f.validationIndices[j]);
+                rows +=
+                    QStringLiteral("%1,%2,%3,%4,%5\n")
+                        .arg(csvField(e.relativePath), csvField(e.patient), ds.className(e.label))
+                        .arg(i + 1)
+                        .arg(double(f.validationCells[j].probability), 0, 'f', 6)
+                        .toUtf8();
+            }
+        }
+        if (!oof.open(QIODevice::WriteOnly) || oof.write(rows) != rows.size() || !oof.commit()) {
+            printError(QStringLiteral("train: %1: cannot be written: %2")
+                           .arg(oof.fileName(), oof.errorString()));
+            return 1;
+        }
+        printLine(QStringLiteral("out-of-fold probabilities: %1").arg(oof.fileName()));
         r = cv.folds.first();
     } else {
         r = trainClassifier(ds, config, cb);
