@@ -9,7 +9,8 @@
 # augmentation with the study's flips/brightness/contrast plus hue/saturation (stain) jitter,
 # per-cell colour normalisation (foreground median -> NIH reference; the card records it and
 # inference applies it), learning rate halved after 2 epochs without a better validation loss,
-# early stopping (patience 5, best weights restored). The committed run (2026-11-29) is this
+# early stopping (patience 5, best weights restored). The folder's own labels only
+# (--no-corrections): the user's review database never changes this recipe. The committed run (2026-11-29) is this
 # command with 24 epochs (best epoch 23): about 86 minutes of epochs on 2 cores shared with
 # three other sessions; it was resumed from its checkpoint twice (threads 2 -> 1 -> 2), so a
 # re-run gives the same recipe and split but not bit-identical weights (thread counts change
@@ -32,7 +33,7 @@ fi
 "$BUILD_DIR/app/malarialens-cli" train "$DATA" \
   --arch se --epochs "$EPOCHS" --batch-size 100 --learning-rate 0.001 --patience 5 \
   --split patient --val-fraction 0.2 --seed 42 --augment \
-  --normalize foreground-median --lr-patience 2 \
+  --normalize foreground-median --lr-patience 2 --no-corrections \
   --threads "$THREADS" --out "$ROOT/resources/models/default.pt" "$@"
 
 # Re-run cmake so a build that had no weights before now embeds them.
