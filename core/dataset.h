@@ -20,6 +20,9 @@ struct ImageEntry
     /// `label` is then the corrected one and `folderLabel` the folder's.
     bool corrected = false;
     int folderLabel = -1;
+    /// The reviewer's latest decision is "unsure": the label stays, but training leaves the
+    /// cell out (a doubtful label teaches the model nothing reliable).
+    bool unsure = false;
 };
 
 /// A file that was seen but cannot be used, with the reason shown to the user.

@@ -39,6 +39,7 @@ CorrectionSummary applyCorrections(Dataset& ds, const QList<Correction>& rows,
             e.label = e.folderLabel;
             e.corrected = false;
         }
+        e.unsure = false;
         const QString path = ds.absolutePath(i);
         const Correction* c = nullptr;
         // Hash only files that could be a corrected one: same size as a corrected file
@@ -55,6 +56,7 @@ CorrectionSummary applyCorrections(Dataset& ds, const QList<Correction>& rows,
             continue;
         if (c->newLabel == unsureLabel()) {
             ++summary.unsure;
+            e.unsure = true;
             continue;
         }
         const int label = int(ds.classNames.indexOf(c->newLabel));

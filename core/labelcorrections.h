@@ -20,7 +20,7 @@ struct CorrectionSummary
 {
     int changed = 0;   ///< labels replaced by a correction
     int confirmed = 0; ///< reviewed, and the folder label was kept or confirmed
-    int unsure = 0;    ///< latest decision "unsure": label left as it was
+    int unsure = 0;    ///< latest decision "unsure": label left as it was, out of training
     int hashed = 0;    ///< files read to compute their hash
     bool cancelled = false;
     QString error; ///< the database could not be read (labels are the folder's)

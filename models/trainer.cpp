@@ -538,6 +538,7 @@ QJsonObject TrainingResult::modelCard() const
         training.insert(QStringLiteral("excluded_from_training"),
                         QJsonObject{{QStringLiteral("cells"), total},
                                     {QStringLiteral("per_class"), perClass},
+                                    {QStringLiteral("unsure_by_review"), unsureCells},
                                     {QStringLiteral("source"), c.exclusionSource}});
         card.insert(QStringLiteral("training"), training);
     }
@@ -630,23 +631,28 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         } else {
             splitDataset(ds, config.split, config.valFraction, config.seed, &trainIdx, &valIdx);
         }
-        if (!config.excludedFromTraining.isEmpty()) {
-            trainIdx.erase(
-                std::remove_if(trainIdx.begin(), trainIdx.end(),
-                               [&](int i) {
-                                   const ImageEntry& e = ds.images.at(i);
-                                   if (!config.excludedFromTraining.contains(e.relativePath))
-                                       return false;
-                                   result.excludedCells[ds.className(e.label)] += 1;
-                                   return true;
-                               }),
-                trainIdx.end());
-        }
+        // Doubtful labels: listed cells and cells a reviewer marked unsure leave the training
+        // side only, after the split, so the validation cells stay those of the split.
+        trainIdx.erase(std::remove_if(trainIdx.begin(), trainIdx.end(),
+                                      [&](int i) {
+                                          const ImageEntry& e = ds.images.at(i);
+                                          if (!e.unsure &&
+                                              !config.excludedFromTraining.contains(e.relativePath))
+                                              return false;
+                                          result.excludedCells[ds.className(e.label)] += 1;
+                                          result.unsureCells += e.unsure ? 1 : 0;
+                                          return true;
+                                      }),
+                       trainIdx.end());
         if (!result.excludedCells.isEmpty())
-            log(QStringLiteral("%1 training cells left out (%2)")
+            log(QStringLiteral("%1 training cells left out (%2 marked unsure by a reviewer%3)")
                     .arg(std::accumulate(result.excludedCells.cbegin(), result.excludedCells.cend(),
                                          0))
-                    .arg(config.exclusionSource));
+                    .arg(result.unsureCells)
+                    .arg(config.exclusionSource.isEmpty()
+                             ? QString()
+                             : QStringLiteral(", the rest listed in %1")
+                                   .arg(config.exclusionSource)));
         if (trainIdx.empty() || valIdx.empty()) {
             result.error =
                 QStringLiteral("the split left no images on one side (too few patients?)");

@@ -68,6 +68,7 @@ struct TrainingConfig
     /// side only, after the split, so the split and the validation cells stay exactly as
     /// without it. Used to drop cells whose folder label is doubtful (label noise); the card
     /// records how many were left out and `exclusionSource`.
+    /// Cells a reviewer marked "unsure" (ImageEntry::unsure) are left out the same way.
     QSet<QString> excludedFromTraining;
     QString exclusionSource;
     /// Fine-tuning: start from these weights instead of a fresh network (a native model of
@@ -119,8 +120,10 @@ struct TrainingResult
     bool stoppedEarly = false;
     double seconds = 0;
     int failedImages = 0; ///< images that could not be decoded (left out)
-    /// Training-side cells left out because TrainingConfig::excludedFromTraining named them.
+    /// Training-side cells left out because TrainingConfig::excludedFromTraining named them
+    /// or a reviewer marked them unsure.
     QMap<QString, int> excludedCells; ///< per class name
+    int unsureCells = 0;              ///< of those, marked unsure by a reviewer
     SplitSummary split;
     /// Reviewer corrections in the training labels (correctionsUsedJson() of the dataset;
     /// empty when none), recorded in the model card under "label_corrections".

@@ -375,6 +375,12 @@ void TestCorrectionStore::renamedFileKeepsItsCorrection()
         }
     }
     QCOMPARE(corrected, 2);
+    // The unsure cell keeps its label and is flagged (training leaves it out), no other is.
+    for (int i = 0; i < int(ds.images.size()); ++i) {
+        QCOMPARE(ds.images.at(i).unsure, ds.absolutePath(i) == unsureFile);
+        if (ds.images.at(i).unsure)
+            QVERIFY(!ds.images.at(i).corrected);
+    }
     QCOMPARE(ds.appliedCorrections, (QList<qint64>{*id, byPathId}));
     const QJsonObject used = correctionsUsedJson(ds);
     QCOMPARE(used.value(QStringLiteral("count")).toInt(), 2);

@@ -457,7 +457,13 @@ void TestTrainer::exclusionLeavesOutTrainingCellsOnly()
         c.excludedFromTraining.insert(m_cells.images.at(val[size_t(k)]).relativePath);
     }
     c.exclusionSource = QStringLiteral("doubtful.txt");
-    const TrainingResult r = trainClassifier(m_cells, c);
+    // A reviewer's "unsure" on one more cell of each side: again only the training one goes.
+    Dataset reviewed = m_cells;
+    const int unsureTrain = train[size_t(3)];
+    reviewed.images[size_t(unsureTrain)].unsure = true;
+    reviewed.images[size_t(val[size_t(7)])].unsure = true;
+    parasitizedLeftOut += m_cells.images.at(unsureTrain).label == 0 ? 1 : 0;
+    const TrainingResult r = trainClassifier(reviewed, c);
     QVERIFY2(r.ok, qPrintable(r.error));
 
     int trainCells = 0, valCells = 0;
@@ -465,17 +471,19 @@ void TestTrainer::exclusionLeavesOutTrainingCellsOnly()
         trainCells += n;
     for (int n : r.split.valCells)
         valCells += n;
-    QCOMPARE(trainCells, int(train.size()) - 5);
+    QCOMPARE(trainCells, int(train.size()) - 6);
     QCOMPARE(valCells, int(val.size()));
     QCOMPARE(r.validation.cells.count, int(val.size()));
     QCOMPARE(r.excludedCells.value(QStringLiteral("Parasitized")), parasitizedLeftOut);
-    QCOMPARE(r.excludedCells.value(QStringLiteral("Uninfected")), 5 - parasitizedLeftOut);
+    QCOMPARE(r.excludedCells.value(QStringLiteral("Uninfected")), 6 - parasitizedLeftOut);
+    QCOMPARE(r.unsureCells, 1);
     const QJsonObject excluded = r.modelCard()
                                      .value(QStringLiteral("training"))
                                      .toObject()
                                      .value(QStringLiteral("excluded_from_training"))
                                      .toObject();
-    QCOMPARE(excluded.value(QStringLiteral("cells")).toInt(), 5);
+    QCOMPARE(excluded.value(QStringLiteral("cells")).toInt(), 6);
+    QCOMPARE(excluded.value(QStringLiteral("unsure_by_review")).toInt(), 1);
     QCOMPARE(excluded.value(QStringLiteral("source")).toString(), QStringLiteral("doubtful.txt"));
 }
 
