@@ -2,6 +2,7 @@
 // embedded default model, and every kind of bad model file (clear error naming the file,
 // previous model kept).
 #include "classifier.h"
+#include "modelcardsummary.h"
 #include "networks.h"
 #include "preprocess.h"
 
@@ -355,6 +356,23 @@ void TestClassifier::embeddedModel()
         QStringLiteral("patient"));
     QVERIFY(
         card.value(QStringLiteral("validation")).toObject().contains(QStringLiteral("cell_level")));
+
+    // About the model: the card's own figures, and the recipe's cross-validation by patient.
+    const QJsonObject cells = card.value(QStringLiteral("validation"))
+                                  .toObject()
+                                  .value(QStringLiteral("cell_level"))
+                                  .toObject();
+    const QString summary = modelCardSummary(card);
+    QVERIFY2(summary.contains(
+                 QStringLiteral("Validation (patient split, %1 cells): accuracy %2%")
+                     .arg(cells.value(QStringLiteral("count")).toInt())
+                     .arg(100 * cells.value(QStringLiteral("accuracy")).toDouble(), 0, 'f', 2)),
+             qPrintable(summary));
+    QVERIFY2(summary.contains(QLatin1String("5-fold cross-validation by patient of the training "
+                                            "recipe: accuracy ")),
+             qPrintable(summary));
+    QVERIFY(modelCardSummary(QJsonObject{{QStringLiteral("architecture"), QStringLiteral("se")}})
+                .isEmpty());
 }
 
 void TestClassifier::embeddedModelOnRealCells()

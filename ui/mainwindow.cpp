@@ -1,5 +1,7 @@
 #include "mainwindow.h"
 
+#include "modelcardsummary.h"
+
 #include "browserpage.h"
 #include "classifypage.h"
 #include "datasetsession.h"
@@ -398,10 +400,14 @@ void MainWindow::showModelCard()
                     .arg(m_models->modelName().toHtmlEscaped())
                     .arg(m_models->threshold(), 0, 'f', 3));
     box.setDetailedText(QString::fromUtf8(QJsonDocument(card).toJson(QJsonDocument::Indented)));
-    box.setInformativeText(tr("Architecture %1, %2 parameters, SHA-256 %3")
-                               .arg(m_models->classifier().architecture())
-                               .arg(m_models->classifier().parameterCount())
-                               .arg(m_models->classifier().weightsSha256().left(16)));
+    QString info = tr("Architecture %1, %2 parameters, SHA-256 %3")
+                       .arg(m_models->classifier().architecture())
+                       .arg(m_models->classifier().parameterCount())
+                       .arg(m_models->classifier().weightsSha256().left(16));
+    const QString figures = modelCardSummary(card);
+    if (!figures.isEmpty())
+        info += QStringLiteral("<br><br>") + figures;
+    box.setInformativeText(info);
     box.exec();
 }
 

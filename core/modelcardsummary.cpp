@@ -1,0 +1,69 @@
+#include "modelcardsummary.h"
+
+#include <QCoreApplication>
+#include <QStringList>
+
+namespace ml {
+
+namespace {
+QString tr(const char* text)
+{
+    return QCoreApplication::translate("ModelCardSummary", text);
+}
+
+QString percent(double v)
+{
+    return QString::number(100.0 * v, 'f', 2) + QLatin1Char('%');
+}
+} // namespace
+
+QString modelCardSummary(const QJsonObject& card)
+{
+    const QJsonObject v = card.value(QStringLiteral("validation")).toObject();
+    const QJsonObject cells = v.value(QStringLiteral("cell_level")).toObject();
+    if (cells.isEmpty())
+        return {};
+    QStringList lines;
+    const QJsonObject split = card.value(QStringLiteral("split")).toObject();
+    lines << tr("Validation (%1 split, %2 cells): accuracy %3, AUC %4, sensitivity %5, "
+                "specificity %6")
+                 .arg(split.value(QStringLiteral("mode")).toString(QStringLiteral("?")))
+                 .arg(cells.value(QStringLiteral("count")).toInt())
+                 .arg(percent(cells.value(QStringLiteral("accuracy")).toDouble()))
+                 .arg(cells.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4)
+                 .arg(percent(cells.value(QStringLiteral("sensitivity")).toDouble()))
+                 .arg(percent(cells.value(QStringLiteral("specificity")).toDouble()));
+    if (v.contains(QLatin1String("worst_patient")))
+        lines
+            << tr("Worst patient %1: accuracy %2. Largest share called parasitized in a healthy "
+                  "patient: %3 (%4)")
+                   .arg(v.value(QStringLiteral("worst_patient")).toString().toHtmlEscaped())
+                   .arg(percent(v.value(QStringLiteral("worst_patient_accuracy")).toDouble()))
+                   .arg(percent(
+                       v.value(QStringLiteral("max_healthy_patient_parasitized_share")).toDouble()))
+                   .arg(v.value(QStringLiteral("max_healthy_patient")).toString().toHtmlEscaped());
+    // A cross-validation of this model's own run, or of the recipe that made it.
+    for (const QString key :
+         {QStringLiteral("cross_validation"), QStringLiteral("recipe_cross_validation")}) {
+        const QJsonObject cv = card.value(key).toObject();
+        if (cv.isEmpty())
+            continue;
+        const QJsonObject mean = cv.value(QStringLiteral("mean")).toObject();
+        const QJsonObject sd = cv.value(QStringLiteral("sd")).toObject();
+        const QJsonObject pooled = cv.value(QStringLiteral("pooled_out_of_fold"))
+                                       .toObject()
+                                       .value(QStringLiteral("cell_level"))
+                                       .toObject();
+        lines << tr("%1-fold cross-validation by patient%2: accuracy %3 ± %4, pooled AUC %5")
+                     .arg(cv.value(QStringLiteral("folds")).toInt())
+                     .arg(key == QLatin1String("recipe_cross_validation")
+                              ? tr(" of the training recipe")
+                              : QString())
+                     .arg(percent(mean.value(QStringLiteral("accuracy")).toDouble()))
+                     .arg(percent(sd.value(QStringLiteral("accuracy")).toDouble()))
+                     .arg(pooled.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4);
+    }
+    return lines.join(QStringLiteral("<br>"));
+}
+
+} // namespace ml
