@@ -8,6 +8,7 @@
 #include "preprocess.h"
 #include "torchthreads.h"
 
+#include <QCryptographicHash>
 #include <QDateTime>
 #include <QDir>
 #include <QElapsedTimer>
@@ -349,7 +350,7 @@ bool loadCheckpoint(const QString& path, CellNetImpl& net, StateCopy& best,
             QJsonDocument::fromJson(QByteArray::fromStdString(stateValue.toStringRef())).object();
         if (state.value(QStringLiteral("identity")).toObject() != identity) {
             *error = QStringLiteral("%1: the checkpoint belongs to another run (architecture, "
-                                    "split, seed, batch size or data differ)")
+                                    "split, seed, batch size, data or left-out cells differ)")
                          .arg(path);
             return false;
         }
@@ -633,12 +634,14 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         }
         // Doubtful labels: listed cells and cells a reviewer marked unsure leave the training
         // side only, after the split, so the validation cells stay those of the split.
+        QStringList leftOut;
         trainIdx.erase(std::remove_if(trainIdx.begin(), trainIdx.end(),
                                       [&](int i) {
                                           const ImageEntry& e = ds.images.at(i);
                                           if (!e.unsure &&
                                               !config.excludedFromTraining.contains(e.relativePath))
                                               return false;
+                                          leftOut << e.relativePath;
                                           result.excludedCells[ds.className(e.label)] += 1;
                                           result.unsureCells += e.unsure ? 1 : 0;
                                           return true;
@@ -759,7 +762,17 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         best.take(*net);
         LoopState state;
         state.learningRate = config.learningRate;
-        const QJsonObject identity = runIdentity(config, ds);
+        QJsonObject identity = runIdentity(config, ds);
+        // Only when cells were left out, so earlier checkpoints still resume; a resume with
+        // another list would silently train on other cells.
+        if (!leftOut.isEmpty()) {
+            leftOut.sort();
+            identity.insert(QStringLiteral("left_out_sha256"),
+                            QString::fromLatin1(
+                                QCryptographicHash::hash(leftOut.join(QLatin1Char('\n')).toUtf8(),
+                                                         QCryptographicHash::Sha256)
+                                    .toHex()));
+        }
         if (config.resume && !config.checkpointPath.isEmpty() &&
             QFile::exists(config.checkpointPath)) {
             QString why;

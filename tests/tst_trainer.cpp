@@ -485,6 +485,21 @@ void TestTrainer::exclusionLeavesOutTrainingCellsOnly()
     QCOMPARE(excluded.value(QStringLiteral("cells")).toInt(), 6);
     QCOMPARE(excluded.value(QStringLiteral("unsure_by_review")).toInt(), 1);
     QCOMPARE(excluded.value(QStringLiteral("source")).toString(), QStringLiteral("doubtful.txt"));
+
+    // A checkpoint remembers which cells were left out: resuming with the same list goes on,
+    // with another list it is refused rather than mixing two training sets.
+    c.checkpointPath = m_dir.filePath(QStringLiteral("excluded.checkpoint"));
+    QVERIFY(trainClassifier(reviewed, c).ok);
+    c.resume = true;
+    c.epochs = 2;
+    const TrainingResult same = trainClassifier(reviewed, c);
+    QVERIFY2(same.ok, qPrintable(same.error));
+    QCOMPARE(int(same.history.size()), 2);
+    c.excludedFromTraining.remove(m_cells.images.at(train[0]).relativePath);
+    c.epochs = 3;
+    const TrainingResult other = trainClassifier(reviewed, c);
+    QVERIFY(!other.ok);
+    QVERIFY2(other.error.contains(QLatin1String("left-out cells")), qPrintable(other.error));
 }
 
 QTEST_GUILESS_MAIN(TestTrainer)
