@@ -33,5 +33,8 @@ void printJson(const QJsonObject& json);
 void printError(const QString& message);
 /// Prints a line to stdout.
 void printLine(const QString& line);
+/// Writes `bytes` to `path` atomically (QSaveFile: the old file stays whole on failure).
+/// False, with "<file>: cannot be written: <reason>" in `error`, when it cannot.
+bool writeFileAtomically(const QString& path, const QByteArray& bytes, QString* error);
 
 } // namespace ml::cli

@@ -8,7 +8,6 @@
 #include "inference.h"
 
 #include <QCommandLineParser>
-#include <QSaveFile>
 #include <QThread>
 
 namespace ml::cli {
@@ -84,11 +83,9 @@ int runClassify(const QStringList& args)
         return 1;
     }
     if (p.isSet(csv)) {
-        QSaveFile out(p.value(csv));
-        const QByteArray bytes = report.toCsv(ds);
-        if (!out.open(QIODevice::WriteOnly) || out.write(bytes) != bytes.size() || !out.commit()) {
-            printError(QStringLiteral("classify: %1: cannot be written: %2")
-                           .arg(out.fileName(), out.errorString()));
+        QString why;
+        if (!writeFileAtomically(p.value(csv), report.toCsv(ds), &why)) {
+            printError(QStringLiteral("classify: %1").arg(why));
             return 1;
         }
     }

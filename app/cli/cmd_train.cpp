@@ -13,7 +13,6 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
-#include <QSaveFile>
 #include <QThread>
 
 namespace ml::cli {
@@ -244,7 +243,6 @@ int runTrain(const QStringList& args)
                       .arg(pooled.maxHealthyParasitizedShare, 0, 'f', 4)
                       .arg(pooled.maxHealthyPatient));
         // Every cell's out-of-fold probability, for threshold and per-patient analysis.
-        QSaveFile oof(outOfFoldPathFor(outPath));
         QByteArray rows = "file,patient,true_label,fold,probability_parasitized\n";
         for (int i = 0; i < cv.folds.size(); ++i) {
             const TrainingResult& f = cv.folds.at(i);
@@ -258,12 +256,12 @@ int runTrain(const QStringList& args)
                         .toUtf8();
             }
         }
-        if (!oof.open(QIODevice::WriteOnly) || oof.write(rows) != rows.size() || !oof.commit()) {
-            printError(QStringLiteral("train: %1: cannot be written: %2")
-                           .arg(oof.fileName(), oof.errorString()));
+        QString why;
+        if (!writeFileAtomically(outOfFoldPathFor(outPath), rows, &why)) {
+            printError(QStringLiteral("train: %1").arg(why));
             return 1;
         }
-        printLine(QStringLiteral("out-of-fold probabilities: %1").arg(oof.fileName()));
+        printLine(QStringLiteral("out-of-fold probabilities: %1").arg(outOfFoldPathFor(outPath)));
         r = cv.folds.first();
     } else {
         r = trainClassifier(ds, config, cb);
@@ -277,12 +275,8 @@ int runTrain(const QStringList& args)
         printError(QStringLiteral("train: %1").arg(why));
         return 1;
     }
-    QSaveFile history(historyPathFor(outPath));
-    const QByteArray csv = r.historyCsv();
-    if (!history.open(QIODevice::WriteOnly) || history.write(csv) != csv.size() ||
-        !history.commit()) {
-        printError(QStringLiteral("train: %1: cannot be written: %2")
-                       .arg(history.fileName(), history.errorString()));
+    if (!writeFileAtomically(historyPathFor(outPath), r.historyCsv(), &why)) {
+        printError(QStringLiteral("train: %1").arg(why));
         return 1;
     }
     // The final model is safe on disk: the checkpoint is no longer needed.

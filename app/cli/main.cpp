@@ -3,6 +3,7 @@
 #include <QGuiApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSaveFile>
 #include <QTextStream>
 
 #include <cstdio>
@@ -27,6 +28,15 @@ std::optional<int> parseArguments(QCommandLineParser& parser, const QStringList&
         return 0;
     }
     return std::nullopt;
+}
+
+bool writeFileAtomically(const QString& path, const QByteArray& bytes, QString* error)
+{
+    QSaveFile file(path);
+    if (file.open(QIODevice::WriteOnly) && file.write(bytes) == bytes.size() && file.commit())
+        return true;
+    *error = QStringLiteral("%1: cannot be written: %2").arg(file.fileName(), file.errorString());
+    return false;
 }
 
 void printError(const QString& message)
