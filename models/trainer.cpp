@@ -251,8 +251,9 @@ PatientGroups groupPatients(const Dataset& ds)
     return g;
 }
 
-// What a checkpoint must match to be resumed.
-QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds)
+// What a checkpoint must match to be resumed. `leftOut`: the training cells left out
+// (relative paths, sorted), so a resume with another list cannot mix two training sets.
+QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds, const QStringList& leftOut)
 {
     QJsonObject id{{QStringLiteral("arch"), architectureName(c.arch)},
                    {QStringLiteral("split"), splitName(c.split)},
@@ -267,6 +268,12 @@ QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds)
     }
     if (c.normalization != InputNormalization::None)
         id.insert(QStringLiteral("normalization"), inputNormalizationName(c.normalization));
+    if (!leftOut.isEmpty())
+        id.insert(
+            QStringLiteral("left_out_sha256"),
+            QString::fromLatin1(QCryptographicHash::hash(leftOut.join(QLatin1Char('\n')).toUtf8(),
+                                                         QCryptographicHash::Sha256)
+                                    .toHex()));
     return id;
 }
 
@@ -387,6 +394,11 @@ QString historyPathFor(const QString& modelPath)
 {
     const QFileInfo fi(modelPath);
     return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".history.csv"));
+}
+
+int TrainingResult::leftOutCells() const
+{
+    return std::accumulate(excludedCells.cbegin(), excludedCells.cend(), 0);
 }
 
 QString outOfFoldPathFor(const QString& modelPath)
@@ -530,14 +542,11 @@ QJsonObject TrainingResult::modelCard() const
         card.insert(QStringLiteral("label_corrections"), labelCorrections);
     if (!excludedCells.isEmpty()) {
         QJsonObject perClass;
-        int total = 0;
-        for (auto it = excludedCells.cbegin(); it != excludedCells.cend(); ++it) {
+        for (auto it = excludedCells.cbegin(); it != excludedCells.cend(); ++it)
             perClass.insert(it.key(), it.value());
-            total += it.value();
-        }
         QJsonObject training = card.value(QStringLiteral("training")).toObject();
         training.insert(QStringLiteral("excluded_from_training"),
-                        QJsonObject{{QStringLiteral("cells"), total},
+                        QJsonObject{{QStringLiteral("cells"), int(leftOutCells())},
                                     {QStringLiteral("per_class"), perClass},
                                     {QStringLiteral("unsure_by_review"), unsureCells},
                                     {QStringLiteral("source"), c.exclusionSource}});
@@ -649,8 +658,7 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
                        trainIdx.end());
         if (!result.excludedCells.isEmpty())
             log(QStringLiteral("%1 training cells left out (%2 marked unsure by a reviewer%3)")
-                    .arg(std::accumulate(result.excludedCells.cbegin(), result.excludedCells.cend(),
-                                         0))
+                    .arg(result.leftOutCells())
                     .arg(result.unsureCells)
                     .arg(config.exclusionSource.isEmpty()
                              ? QString()
@@ -762,17 +770,8 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         best.take(*net);
         LoopState state;
         state.learningRate = config.learningRate;
-        QJsonObject identity = runIdentity(config, ds);
-        // Only when cells were left out, so earlier checkpoints still resume; a resume with
-        // another list would silently train on other cells.
-        if (!leftOut.isEmpty()) {
-            leftOut.sort();
-            identity.insert(QStringLiteral("left_out_sha256"),
-                            QString::fromLatin1(
-                                QCryptographicHash::hash(leftOut.join(QLatin1Char('\n')).toUtf8(),
-                                                         QCryptographicHash::Sha256)
-                                    .toHex()));
-        }
+        leftOut.sort();
+        const QJsonObject identity = runIdentity(config, ds, leftOut);
         if (config.resume && !config.checkpointPath.isEmpty() &&
             QFile::exists(config.checkpointPath)) {
             QString why;

@@ -124,6 +124,8 @@ struct TrainingResult
     /// or a reviewer marked them unsure.
     QMap<QString, int> excludedCells; ///< per class name
     int unsureCells = 0;              ///< of those, marked unsure by a reviewer
+    /// All of excludedCells together.
+    int leftOutCells() const;
     SplitSummary split;
     /// Reviewer corrections in the training labels (correctionsUsedJson() of the dataset;
     /// empty when none), recorded in the model card under "label_corrections".
