@@ -5,6 +5,7 @@
 #include <QAtomicInteger>
 #include <QCryptographicHash>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QLoggingCategory>
@@ -12,7 +13,10 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStandardPaths>
+#include <QThread>
 #include <QVariant>
+
+#include <algorithm>
 
 Q_LOGGING_CATEGORY(lcCorrections, "malarialens.corrections")
 
@@ -198,6 +202,7 @@ bool CorrectionStore::exec(const QString& sql)
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     if (!q.exec(sql)) {
         m_error = describe(m_path, q.lastError());
+        m_lockFailure = isLockError(q.lastError());
         return false;
     }
     return true;
@@ -225,6 +230,7 @@ bool CorrectionStore::createSchema()
         } else if (q.lastError().isValid() &&
                    !q.lastError().text().contains(QLatin1String("no such table"))) {
             m_error = describe(m_path, q.lastError());
+            m_lockFailure = isLockError(q.lastError());
             return false;
         }
     }
@@ -277,24 +283,44 @@ bool CorrectionStore::open(const QString& path)
 
     // Read-write: WAL (readers never block the writer and a kill keeps every committed
     // transaction), FULL sync (a commit is on disk before add() returns), schema.
-    QString writeError;
-    if (connect(false)) {
+    auto openReadWrite = [&] {
+        if (!connect(false))
+            return false;
         QSqlQuery q(QSqlDatabase::database(m_connection, false));
         const bool wal =
             q.exec(QStringLiteral("PRAGMA journal_mode=WAL")) && q.next() &&
             q.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) == 0;
+        const QSqlError walError = q.lastError();
         q.finish(); // an active statement would block the schema transaction's COMMIT
-        if (!wal)
-            m_error = q.lastError().isValid() ? describe(path, q.lastError())
-                                              : QStringLiteral("the corrections database %1 "
-                                                               "cannot switch to WAL mode")
-                                                    .arg(QDir::toNativeSeparators(path));
-        if (wal && exec(QStringLiteral("PRAGMA synchronous=FULL")) && createSchema()) {
+        if (!wal) {
+            m_error = walError.isValid() ? describe(path, walError)
+                                         : QStringLiteral("the corrections database %1 "
+                                                          "cannot switch to WAL mode")
+                                               .arg(QDir::toNativeSeparators(path));
+            m_lockFailure = walError.isValid() && isLockError(walError);
+            return false;
+        }
+        return exec(QStringLiteral("PRAGMA synchronous=FULL")) && createSchema();
+    };
+    // Two programs opening a new database at the same moment can get SQLITE_BUSY at once,
+    // without the busy handler waiting (SQLite refuses to wait where waiting could deadlock,
+    // e.g. both switching it to WAL): a lock failure is retried on a fresh connection until
+    // the busy timeout has passed. A lock that is really held ran out the timeout already.
+    QElapsedTimer waited;
+    waited.start();
+    for (int attempt = 1;; ++attempt) {
+        m_lockFailure = false;
+        if (openReadWrite()) {
             m_open = true;
             return true;
         }
+        if (!m_lockFailure || waited.elapsed() >= m_busyTimeoutMs)
+            break;
+        close();
+        m_path = path;
+        QThread::msleep(std::min(10 * attempt, 100));
     }
-    writeError = m_error;
+    const QString writeError = m_error;
     close();
     m_path = path;
 

@@ -109,6 +109,7 @@ private:
     mutable QString m_error; // also set by const readers
     bool m_open = false;
     bool m_readOnly = false;
+    bool m_lockFailure = false; ///< the last failed statement met another connection's lock
     int m_busyTimeoutMs = 3000;
 };
 
