@@ -4,18 +4,11 @@
 #include "imagepass.h"
 
 #include <QDataStream>
-#include <QDir>
-#include <QFile>
-#include <QFileInfo>
-#include <QLoggingCategory>
-#include <QSaveFile>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
-
-Q_LOGGING_CATEGORY(lcHsv, "malarialens.core.hsvhistogram")
 
 namespace ml {
 
@@ -23,11 +16,6 @@ namespace {
 
 constexpr quint32 kMagic = 0x4d4c4856; // "MLHV"
 constexpr quint32 kVersion = 1;
-
-QStringList classSlots(const Dataset& ds)
-{
-    return ds.isLabelled() ? ds.classNames : QStringList{QStringLiteral("unlabeled")};
-}
 
 QDataStream& operator<<(QDataStream& out, const std::vector<double>& v)
 {
@@ -48,44 +36,31 @@ bool readVector(QDataStream& in, std::vector<double>& v)
     return in.status() == QDataStream::Ok;
 }
 
-bool loadCache(const QString& path, const QByteArray& key, const Dataset& ds, int minValue,
+ExploreCacheHeader cacheHeader(const QByteArray& key, int minValue)
+{
+    return {kMagic, kVersion, key, qint32(minValue)};
+}
+
+bool loadCache(const QString& path, const QByteArray& key, const QStringList& names, int minValue,
                HsvHistogramResult& out)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return false;
-    QDataStream in(&f);
-    in.setVersion(QDataStream::Qt_6_4);
-    quint32 magic = 0, version = 0;
-    QByteArray storedKey;
-    qint32 storedMin = 0, decoded = 0, n = 0;
-    in >> magic >> version >> storedKey >> storedMin >> decoded >> n;
-    const QStringList names = classSlots(ds);
-    if (in.status() != QDataStream::Ok || magic != kMagic || version != kVersion ||
-        storedKey != key || storedMin != minValue || n != names.size())
-        return false;
-    HsvHistogramResult r;
-    r.minValue = minValue;
-    r.decoded = decoded;
-    for (qint32 i = 0; i < n; ++i) {
-        ClassHsvHistogram h;
+    std::vector<ClassHsvHistogram> classes(size_t(names.size()));
+    const auto readClass = [&](QDataStream& in, int i) {
+        ClassHsvHistogram& h = classes[size_t(i)];
         qint32 images = 0;
         in >> h.className >> images >> h.pixels;
         h.images = images;
-        if (h.className != names.at(i) || !readVector(in, h.hue) || !readVector(in, h.saturation) ||
-            !readVector(in, h.value))
-            return false;
-        r.classes.push_back(std::move(h));
-    }
-    qint32 failed = 0;
-    in >> failed;
-    for (qint32 i = 0; i < failed && in.status() == QDataStream::Ok; ++i) {
-        SkippedFile s;
-        in >> s.path >> s.reason;
-        r.failed.append(s);
-    }
-    if (in.status() != QDataStream::Ok)
+        return h.className == names.at(i) && readVector(in, h.hue) &&
+               readVector(in, h.saturation) && readVector(in, h.value);
+    };
+    ExploreCacheCommon common;
+    if (!readExploreCache(path, cacheHeader(key, minValue), int(names.size()), readClass, common))
         return false;
+    HsvHistogramResult r;
+    r.minValue = minValue;
+    r.classes = std::move(classes);
+    r.decoded = common.decoded;
+    r.failed = std::move(common.failed);
     r.complete = true;
     r.fromCache = true;
     out = std::move(r);
@@ -94,23 +69,12 @@ bool loadCache(const QString& path, const QByteArray& key, const Dataset& ds, in
 
 void saveCache(const QString& path, const QByteArray& key, const HsvHistogramResult& r)
 {
-    QDir().mkpath(QFileInfo(path).absolutePath());
-    QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly)) {
-        qCWarning(lcHsv) << "cannot write cache" << path << f.errorString();
-        return;
-    }
-    QDataStream out(&f);
-    out.setVersion(QDataStream::Qt_6_4);
-    out << kMagic << kVersion << key << qint32(r.minValue) << qint32(r.decoded)
-        << qint32(r.classes.size());
-    for (const ClassHsvHistogram& h : r.classes)
+    const auto writeClass = [&](QDataStream& out, int i) {
+        const ClassHsvHistogram& h = r.classes[size_t(i)];
         out << h.className << qint32(h.images) << h.pixels << h.hue << h.saturation << h.value;
-    out << qint32(r.failed.size());
-    for (const SkippedFile& s : r.failed)
-        out << s.path << s.reason;
-    if (!f.commit())
-        qCWarning(lcHsv) << "cannot write cache" << path << f.errorString();
+    };
+    writeExploreCache(path, cacheHeader(key, r.minValue), int(r.classes.size()), writeClass,
+                      {r.decoded, r.failed});
 }
 
 } // namespace
@@ -179,7 +143,7 @@ HsvHistogramResult computeHsvHistograms(const Dataset& dataset, const HsvHistogr
         result.error = dataset.error;
         return result;
     }
-    const QStringList names = classSlots(dataset);
+    const QStringList names = exploreClassSlots(dataset);
 
     QByteArray key;
     QString cachePath;
@@ -188,17 +152,14 @@ HsvHistogramResult computeHsvHistograms(const Dataset& dataset, const HsvHistogr
         key = datasetContentKey(dataset);
         cachePath = exploreCacheFile(options.cacheDir, QStringLiteral("hsv"), dataset,
                                      QStringLiteral("min=%1;v=%2").arg(minValue).arg(kVersion));
-        if (loadCache(cachePath, key, dataset, minValue, result)) {
+        if (loadCache(cachePath, key, names, minValue, result)) {
             if (options.progress)
                 options.progress(int(dataset.images.size()), int(dataset.images.size()));
             return result;
         }
     }
 
-    ImagePassOptions pass;
-    pass.threads = options.threads;
-    pass.cancel = options.cancel;
-    pass.progress = options.progress;
+    const ImagePassOptions& pass = options;
     const int workers = imagePassThreads(pass, int(dataset.images.size()));
     std::vector<std::vector<ClassHsvHistogram>> acc(
         size_t(workers), std::vector<ClassHsvHistogram>(size_t(names.size())));

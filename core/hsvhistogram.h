@@ -3,6 +3,7 @@
 // HSV), so the colour of stained parasites can be compared with healthy cells.
 
 #include "dataset.h"
+#include "explorecache.h"
 
 #include <QString>
 
@@ -14,22 +15,13 @@
 
 namespace ml {
 
-/// How computeHsvHistograms() runs.
-struct HsvHistogramOptions
+/// How computeHsvHistograms() runs: threads, cancel, progress and cache as
+/// ExplorePassOptions.
+struct HsvHistogramOptions : ExplorePassOptions
 {
     /// Pixels with value (V) below this are not counted: the NIH crops pad each cell with
     /// pure black (V = 0), which would otherwise dwarf every other bin. 0 counts every pixel.
     int minValue = 1;
-    /// Decoding threads (the thread budget); <= 0 means QThread::idealThreadCount().
-    int threads = 0;
-    /// Set from any thread to stop; the result is then flagged incomplete with empty counts.
-    const std::atomic<bool>* cancel = nullptr;
-    /// Called from worker threads (concurrently: must be thread-safe) with images done/total.
-    std::function<void(int done, int total)> progress;
-    /// Read and write the per-folder cache (see explorecache.h).
-    bool useCache = true;
-    /// Cache folder; empty means defaultExploreCacheDir().
-    QString cacheDir;
 };
 
 /// Which histogram of a class.

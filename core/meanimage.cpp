@@ -5,18 +5,11 @@
 #include "imagepass.h"
 
 #include <QDataStream>
-#include <QDir>
-#include <QFile>
-#include <QFileInfo>
-#include <QLoggingCategory>
-#include <QSaveFile>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
-
-Q_LOGGING_CATEGORY(lcMean, "malarialens.core.meanimage")
 
 namespace ml {
 
@@ -31,11 +24,6 @@ struct Accumulator
     cv::Mat sumSq; // CV_64FC3, 8-bit units squared
     int count = 0;
 };
-
-QStringList classSlots(const Dataset& ds)
-{
-    return ds.isLabelled() ? ds.classNames : QStringList{QStringLiteral("unlabeled")};
-}
 
 void writeMat(QDataStream& out, const cv::Mat& m)
 {
@@ -64,43 +52,30 @@ bool readMat(QDataStream& in, cv::Mat& m)
     return true;
 }
 
-bool loadCache(const QString& path, const QByteArray& key, const Dataset& ds, int size,
+ExploreCacheHeader cacheHeader(const QByteArray& key, int size)
+{
+    return {kMagic, kVersion, key, qint32(size)};
+}
+
+bool loadCache(const QString& path, const QByteArray& key, const QStringList& names, int size,
                MeanImageResult& out)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return false;
-    QDataStream in(&f);
-    in.setVersion(QDataStream::Qt_6_4);
-    quint32 magic = 0, version = 0;
-    QByteArray storedKey;
-    qint32 storedSize = 0, n = 0, decoded = 0;
-    in >> magic >> version >> storedKey >> storedSize >> decoded >> n;
-    const QStringList names = classSlots(ds);
-    if (in.status() != QDataStream::Ok || magic != kMagic || version != kVersion ||
-        storedKey != key || storedSize != size || n != names.size())
-        return false;
-    MeanImageResult r;
-    r.size = size;
-    r.decoded = decoded;
-    for (qint32 i = 0; i < n; ++i) {
-        ClassMeanImage c;
+    std::vector<ClassMeanImage> classes(size_t(names.size()));
+    const auto readClass = [&](QDataStream& in, int i) {
+        ClassMeanImage& c = classes[size_t(i)];
         qint32 count = 0;
         in >> c.className >> count;
         c.count = count;
-        if (c.className != names.at(i) || !readMat(in, c.mean) || !readMat(in, c.stddev))
-            return false;
-        r.classes.push_back(std::move(c));
-    }
-    qint32 failed = 0;
-    in >> failed;
-    for (qint32 i = 0; i < failed && in.status() == QDataStream::Ok; ++i) {
-        SkippedFile s;
-        in >> s.path >> s.reason;
-        r.failed.append(s);
-    }
-    if (in.status() != QDataStream::Ok)
+        return c.className == names.at(i) && readMat(in, c.mean) && readMat(in, c.stddev);
+    };
+    ExploreCacheCommon common;
+    if (!readExploreCache(path, cacheHeader(key, size), int(names.size()), readClass, common))
         return false;
+    MeanImageResult r;
+    r.size = size;
+    r.classes = std::move(classes);
+    r.decoded = common.decoded;
+    r.failed = std::move(common.failed);
     r.complete = true;
     r.fromCache = true;
     out = std::move(r);
@@ -109,27 +84,14 @@ bool loadCache(const QString& path, const QByteArray& key, const Dataset& ds, in
 
 void saveCache(const QString& path, const QByteArray& key, const MeanImageResult& r)
 {
-    QDir().mkpath(QFileInfo(path).absolutePath());
-    // QSaveFile: a crash or a second writer never leaves a half-written cache behind.
-    QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly)) {
-        qCWarning(lcMean) << "cannot write cache" << path << f.errorString();
-        return;
-    }
-    QDataStream out(&f);
-    out.setVersion(QDataStream::Qt_6_4);
-    out << kMagic << kVersion << key << qint32(r.size) << qint32(r.decoded)
-        << qint32(r.classes.size());
-    for (const ClassMeanImage& c : r.classes) {
+    const auto writeClass = [&](QDataStream& out, int i) {
+        const ClassMeanImage& c = r.classes[size_t(i)];
         out << c.className << qint32(c.count);
         writeMat(out, c.mean);
         writeMat(out, c.stddev);
-    }
-    out << qint32(r.failed.size());
-    for (const SkippedFile& s : r.failed)
-        out << s.path << s.reason;
-    if (!f.commit())
-        qCWarning(lcMean) << "cannot write cache" << path << f.errorString();
+    };
+    writeExploreCache(path, cacheHeader(key, r.size), int(r.classes.size()), writeClass,
+                      {r.decoded, r.failed});
 }
 
 } // namespace
@@ -152,7 +114,7 @@ MeanImageResult computeMeanImages(const Dataset& dataset, const MeanImageOptions
         result.error = dataset.error;
         return result;
     }
-    const QStringList names = classSlots(dataset);
+    const QStringList names = exploreClassSlots(dataset);
 
     QByteArray key;
     QString cachePath;
@@ -162,17 +124,14 @@ MeanImageResult computeMeanImages(const Dataset& dataset, const MeanImageOptions
         key = datasetContentKey(dataset);
         cachePath = exploreCacheFile(options.cacheDir, QStringLiteral("mean"), dataset,
                                      QStringLiteral("size=%1;v=%2").arg(size).arg(kVersion));
-        if (loadCache(cachePath, key, dataset, size, result)) {
+        if (loadCache(cachePath, key, names, size, result)) {
             if (options.progress)
                 options.progress(int(dataset.images.size()), int(dataset.images.size()));
             return result;
         }
     }
 
-    ImagePassOptions pass;
-    pass.threads = options.threads;
-    pass.cancel = options.cancel;
-    pass.progress = options.progress;
+    const ImagePassOptions& pass = options;
     const int workers = imagePassThreads(pass, int(dataset.images.size()));
     // One accumulator per worker and class: no locks in the hot loop.
     std::vector<std::vector<Accumulator>> acc(size_t(workers),

@@ -3,6 +3,7 @@
 // infected and healthy cell look like at the model's input size, and where they differ.
 
 #include "dataset.h"
+#include "explorecache.h"
 
 #include <QString>
 
@@ -15,22 +16,12 @@
 
 namespace ml {
 
-/// How computeMeanImages() runs.
-struct MeanImageOptions
+/// How computeMeanImages() runs: threads, cancel, progress and cache as ExplorePassOptions.
+struct MeanImageOptions : ExplorePassOptions
 {
     /// Side of the square every image is resized to (bilinear, as Keras' image loader does)
     /// before accumulating: the model input size. Clamped to [4, 1024].
     int size = 64;
-    /// Decoding threads (the thread budget); <= 0 means QThread::idealThreadCount().
-    int threads = 0;
-    /// Set from any thread to stop; the result is then flagged incomplete and holds no images.
-    const std::atomic<bool>* cancel = nullptr;
-    /// Called from worker threads (concurrently: must be thread-safe) with images done/total.
-    std::function<void(int done, int total)> progress;
-    /// Read and write the per-folder cache (see explorecache.h).
-    bool useCache = true;
-    /// Cache folder; empty means defaultExploreCacheDir().
-    QString cacheDir;
 };
 
 /// The mean and standard deviation of one class.
