@@ -2,13 +2,13 @@
 // with the embedded default model or a model file.
 
 #include "clicommand.h"
+#include "modeloptions.h"
 
 #include "classifier.h"
 #include "folderscanner.h"
 #include "inference.h"
 
 #include <QCommandLineParser>
-#include <QThread>
 
 namespace ml::cli {
 
@@ -20,15 +20,11 @@ int runClassify(const QStringList& args)
         "predicted class, images per second and, for a labelled folder, the accuracy."));
     p.addHelpOption();
     p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("folder of cell images"));
-    const QCommandLineOption model(QStringLiteral("model"),
-                                   QStringLiteral("model file (default: embedded model)"),
-                                   QStringLiteral("FILE"));
+    const QCommandLineOption model = modelOption();
     const QCommandLineOption csv(QStringLiteral("csv"),
                                  QStringLiteral("write one row per image to OUT"),
                                  QStringLiteral("OUT"));
-    const QCommandLineOption threads(
-        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
-        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption threads = torchThreadsOption();
     const QCommandLineOption decodeThreads(
         QStringLiteral("decode-threads"),
         QStringLiteral("threads decoding the next batch (default 1)"), QStringLiteral("N"),
@@ -36,11 +32,7 @@ int runClassify(const QStringList& args)
     const QCommandLineOption batch(QStringLiteral("batch-size"),
                                    QStringLiteral("images per forward pass (default 256)"),
                                    QStringLiteral("N"), QStringLiteral("256"));
-    const QCommandLineOption threshold(
-        QStringLiteral("threshold"),
-        QStringLiteral("P(Parasitized) from which a cell is called parasitized (default: the "
-                       "model card's threshold, else 0.5)"),
-        QStringLiteral("T"), QStringLiteral("0.5"));
+    const QCommandLineOption threshold = thresholdOption();
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print a JSON summary"));
     p.addOptions({model, csv, threads, decodeThreads, batch, threshold, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
@@ -50,28 +42,28 @@ int runClassify(const QStringList& args)
         return 2;
     }
     ClassifyOptions options;
-    bool ok1 = false, ok2 = false, ok3 = false, ok4 = false;
+    bool ok1 = false, ok2 = false, ok3 = false;
     options.threads = p.value(threads).toInt(&ok1);
     options.decodeThreads = p.value(decodeThreads).toInt(&ok2);
     options.batchSize = p.value(batch).toInt(&ok3);
-    options.threshold = p.value(threshold).toDouble(&ok4);
-    if (!(ok1 && ok2 && ok3 && ok4) || options.threads < 1 || options.decodeThreads < 1 ||
-        options.batchSize < 1 || options.threshold < 0 || options.threshold > 1) {
+    // A given threshold is checked before the model loads (a usage error, exit 2); the card's
+    // is read after.
+    const auto badThreshold = [&] {
+        bool ok = false;
+        const double t = p.value(threshold).toDouble(&ok);
+        return p.isSet(threshold) && (!ok || t < 0 || t > 1);
+    };
+    if (!(ok1 && ok2 && ok3) || options.threads < 1 || options.decodeThreads < 1 ||
+        options.batchSize < 1 || badThreshold()) {
         printError(QStringLiteral(
             "classify: invalid --threads, --decode-threads, --batch-size or --threshold"));
         return 2;
     }
 
     Classifier classifier;
-    const bool loaded =
-        p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded();
-    if (!loaded) {
-        printError(QStringLiteral("classify: %1").arg(classifier.errorString()));
+    if (!loadModel(p, model, classifier, QStringLiteral("classify")))
         return 1;
-    }
-    // A threshold saved into the model card (Evaluate page) is the model's operating point.
-    if (!p.isSet(threshold))
-        options.threshold = classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    options.threshold = *decisionThreshold(p, threshold, classifier);
     const Dataset ds = scanFolder(p.positionalArguments().first());
     if (!ds.error.isEmpty()) {
         printError(QStringLiteral("classify: %1").arg(ds.error));

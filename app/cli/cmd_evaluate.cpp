@@ -2,6 +2,7 @@
 // the patient table of a labelled folder, computed by core/metrics as the GUI does.
 
 #include "clicommand.h"
+#include "modeloptions.h"
 
 #include "classificationresults.h"
 #include "classifier.h"
@@ -12,7 +13,6 @@
 #include "validationsplit.h"
 
 #include <QCommandLineParser>
-#include <QThread>
 
 namespace ml::cli {
 
@@ -27,22 +27,14 @@ int runEvaluate(const QStringList& args)
     p.addHelpOption();
     p.addPositionalArgument(QStringLiteral("DIR"),
                             QStringLiteral("labelled folder of cell images"));
-    const QCommandLineOption model(QStringLiteral("model"),
-                                   QStringLiteral("model file (default: embedded model)"),
-                                   QStringLiteral("FILE"));
-    const QCommandLineOption threshold(
-        QStringLiteral("threshold"),
-        QStringLiteral("P(Parasitized) from which a cell is called parasitized "
-                       "(default: the model card's, else 0.5)"),
-        QStringLiteral("T"));
+    const QCommandLineOption model = modelOption();
+    const QCommandLineOption threshold = thresholdOption();
     const QCommandLineOption patientThreshold(
         QStringLiteral("patient-threshold"),
         QStringLiteral("share of cells called parasitized above which a "
                        "patient is called infected (default 0.05)"),
         QStringLiteral("S"), QStringLiteral("0.05"));
-    const QCommandLineOption threads(
-        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
-        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption threads = torchThreadsOption();
     const QCommandLineOption validationSplit(
         QStringLiteral("validation-split"),
         QStringLiteral("evaluate only the patients the model's training held out "
@@ -60,20 +52,14 @@ int runEvaluate(const QStringList& args)
         return 2;
     }
     Classifier classifier;
-    const bool loaded =
-        p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded();
-    if (!loaded) {
-        printError(QStringLiteral("evaluate: %1").arg(classifier.errorString()));
+    if (!loadModel(p, model, classifier, QStringLiteral("evaluate")))
         return 1;
-    }
-    bool ok = true;
-    double t = classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
-    if (p.isSet(threshold))
-        t = p.value(threshold).toDouble(&ok);
+    const std::optional<double> t = decisionThreshold(p, threshold, classifier);
     bool okP = false;
     const double pt = p.value(patientThreshold).toDouble(&okP);
     const int nThreads = p.value(threads).toInt();
-    if (!ok || !okP || t <= 0 || t >= 1 || pt < 0 || pt >= 1 || nThreads < 1) {
+    // 0 and 1 call every cell one class: nothing left to evaluate.
+    if (!t || *t <= 0 || *t >= 1 || !okP || pt < 0 || pt >= 1 || nThreads < 1) {
         printError(
             QStringLiteral("evaluate: invalid --threshold, --patient-threshold or --threads"));
         return 2;
@@ -109,7 +95,7 @@ int runEvaluate(const QStringList& args)
     }
     ClassifyOptions options;
     options.threads = nThreads;
-    options.threshold = t;
+    options.threshold = *t;
     const ClassifyReport report = classifyDataset(*ds, classifier, options);
     if (!report.ok()) {
         printError(QStringLiteral("evaluate: %1").arg(report.error));
@@ -135,7 +121,7 @@ int runEvaluate(const QStringList& args)
                        .arg(ds->root, modelClassNames().join(QStringLiteral(", "))));
         return 1;
     }
-    Evaluation e = evaluate(cells, modelClassNames(), t, pt);
+    Evaluation e = evaluate(cells, modelClassNames(), *t, pt);
     if (unknownClass)
         e.warnings << QStringLiteral("%1 images in classes the model does not know were left out")
                           .arg(unknownClass);

@@ -1,6 +1,7 @@
 // malarialens-cli explain IMAGE --out heatmap.png: where the model found its evidence in one
 // cell image (Grad-CAM for native models, occlusion for TorchScript), drawn over the cell.
 #include "clicommand.h"
+#include "modeloptions.h"
 
 #include "classifier.h"
 #include "gradcam.h"
@@ -30,9 +31,7 @@ int runExplain(const QStringList& args)
     p.addPositionalArgument(QStringLiteral("IMAGE"), QStringLiteral("cell image"));
     const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("PNG to write"),
                                  QStringLiteral("FILE"));
-    const QCommandLineOption model(QStringLiteral("model"),
-                                   QStringLiteral("model file (default: embedded model)"),
-                                   QStringLiteral("FILE"));
+    const QCommandLineOption model = modelOption();
     const QCommandLineOption method(QStringLiteral("method"),
                                     QStringLiteral("auto, grad-cam or occlusion (default auto)"),
                                     QStringLiteral("M"), QStringLiteral("auto"));
@@ -72,10 +71,8 @@ int runExplain(const QStringList& args)
         return 2;
     }
     Classifier classifier;
-    if (!(p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded())) {
-        printError(QStringLiteral("explain: %1").arg(classifier.errorString()));
+    if (!loadModel(p, model, classifier, QStringLiteral("explain")))
         return 1;
-    }
     options.threshold = classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
     setTorchThreads(QThread::idealThreadCount());
     const QString image = p.positionalArguments().first();

@@ -2,6 +2,7 @@
 // model file.
 
 #include "clicommand.h"
+#include "modeloptions.h"
 
 #include "classifier.h"
 
@@ -37,9 +38,7 @@ int runModelInfo(const QStringList& args)
     p.setApplicationDescription(QStringLiteral(
         "Print the model card of the embedded default model, or of FILE (native or TorchScript)."));
     p.addHelpOption();
-    const QCommandLineOption model(QStringLiteral("model"),
-                                   QStringLiteral("model file (default: embedded)"),
-                                   QStringLiteral("FILE"));
+    const QCommandLineOption model = modelOption();
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
     const QCommandLineOption perPatient(
         QStringLiteral("per-patient"),
@@ -53,11 +52,8 @@ int runModelInfo(const QStringList& args)
         return 2;
     }
     Classifier c;
-    const bool ok = p.isSet(model) ? c.load(p.value(model)) : c.loadEmbedded();
-    if (!ok) {
-        printError(QStringLiteral("model-info: %1").arg(c.errorString()));
+    if (!loadModel(p, model, c, QStringLiteral("model-info")))
         return 1;
-    }
     QJsonObject card = c.card();
     // What was actually loaded, beside what the card claims.
     card.insert(QStringLiteral("loaded"),

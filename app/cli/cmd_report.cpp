@@ -1,6 +1,7 @@
 // malarialens-cli report: classify a folder and write the PDF report a clinic files.
 
 #include "clicommand.h"
+#include "modeloptions.h"
 
 #include "classificationresults.h"
 #include "classifier.h"
@@ -9,7 +10,6 @@
 #include "pdfreport.h"
 
 #include <QCommandLineParser>
-#include <QThread>
 
 namespace ml::cli {
 
@@ -25,19 +25,12 @@ int runReport(const QStringList& args)
     p.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("folder of cell images"));
     const QCommandLineOption pdf(QStringLiteral("pdf"), QStringLiteral("the PDF file to write"),
                                  QStringLiteral("OUT.pdf"));
-    const QCommandLineOption model(QStringLiteral("model"),
-                                   QStringLiteral("model file (default: embedded model)"),
-                                   QStringLiteral("FILE"));
-    const QCommandLineOption threshold(
-        QStringLiteral("threshold"),
-        QStringLiteral("decision threshold (default: the model card's, else 0.5)"),
-        QStringLiteral("T"));
+    const QCommandLineOption model = modelOption();
+    const QCommandLineOption threshold = thresholdOption();
     const QCommandLineOption gallery(QStringLiteral("gallery"),
                                      QStringLiteral("most cells in the gallery (default 48)"),
                                      QStringLiteral("N"), QStringLiteral("48"));
-    const QCommandLineOption threads(
-        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
-        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption threads = torchThreadsOption();
     p.addOptions({pdf, model, threshold, gallery, threads});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
@@ -46,15 +39,10 @@ int runReport(const QStringList& args)
         return 2;
     }
     Classifier classifier;
-    if (!(p.isSet(model) ? classifier.load(p.value(model)) : classifier.loadEmbedded())) {
-        printError(QStringLiteral("report: %1").arg(classifier.errorString()));
+    if (!loadModel(p, model, classifier, QStringLiteral("report")))
         return 1;
-    }
-    bool ok = true;
-    const double t = p.isSet(threshold)
-                         ? p.value(threshold).toDouble(&ok)
-                         : classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
-    if (!ok || t <= 0 || t >= 1) {
+    const double t = decisionThreshold(p, threshold, classifier).value_or(-1.0);
+    if (t <= 0 || t >= 1) {
         printError(QStringLiteral("report: invalid --threshold"));
         return 2;
     }

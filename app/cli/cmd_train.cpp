@@ -2,6 +2,7 @@
 // model, its card (.json) and its history (.history.csv) beside each other.
 
 #include "clicommand.h"
+#include "modeloptions.h"
 
 #include "csvfield.h"
 
@@ -13,7 +14,6 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
-#include <QThread>
 
 namespace ml::cli {
 
@@ -59,9 +59,7 @@ int runTrain(const QStringList& args)
     const QCommandLineOption seed(QStringLiteral("seed"),
                                   QStringLiteral("random seed (default 42)"), QStringLiteral("S"),
                                   QStringLiteral("42"));
-    const QCommandLineOption threads(
-        QStringLiteral("threads"), QStringLiteral("libtorch threads (default: cores)"),
-        QStringLiteral("N"), QString::number(QThread::idealThreadCount()));
+    const QCommandLineOption threads = torchThreadsOption();
     const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
                                  QStringLiteral("FILE"));
     const QCommandLineOption resume(QStringLiteral("resume"),
