@@ -128,6 +128,27 @@ std::optional<QList<QStringList>> parseRecords(const QString& text, QString* err
     return records;
 }
 
+/// The INSERT of one correction; `orIgnore` skips a row the unique index already holds.
+QString insertStatement(bool orIgnore)
+{
+    return QStringLiteral("INSERT %1INTO corrections (path, sha256, bytes, old_label, new_label, "
+                          "time, reviewer, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .arg(orIgnore ? QStringLiteral("OR IGNORE ") : QString());
+}
+
+/// Binds `c` to insertStatement()'s placeholders, with `time` as its decision time.
+void bindCorrection(QSqlQuery& q, const Correction& c, const QDateTime& time)
+{
+    q.addBindValue(text(c.path));
+    q.addBindValue(text(c.sha256));
+    q.addBindValue(c.bytes);
+    q.addBindValue(text(c.oldLabel));
+    q.addBindValue(text(c.newLabel));
+    q.addBindValue(timeText(time));
+    q.addBindValue(text(c.reviewer));
+    q.addBindValue(text(c.note));
+}
+
 Correction fromQuery(const QSqlQuery& q)
 {
     Correction c;
@@ -345,90 +366,80 @@ bool CorrectionStore::open(const QString& path)
     return false;
 }
 
-std::optional<qint64> CorrectionStore::add(Correction c)
+bool CorrectionStore::writable()
 {
-    if (!m_open || m_readOnly) {
-        if (m_error.isEmpty())
-            m_error = QStringLiteral("the corrections database is not open");
-        return std::nullopt;
-    }
-    if (!c.time.isValid())
-        c.time = QDateTime::currentDateTimeUtc();
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (m_open && !m_readOnly)
+        return true;
+    if (m_error.isEmpty())
+        m_error = QStringLiteral("the corrections database is not open");
+    return false;
+}
+
+bool CorrectionStore::writeTransaction(const QString& sql,
+                                       const std::function<bool(QSqlQuery&)>& body)
+{
     // BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy timeout) instead
     // of failing half-way when another process writes at the same time.
     if (!exec(QStringLiteral("BEGIN IMMEDIATE")))
-        return std::nullopt;
-    QSqlQuery q(db);
-    q.prepare(QStringLiteral("INSERT INTO corrections (path, sha256, bytes, old_label, new_label, "
-                             "time, reviewer, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-    q.addBindValue(text(c.path));
-    q.addBindValue(text(c.sha256));
-    q.addBindValue(c.bytes);
-    q.addBindValue(text(c.oldLabel));
-    q.addBindValue(text(c.newLabel));
-    q.addBindValue(timeText(c.time));
-    q.addBindValue(text(c.reviewer));
-    q.addBindValue(text(c.note));
-    if (!q.exec()) {
+        return false;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(sql);
+    if (!body(q)) {
         m_error = describe(m_path, q.lastError());
         exec(QStringLiteral("ROLLBACK"));
-        return std::nullopt;
+        return false;
     }
-    const qint64 id = q.lastInsertId().toLongLong();
     q.finish(); // COMMIT fails while a statement of the transaction is still active
     if (!exec(QStringLiteral("COMMIT"))) {
         const QString e = m_error;
         exec(QStringLiteral("ROLLBACK"));
         m_error = e;
-        return std::nullopt;
+        return false;
     }
+    return true;
+}
+
+std::optional<qint64> CorrectionStore::add(Correction c)
+{
+    if (!writable())
+        return std::nullopt;
+    if (!c.time.isValid())
+        c.time = QDateTime::currentDateTimeUtc();
+    qint64 id = -1;
+    const bool written = writeTransaction(insertStatement(false), [&](QSqlQuery& q) {
+        bindCorrection(q, c, c.time);
+        if (!q.exec())
+            return false;
+        id = q.lastInsertId().toLongLong();
+        return true;
+    });
+    if (!written)
+        return std::nullopt;
     m_error.clear();
     return id;
 }
 
 std::optional<int> CorrectionStore::addAll(const QList<Correction>& corrections, int batchSize)
 {
-    if (!m_open || m_readOnly) {
-        if (m_error.isEmpty())
-            m_error = QStringLiteral("the corrections database is not open");
+    if (!writable())
         return std::nullopt;
-    }
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    const int step = std::max(1, batchSize);
     int added = 0;
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    for (int start = 0; start < corrections.size(); start += std::max(1, batchSize)) {
-        if (!exec(QStringLiteral("BEGIN IMMEDIATE")))
-            return std::nullopt;
-        QSqlQuery q(db);
-        q.prepare(QStringLiteral("INSERT OR IGNORE INTO corrections (path, sha256, bytes, "
-                                 "old_label, new_label, time, reviewer, note) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-        const int end = std::min(int(corrections.size()), start + std::max(1, batchSize));
-        for (int i = start; i < end; ++i) {
-            const Correction& c = corrections.at(i);
-            q.addBindValue(text(c.path));
-            q.addBindValue(text(c.sha256));
-            q.addBindValue(c.bytes);
-            q.addBindValue(text(c.oldLabel));
-            q.addBindValue(text(c.newLabel));
-            q.addBindValue(timeText(c.time.isValid() ? c.time : now));
-            q.addBindValue(text(c.reviewer));
-            q.addBindValue(text(c.note));
-            if (!q.exec()) {
-                m_error = describe(m_path, q.lastError());
-                exec(QStringLiteral("ROLLBACK"));
-                return std::nullopt;
+    for (int start = 0; start < corrections.size(); start += step) {
+        const int end = std::min(int(corrections.size()), start + step);
+        const bool written = writeTransaction(insertStatement(true), [&](QSqlQuery& q) {
+            for (int i = start; i < end; ++i) {
+                const Correction& c = corrections.at(i);
+                bindCorrection(q, c, c.time.isValid() ? c.time : now);
+                if (!q.exec())
+                    return false;
+                added += q.numRowsAffected() > 0 ? 1 : 0;
             }
-            added += q.numRowsAffected() > 0 ? 1 : 0;
-        }
-        q.finish();
-        if (!exec(QStringLiteral("COMMIT"))) {
-            const QString e = m_error;
-            exec(QStringLiteral("ROLLBACK"));
-            m_error = e;
+            return true;
+        });
+        if (!written)
             return std::nullopt;
-        }
     }
     m_error.clear();
     return added;

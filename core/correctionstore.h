@@ -9,7 +9,10 @@
 #include <QList>
 #include <QString>
 
+#include <functional>
 #include <optional>
+
+class QSqlQuery;
 
 namespace ml {
 
@@ -103,6 +106,12 @@ public:
 private:
     bool createSchema();
     bool exec(const QString& sql);
+    /// True when open read-write; else sets m_error (when empty) and returns false.
+    bool writable();
+    /// Prepares `sql` and runs `body` on it inside one write transaction (BEGIN IMMEDIATE
+    /// ... COMMIT). `body` returns false when a statement fails: everything is rolled back
+    /// and m_error names the failure.
+    bool writeTransaction(const QString& sql, const std::function<bool(QSqlQuery&)>& body);
 
     QString m_connection;
     QString m_path;
