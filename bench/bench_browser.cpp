@@ -2,6 +2,7 @@
 // after scrolling through the whole folder. Run on demand:
 //   ./build/bench/bench_browser [FOLDER] [--runs N]
 // Prints one line per figure (medians over the runs) and a Markdown table row set.
+#include "benchstats.h"
 #include "browserpage.h"
 #include "datasetsession.h"
 #include "folderscanner.h"
@@ -21,13 +22,9 @@
 #include <cstdio>
 #include <vector>
 
-namespace {
+using ml::bench::median;
 
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
+namespace {
 
 long peakRssKb()
 {
@@ -59,12 +56,7 @@ int main(int argc, char** argv)
         qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
     QStringList args = app.arguments();
-    int runs = 5;
-    const int runsAt = int(args.indexOf(QStringLiteral("--runs")));
-    if (runsAt > 0 && runsAt + 1 < args.size()) {
-        runs = std::max(1, args.at(runsAt + 1).toInt());
-        args.remove(runsAt, 2);
-    }
+    const int runs = std::max(1, ml::bench::takeIntOption(args, QStringLiteral("--runs"), 5));
     const QString folder =
         args.size() > 1 ? args.at(1) : QStringLiteral(MALARIALENS_SHARED_DATA "/nih-cells");
     QTextStream out(stdout);

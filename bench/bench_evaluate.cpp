@@ -2,6 +2,7 @@
 // and the time one threshold move takes (metrics alone, and the whole evaluation page:
 // matrix, report, patients, curves' operating point, replot).
 //   ./build/bench/bench_evaluate [FOLDER] [--threads N]
+#include "benchstats.h"
 #include "classificationresults.h"
 #include "classifier.h"
 #include "evaluationpage.h"
@@ -21,13 +22,7 @@
 #include <algorithm>
 #include <vector>
 
-namespace {
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
-} // namespace
+using ml::bench::median;
 
 int main(int argc, char** argv)
 {
@@ -35,12 +30,7 @@ int main(int argc, char** argv)
         qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
     QStringList args = app.arguments();
-    int threads = 2;
-    const int at = int(args.indexOf(QStringLiteral("--threads")));
-    if (at > 0 && at + 1 < args.size()) {
-        threads = args.at(at + 1).toInt();
-        args.remove(at, 2);
-    }
+    const int threads = ml::bench::takeIntOption(args, QStringLiteral("--threads"), 2);
     const QString folder =
         args.size() > 1 ? args.at(1) : QStringLiteral(MALARIALENS_SHARED_DATA "/nih-cells");
     QTextStream out(stdout);

@@ -13,6 +13,7 @@
 //   bench_inference [DIR] [--runs N] [--threads T] [--decode-threads D] [--batch B]
 //                   [--model FILE] [--forward-only] [--json]
 
+#include "benchstats.h"
 #include "classifier.h"
 #include "folderscanner.h"
 #include "inference.h"
@@ -30,14 +31,9 @@
 #include <ctime>
 #include <vector>
 
-namespace {
+using ml::bench::median;
 
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0);
-}
+namespace {
 
 double cpuSeconds()
 {

@@ -8,6 +8,7 @@
 // main thread's event loop runs a 10 ms timer; prints how late the timer fired (the stall
 // a GUI would feel).
 
+#include "benchstats.h"
 #include "folderscanner.h"
 #include "meanimage.h"
 
@@ -23,14 +24,9 @@
 #include <algorithm>
 #include <vector>
 
-namespace {
+using ml::bench::median;
 
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
+namespace {
 
 // Runs one mean computation in the background and measures the main event loop meanwhile.
 int measureLatency(const QString& dir, int size, int threads)

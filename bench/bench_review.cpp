@@ -2,6 +2,7 @@
 // corrections, one decision written with FULL sync), building a review queue, and one
 // explanation heatmap (Grad-CAM, occlusion) with the embedded model on one libtorch thread.
 //   ./build-review/bench/bench_review [FOLDER] [--corrections N]
+#include "benchstats.h"
 #include "classifier.h"
 #include "correctionstore.h"
 #include "folderscanner.h"
@@ -21,24 +22,13 @@
 #include <algorithm>
 #include <vector>
 
-namespace {
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
-} // namespace
+using ml::bench::median;
 
 int main(int argc, char** argv)
 {
     QCoreApplication app(argc, argv);
     QStringList args = app.arguments().mid(1);
-    int nCorrections = 500;
-    const int ci = int(args.indexOf(QStringLiteral("--corrections")));
-    if (ci >= 0 && ci + 1 < args.size()) {
-        nCorrections = args.at(ci + 1).toInt();
-        args.remove(ci, 2);
-    }
+    const int nCorrections = ml::bench::takeIntOption(args, QStringLiteral("--corrections"), 500);
     const QString folder =
         args.isEmpty() ? QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells")
                        : args.first();

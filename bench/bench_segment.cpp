@@ -24,6 +24,7 @@
 #include "imageio.h"
 
 #ifdef MALARIALENS_BENCH_MODELS
+#include "benchstats.h"
 #include "classifier.h"
 #include "preprocess.h"
 #include "torchthreads.h"
@@ -44,16 +45,9 @@
 
 using namespace ml;
 
-namespace {
+using ml::bench::median;
 
-double median(std::vector<double> v)
-{
-    if (v.empty())
-        return 0.0;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
+namespace {
 
 QTextStream& out()
 {

@@ -6,6 +6,7 @@
 //   bench_train [FOLDER] [--per-class N (0 = all)] [--epochs E] [--threads T] [--batch B]
 //               [--arch se|gap|base] [--json]
 
+#include "benchstats.h"
 #include "folderscanner.h"
 #include "torchthreads.h"
 #include "trainer.h"
@@ -23,6 +24,8 @@
 
 using namespace ml;
 
+using ml::bench::median;
+
 namespace {
 
 double peakRssMb()
@@ -30,14 +33,6 @@ double peakRssMb()
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return u.ru_maxrss / 1024.0; // kB on Linux
-}
-
-double median(std::vector<double> v)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 // Every class's files in sorted order, `perClass` of them evenly spaced (as peer_train.py).
