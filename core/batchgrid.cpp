@@ -64,7 +64,8 @@ void paintGrid(QPainter& p, const QRect& area, const QList<GridTile>& tiles, int
     QFont font = p.font();
     font.setPixelSize(std::clamp(ch / 9, 9, 16));
     font.setBold(true);
-    p.setFont(font);
+    QFont small = p.font();
+    small.setPixelSize(std::clamp(ch / 13, 9, 14));
     const int band = QFontMetrics(font).height() + 4;
     for (int i = 0; i < tiles.size(); ++i) {
         const GridTile& t = tiles.at(i);
@@ -77,14 +78,27 @@ void paintGrid(QPainter& p, const QRect& area, const QList<GridTile>& tiles, int
                                cell.center().y() - fit.height() / 2 + 1, fit.width(), fit.height());
             p.drawImage(target, t.image);
         } else {
+            p.setFont(small);
             p.setPen(QColor(240, 120, 120));
             p.drawText(cell.adjusted(4, band, -4, -4), Qt::AlignCenter | Qt::TextWordWrap,
                        t.detail.isEmpty() ? QStringLiteral("?") : t.detail);
         }
+        // A translucent band so the text reads on any cell.
         const QRect bandRect(cell.left(), cell.top(), cell.width(), band);
         p.fillRect(bandRect, QColor(0, 0, 0, 160));
+        p.setFont(font);
         p.setPen(Qt::white);
-        p.drawText(bandRect.adjusted(4, 0, -4, 0), Qt::AlignVCenter | Qt::AlignLeft, t.caption);
+        p.drawText(bandRect.adjusted(4, 0, -4, 0), Qt::AlignVCenter | Qt::AlignLeft,
+                   QFontMetrics(font).elidedText(t.caption, Qt::ElideRight, cell.width() - 8));
+        if (!t.footer.isEmpty()) {
+            const int h = QFontMetrics(small).height() + 2;
+            const QRect footerRect(cell.left(), cell.bottom() + 1 - h, cell.width(), h);
+            p.fillRect(footerRect, QColor(0, 0, 0, 160));
+            p.setFont(small);
+            p.setPen(QColor(230, 230, 160));
+            p.drawText(footerRect.adjusted(4, 0, -4, 0), Qt::AlignVCenter | Qt::AlignLeft,
+                       t.footer);
+        }
     }
     p.restore();
 }

@@ -19,6 +19,9 @@ struct GridTile
     QImage image;    ///< null when the file could not be decoded
     QString caption; ///< class name (or "unlabeled")
     QString detail;  ///< second line: file name, or the decode error
+    /// Painted on a band at the bottom of the tile when not empty (e.g. the augmentation
+    /// drawn for it).
+    QString footer;
     bool failed = false;
 };
 
@@ -33,8 +36,10 @@ QList<GridTile>
 loadGridTiles(const Dataset& dataset, const QList<int>& indices, int edge,
               const std::function<QImage(const QString& path, QString* error)>& load = {});
 
-/// Paints `tiles` in a grid of `columns` columns filling `area`, captions on a dark band
-/// at the top of each tile. Used by the grid widget and by renderGridImage() alike.
+/// Paints `tiles` in a grid of `columns` columns filling `area` (a 4-pixel gap around every
+/// tile), captions on a dark band at the top of each tile, footers on one at the bottom,
+/// the error over a tile that failed. The one grid painter: the Grid page's widget,
+/// renderGridImage() and the Explore page's renderGrid() all draw with it.
 void paintGrid(QPainter& painter, const QRect& area, const QList<GridTile>& tiles, int columns);
 
 /// The grid as an image of columns x rows tiles of `tileEdge` pixels (for the CLI and tests).

@@ -1,5 +1,6 @@
 #include "gridrenderer.h"
 
+#include "batchgrid.h"
 #include "imageio.h"
 #include "imageops.h"
 #include "matconvert.h"
@@ -150,68 +151,37 @@ GridResult renderGrid(const Dataset& dataset, const GridOptions& options)
         QRect(gap, 0, grid.width() - 2 * gap, titleHeight), Qt::AlignVCenter | Qt::AlignLeft,
         QStringLiteral("%1  \u00b7  seed %2").arg(gridModeDescription(options)).arg(options.seed));
 
-    QFont labelFont;
-    labelFont.setPixelSize(std::max(10, tile / 11));
-    labelFont.setBold(true);
-    QFont smallFont;
-    smallFont.setPixelSize(std::max(9, tile / 13));
-    const QFontMetrics labelMetrics(labelFont);
-    const QFontMetrics smallMetrics(smallFont);
-
     // Augmentation draws come from their own stream, one per tile in order, so they do not
     // depend on how the images were picked.
     std::mt19937 augmentRng(options.seed ^ 0x9e3779b9u);
-    for (size_t t = 0; t < result.indices.size(); ++t) {
-        const int index = result.indices[t];
-        const QRect cell(gap + int(t) % side * (tile + gap),
-                         titleHeight + int(t) / side * (tile + gap), tile, tile);
-        painter.fillRect(cell, Qt::black);
+    QList<GridTile> tiles;
+    for (const int index : result.indices) {
         const ImageEntry& entry = dataset.images.at(index);
+        GridTile t;
+        t.caption = dataset.className(entry.label);
         const DecodedImage decoded = decodeImage(dataset.absolutePath(index));
-        QString caption;
         if (!decoded.ok()) {
             result.failed.append({entry.relativePath, decoded.error});
-            painter.setFont(smallFont);
-            painter.setPen(QColor(255, 120, 120));
-            painter.drawText(cell.adjusted(6, 6, -6, -6), Qt::AlignCenter | Qt::TextWordWrap,
-                             QStringLiteral("unreadable:\n%1").arg(decoded.error));
+            t.failed = true;
+            t.detail = QStringLiteral("unreadable:\n%1").arg(decoded.error);
             // Keep the augmentation stream aligned with the tile order.
             if (options.mode == GridMode::Augment)
                 drawAugment(options.augment, augmentRng);
+        } else if (options.mode == GridMode::Augment) {
+            // Drawn here (not inside gridTileView) to caption the tile with the draw.
+            const AugmentParams p = drawAugment(options.augment, augmentRng);
+            t.image = matToQImage(toBgr8(applyAugment(toFloatRgb(decoded.bgr), p)));
+            t.footer = augmentCaption(p);
         } else {
-            cv::Mat view;
-            if (options.mode == GridMode::Augment) {
-                // Draw here (not inside gridTileView) to caption the tile with the draw.
-                const AugmentParams p = drawAugment(options.augment, augmentRng);
-                view = toBgr8(applyAugment(toFloatRgb(decoded.bgr), p));
-                caption = augmentCaption(p);
-            } else {
-                view = gridTileView(decoded.bgr, options, augmentRng);
-            }
-            const QImage img = matToQImage(view);
-            const QSize fitted = img.size().scaled(cell.size(), Qt::KeepAspectRatio);
-            const QRect target(cell.x() + (tile - fitted.width()) / 2,
-                               cell.y() + (tile - fitted.height()) / 2, fitted.width(),
-                               fitted.height());
-            painter.drawImage(target, img);
+            t.image = matToQImage(gridTileView(decoded.bgr, options, augmentRng));
         }
-        // Class name over the image, on a translucent strip so it reads on any cell.
-        const int strip = labelMetrics.height() + 4;
-        painter.fillRect(QRect(cell.x(), cell.y(), tile, strip), QColor(0, 0, 0, 170));
-        painter.setFont(labelFont);
-        painter.setPen(Qt::white);
-        painter.drawText(
-            QRect(cell.x() + 4, cell.y(), tile - 8, strip), Qt::AlignVCenter | Qt::AlignLeft,
-            labelMetrics.elidedText(dataset.className(entry.label), Qt::ElideRight, tile - 8));
-        if (!caption.isEmpty()) {
-            const int h = smallMetrics.height() + 2;
-            painter.fillRect(QRect(cell.x(), cell.bottom() + 1 - h, tile, h), QColor(0, 0, 0, 170));
-            painter.setFont(smallFont);
-            painter.setPen(QColor(230, 230, 160));
-            painter.drawText(QRect(cell.x() + 4, cell.bottom() + 1 - h, tile - 8, h),
-                             Qt::AlignVCenter | Qt::AlignLeft, caption);
-        }
+        tiles.append(t);
     }
+    // Tiles of `tile` pixels starting right under the title: paintGrid() sizes them from the
+    // area, with a gap above the first row, over the rows the tiles fill.
+    const int rows = (int(tiles.size()) + side - 1) / side;
+    paintGrid(painter, QRect(0, titleHeight - gap, grid.width(), rows * (tile + gap) + gap), tiles,
+              side);
     painter.end();
     result.image = grid;
     return result;
