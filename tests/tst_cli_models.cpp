@@ -195,13 +195,29 @@ void TestCliModels::trainWritesModelCardAndHistory()
     const QString model = m_dir.filePath(QStringLiteral("trained/m.pt"));
     QVERIFY(QDir().mkpath(m_dir.filePath(QStringLiteral("trained"))));
     QByteArray out, err;
-    QCOMPARE(run({QStringLiteral("train"), m_dir.filePath(QStringLiteral("drawn")),
-                  QStringLiteral("--arch"), QStringLiteral("gap"), QStringLiteral("--epochs"),
-                  QStringLiteral("2"), QStringLiteral("--batch-size"), QStringLiteral("20"),
-                  QStringLiteral("--split"), QStringLiteral("patient"),
-                  QStringLiteral("--val-fraction"), QStringLiteral("0.2"),
-                  QStringLiteral("--augment"), QStringLiteral("--seed"), QStringLiteral("3"),
-                  QStringLiteral("--threads"), QStringLiteral("2"), QStringLiteral("--out"), model},
+    QCOMPARE(run({QStringLiteral("train"),
+                  m_dir.filePath(QStringLiteral("drawn")),
+                  QStringLiteral("--arch"),
+                  QStringLiteral("gap"),
+                  QStringLiteral("--epochs"),
+                  QStringLiteral("2"),
+                  QStringLiteral("--batch-size"),
+                  QStringLiteral("20"),
+                  QStringLiteral("--split"),
+                  QStringLiteral("patient"),
+                  QStringLiteral("--val-fraction"),
+                  QStringLiteral("0.2"),
+                  QStringLiteral("--augment"),
+                  QStringLiteral("--hue-jitter"),
+                  QStringLiteral("15"),
+                  QStringLiteral("--saturation-jitter"),
+                  QStringLiteral("0.4"),
+                  QStringLiteral("--seed"),
+                  QStringLiteral("3"),
+                  QStringLiteral("--threads"),
+                  QStringLiteral("2"),
+                  QStringLiteral("--out"),
+                  model},
                  &out, &err),
              0);
     const QList<QByteArray> lines = out.trimmed().split('\n');
@@ -218,6 +234,14 @@ void TestCliModels::trainWritesModelCardAndHistory()
     QCOMPARE(
         c.card().value(QStringLiteral("split")).toObject().value(QStringLiteral("seed")).toInt(),
         3);
+    // The stain jitter asked for is the one recorded (and so the one trained with).
+    const QJsonObject augmentation = c.card()
+                                         .value(QStringLiteral("training"))
+                                         .toObject()
+                                         .value(QStringLiteral("augmentation"))
+                                         .toObject();
+    QCOMPARE(augmentation.value(QStringLiteral("hue_shift_degrees")).toDouble(), 15.0);
+    QCOMPARE(augmentation.value(QStringLiteral("saturation_jitter")).toDouble(), 0.4);
 }
 
 void TestCliModels::trainRefusals()
@@ -235,6 +259,20 @@ void TestCliModels::trainRefusals()
                  &out, &err),
              1);
     QVERIFY2(err.contains("2 class subfolders"), err.constData());
+    // Stain jitter out of range, or asked for together with --no-stain-jitter.
+    for (const QStringList& extra :
+         {QStringList{QStringLiteral("--saturation-jitter"), QStringLiteral("1.5")},
+          QStringList{QStringLiteral("--hue-jitter"), QStringLiteral("-3")},
+          QStringList{QStringLiteral("--no-stain-jitter"), QStringLiteral("--hue-jitter"),
+                      QStringLiteral("5")}}) {
+        QCOMPARE(run(QStringList{QStringLiteral("train"), m_dir.filePath(QStringLiteral("drawn")),
+                                 QStringLiteral("--augment"), QStringLiteral("--out"),
+                                 m_dir.filePath(QStringLiteral("x.pt"))} +
+                         extra,
+                     &out, &err),
+                 2);
+        QVERIFY2(err.contains("jitter"), err.constData());
+    }
 }
 
 void TestCliModels::trainExclusionList()

@@ -56,6 +56,14 @@ int runTrain(const QStringList& args)
     const QCommandLineOption noStain(
         QStringLiteral("no-stain-jitter"),
         QStringLiteral("with --augment: the study's augmentation only (no colour jitter)"));
+    const QCommandLineOption hueJitter(
+        QStringLiteral("hue-jitter"),
+        QStringLiteral("with --augment: hue shift drawn from [-DEG, +DEG] (default 10)"),
+        QStringLiteral("DEG"), QStringLiteral("10"));
+    const QCommandLineOption saturationJitter(
+        QStringLiteral("saturation-jitter"),
+        QStringLiteral("with --augment: saturation factor drawn from [1-S, 1+S] (default 0.25)"),
+        QStringLiteral("S"), QStringLiteral("0.25"));
     const QCommandLineOption seed(QStringLiteral("seed"),
                                   QStringLiteral("random seed (default 42)"), QStringLiteral("S"),
                                   QStringLiteral("42"));
@@ -96,9 +104,10 @@ int runTrain(const QStringList& args)
         QStringLiteral("train on the folder's own labels, without the reviewer's corrections"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
-    p.addOptions({arch,      epochs,     batch, lr,          patience,      split,  valFraction,
-                  augment,   noStain,    seed,  threads,     out,           resume, initFrom,
-                  normalize, lrPatience, folds, excludeList, noCorrections, json});
+    p.addOptions({arch,        epochs,      batch,         lr,        patience,         split,
+                  valFraction, augment,     noStain,       hueJitter, saturationJitter, seed,
+                  threads,     out,         resume,        initFrom,  normalize,        lrPatience,
+                  folds,       excludeList, noCorrections, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
@@ -150,6 +159,23 @@ int runTrain(const QStringList& args)
     config.augment = p.isSet(augment);
     config.augmentConfig =
         p.isSet(noStain) ? AugmentConfig::study() : AugmentConfig::withStainJitter();
+    if (p.isSet(noStain) && (p.isSet(hueJitter) || p.isSet(saturationJitter))) {
+        printError(QStringLiteral(
+            "train: --no-stain-jitter cannot go with --hue-jitter or --saturation-jitter"));
+        return 2;
+    }
+    if (!p.isSet(noStain)) {
+        bool okHue = false, okSat = false;
+        const double hue = p.value(hueJitter).toDouble(&okHue);
+        const double sat = p.value(saturationJitter).toDouble(&okSat);
+        if (!okHue || !okSat || hue < 0 || hue > 90 || sat < 0 || sat > 0.9) {
+            printError(QStringLiteral("train: --hue-jitter must be 0..90 degrees and "
+                                      "--saturation-jitter 0..0.9"));
+            return 2;
+        }
+        config.augmentConfig.hueShiftDegrees = float(hue);
+        config.augmentConfig.saturationJitter = float(sat);
+    }
     config.decodeThreads = config.threads;
     const QString outPath = p.value(out);
     config.checkpointPath = outPath + QStringLiteral(".checkpoint");
