@@ -1,6 +1,7 @@
 #include "modelcardsummary.h"
 
 #include <QCoreApplication>
+#include <QJsonArray>
 #include <QStringList>
 
 namespace ml {
@@ -62,6 +63,37 @@ QString modelCardSummary(const QJsonObject& card)
                      .arg(percent(mean.value(QStringLiteral("accuracy")).toDouble()))
                      .arg(percent(sd.value(QStringLiteral("accuracy")).toDouble()))
                      .arg(pooled.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4);
+    }
+    // The worst of the simulated stain and imaging shifts (scripts/stain-shift-eval.py).
+    const QJsonArray shifts = card.value(QStringLiteral("stain_shift_robustness"))
+                                  .toObject()
+                                  .value(QStringLiteral("per_shift"))
+                                  .toArray();
+    if (!shifts.isEmpty()) {
+        QJsonObject worst, sickest;
+        for (const QJsonValue& s : shifts) {
+            const QJsonObject o = s.toObject();
+            if (worst.isEmpty() || o.value(QStringLiteral("accuracy")).toDouble() <
+                                       worst.value(QStringLiteral("accuracy")).toDouble())
+                worst = o;
+            const auto share = [](const QJsonObject& x) {
+                return x.value(QStringLiteral("max_healthy_patient_parasitized_share")).toDouble();
+            };
+            if (sickest.isEmpty() || share(o) > share(sickest))
+                sickest = o;
+        }
+        lines << tr("Simulated stain shifts (%1): worst accuracy %2 (%3); largest healthy share "
+                    "%4 (%5, %6)")
+                     .arg(shifts.size())
+                     .arg(percent(worst.value(QStringLiteral("accuracy")).toDouble()))
+                     .arg(worst.value(QStringLiteral("shift")).toString().toHtmlEscaped())
+                     .arg(percent(
+                         sickest.value(QStringLiteral("max_healthy_patient_parasitized_share"))
+                             .toDouble()))
+                     .arg(sickest.value(QStringLiteral("shift")).toString().toHtmlEscaped())
+                     .arg(sickest.value(QStringLiteral("max_healthy_patient"))
+                              .toString()
+                              .toHtmlEscaped());
     }
     return lines.join(QStringLiteral("<br>"));
 }

@@ -7,6 +7,7 @@
 #include "preprocess.h"
 
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QProcess>
 #include <QStandardPaths>
@@ -371,8 +372,31 @@ void TestClassifier::embeddedModel()
     QVERIFY2(summary.contains(QLatin1String("5-fold cross-validation by patient of the training "
                                             "recipe: accuracy ")),
              qPrintable(summary));
+    QVERIFY2(summary.contains(QLatin1String("Simulated stain shifts (")), qPrintable(summary));
     QVERIFY(modelCardSummary(QJsonObject{{QStringLiteral("architecture"), QStringLiteral("se")}})
                 .isEmpty());
+
+    // The stain-shift line names the worst accuracy and the largest healthy share, each
+    // with its own shift (here two different rows).
+    const auto shift = [](const char* name, double accuracy, double share, const char* patient) {
+        return QJsonObject{{QStringLiteral("shift"), QLatin1String(name)},
+                           {QStringLiteral("accuracy"), accuracy},
+                           {QStringLiteral("max_healthy_patient_parasitized_share"), share},
+                           {QStringLiteral("max_healthy_patient"), QLatin1String(patient)}};
+    };
+    QJsonObject drawn{{QStringLiteral("validation"),
+                       QJsonObject{{QStringLiteral("cell_level"),
+                                    QJsonObject{{QStringLiteral("accuracy"), 0.9}}}}}};
+    drawn.insert(
+        QStringLiteral("stain_shift_robustness"),
+        QJsonObject{{QStringLiteral("per_shift"),
+                     QJsonArray{shift("none", 0.96, 0.05, "A"), shift("pale", 0.90, 0.02, "B"),
+                                shift("strong", 0.95, 0.12, "C")}}});
+    const QString drawnSummary = modelCardSummary(drawn);
+    QVERIFY2(drawnSummary.contains(QLatin1String(
+                 "Simulated stain shifts (3): worst accuracy 90.00% (pale); largest healthy "
+                 "share 12.00% (strong, C)")),
+             qPrintable(drawnSummary));
 }
 
 void TestClassifier::embeddedModelOnRealCells()
