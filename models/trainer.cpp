@@ -268,6 +268,14 @@ QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds, const QStrin
     }
     if (c.normalization != InputNormalization::None)
         id.insert(QStringLiteral("normalization"), inputNormalizationName(c.normalization));
+    // A stain jitter other than the default one (train --hue-jitter / --saturation-jitter).
+    const AugmentConfig standard = AugmentConfig::withStainJitter();
+    if (c.augment && (c.augmentConfig.hueShiftDegrees != standard.hueShiftDegrees ||
+                      c.augmentConfig.saturationJitter != standard.saturationJitter))
+        id.insert(QStringLiteral("stain_jitter"),
+                  QStringLiteral("hue=%1;saturation=%2")
+                      .arg(double(c.augmentConfig.hueShiftDegrees))
+                      .arg(double(c.augmentConfig.saturationJitter)));
     if (!leftOut.isEmpty())
         id.insert(
             QStringLiteral("left_out_sha256"),
@@ -357,7 +365,8 @@ bool loadCheckpoint(const QString& path, CellNetImpl& net, StateCopy& best,
             QJsonDocument::fromJson(QByteArray::fromStdString(stateValue.toStringRef())).object();
         if (state.value(QStringLiteral("identity")).toObject() != identity) {
             *error = QStringLiteral("%1: the checkpoint belongs to another run (architecture, "
-                                    "split, seed, batch size, data or left-out cells differ)")
+                                    "split, seed, batch size, data, stain jitter or left-out cells "
+                                    "differ)")
                          .arg(path);
             return false;
         }

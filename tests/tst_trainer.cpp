@@ -241,6 +241,16 @@ void TestTrainer::checkpointAndResume()
     const TrainingResult other = trainClassifier(m_cells, c);
     QVERIFY(!other.ok);
     QVERIFY2(other.error.contains(QLatin1String("another run")), qPrintable(other.error));
+    // So is one trained with another stain jitter (the card would misreport the mix).
+    c.seed = 42;
+    c.augment = true;
+    c.augmentConfig = AugmentConfig::withStainJitter();
+    c.augmentConfig.saturationJitter = 0.5f;
+    const TrainingResult otherJitter = trainClassifier(m_cells, c);
+    QVERIFY(!otherJitter.ok);
+    QVERIFY2(otherJitter.error.contains(QLatin1String("another run")),
+             qPrintable(otherJitter.error));
+    c.augment = false;
     // A corrupt checkpoint is a clear error too.
     QFile f(ckpt);
     QVERIFY(f.open(QIODevice::WriteOnly));
