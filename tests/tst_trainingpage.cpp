@@ -22,6 +22,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTableWidget>
@@ -142,6 +143,11 @@ void TestTrainingPage::refusalsAndSplitWarning()
     QCOMPARE(c.batchSize, 100);
     QCOMPARE(c.learningRate, 1e-3);
     QCOMPARE(c.split, SplitMode::Patient); // patient ids come from the NIH file names
+    // ... with the embedded model's robustness settings on.
+    QVERIFY(c.augment);
+    QCOMPARE(c.augmentConfig.saturationJitter, AugmentConfig::withStainJitter().saturationJitter);
+    QCOMPARE(c.normalization, InputNormalization::ForegroundMedian);
+    QCOMPARE(c.lrPatience, 2);
     QVERIFY(page.startButton()->isEnabled());
     QVERIFY(page.splitWarningText().isEmpty());
     c.batchSize = 200;
@@ -363,8 +369,27 @@ void TestTrainingPage::crossValidationTable()
     c.batchSize = 25;
     c.folds = 3;
     c.normalization = InputNormalization::ForegroundMedian;
+    c.augment = true;
+    c.augmentConfig.hueShiftDegrees = 20;
+    c.augmentConfig.saturationJitter = 0.5f;
     page.setConfig(c);
     QCOMPARE(page.config().folds, 3);
+    // The stain jitter's range round-trips through the page, and is only editable for an
+    // augmented run.
+    QCOMPARE(page.config().augmentConfig.hueShiftDegrees, 20.0f);
+    QCOMPARE(page.config().augmentConfig.saturationJitter, 0.5f);
+    QSpinBox* saturation = nullptr;
+    for (QSpinBox* box : page.findChildren<QSpinBox*>())
+        if (box->prefix().startsWith(QLatin1String("saturation")))
+            saturation = box;
+    QVERIFY(saturation);
+    QVERIFY(saturation->isEnabled());
+    TrainingConfig plain = c;
+    plain.augment = false;
+    page.setConfig(plain);
+    QVERIFY(!saturation->isEnabled());
+    page.setConfig(c);
+    QVERIFY(saturation->isEnabled());
     QVERIFY2(page.startButton()->isEnabled(), qPrintable(page.refusalText()));
     // A random split cannot be cross-validated by patient: refused with the reason.
     TrainingConfig random = c;

@@ -62,6 +62,8 @@ TrainingPage::TrainingPage(ModelSession* models, QWidget* parent)
                 appendLog(
                     tr("%n epoch(s) restored from the checkpoint", nullptr, int(history.size())));
             });
+    // The stain jitter is editable only for an augmented run.
+    connect(m_augment, &QCheckBox::toggled, this, &TrainingPage::updateState);
     updateState();
 }
 
@@ -101,12 +103,30 @@ void TrainingPage::buildUi()
     m_seed->setValue(42);
     m_augment = new QCheckBox(tr("flips, brightness, contrast, stain (hue/saturation) jitter"));
     m_augment->setToolTip(tr("The same functions as the Explore page's augmentation preview"));
+    // The stain jitter's range: wider for labs whose stains vary more than the NIH set's.
+    m_hueJitter = new QSpinBox;
+    m_hueJitter->setRange(0, 90);
+    m_hueJitter->setPrefix(tr("hue \u00b1"));
+    m_hueJitter->setSuffix(tr("\u00b0"));
+    m_saturationJitter = new QSpinBox;
+    m_saturationJitter->setRange(0, 90);
+    m_saturationJitter->setPrefix(tr("saturation \u00b1"));
+    m_saturationJitter->setSuffix(tr(" %"));
+    const AugmentConfig standardJitter = AugmentConfig::withStainJitter();
+    m_hueJitter->setValue(qRound(standardJitter.hueShiftDegrees));
+    m_saturationJitter->setValue(qRound(100 * standardJitter.saturationJitter));
     m_normalize = new QCheckBox(tr("per-cell colour normalisation (stain robustness)"));
     m_normalize->setToolTip(
         tr("Scale each cell's colour channels so its median colour matches the NIH reference. "
            "Smears stained or imaged differently then look alike to the network; the model "
            "card records it and classification applies it automatically."));
     m_lrDecay = new QCheckBox(tr("halve the learning rate after 2 epochs without improvement"));
+    // Defaults: the study's numbers (epochs, batch, rate) with the embedded model's
+    // robustness settings (scripts/train-default-model.sh), the best measured on patients
+    // and stains the model never saw (docs/MODEL.md).
+    m_augment->setChecked(true);
+    m_normalize->setChecked(true);
+    m_lrDecay->setChecked(true);
     m_folds = new QSpinBox;
     m_folds->setRange(1, 10);
     m_folds->setValue(1);
@@ -152,6 +172,11 @@ void TrainingPage::buildUi()
     form->addRow(tr("Validation fraction"), m_valFraction);
     form->addRow(tr("Seed"), m_seed);
     form->addRow(tr("Augmentation"), m_augment);
+    auto* jitter = new QHBoxLayout;
+    jitter->addWidget(m_hueJitter);
+    jitter->addWidget(m_saturationJitter);
+    jitter->addStretch();
+    form->addRow(tr("Stain jitter"), jitter);
     form->addRow(tr("Colour"), m_normalize);
     form->addRow(tr("Learning rate decay"), m_lrDecay);
     form->addRow(tr("Cross-validation"), m_folds);
@@ -290,6 +315,8 @@ TrainingConfig TrainingPage::config() const
     c.seed = quint32(m_seed->value());
     c.augment = m_augment->isChecked();
     c.augmentConfig = AugmentConfig::withStainJitter();
+    c.augmentConfig.hueShiftDegrees = float(m_hueJitter->value());
+    c.augmentConfig.saturationJitter = float(m_saturationJitter->value()) / 100.0f;
     c.normalization =
         m_normalize->isChecked() ? InputNormalization::ForegroundMedian : InputNormalization::None;
     c.lrPatience = m_lrDecay->isChecked() ? 2 : 0;
@@ -311,6 +338,10 @@ void TrainingPage::setConfig(const TrainingConfig& c)
     m_valFraction->setValue(c.valFraction);
     m_seed->setValue(int(c.seed));
     m_augment->setChecked(c.augment);
+    if (c.augment) {
+        m_hueJitter->setValue(qRound(c.augmentConfig.hueShiftDegrees));
+        m_saturationJitter->setValue(qRound(100 * c.augmentConfig.saturationJitter));
+    }
     m_normalize->setChecked(c.normalization != InputNormalization::None);
     m_lrDecay->setChecked(c.lrPatience > 0);
     m_folds->setValue(c.folds > 1 ? c.folds : 1);
@@ -382,8 +413,12 @@ void TrainingPage::updateState()
     m_cancel->setEnabled(running);
     m_resume->setEnabled(!running && interrupted.has_value());
     for (QWidget* w : std::initializer_list<QWidget*>{m_arch, m_epochs, m_batch, m_lr, m_split,
-                                                      m_valFraction, m_seed, m_augment, m_scratch})
+                                                      m_valFraction, m_seed, m_augment, m_normalize,
+                                                      m_lrDecay, m_folds, m_scratch})
         w->setEnabled(!running);
+    // The jitter applies only to an augmented run.
+    m_hueJitter->setEnabled(!running && m_augment->isChecked());
+    m_saturationJitter->setEnabled(!running && m_augment->isChecked());
 }
 
 void TrainingPage::startTraining()

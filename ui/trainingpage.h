@@ -107,6 +107,8 @@ private:
     QDoubleSpinBox* m_valFraction;
     QSpinBox* m_seed;
     QCheckBox* m_augment;
+    QSpinBox* m_hueJitter;        ///< stain jitter: hue shift range, degrees
+    QSpinBox* m_saturationJitter; ///< stain jitter: saturation factor range, percent
     QCheckBox* m_normalize;
     QCheckBox* m_lrDecay;
     QSpinBox* m_folds;
