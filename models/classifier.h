@@ -73,7 +73,8 @@ public:
     /// The model card (architecture, training data, validation metrics, ...). A minimal card
     /// (architecture, parameters, source) when the model came without one.
     QJsonObject card() const;
-    /// SHA-256 (hex) of the bytes the model was loaded from.
+    /// SHA-256 (hex) of the bytes the model was loaded from; empty for a model that was
+    /// never loaded from bytes (a freshly trained one: hash serialize() to identify it).
     QString weightsSha256() const;
     /// Replaces the card (the trainer fills it after validation).
     void setCard(const QJsonObject& card);

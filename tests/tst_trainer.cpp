@@ -32,6 +32,7 @@ private Q_SLOTS:
     void trainsAndLearns();
     void earlyStoppingRestoresBest();
     void checkpointAndResume();
+    void sameSeedSameWeights();
     void cancel();
     void patientFoldsPartitionPatients();
     void crossValidationByPatient();
@@ -260,6 +261,33 @@ void TestTrainer::checkpointAndResume()
     const TrainingResult corrupt = trainClassifier(m_cells, c);
     QVERIFY(!corrupt.ok);
     QVERIFY2(corrupt.error.contains(ckpt), qPrintable(corrupt.error));
+}
+
+void TestTrainer::sameSeedSameWeights()
+{
+    // The embedded model is reproducible from one command: with the same seed and thread
+    // count, two runs (augmentation and colour normalisation on, as in the shipped recipe)
+    // give bit-identical weights. Another thread count changes the floating-point reduction
+    // order and so the weights (docs/MODEL.md).
+    TrainingConfig c;
+    c.arch = Architecture::Se;
+    c.epochs = 2;
+    c.batchSize = 40;
+    c.augment = true;
+    c.augmentConfig = AugmentConfig::withStainJitter();
+    c.normalization = InputNormalization::ForegroundMedian;
+    c.threads = 2;
+    const TrainingResult a = trainClassifier(m_cells, c);
+    const TrainingResult b = trainClassifier(m_cells, c);
+    QVERIFY2(a.ok && b.ok, qPrintable(a.error + b.error));
+    const QByteArray weights = a.classifier.serialize();
+    QVERIFY(!weights.isEmpty());
+    QCOMPARE(b.classifier.serialize(), weights);
+    QCOMPARE(a.history.last().valLoss, b.history.last().valLoss);
+    c.seed = 43;
+    const TrainingResult other = trainClassifier(m_cells, c);
+    QVERIFY2(other.ok, qPrintable(other.error));
+    QVERIFY(other.classifier.serialize() != weights);
 }
 
 void TestTrainer::cancel()
