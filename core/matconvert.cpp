@@ -16,29 +16,21 @@ QImage matToQImage(const cv::Mat& mat)
     else
         return {};
 
+    // QImage over the Mat's rows (any step), copied so the image owns its pixels.
+    const auto deepCopy = [](const cv::Mat& m, QImage::Format format) {
+        return QImage(static_cast<const uchar*>(m.data), m.cols, m.rows, int(m.step), format)
+            .copy();
+    };
+    cv::Mat converted;
     switch (eight.channels()) {
-    case 1: {
-        QImage img(eight.cols, eight.rows, QImage::Format_Grayscale8);
-        for (int y = 0; y < eight.rows; ++y)
-            memcpy(img.scanLine(y), eight.ptr(y), size_t(eight.cols));
-        return img;
-    }
-    case 3: {
-        cv::Mat rgb;
-        cv::cvtColor(eight, rgb, cv::COLOR_BGR2RGB);
-        QImage img(rgb.cols, rgb.rows, QImage::Format_RGB888);
-        for (int y = 0; y < rgb.rows; ++y)
-            memcpy(img.scanLine(y), rgb.ptr(y), size_t(rgb.cols) * 3);
-        return img;
-    }
-    case 4: {
-        cv::Mat rgba;
-        cv::cvtColor(eight, rgba, cv::COLOR_BGRA2RGBA);
-        QImage img(rgba.cols, rgba.rows, QImage::Format_RGBA8888);
-        for (int y = 0; y < rgba.rows; ++y)
-            memcpy(img.scanLine(y), rgba.ptr(y), size_t(rgba.cols) * 4);
-        return img;
-    }
+    case 1:
+        return deepCopy(eight, QImage::Format_Grayscale8);
+    case 3:
+        cv::cvtColor(eight, converted, cv::COLOR_BGR2RGB);
+        return deepCopy(converted, QImage::Format_RGB888);
+    case 4:
+        cv::cvtColor(eight, converted, cv::COLOR_BGRA2RGBA);
+        return deepCopy(converted, QImage::Format_RGBA8888);
     default:
         return {};
     }
