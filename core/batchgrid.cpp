@@ -66,7 +66,9 @@ void paintGrid(QPainter& p, const QRect& area, const QList<GridTile>& tiles, int
     font.setBold(true);
     QFont small = p.font();
     small.setPixelSize(std::clamp(ch / 13, 9, 14));
-    const int band = QFontMetrics(font).height() + 4;
+    const QFontMetrics fontMetrics(font);
+    const QFontMetrics smallMetrics(small);
+    const int band = fontMetrics.height() + 4;
     for (int i = 0; i < tiles.size(); ++i) {
         const GridTile& t = tiles.at(i);
         const QRect cell(area.left() + gap + (i % columns) * (cw + gap),
@@ -89,9 +91,9 @@ void paintGrid(QPainter& p, const QRect& area, const QList<GridTile>& tiles, int
         p.setFont(font);
         p.setPen(Qt::white);
         p.drawText(bandRect.adjusted(4, 0, -4, 0), Qt::AlignVCenter | Qt::AlignLeft,
-                   QFontMetrics(font).elidedText(t.caption, Qt::ElideRight, cell.width() - 8));
+                   fontMetrics.elidedText(t.caption, Qt::ElideRight, cell.width() - 8));
         if (!t.footer.isEmpty()) {
-            const int h = QFontMetrics(small).height() + 2;
+            const int h = smallMetrics.height() + 2;
             const QRect footerRect(cell.left(), cell.bottom() + 1 - h, cell.width(), h);
             p.fillRect(footerRect, QColor(0, 0, 0, 160));
             p.setFont(small);

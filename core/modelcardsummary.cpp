@@ -44,7 +44,7 @@ QString modelCardSummary(const QJsonObject& card)
                        v.value(QStringLiteral("max_healthy_patient_parasitized_share")).toDouble()))
                    .arg(v.value(QStringLiteral("max_healthy_patient")).toString().toHtmlEscaped());
     // A cross-validation of this model's own run, or of the recipe that made it.
-    for (const QString key :
+    for (const QString& key :
          {QStringLiteral("cross_validation"), QStringLiteral("recipe_cross_validation")}) {
         const QJsonObject cv = card.value(key).toObject();
         if (cv.isEmpty())
@@ -70,26 +70,26 @@ QString modelCardSummary(const QJsonObject& card)
                                   .value(QStringLiteral("per_shift"))
                                   .toArray();
     if (!shifts.isEmpty()) {
+        const auto accuracy = [](const QJsonObject& x) {
+            return x.value(QStringLiteral("accuracy")).toDouble();
+        };
+        const auto share = [](const QJsonObject& x) {
+            return x.value(QStringLiteral("max_healthy_patient_parasitized_share")).toDouble();
+        };
         QJsonObject worst, sickest;
         for (const QJsonValue& s : shifts) {
             const QJsonObject o = s.toObject();
-            if (worst.isEmpty() || o.value(QStringLiteral("accuracy")).toDouble() <
-                                       worst.value(QStringLiteral("accuracy")).toDouble())
+            if (worst.isEmpty() || accuracy(o) < accuracy(worst))
                 worst = o;
-            const auto share = [](const QJsonObject& x) {
-                return x.value(QStringLiteral("max_healthy_patient_parasitized_share")).toDouble();
-            };
             if (sickest.isEmpty() || share(o) > share(sickest))
                 sickest = o;
         }
         lines << tr("Simulated stain shifts (%1): worst accuracy %2 (%3); largest healthy share "
                     "%4 (%5, %6)")
                      .arg(shifts.size())
-                     .arg(percent(worst.value(QStringLiteral("accuracy")).toDouble()))
+                     .arg(percent(accuracy(worst)))
                      .arg(worst.value(QStringLiteral("shift")).toString().toHtmlEscaped())
-                     .arg(percent(
-                         sickest.value(QStringLiteral("max_healthy_patient_parasitized_share"))
-                             .toDouble()))
+                     .arg(percent(share(sickest)))
                      .arg(sickest.value(QStringLiteral("shift")).toString().toHtmlEscaped())
                      .arg(sickest.value(QStringLiteral("max_healthy_patient"))
                               .toString()

@@ -555,7 +555,7 @@ QJsonObject TrainingResult::modelCard() const
             perClass.insert(it.key(), it.value());
         QJsonObject training = card.value(QStringLiteral("training")).toObject();
         training.insert(QStringLiteral("excluded_from_training"),
-                        QJsonObject{{QStringLiteral("cells"), int(leftOutCells())},
+                        QJsonObject{{QStringLiteral("cells"), leftOutCells()},
                                     {QStringLiteral("per_class"), perClass},
                                     {QStringLiteral("unsure_by_review"), unsureCells},
                                     {QStringLiteral("source"), c.exclusionSource}});

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,7 +156,7 @@ def main():
                       f"({s['max_healthy_patient']}, {s['healthy_above_5pct']} of "
                       f"{s['healthy_patients']} above 5 %) worst {s['worst_patient_accuracy']:.3f}",
                       file=sys.stderr, flush=True)
-            subprocess.run(["rm", "-rf", folder], check=True)
+            shutil.rmtree(folder)
 
     if args.markdown:
         names = [n for n, _ in models]

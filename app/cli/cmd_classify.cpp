@@ -46,15 +46,10 @@ int runClassify(const QStringList& args)
     options.threads = p.value(threads).toInt(&ok1);
     options.decodeThreads = p.value(decodeThreads).toInt(&ok2);
     options.batchSize = p.value(batch).toInt(&ok3);
-    // A given threshold is checked before the model loads (a usage error, exit 2); the card's
-    // is read after.
-    const auto badThreshold = [&] {
-        bool ok = false;
-        const double t = p.value(threshold).toDouble(&ok);
-        return p.isSet(threshold) && (!ok || t < 0 || t > 1);
-    };
+    // A given threshold is checked before the model loads (a usage error, exit 2; no model
+    // yet, so no card): the card's is read after.
     if (!(ok1 && ok2 && ok3) || options.threads < 1 || options.decodeThreads < 1 ||
-        options.batchSize < 1 || badThreshold()) {
+        options.batchSize < 1 || !decisionThreshold(p, threshold, Classifier())) {
         printError(QStringLiteral(
             "classify: invalid --threads, --decode-threads, --batch-size or --threshold"));
         return 2;

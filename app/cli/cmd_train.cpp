@@ -56,14 +56,19 @@ int runTrain(const QStringList& args)
     const QCommandLineOption noStain(
         QStringLiteral("no-stain-jitter"),
         QStringLiteral("with --augment: the study's augmentation only (no colour jitter)"));
+    const AugmentConfig standardJitter = AugmentConfig::withStainJitter();
+    const QString hueDefault = QString::number(double(standardJitter.hueShiftDegrees));
+    const QString saturationDefault = QString::number(double(standardJitter.saturationJitter));
     const QCommandLineOption hueJitter(
         QStringLiteral("hue-jitter"),
-        QStringLiteral("with --augment: hue shift drawn from [-DEG, +DEG] (default 10)"),
-        QStringLiteral("DEG"), QStringLiteral("10"));
+        QStringLiteral("with --augment: hue shift drawn from [-DEG, +DEG] (default %1)")
+            .arg(hueDefault),
+        QStringLiteral("DEG"), hueDefault);
     const QCommandLineOption saturationJitter(
         QStringLiteral("saturation-jitter"),
-        QStringLiteral("with --augment: saturation factor drawn from [1-S, 1+S] (default 0.25)"),
-        QStringLiteral("S"), QStringLiteral("0.25"));
+        QStringLiteral("with --augment: saturation factor drawn from [1-S, 1+S] (default %1)")
+            .arg(saturationDefault),
+        QStringLiteral("S"), saturationDefault);
     const QCommandLineOption seed(QStringLiteral("seed"),
                                   QStringLiteral("random seed (default 42)"), QStringLiteral("S"),
                                   QStringLiteral("42"));
@@ -157,8 +162,7 @@ int runTrain(const QStringList& args)
         return 2;
     }
     config.augment = p.isSet(augment);
-    config.augmentConfig =
-        p.isSet(noStain) ? AugmentConfig::study() : AugmentConfig::withStainJitter();
+    config.augmentConfig = p.isSet(noStain) ? AugmentConfig::study() : standardJitter;
     if (p.isSet(noStain) && (p.isSet(hueJitter) || p.isSet(saturationJitter))) {
         printError(QStringLiteral(
             "train: --no-stain-jitter cannot go with --hue-jitter or --saturation-jitter"));
