@@ -8,6 +8,7 @@
 #include "preprocess.h"
 #include "torchthreads.h"
 
+#include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QDir>
@@ -562,6 +563,22 @@ QJsonObject TrainingResult::modelCard() const
         card.insert(QStringLiteral("training"), training);
     }
     return card;
+}
+
+QString EpochStats::logLine(int epochs) const
+{
+    return QCoreApplication::translate(
+               "ml::EpochStats",
+               "epoch %1/%2  loss %3  acc %4  val_loss %5  val_acc %6  %7 s  %8 img/s%9")
+        .arg(epoch)
+        .arg(epochs)
+        .arg(trainLoss, 0, 'f', 4)
+        .arg(trainAccuracy, 0, 'f', 4)
+        .arg(valLoss, 0, 'f', 4)
+        .arg(valAccuracy, 0, 'f', 4)
+        .arg(seconds, 0, 'f', 1)
+        .arg(trainImagesPerSecond, 0, 'f', 0)
+        .arg(best ? QStringLiteral("  *best") : QString());
 }
 
 QByteArray TrainingResult::historyCsv() const

@@ -85,6 +85,10 @@ struct EpochStats
     double seconds = 0; ///< wall time of the epoch (training + validation)
     double trainImagesPerSecond = 0;
     bool best = false; ///< lowest validation loss so far
+
+    /// One log line ("epoch 3/20  loss 0.1576  acc 0.9565  val_loss ... *best"), the same in
+    /// the CLI and on the Train page; `epochs` is the number planned.
+    QString logLine(int epochs) const;
 };
 
 /// How the cells were split, for the model card.

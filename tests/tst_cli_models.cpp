@@ -284,9 +284,18 @@ void TestCliModels::trainExclusionList()
         QFile f(list);
         QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Text));
         f.write("# doubtful labels\n");
-        for (const QString& name :
-             QDir(m_dir.filePath(QStringLiteral("drawn/Parasitized"))).entryList(QDir::Files))
-            f.write(QStringLiteral("Parasitized/%1\n").arg(name).toUtf8());
+        // Paths as classify --csv or a file manager give them: relative to DIR, absolute,
+        // or with a "./" in front; one line names no cell of the folder.
+        const QDir parasitized(m_dir.filePath(QStringLiteral("drawn/Parasitized")));
+        const QStringList names = parasitized.entryList(QDir::Files);
+        for (int i = 0; i < names.size(); ++i) {
+            const QString relative = QStringLiteral("Parasitized/%1").arg(names.at(i));
+            const QString line = i % 3 == 0   ? relative
+                                 : i % 3 == 1 ? parasitized.absoluteFilePath(names.at(i))
+                                              : QStringLiteral("./") + relative;
+            f.write((line + QLatin1Char('\n')).toUtf8());
+        }
+        f.write("Parasitized/not-a-cell.png\n");
     }
     const QString model = m_dir.filePath(QStringLiteral("excluded/m.pt"));
     QVERIFY(QDir().mkpath(m_dir.filePath(QStringLiteral("excluded"))));
@@ -315,6 +324,7 @@ void TestCliModels::trainExclusionList()
                                      .toObject();
     QCOMPARE(excluded.value(QStringLiteral("cells")).toInt(), 60 - valParasitized);
     QCOMPARE(excluded.value(QStringLiteral("source")).toString(), QStringLiteral("exclude.txt"));
+    QVERIFY2(err.contains("1 listed path is not a cell of"), err.constData());
 
     QCOMPARE(run({QStringLiteral("train"), m_dir.filePath(QStringLiteral("drawn")),
                   QStringLiteral("--exclude-list"), m_dir.filePath(QStringLiteral("nolist.txt")),

@@ -220,7 +220,7 @@ void TestTrainingPage::trainingKeepsGuiResponsive()
     QVERIFY(page.curves()->batchPlot()->graph(0)->dataCount() >= 3 * 4);
     QVERIFY(page.curves()->bestEpoch() >= 1);
     QCOMPARE(page.curves()->bestEpoch(), out.result.bestEpoch);
-    QVERIFY(page.logText().contains(QLatin1String("epoch  3/3")));
+    QVERIFY(page.logText().contains(QLatin1String("epoch 3/3")));
     QCOMPARE(page.progressBar()->value(), page.progressBar()->maximum());
     QVERIFY(page.useModelButton()->isVisible());
     saveShot(&page, QStringLiteral("trainingpage-finished.png"));

@@ -539,16 +539,7 @@ void TrainingPage::onEpoch(const EpochStats& s)
 {
     m_curves->addEpoch(s);
     m_epochSeconds.append(s.seconds);
-    appendLog(tr("epoch %1/%2  loss %3  acc %4  val_loss %5  val_acc %6  %7 s  %8 img/s%9")
-                  .arg(s.epoch, 2)
-                  .arg(m_running.epochs)
-                  .arg(s.trainLoss, 0, 'f', 4)
-                  .arg(s.trainAccuracy, 0, 'f', 4)
-                  .arg(s.valLoss, 0, 'f', 4)
-                  .arg(s.valAccuracy, 0, 'f', 4)
-                  .arg(s.seconds, 0, 'f', 1)
-                  .arg(s.trainImagesPerSecond, 0, 'f', 0)
-                  .arg(s.best ? tr("  ★ best") : QString()));
+    appendLog(s.logLine(m_running.epochs));
 }
 
 void TrainingPage::onFinished(const TrainingOutcome& outcome)

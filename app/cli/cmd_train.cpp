@@ -11,11 +11,39 @@
 #include "trainer.h"
 
 #include <QCommandLineParser>
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
 
 namespace ml::cli {
+
+namespace {
+
+// Rewrites each entry of an --exclude-list as the trainer matches it (a path relative to
+// `folder`, as classify --csv writes it), whether it was given relative, with "./" or
+// absolute. Returns how many entries name no cell of `ds`, so a mistyped list is noticed.
+int matchExclusionList(const Dataset& ds, const QString& folder, QSet<QString>& entries)
+{
+    const QDir root(folder);
+    QSet<QString> cells;
+    for (const ImageEntry& e : ds.images)
+        cells.insert(e.relativePath);
+    QSet<QString> matched;
+    int unmatched = 0;
+    for (const QString& entry : std::as_const(entries)) {
+        const QString relative =
+            QDir::cleanPath(QDir::isAbsolutePath(entry) ? root.relativeFilePath(entry) : entry);
+        if (cells.contains(relative))
+            matched.insert(relative);
+        else
+            ++unmatched;
+    }
+    entries = matched;
+    return unmatched;
+}
+
+} // namespace
 
 int runTrain(const QStringList& args)
 {
@@ -100,7 +128,8 @@ int runTrain(const QStringList& args)
         QStringLiteral("K"), QStringLiteral("0"));
     const QCommandLineOption excludeList(
         QStringLiteral("exclude-list"),
-        QStringLiteral("leave the cells listed in FILE (one path relative to DIR per line, '#' "
+        QStringLiteral("leave the cells listed in FILE (one path per line, relative to DIR or "
+                       "absolute, '#' "
                        "comments) out of the training side; the split and the validation cells "
                        "are unchanged, the model card counts them"),
         QStringLiteral("FILE"));
@@ -212,6 +241,14 @@ int runTrain(const QStringList& args)
         printError(QStringLiteral("train: %1").arg(ds.error));
         return 1;
     }
+    if (!config.excludedFromTraining.isEmpty()) {
+        const int unmatched = matchExclusionList(ds, folder, config.excludedFromTraining);
+        if (unmatched > 0)
+            printError(QStringLiteral("train: note: %1 listed path%2 not a cell of %3")
+                           .arg(unmatched)
+                           .arg(unmatched == 1 ? QStringLiteral(" is") : QStringLiteral("s are"))
+                           .arg(folder));
+    }
     if (config.split == SplitMode::Random)
         printError(
             QStringLiteral("train: note: a random split puts cells of one patient on both sides; "
@@ -219,19 +256,7 @@ int runTrain(const QStringList& args)
 
     TrainingCallbacks cb;
     cb.log = [](const QString& m) { printError(QStringLiteral("train: %1").arg(m)); };
-    cb.epochDone = [&config](const EpochStats& s) {
-        printLine(QStringLiteral(
-                      "epoch %1/%2  loss %3  acc %4  val_loss %5  val_acc %6  %7 s  %8 img/s%9")
-                      .arg(s.epoch)
-                      .arg(config.epochs)
-                      .arg(s.trainLoss, 0, 'f', 4)
-                      .arg(s.trainAccuracy, 0, 'f', 4)
-                      .arg(s.valLoss, 0, 'f', 4)
-                      .arg(s.valAccuracy, 0, 'f', 4)
-                      .arg(s.seconds, 0, 'f', 1)
-                      .arg(s.trainImagesPerSecond, 0, 'f', 0)
-                      .arg(s.best ? QStringLiteral("  *best") : QString()));
-    };
+    cb.epochDone = [&config](const EpochStats& s) { printLine(s.logLine(config.epochs)); };
     TrainingResult r;
     QJsonObject crossValidation;
     if (k > 1) {
