@@ -26,9 +26,18 @@ QString modelCardSummary(const QJsonObject& card)
         return {};
     QStringList lines;
     const QJsonObject split = card.value(QStringLiteral("split")).toObject();
-    lines << tr("Validation (%1 split, %2 cells): accuracy %3, AUC %4, sensitivity %5, "
+    const QString mode = split.value(QStringLiteral("mode")).toString(QStringLiteral("?"));
+    // A final fit on every patient has no split of its own: its figures are the pooled
+    // out-of-fold ones of the cross-validation before it.
+    const QString source =
+        mode == QLatin1String("none")
+            ? tr("pooled out-of-fold of the %1-fold cross-validation; the model trained on "
+                 "every patient")
+                  .arg(split.value(QStringLiteral("folds")).toInt())
+            : tr("%1 split").arg(mode);
+    lines << tr("Validation (%1, %2 cells): accuracy %3, AUC %4, sensitivity %5, "
                 "specificity %6")
-                 .arg(split.value(QStringLiteral("mode")).toString(QStringLiteral("?")))
+                 .arg(source)
                  .arg(cells.value(QStringLiteral("count")).toInt())
                  .arg(percent(cells.value(QStringLiteral("accuracy")).toDouble()))
                  .arg(cells.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4)

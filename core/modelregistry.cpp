@@ -90,8 +90,11 @@ RegistryMetrics RegistryMetrics::fromCard(const QJsonObject& card)
     m.worstPatient = v.value(QStringLiteral("worst_patient")).toString();
     m.maxHealthyShare = numberOr(v, "max_healthy_patient_parasitized_share");
     m.maxHealthyPatient = v.value(QStringLiteral("max_healthy_patient")).toString();
-    m.split =
-        card.value(QStringLiteral("split")).toObject().value(QStringLiteral("mode")).toString();
+    const QJsonObject split = card.value(QStringLiteral("split")).toObject();
+    m.split = split.value(QStringLiteral("mode")).toString();
+    if (m.split == QLatin1String("none")) // a final fit: its figures are the folds'
+        m.split =
+            QStringLiteral("%1-fold, pooled").arg(split.value(QStringLiteral("folds")).toInt());
     const QJsonObject t = card.value(QStringLiteral("training")).toObject();
     m.epochsRun = t.value(QStringLiteral("epochs_run")).toInt();
     m.bestEpoch = t.value(QStringLiteral("best_epoch")).toInt();

@@ -312,15 +312,21 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
                   10);
         if (!c.modelCard.isEmpty()) {
             const QJsonObject split = c.modelCard.value(QStringLiteral("split")).toObject();
+            const QString validation =
+                split.value(QStringLiteral("mode")).toString() == QLatin1String("none")
+                    ? QStringLiteral("trained on every patient; figures pooled out-of-fold from "
+                                     "a %1-fold cross-validation by patient (seed %2)")
+                          .arg(split.value(QStringLiteral("folds")).toInt())
+                          .arg(split.value(QStringLiteral("seed")).toVariant().toString())
+                    : QStringLiteral("validation split by %1 (fraction %2, seed %3)")
+                          .arg(split.value(QStringLiteral("mode")).toString())
+                          .arg(split.value(QStringLiteral("val_fraction")).toDouble())
+                          .arg(split.value(QStringLiteral("seed")).toVariant().toString());
             page.text(
-                QStringLiteral("Architecture %1, %2 parameters, trained %3; validation split by %4 "
-                               "(fraction %5, seed %6).")
+                QStringLiteral("Architecture %1, %2 parameters, trained %3; %4.")
                     .arg(c.modelCard.value(QStringLiteral("architecture")).toString())
                     .arg(c.modelCard.value(QStringLiteral("parameters")).toVariant().toString())
-                    .arg(c.modelCard.value(QStringLiteral("date")).toString())
-                    .arg(split.value(QStringLiteral("mode")).toString())
-                    .arg(split.value(QStringLiteral("val_fraction")).toDouble())
-                    .arg(split.value(QStringLiteral("seed")).toVariant().toString()),
+                    .arg(c.modelCard.value(QStringLiteral("date")).toString(), validation),
                 9, false, Qt::darkGray);
             auto level = [](const QJsonObject& o) {
                 return QStringLiteral("accuracy %1, sensitivity %2, specificity %3, AUC %4")

@@ -23,6 +23,7 @@
 #include <QtConcurrent/QtConcurrentMap>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -205,7 +206,8 @@ QJsonArray historyJson(const QList<EpochStats>& history)
                              {QStringLiteral("val_accuracy"), s.valAccuracy},
                              {QStringLiteral("seconds"), s.seconds},
                              {QStringLiteral("train_images_per_second"), s.trainImagesPerSecond},
-                             {QStringLiteral("best"), s.best}});
+                             {QStringLiteral("best"), s.best},
+                             {QStringLiteral("learning_rate"), s.learningRate}});
     }
     return a;
 }
@@ -219,11 +221,13 @@ QList<EpochStats> historyFromJson(const QJsonArray& a)
         s.epoch = o.value(QStringLiteral("epoch")).toInt();
         s.trainLoss = o.value(QStringLiteral("train_loss")).toDouble();
         s.trainAccuracy = o.value(QStringLiteral("train_accuracy")).toDouble();
-        s.valLoss = o.value(QStringLiteral("val_loss")).toDouble();
-        s.valAccuracy = o.value(QStringLiteral("val_accuracy")).toDouble();
+        // JSON stores a final fit's NaN validation figures as null.
+        s.valLoss = o.value(QStringLiteral("val_loss")).toDouble(qQNaN());
+        s.valAccuracy = o.value(QStringLiteral("val_accuracy")).toDouble(qQNaN());
         s.seconds = o.value(QStringLiteral("seconds")).toDouble();
         s.trainImagesPerSecond = o.value(QStringLiteral("train_images_per_second")).toDouble();
         s.best = o.value(QStringLiteral("best")).toBool();
+        s.learningRate = o.value(QStringLiteral("learning_rate")).toDouble(); // 0: not recorded
         h.append(s);
     }
     return h;
@@ -266,6 +270,12 @@ QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds, const QStrin
     if (c.folds > 1) {
         id.insert(QStringLiteral("folds"), c.folds);
         id.insert(QStringLiteral("fold"), c.fold);
+    }
+    if (!c.fixedRates.isEmpty()) {
+        QJsonArray rates;
+        for (double r : c.fixedRates)
+            rates.append(r);
+        id.insert(QStringLiteral("fixed_rates"), rates);
     }
     if (c.normalization != InputNormalization::None)
         id.insert(QStringLiteral("normalization"), inputNormalizationName(c.normalization));
@@ -484,10 +494,26 @@ QJsonObject TrainingResult::modelCard() const
     QJsonObject splitJson{{QStringLiteral("mode"), splitName(c.split)},
                           {QStringLiteral("val_fraction"), c.valFraction},
                           {QStringLiteral("seed"), double(c.seed)}};
-    if (c.folds > 1) {
+    const bool finalFit = !c.fixedRates.isEmpty();
+    if (finalFit) {
+        // Nothing held out: validationMaskFromCard() then knows there is no split to rebuild.
+        splitJson = QJsonObject{{QStringLiteral("mode"), QStringLiteral("none")},
+                                {QStringLiteral("seed"), double(c.seed)},
+                                {QStringLiteral("folds"), c.folds}};
+    } else if (c.folds > 1) {
         splitJson.insert(QStringLiteral("folds"), c.folds);
         splitJson.insert(QStringLiteral("fold"), c.fold);
     }
+    QJsonArray fixedRates;
+    for (double r : c.fixedRates)
+        fixedRates.append(r);
+    QJsonObject validationJson = validation.toJson(true);
+    if (finalFit)
+        validationJson.insert(
+            QStringLiteral("source"),
+            QStringLiteral("pooled out-of-fold predictions of the %1-fold cross-validation by "
+                           "patient (this model trained on every patient)")
+                .arg(c.folds));
     QJsonObject card{
         {QStringLiteral("name"),
          QStringLiteral("MalariaLens %1 cell classifier").arg(architectureName(c.arch))},
@@ -514,16 +540,22 @@ QJsonObject TrainingResult::modelCard() const
              {QStringLiteral("loss"), QStringLiteral("cross-entropy")},
              {QStringLiteral("learning_rate"), c.learningRate},
              {QStringLiteral("learning_rate_schedule"),
-              c.lrPatience > 0 ? QStringLiteral("x%1 after %2 epochs without a better val loss")
-                                     .arg(c.lrFactor)
-                                     .arg(c.lrPatience)
-                               : QStringLiteral("constant")},
+              finalFit ? QJsonValue(fixedRates)
+              : c.lrPatience > 0
+                  ? QJsonValue(QStringLiteral("x%1 after %2 epochs without a better val loss")
+                                   .arg(c.lrFactor)
+                                   .arg(c.lrPatience))
+                  : QJsonValue(QStringLiteral("constant"))},
              {QStringLiteral("batch_size"), c.batchSize},
              {QStringLiteral("epochs_requested"), c.epochs},
              {QStringLiteral("epochs_run"), int(history.size())},
              {QStringLiteral("best_epoch"), bestEpoch},
              {QStringLiteral("early_stopping"),
-              QStringLiteral("val loss, patience %1, best weights restored").arg(c.patience)},
+              finalFit
+                  ? QStringLiteral("none: a final fit on every patient for the epochs and "
+                                   "learning rates of %1 up to its best epoch")
+                        .arg(c.fixedRatesSource)
+                  : QStringLiteral("val loss, patience %1, best weights restored").arg(c.patience)},
              {QStringLiteral("stopped_early"), stoppedEarly},
              {QStringLiteral("augmentation"), augmentJson(c)},
              {QStringLiteral("threads"), c.threads},
@@ -542,7 +574,7 @@ QJsonObject TrainingResult::modelCard() const
                   : QJsonValue(QStringLiteral("scratch"))},
              {QStringLiteral("seconds"), round4(seconds)},
              {QStringLiteral("failed_images"), failedImages}}},
-        {QStringLiteral("validation"), validation.toJson(true)},
+        {QStringLiteral("validation"), validationJson},
         {QStringLiteral("libtorch_version"), QString::fromLatin1(torchVersion())},
         {QStringLiteral("date"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate)},
     };
@@ -567,6 +599,16 @@ QJsonObject TrainingResult::modelCard() const
 
 QString EpochStats::logLine(int epochs) const
 {
+    if (std::isnan(valLoss))
+        return QCoreApplication::translate("ml::EpochStats",
+                                           "epoch %1/%2  loss %3  acc %4  rate %5  %6 s  %7 img/s")
+            .arg(epoch)
+            .arg(epochs)
+            .arg(trainLoss, 0, 'f', 4)
+            .arg(trainAccuracy, 0, 'f', 4)
+            .arg(learningRate, 0, 'g', 3)
+            .arg(seconds, 0, 'f', 1)
+            .arg(trainImagesPerSecond, 0, 'f', 0);
     return QCoreApplication::translate(
                "ml::EpochStats",
                "epoch %1/%2  loss %3  acc %4  val_loss %5  val_acc %6  %7 s  %8 img/s%9")
@@ -649,7 +691,12 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         torch::manual_seed(config.seed);
 
         std::vector<int> trainIdx, valIdx;
-        if (config.folds > 1) {
+        const bool finalFit = !config.fixedRates.isEmpty();
+        const int epochs = finalFit ? int(config.fixedRates.size()) : config.epochs;
+        if (finalFit) {
+            trainIdx.resize(ds.images.size());
+            std::iota(trainIdx.begin(), trainIdx.end(), 0);
+        } else if (config.folds > 1) {
             if (config.split != SplitMode::Patient || config.fold < 0 ||
                 config.fold >= config.folds) {
                 result.error = QStringLiteral("k-fold cross-validation needs a patient split and "
@@ -690,7 +737,7 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
                              ? QString()
                              : QStringLiteral(", the rest listed in %1")
                                    .arg(config.exclusionSource)));
-        if (trainIdx.empty() || valIdx.empty()) {
+        if (trainIdx.empty() || (valIdx.empty() && !finalFit)) {
             result.error =
                 QStringLiteral("the split left no images on one side (too few patients?)");
             return result;
@@ -764,10 +811,14 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         log(QStringLiteral(
                 "split %1 (seed %2): train %3 cells / %4 patients, validation %5 cells / "
                 "%6 patients, %7 patients on both sides")
-                .arg(config.folds > 1 ? QStringLiteral("by patient, fold %1 of %2")
-                                            .arg(config.fold + 1)
-                                            .arg(config.folds)
-                                      : splitName(config.split))
+                .arg(finalFit ? QStringLiteral("none (final fit on every patient, %1 epochs at "
+                                               "the rates of %2)")
+                                    .arg(epochs)
+                                    .arg(config.fixedRatesSource)
+                     : config.folds > 1 ? QStringLiteral("by patient, fold %1 of %2")
+                                              .arg(config.fold + 1)
+                                              .arg(config.folds)
+                                        : splitName(config.split))
                 .arg(config.seed)
                 .arg(trainIdx.size())
                 .arg(trainPatients.size())
@@ -814,10 +865,14 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         }
 
         const int batches = int((trainIdx.size() + config.batchSize - 1) / config.batchSize);
-        bool stop = state.sinceBest >= config.patience;
-        for (int epoch = state.epochsDone + 1; epoch <= config.epochs && !stop; ++epoch) {
+        bool stop = !finalFit && state.sinceBest >= config.patience;
+        for (int epoch = state.epochsDone + 1; epoch <= epochs && !stop; ++epoch) {
             QElapsedTimer timer;
             timer.start();
+            if (finalFit) {
+                state.learningRate = config.fixedRates.at(epoch - 1);
+                setLearningRate(optimizer, state.learningRate);
+            }
             std::vector<int> order = trainIdx;
             std::shuffle(order.begin(), order.end(), rng);
             double lossSum = 0;
@@ -847,16 +902,24 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
                     cb.batchDone(epoch, b + 1, batches, l);
             }
             const double trainSeconds = timer.elapsed() / 1000.0;
-            const EvalOutput v = evaluate(*net, images, labels, valIdx);
+            // A final fit has nothing to validate on: its figures are the folds'.
+            const EvalOutput v = finalFit ? EvalOutput{} : evaluate(*net, images, labels, valIdx);
             EpochStats s;
             s.epoch = epoch;
             s.trainLoss = lossSum / double(seen);
             s.trainAccuracy = double(correct) / double(seen);
-            s.valLoss = v.loss;
-            s.valAccuracy = v.accuracy;
+            s.valLoss = finalFit ? qQNaN() : v.loss;
+            s.valAccuracy = finalFit ? qQNaN() : v.accuracy;
             s.seconds = timer.elapsed() / 1000.0;
             s.trainImagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0.0;
-            if (v.loss < state.bestValLoss) {
+            s.learningRate = state.learningRate;
+            if (finalFit) {
+                s.best = epoch == epochs;
+                if (s.best) {
+                    state.bestEpoch = epoch;
+                    best.take(*net);
+                }
+            } else if (v.loss < state.bestValLoss) {
                 state.bestValLoss = v.loss;
                 state.bestEpoch = epoch;
                 state.sinceBest = 0;
@@ -892,14 +955,15 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
 
         // Publish the best weights: evaluate them on the validation split for the card.
         best.restore(*net);
-        const EvalOutput v = evaluate(*net, images, labels, valIdx);
+        const EvalOutput v = finalFit ? EvalOutput{} : evaluate(*net, images, labels, valIdx);
         std::vector<ScoredCell> scored;
         scored.reserve(valIdx.size());
         for (size_t k = 0; k < valIdx.size(); ++k) {
             const ImageEntry& e = ds.images.at(valIdx[k]);
             scored.push_back({e.label, v.probabilities[k], e.patient});
         }
-        result.validation = evaluateCells(scored);
+        if (!finalFit) // crossValidate() gives a final fit the pooled out-of-fold figures
+            result.validation = evaluateCells(scored);
         result.validationCells = std::move(scored);
         result.validationIndices = valIdx;
         result.seconds = total.elapsed() / 1000.0;
@@ -1015,7 +1079,7 @@ QJsonObject CrossValidationResult::toJson() const
 CrossValidationResult crossValidate(const Dataset& ds, const TrainingConfig& config, int k,
                                     const TrainingCallbacks& callbacks,
                                     const std::atomic<bool>* cancel,
-                                    const std::function<void(int, int)>& foldStarted)
+                                    const std::function<void(int, int)>& foldStarted, bool finalFit)
 {
     CrossValidationResult cv;
     if (k < 2) {
@@ -1048,12 +1112,50 @@ CrossValidationResult crossValidate(const Dataset& ds, const TrainingConfig& con
         cv.folds.append(std::move(r));
     }
     cv.pooled = evaluateCells(all);
-    cv.ok = true;
     const QJsonObject summary = cv.toJson();
     for (TrainingResult& r : cv.folds) {
         r.crossValidation = summary;
         r.classifier.setCard(r.modelCard());
     }
+    if (finalFit) {
+        // The fold with the median best epoch (the lower middle for an even k) sets the final
+        // fit's length and its learning rate per epoch, so the decays its plateaus triggered
+        // happen at the same points without a validation side to detect them.
+        std::vector<int> order(static_cast<size_t>(k));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&cv](int a, int b) {
+            return cv.folds.at(a).bestEpoch < cv.folds.at(b).bestEpoch;
+        });
+        const int median = order[size_t((k - 1) / 2)];
+        const TrainingResult& m = cv.folds.at(median);
+        TrainingConfig c = config;
+        c.folds = k;
+        c.fold = 0;
+        c.fixedRatesSource = QStringLiteral("fold %1 of %2").arg(median + 1).arg(k);
+        for (int e = 0; e < m.bestEpoch && e < m.history.size(); ++e) {
+            const double rate = m.history.at(e).learningRate;
+            // 0: a history resumed from a checkpoint that predates per-epoch rates.
+            c.fixedRates.append(rate > 0 ? rate : config.learningRate);
+        }
+        if (c.fixedRates.isEmpty())
+            c.fixedRates.append(config.learningRate);
+        if (!config.checkpointPath.isEmpty())
+            c.checkpointPath = foldCheckpointPath(config.checkpointPath, k);
+        if (foldStarted)
+            foldStarted(k, k);
+        cv.final = trainClassifier(ds, c, callbacks, cancel);
+        if (!cv.final.ok) {
+            cv.cancelled = cv.final.cancelled;
+            cv.error = cv.final.cancelled
+                           ? cv.final.error
+                           : QStringLiteral("final fit on every patient: %1").arg(cv.final.error);
+            return cv;
+        }
+        cv.final.validation = cv.pooled;
+        cv.final.crossValidation = summary;
+        cv.final.classifier.setCard(cv.final.modelCard());
+    }
+    cv.ok = true;
     return cv;
 }
 

@@ -74,6 +74,13 @@ struct TrainingConfig
     /// Fine-tuning: start from these weights instead of a fresh network (a native model of
     /// the same architecture; ignored when not loaded). Copied, never modified.
     Classifier initialModel;
+    /// Final fit on every patient (crossValidate() sets it after the folds): when not empty,
+    /// nothing is held out, exactly fixedRates.size() epochs run, epoch e trains at rate
+    /// fixedRates[e - 1], and there is no validation, early stopping or rate decay on a
+    /// plateau. `epochs`, `learningRate`, `valFraction`, `folds` and `fold` are ignored.
+    QList<double> fixedRates;
+    /// The fixed schedule's origin, for the card and the log (e.g. "fold 2 of 5").
+    QString fixedRatesSource;
 };
 
 /// Figures of one finished epoch.
@@ -84,10 +91,12 @@ struct EpochStats
     double valLoss = 0, valAccuracy = 0;
     double seconds = 0; ///< wall time of the epoch (training + validation)
     double trainImagesPerSecond = 0;
-    bool best = false; ///< lowest validation loss so far
+    bool best = false;       ///< lowest validation loss so far (the last epoch of a final fit)
+    double learningRate = 0; ///< the rate the epoch trained at
 
     /// One log line ("epoch 3/20  loss 0.1576  acc 0.9565  val_loss ... *best"), the same in
-    /// the CLI and on the Train page; `epochs` is the number planned.
+    /// the CLI and on the Train page; `epochs` is the number planned. An epoch without a
+    /// validation side (a final fit) has NaN validation figures and no val_ fields.
     QString logLine(int epochs) const;
 };
 
@@ -178,6 +187,10 @@ struct CrossValidationResult
     /// Out-of-fold figures: every cell scored by the model that did not see its patient,
     /// all folds together. The patient-level figures cover every patient of the folder.
     ValidationReport pooled;
+    /// The model to keep when crossValidate() ran with finalFit: trained on every patient for
+    /// the epochs and learning rates of the fold with the median best epoch; its validation
+    /// figures (and card) are `pooled`, its card carries the whole cross-validation.
+    TrainingResult final;
     /// {"folds": k, "per_fold": [...], "mean": {...}, "sd": {...}, "pooled": {...}}.
     QJsonObject toJson() const;
 };
@@ -188,11 +201,15 @@ QString foldCheckpointPath(const QString& checkpointPath, int fold);
 /// K-fold cross-validation by patient: trains `config` once per fold of patientFolds()
 /// (config.folds = k, config.fold = i; each fold checkpoints to foldCheckpointPath() and
 /// resumes from it). `foldStarted` (may be empty) is called before each fold. Every
-/// fold's classifier has its own card; the caller chooses which to keep. Never throws.
+/// fold's classifier has its own card. With `finalFit`, one more training on every patient
+/// follows (CrossValidationResult::final; foldStarted(k, k), checkpoint
+/// foldCheckpointPath(..., k)): the model a user keeps, since each fold's model saw only
+/// (k-1)/k of the patients. Never throws.
 CrossValidationResult
 crossValidate(const Dataset& dataset, const TrainingConfig& config, int k,
               const TrainingCallbacks& callbacks = {}, const std::atomic<bool>* cancel = nullptr,
-              const std::function<void(int fold, int folds)>& foldStarted = {});
+              const std::function<void(int fold, int folds)>& foldStarted = {},
+              bool finalFit = false);
 
 /// Path of the history CSV / model card beside a model file: <dir>/<base>.history.csv, .json.
 QString historyPathFor(const QString& modelPath);

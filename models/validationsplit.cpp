@@ -19,6 +19,13 @@ ValidationMask validationMaskFromCard(const Dataset& dataset, const QJsonObject&
         mask.note = QStringLiteral("the model card records no training split: all cells are used");
         return mask;
     }
+    if (split.value(QStringLiteral("mode")).toString() == QLatin1String("none")) {
+        mask.note = QStringLiteral(
+            "the model trained on every patient of its folder (a final fit after a k-fold "
+            "cross-validation): no cell was held out, so figures on this folder are training "
+            "figures; the card's cross-validation figures are its estimate. All cells are used");
+        return mask;
+    }
     // Cells that failed to decode in training are not in the card's counts, so a folder
     // with unreadable files never matches: better all cells than a wrong split.
     if (expected != dataset.countPerClass()) {

@@ -348,6 +348,19 @@ void TestCliModels::trainCrossValidationWritesOutOfFold()
                  &out, &err),
              0);
     QVERIFY2(out.contains("pooled out-of-fold (120 cells, 10 patients)"), out.constData());
+    // The saved model is the final fit on every patient, not one fold's.
+    QVERIFY2(out.contains("final model: trained on every patient"), out.constData());
+    Classifier saved;
+    QVERIFY2(saved.load(model), qPrintable(saved.errorString()));
+    const QJsonObject trainCells = saved.card()
+                                       .value(QStringLiteral("training_data"))
+                                       .toObject()
+                                       .value(QStringLiteral("train_cells"))
+                                       .toObject();
+    QCOMPARE(trainCells.value(QStringLiteral("Parasitized")).toInt() +
+                 trainCells.value(QStringLiteral("Uninfected")).toInt(),
+             120);
+    QVERIFY(!QFile::exists(model + QStringLiteral(".checkpoint.fold3")));
     // Every cell exactly once, scored by the fold that held its patient out.
     QFile oof(m_dir.filePath(QStringLiteral("cv/m.oof.csv")));
     QVERIFY(oof.open(QIODevice::ReadOnly | QIODevice::Text));

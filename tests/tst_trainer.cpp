@@ -2,6 +2,7 @@
 // draws (two colours of cell with and without a dark parasite-like dot), early stopping,
 // checkpoint + resume, cancel.
 #include "folderscanner.h"
+#include "modelcardsummary.h"
 #include "preprocess.h"
 #include "trainer.h"
 #include "validationsplit.h"
@@ -16,6 +17,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 using namespace ml;
@@ -355,17 +358,21 @@ void TestTrainer::crossValidationByPatient()
 {
     TrainingConfig c;
     c.arch = Architecture::Gap;
-    c.epochs = 1;
+    c.epochs = 3;
+    c.lrPatience = 1;
+    c.patience = 3;
     c.batchSize = 40;
     c.checkpointPath = m_dir.filePath(QStringLiteral("cv.checkpoint"));
     QList<int> started;
-    const CrossValidationResult cv =
-        crossValidate(m_cells, c, 3, {}, nullptr, [&](int fold, int total) {
+    const CrossValidationResult cv = crossValidate(
+        m_cells, c, 3, {}, nullptr,
+        [&](int fold, int total) {
             QCOMPARE(total, 3);
             started.append(fold);
-        });
+        },
+        true);
     QVERIFY2(cv.ok, qPrintable(cv.error));
-    QCOMPARE(started, QList<int>({0, 1, 2}));
+    QCOMPARE(started, QList<int>({0, 1, 2, 3})); // 3 = the final fit
     QCOMPARE(cv.folds.size(), 3);
     // Every cell is scored exactly once, by the model that did not see its patient.
     QCOMPARE(cv.pooled.cells.count, 240);
@@ -399,6 +406,49 @@ void TestTrainer::crossValidationByPatient()
          cv.folds.at(2).validation.cells.accuracy) /
         3.0;
     QVERIFY(std::abs(mean - expected) < 1e-4);
+
+    // The final fit: every cell trains, for the epochs and rates of the median fold.
+    const TrainingResult& fit = cv.final;
+    QVERIFY2(fit.ok, qPrintable(fit.error));
+    QVERIFY(fit.classifier.isLoaded());
+    // The median fold: ordered by best epoch, ties in fold order, the middle one.
+    std::vector<int> order{0, 1, 2};
+    std::stable_sort(order.begin(), order.end(), [&cv](int a, int b) {
+        return cv.folds.at(a).bestEpoch < cv.folds.at(b).bestEpoch;
+    });
+    const int median = order[1];
+    QCOMPARE(int(fit.history.size()), cv.folds.at(median).bestEpoch);
+    QCOMPARE(fit.bestEpoch, cv.folds.at(median).bestEpoch);
+    QCOMPARE(fit.config.fixedRatesSource, QStringLiteral("fold %1 of 3").arg(median + 1));
+    for (int e = 0; e < fit.history.size(); ++e) {
+        QCOMPARE(fit.history.at(e).learningRate, cv.folds.at(median).history.at(e).learningRate);
+        QVERIFY(std::isnan(fit.history.at(e).valLoss));
+    }
+    QCOMPARE(fit.split.trainCells.value(QStringLiteral("Parasitized")) +
+                 fit.split.trainCells.value(QStringLiteral("Uninfected")),
+             240);
+    QVERIFY(fit.split.valCells.isEmpty());
+    const QJsonObject card = fit.classifier.card();
+    QCOMPARE(card.value(QStringLiteral("split")).toObject().value(QStringLiteral("mode")),
+             QJsonValue(QStringLiteral("none")));
+    // Its figures are the pooled out-of-fold ones, and say so.
+    const QJsonObject validation = card.value(QStringLiteral("validation")).toObject();
+    QCOMPARE(validation.value(QStringLiteral("cell_level"))
+                 .toObject()
+                 .value(QStringLiteral("count"))
+                 .toInt(),
+             240);
+    QVERIFY(
+        validation.value(QStringLiteral("source")).toString().contains(QLatin1String("pooled")));
+    QVERIFY(card.contains(QStringLiteral("cross_validation")));
+    QVERIFY2(modelCardSummary(card).contains(
+                 QLatin1String("pooled out-of-fold of the 3-fold cross-validation")),
+             qPrintable(modelCardSummary(card)));
+    // No held-out cells to rebuild: evaluation says so instead of inventing a split.
+    const ValidationMask mask = validationMaskFromCard(m_cells, card);
+    QVERIFY(!mask.applied);
+    QVERIFY2(mask.note.contains(QLatin1String("every patient")), qPrintable(mask.note));
+    QVERIFY(QFile::exists(c.checkpointPath + QStringLiteral(".fold3")));
 
     TrainingConfig random = c;
     random.split = SplitMode::Random;

@@ -406,7 +406,8 @@ void TestTrainingPage::crossValidationTable()
     QVERIFY(finished.wait(240000));
     const TrainingOutcome& out = page.lastOutcome();
     QVERIFY2(out.ok(), qPrintable(out.error));
-    QCOMPARE(folds.count(), 3);
+    QCOMPARE(folds.count(), 3 + 1); // then the final fit on every patient
+    QVERIFY(page.logText().contains(QLatin1String("final model on every patient")));
     QVERIFY(page.crossValidationTable()->isVisible());
     QCOMPARE(page.crossValidationTable()->rowCount(), 3 + 2);
     QCOMPARE(page.crossValidationTable()->item(4, 0)->text(), QStringLiteral("pooled"));

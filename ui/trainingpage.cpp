@@ -134,8 +134,9 @@ void TrainingPage::buildUi()
     m_folds->setSuffix(tr(" folds by patient"));
     m_folds->setToolTip(
         tr("K-fold cross-validation by patient: K trainings, each validated on patients the "
-           "others never saw. Shows per-fold and mean figures; the registry keeps the first "
-           "fold's model. Takes K times as long."));
+           "others never saw, then the model the registry keeps, trained on every patient for "
+           "the epochs and learning rates of the median fold. Shows per-fold and mean figures. "
+           "Takes about K + 1 times as long."));
     m_scratch = new QRadioButton(tr("from scratch"));
     m_scratch->setChecked(true);
     m_fineTune = new QRadioButton(tr("fine-tune the active model"));
@@ -525,8 +526,10 @@ void TrainingPage::updateEta(int epoch, int batch, int batches)
         const double remaining = (total - done) * perBatch;
         eta = tr("ETA %1").arg(duration(remaining));
     }
-    const QString fold =
-        m_foldCount > 1 ? tr("fold %1/%2 · ").arg(m_fold + 1).arg(m_foldCount) : QString();
+    const QString fold = m_foldCount < 2 ? QString()
+                         : m_fold >= m_foldCount
+                             ? tr("final fit · ")
+                             : tr("fold %1/%2 · ").arg(m_fold + 1).arg(m_foldCount);
     m_progress->setFormat(tr("%6epoch %1/%2 · batch %3/%4 · %5")
                               .arg(epoch)
                               .arg(m_running.epochs)
@@ -553,21 +556,26 @@ void TrainingPage::onFinished(const TrainingOutcome& outcome)
     if (outcome.ok()) {
         const ValidationReport& v = r.validation;
         m_progress->setFormat(tr("done in %1").arg(duration(r.seconds)));
-        m_result->setText(
-            tr("Saved to the model registry as <b>%1</b>. Best epoch %2 of %3%4. Validation (%5 "
-               "split): "
-               "cell accuracy %6 %, sensitivity %7 %, specificity %8 %, AUC %9; patient accuracy "
-               "%10 %.")
-                .arg(outcome.entry.name.toHtmlEscaped())
-                .arg(r.bestEpoch)
-                .arg(r.history.size())
-                .arg(r.stoppedEarly ? tr(" (stopped early)") : QString())
-                .arg(r.config.split == SplitMode::Patient ? tr("patient") : tr("random"))
-                .arg(v.cells.accuracy * 100, 0, 'f', 1)
-                .arg(v.cells.sensitivity * 100, 0, 'f', 1)
-                .arg(v.cells.specificity * 100, 0, 'f', 1)
-                .arg(v.cells.auc, 0, 'f', 4)
-                .arg(v.patients.accuracy * 100, 0, 'f', 1));
+        const bool finalFit = !r.config.fixedRates.isEmpty();
+        const QString how =
+            finalFit
+                ? tr("Trained on every patient for %1 epochs at the learning rates of %2. "
+                     "Cross-validated by patient (pooled out-of-fold)")
+                      .arg(r.history.size())
+                      .arg(r.config.fixedRatesSource)
+                : tr("Best epoch %1 of %2%3. Validation (%4 split)")
+                      .arg(r.bestEpoch)
+                      .arg(r.history.size())
+                      .arg(r.stoppedEarly ? tr(" (stopped early)") : QString())
+                      .arg(r.config.split == SplitMode::Patient ? tr("patient") : tr("random"));
+        m_result->setText(tr("Saved to the model registry as <b>%1</b>. %2: cell accuracy %3 %, "
+                             "sensitivity %4 %, specificity %5 %, AUC %6; patient accuracy %7 %.")
+                              .arg(outcome.entry.name.toHtmlEscaped(), how)
+                              .arg(v.cells.accuracy * 100, 0, 'f', 1)
+                              .arg(v.cells.sensitivity * 100, 0, 'f', 1)
+                              .arg(v.cells.specificity * 100, 0, 'f', 1)
+                              .arg(v.cells.auc, 0, 'f', 4)
+                              .arg(v.patients.accuracy * 100, 0, 'f', 1));
         m_useModel->setVisible(true);
         appendLog(tr("saved %1").arg(outcome.entry.folder));
         if (!outcome.crossValidation.isEmpty())
@@ -590,7 +598,12 @@ void TrainingPage::onFoldStarted(int fold, int folds)
     m_curves->setEpochCount(m_running.epochs);
     m_runClock.invalidate();
     m_batchesSeen = 0;
-    appendLog(tr("— fold %1 of %2 (validation: the patients of fold %1)").arg(fold + 1).arg(folds));
+    if (fold < folds)
+        appendLog(
+            tr("— fold %1 of %2 (validation: the patients of fold %1)").arg(fold + 1).arg(folds));
+    else
+        appendLog(tr("— final model on every patient (nothing held out: its figures are the "
+                     "cross-validation's)"));
 }
 
 void TrainingPage::showCrossValidation(const QJsonObject& summary)

@@ -73,13 +73,14 @@ void TrainingWorker::run(const TrainingJob& job)
     TrainingOutcome out;
     out.resumed = job.config.resume;
     if (job.config.folds > 1) {
-        // Cross-validation: every fold is a full training with its own checkpoint; the
-        // registry gets the first fold's model, whose card carries all folds' figures.
-        const CrossValidationResult cv =
-            crossValidate(*job.dataset, job.config, job.config.folds, cb, m_cancel,
-                          [this](int fold, int folds) { Q_EMIT foldStarted(fold, folds); });
+        // Cross-validation: every fold is a full training with its own checkpoint, then a
+        // final fit on every patient; the registry gets that model, whose card carries all
+        // folds' figures.
+        const CrossValidationResult cv = crossValidate(
+            *job.dataset, job.config, job.config.folds, cb, m_cancel,
+            [this](int fold, int folds) { Q_EMIT foldStarted(fold, folds); }, true);
         if (cv.ok) {
-            out.result = cv.folds.first();
+            out.result = cv.final;
             out.crossValidation = cv.toJson();
         } else {
             out.result.cancelled = cv.cancelled;
@@ -133,7 +134,7 @@ void TrainingWorker::run(const TrainingJob& job)
     out.entry = *entry;
     // The model is safely in the registry: the checkpoint has done its job.
     QFile::remove(job.config.checkpointPath);
-    for (int i = 0; i < job.config.folds; ++i)
+    for (int i = 0; i <= job.config.folds; ++i) // the folds' and the final fit's
         QFile::remove(foldCheckpointPath(job.config.checkpointPath, i));
     QFile::remove(job.sidecarPath);
     Q_EMIT finished(out);

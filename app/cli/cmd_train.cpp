@@ -123,8 +123,9 @@ int runTrain(const QStringList& args)
         QStringLiteral("folds"),
         QStringLiteral("k-fold cross-validation by patient: train K models, each validated on "
                        "one patient fold; prints per-fold, mean and pooled out-of-fold figures. "
-                       "FILE is the model of the first fold, its card carries the whole "
-                       "cross-validation (default 0: one split)"),
+                       "Then FILE is trained on every patient for the epochs and learning rates "
+                       "of the fold with the median best epoch; its card carries the whole "
+                       "cross-validation and the pooled figures (default 0: one split)"),
         QStringLiteral("K"), QStringLiteral("0"));
     const QCommandLineOption excludeList(
         QStringLiteral("exclude-list"),
@@ -264,10 +265,13 @@ int runTrain(const QStringList& args)
             printError(QStringLiteral("train: --folds needs --split patient"));
             return 2;
         }
-        const CrossValidationResult cv =
-            crossValidate(ds, config, k, cb, nullptr, [](int fold, int total) {
-                printLine(QStringLiteral("fold %1/%2").arg(fold + 1).arg(total));
-            });
+        const CrossValidationResult cv = crossValidate(
+            ds, config, k, cb, nullptr,
+            [](int fold, int total) {
+                printLine(fold < total ? QStringLiteral("fold %1/%2").arg(fold + 1).arg(total)
+                                       : QStringLiteral("final fit on every patient"));
+            },
+            true);
         if (!cv.ok) {
             printError(QStringLiteral("train: %1").arg(cv.error));
             return 1;
@@ -315,7 +319,7 @@ int runTrain(const QStringList& args)
             return 1;
         }
         printLine(QStringLiteral("out-of-fold probabilities: %1").arg(outOfFoldPathFor(outPath)));
-        r = cv.folds.first();
+        r = cv.final;
     } else {
         r = trainClassifier(ds, config, cb);
         if (!r.ok) {
@@ -334,7 +338,7 @@ int runTrain(const QStringList& args)
     }
     // The final model is safe on disk: the checkpoint is no longer needed.
     QFile::remove(config.checkpointPath);
-    for (int i = 0; i < k; ++i)
+    for (int i = 0; i <= k; ++i) // the folds' and the final fit's
         QFile::remove(foldCheckpointPath(config.checkpointPath, i));
 
     const ValidationReport& v = r.validation;
@@ -349,6 +353,14 @@ int runTrain(const QStringList& args)
         if (!crossValidation.isEmpty())
             summary.insert(QStringLiteral("cross_validation"), crossValidation);
         printJson(summary);
+    } else if (k > 1) {
+        printLine(QStringLiteral("final model: trained on every patient for %1 epochs at the "
+                                 "learning rates of %2; its card's validation figures are the "
+                                 "pooled out-of-fold ones above")
+                      .arg(r.history.size())
+                      .arg(r.config.fixedRatesSource));
+        printLine(QStringLiteral("wrote %1, %2, %3")
+                      .arg(outPath, cardPathForModel(outPath), historyPathFor(outPath)));
     } else {
         printLine(
             QStringLiteral("best epoch %1 of %2; validation (%3 split): cell accuracy %4, AUC %5, "
