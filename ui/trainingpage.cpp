@@ -559,9 +559,10 @@ void TrainingPage::onFinished(const TrainingOutcome& outcome)
         const bool finalFit = !r.config.fixedRates.isEmpty();
         const QString how =
             finalFit
-                ? tr("Trained on every patient for %1 epochs at the learning rates of %2. "
+                ? tr("Trained on every patient for %1 at the learning rates of %2. "
                      "Cross-validated by patient (pooled out-of-fold)")
-                      .arg(r.history.size())
+                      .arg(r.history.size() == 1 ? tr("1 epoch")
+                                                 : tr("%1 epochs").arg(r.history.size()))
                       .arg(r.config.fixedRatesSource)
                 : tr("Best epoch %1 of %2%3. Validation (%4 split)")
                       .arg(r.bestEpoch)

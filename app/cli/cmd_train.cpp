@@ -354,10 +354,11 @@ int runTrain(const QStringList& args)
             summary.insert(QStringLiteral("cross_validation"), crossValidation);
         printJson(summary);
     } else if (k > 1) {
-        printLine(QStringLiteral("final model: trained on every patient for %1 epochs at the "
-                                 "learning rates of %2; its card's validation figures are the "
+        printLine(QStringLiteral("final model: trained on every patient for %1 epoch%2 at the "
+                                 "learning rates of %3; its card's validation figures are the "
                                  "pooled out-of-fold ones above")
                       .arg(r.history.size())
+                      .arg(r.history.size() == 1 ? QString() : QStringLiteral("s"))
                       .arg(r.config.fixedRatesSource));
         printLine(QStringLiteral("wrote %1, %2, %3")
                       .arg(outPath, cardPathForModel(outPath), historyPathFor(outPath)));
