@@ -597,13 +597,13 @@ QJsonObject TrainingResult::modelCard() const
     return card;
 }
 
-QString EpochStats::logLine(int epochs) const
+QString EpochStats::logLine() const
 {
     if (std::isnan(valLoss))
         return QCoreApplication::translate("ml::EpochStats",
                                            "epoch %1/%2  loss %3  acc %4  rate %5  %6 s  %7 img/s")
             .arg(epoch)
-            .arg(epochs)
+            .arg(epochsPlanned)
             .arg(trainLoss, 0, 'f', 4)
             .arg(trainAccuracy, 0, 'f', 4)
             .arg(learningRate, 0, 'g', 3)
@@ -613,7 +613,7 @@ QString EpochStats::logLine(int epochs) const
                "ml::EpochStats",
                "epoch %1/%2  loss %3  acc %4  val_loss %5  val_acc %6  %7 s  %8 img/s%9")
         .arg(epoch)
-        .arg(epochs)
+        .arg(epochsPlanned)
         .arg(trainLoss, 0, 'f', 4)
         .arg(trainAccuracy, 0, 'f', 4)
         .arg(valLoss, 0, 'f', 4)
@@ -811,9 +811,10 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
         log(QStringLiteral(
                 "split %1 (seed %2): train %3 cells / %4 patients, validation %5 cells / "
                 "%6 patients, %7 patients on both sides")
-                .arg(finalFit ? QStringLiteral("none (final fit on every patient, %1 epochs at "
-                                               "the rates of %2)")
+                .arg(finalFit ? QStringLiteral("none (final fit on every patient, %1 epoch%2 at "
+                                               "the rates of %3)")
                                     .arg(epochs)
+                                    .arg(epochs == 1 ? QString() : QStringLiteral("s"))
                                     .arg(config.fixedRatesSource)
                      : config.folds > 1 ? QStringLiteral("by patient, fold %1 of %2")
                                               .arg(config.fold + 1)
@@ -913,6 +914,7 @@ TrainingResult trainClassifier(const Dataset& ds, const TrainingConfig& config,
             s.seconds = timer.elapsed() / 1000.0;
             s.trainImagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0.0;
             s.learningRate = state.learningRate;
+            s.epochsPlanned = epochs;
             if (finalFit) {
                 s.best = epoch == epochs;
                 if (s.best) {

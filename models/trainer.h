@@ -93,11 +93,12 @@ struct EpochStats
     double trainImagesPerSecond = 0;
     bool best = false;       ///< lowest validation loss so far (the last epoch of a final fit)
     double learningRate = 0; ///< the rate the epoch trained at
+    int epochsPlanned = 0;   ///< epochs its run was set to (a final fit's own count)
 
     /// One log line ("epoch 3/20  loss 0.1576  acc 0.9565  val_loss ... *best"), the same in
-    /// the CLI and on the Train page; `epochs` is the number planned. An epoch without a
-    /// validation side (a final fit) has NaN validation figures and no val_ fields.
-    QString logLine(int epochs) const;
+    /// the CLI and on the Train page. An epoch without a validation side (a final fit) has
+    /// NaN validation figures and no val_ fields.
+    QString logLine() const;
 };
 
 /// How the cells were split, for the model card.

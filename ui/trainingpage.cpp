@@ -542,7 +542,7 @@ void TrainingPage::onEpoch(const EpochStats& s)
 {
     m_curves->addEpoch(s);
     m_epochSeconds.append(s.seconds);
-    appendLog(s.logLine(m_running.epochs));
+    appendLog(s.logLine());
 }
 
 void TrainingPage::onFinished(const TrainingOutcome& outcome)

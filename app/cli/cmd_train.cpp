@@ -257,7 +257,7 @@ int runTrain(const QStringList& args)
 
     TrainingCallbacks cb;
     cb.log = [](const QString& m) { printError(QStringLiteral("train: %1").arg(m)); };
-    cb.epochDone = [&config](const EpochStats& s) { printLine(s.logLine(config.epochs)); };
+    cb.epochDone = [](const EpochStats& s) { printLine(s.logLine()); };
     TrainingResult r;
     QJsonObject crossValidation;
     if (k > 1) {
