@@ -151,8 +151,11 @@ QVariant RegistryTableModel::data(const QModelIndex& index, int role) const
     case MaxHealthyShare:
         if (raw)
             return m.maxHealthyShare;
-        return std::isnan(m.maxHealthyShare)
-                   ? QStringLiteral("–")
+        if (std::isnan(m.maxHealthyShare))
+            return QStringLiteral("–");
+        // No healthy patient had a cell called parasitized (or none was validated): no name.
+        return m.maxHealthyPatient.isEmpty()
+                   ? percent(m.maxHealthyShare)
                    : QStringLiteral("%1 (%2)").arg(percent(m.maxHealthyShare), m.maxHealthyPatient);
     case Epochs:
         if (raw)

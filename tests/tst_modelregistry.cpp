@@ -79,6 +79,7 @@ private Q_SLOTS:
     void fullDiskFailsCleanly();
     void staleFoldersAreIgnoredAndCleaned();
     void tableModel();
+    void tableModelFinalFitCard();
 };
 
 void TestModelRegistry::addListsEntryWithFilesAndMetrics()
@@ -318,6 +319,32 @@ void TestModelRegistry::staleFoldersAreIgnoredAndCleaned()
     QVERIFY(!QFileInfo::exists(dir.filePath(QStringLiteral("20260101-000000-se-abcd.partial"))));
     QVERIFY(!QFileInfo::exists(dir.filePath(QStringLiteral("20260101-000000-se-beef.deleting"))));
     QVERIFY(QFileInfo::exists(dir.filePath(QStringLiteral(".checkpoints"))));
+}
+
+void TestModelRegistry::tableModelFinalFitCard()
+{
+    // A model trained on every patient after a 3-fold cross-validation, whose healthy
+    // patients had no cell called parasitized (so no patient is named).
+    QJsonObject card =
+        cardWith(QStringLiteral("se"), 0.95, 0.99, QStringLiteral("2026-11-29T11:00:00Z"));
+    card.insert(QStringLiteral("split"),
+                QJsonObject{{QStringLiteral("mode"), QStringLiteral("none")},
+                            {QStringLiteral("folds"), 3}});
+    QJsonObject v = card.value(QStringLiteral("validation")).toObject();
+    v.insert(QStringLiteral("max_healthy_patient_parasitized_share"), 0.0);
+    v.insert(QStringLiteral("max_healthy_patient"), QString());
+    card.insert(QStringLiteral("validation"), v);
+    QTemporaryDir dir;
+    ModelRegistry reg(dir.path());
+    QString error;
+    QVERIFY2(reg.addEntry("f", card, {}, QStringLiteral("F"), &error), qPrintable(error));
+    RegistryTableModel model;
+    model.setEntries(reg.entries(), false, {});
+    QCOMPARE(model.rowCount(), 1);
+    QCOMPARE(model.index(0, RegistryTableModel::Split).data().toString(),
+             QStringLiteral("3-fold, pooled"));
+    QCOMPARE(model.index(0, RegistryTableModel::MaxHealthyShare).data().toString(),
+             QStringLiteral("0.0 %"));
 }
 
 void TestModelRegistry::tableModel()

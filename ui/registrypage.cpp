@@ -108,8 +108,9 @@ void RegistryPage::buildUi()
 
     auto* hint =
         new QLabel(tr("Every finished training lands here with its model card and history. "
-                      "Figures are on each model's own validation split: compare models "
-                      "trained on the same folder and split (a random split inflates them)."));
+                      "Figures are on each model's own validation split (pooled out-of-fold "
+                      "for a cross-validated one): compare models trained on the same folder "
+                      "and split (a random split inflates them)."));
     hint->setWordWrap(true);
 
     auto* splitter = new QSplitter(Qt::Vertical);
