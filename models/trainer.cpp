@@ -599,28 +599,23 @@ QJsonObject TrainingResult::modelCard() const
 
 QString EpochStats::logLine() const
 {
-    if (std::isnan(valLoss))
-        return QCoreApplication::translate("ml::EpochStats",
-                                           "epoch %1/%2  loss %3  acc %4  rate %5  %6 s  %7 img/s")
-            .arg(epoch)
-            .arg(epochsPlanned)
-            .arg(trainLoss, 0, 'f', 4)
-            .arg(trainAccuracy, 0, 'f', 4)
-            .arg(learningRate, 0, 'g', 3)
-            .arg(seconds, 0, 'f', 1)
-            .arg(trainImagesPerSecond, 0, 'f', 0);
-    return QCoreApplication::translate(
-               "ml::EpochStats",
-               "epoch %1/%2  loss %3  acc %4  val_loss %5  val_acc %6  %7 s  %8 img/s%9")
+    // The same line with or without a validation side: a final fit shows its rate instead.
+    const QString validation =
+        std::isnan(valLoss)
+            ? QCoreApplication::translate("ml::EpochStats", "rate %1").arg(learningRate, 0, 'g', 3)
+            : QCoreApplication::translate("ml::EpochStats", "val_loss %1  val_acc %2")
+                  .arg(valLoss, 0, 'f', 4)
+                  .arg(valAccuracy, 0, 'f', 4);
+    return QCoreApplication::translate("ml::EpochStats",
+                                       "epoch %1/%2  loss %3  acc %4  %5  %6 s  %7 img/s%8")
         .arg(epoch)
         .arg(epochsPlanned)
         .arg(trainLoss, 0, 'f', 4)
         .arg(trainAccuracy, 0, 'f', 4)
-        .arg(valLoss, 0, 'f', 4)
-        .arg(valAccuracy, 0, 'f', 4)
+        .arg(validation)
         .arg(seconds, 0, 'f', 1)
         .arg(trainImagesPerSecond, 0, 'f', 0)
-        .arg(best ? QStringLiteral("  *best") : QString());
+        .arg(best && !std::isnan(valLoss) ? QStringLiteral("  *best") : QString());
 }
 
 QByteArray TrainingResult::historyCsv() const
