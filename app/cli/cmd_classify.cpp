@@ -64,6 +64,7 @@ int runClassify(const QStringList& args)
         printError(QStringLiteral("classify: %1").arg(ds.error));
         return 1;
     }
+    options.appearanceSample = kDomainSample;
     const ClassifyReport report = classifyDataset(ds, classifier, options);
     if (!report.ok()) {
         printError(QStringLiteral("classify: %1").arg(report.error));
@@ -76,8 +77,9 @@ int runClassify(const QStringList& args)
             return 1;
         }
     }
+    const QJsonObject summary = report.toJson(ds, classifier);
     if (p.isSet(json)) {
-        printJson(report.toJson(ds, classifier));
+        printJson(summary);
         return 0;
     }
     printLine(
@@ -90,6 +92,8 @@ int runClassify(const QStringList& args)
     const double acc = report.accuracy(ds);
     if (acc >= 0)
         printLine(QStringLiteral("Accuracy:  %1").arg(acc, 0, 'f', 4));
+    printLine(QStringLiteral("Domain:    %1").arg(report.domain(classifier).summary()));
+    printParasitemia(summary);
     printLine(QStringLiteral("Time:      %1 s, %2 images/s")
                   .arg(report.seconds, 0, 'f', 2)
                   .arg(report.imagesPerSecond(), 0, 'f', 1));

@@ -96,6 +96,7 @@ int runEvaluate(const QStringList& args)
     ClassifyOptions options;
     options.threads = nThreads;
     options.threshold = *t;
+    options.appearanceSample = kDomainSample;
     const ClassifyReport report = classifyDataset(*ds, classifier, options);
     if (!report.ok()) {
         printError(QStringLiteral("evaluate: %1").arg(report.error));
@@ -121,7 +122,12 @@ int runEvaluate(const QStringList& args)
                        .arg(ds->root, modelClassNames().join(QStringLiteral(", "))));
         return 1;
     }
-    Evaluation e = evaluate(cells, modelClassNames(), *t, pt);
+    // Patients are decided from the parasitemia corrected for the model's own errors.
+    QString ratesError;
+    const std::optional<ErrorRates> rates = errorRatesFromCard(classifier.card(), &ratesError);
+    Evaluation e = evaluate(cells, modelClassNames(), *t, pt, rates);
+    if (!rates)
+        e.warnings << ratesError;
     if (unknownClass)
         e.warnings << QStringLiteral("%1 images in classes the model does not know were left out")
                           .arg(unknownClass);
@@ -137,6 +143,7 @@ int runEvaluate(const QStringList& args)
         o.insert(QStringLiteral("model_sha256"), classifier.weightsSha256());
         o.insert(QStringLiteral("validation_split_only"), mask.applied);
         o.insert(QStringLiteral("corrected_labels"), int(ds->appliedCorrections.size()));
+        o.insert(QStringLiteral("domain"), report.domain(classifier).toJson());
         printJson(o);
     } else {
         printLine(QStringLiteral("Model %1 (%2), %3 cells of %4")
@@ -144,6 +151,9 @@ int runEvaluate(const QStringList& args)
                       .arg(e.cells)
                       .arg(ds->root));
         printLine(e.toText());
+        printLine(QStringLiteral("Domain: %1").arg(report.domain(classifier).summary()));
+        if (e.prevalence.cells > 0)
+            printLine(QStringLiteral("Parasitemia: %1").arg(e.prevalence.explanation()));
     }
     return 0;
 }

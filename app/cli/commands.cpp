@@ -13,6 +13,7 @@ int runEvaluate(const QStringList& args);
 int runReport(const QStringList& args);
 int runCorrections(const QStringList& args); // review
 int runExplain(const QStringList& args);     // review
+int runDomain(const QStringList& args);      // cell: the model's domain
 
 // Keep one line per command; new commands add their line here.
 const std::vector<Command>& commands()
@@ -36,6 +37,7 @@ const std::vector<Command>& commands()
          runSegment},
         {"corrections", "Export or import the reviewer's label corrections (CSV)", runCorrections},
         {"explain", "Heatmap of where the model found its evidence in one cell (PNG)", runExplain},
+        {"domain", "Record a model's domain (how its training cells look) in its card", runDomain},
     };
     return list;
 }

@@ -3,6 +3,7 @@
 #include "classifier.h"
 #include "clicommand.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QThread>
 
@@ -49,6 +50,49 @@ std::optional<double> decisionThreshold(const QCommandLineParser& parser,
     if (!ok || t < 0 || t > 1)
         return std::nullopt;
     return t;
+}
+
+namespace {
+
+QString percentText(const QJsonValue& v)
+{
+    return v.isDouble() ? QStringLiteral("%1 %").arg(v.toDouble() * 100.0, 0, 'f', 2)
+                        : QStringLiteral("-");
+}
+
+QString correctedText(const QJsonObject& o)
+{
+    const QJsonArray ci = o.value(QStringLiteral("parasitemia_corrected_ci95")).toArray();
+    if (ci.size() != 2)
+        return QStringLiteral("no corrected figure (%1)")
+            .arg(o.value(QStringLiteral("parasitemia_error")).toString());
+    return QStringLiteral("corrected %1 (95 % CI %2 - %3)")
+        .arg(percentText(o.value(QStringLiteral("parasitemia_corrected"))), percentText(ci.at(0)),
+             percentText(ci.at(1)));
+}
+
+} // namespace
+
+void printParasitemia(const QJsonObject& summary)
+{
+    printLine(QStringLiteral("Parasitemia: apparent %1, %2; corrected for the model's known "
+                             "errors (%3)")
+                  .arg(percentText(summary.value(QStringLiteral("parasitemia_apparent"))),
+                       correctedText(summary),
+                       summary.value(QStringLiteral("rates_source"))
+                           .toString(QStringLiteral("no error rates"))));
+    const QJsonObject patients = summary.value(QStringLiteral("per_patient")).toObject();
+    for (auto it = patients.begin(); it != patients.end(); ++it) {
+        const QJsonObject p = it.value().toObject();
+        printLine(QStringLiteral("  %1 %2 cells, apparent %3, %4: %5")
+                      .arg(it.key(), -12)
+                      .arg(p.value(QStringLiteral("cells")).toInt())
+                      .arg(percentText(p.value(QStringLiteral("parasitemia_apparent"))),
+                           correctedText(p),
+                           p.value(QStringLiteral("predicted_infected")).toBool()
+                               ? QStringLiteral("INFECTED")
+                               : QStringLiteral("not shown infected")));
+    }
 }
 
 } // namespace ml::cli

@@ -32,4 +32,12 @@ std::optional<double> decisionThreshold(const QCommandLineParser& parser,
                                         const QCommandLineOption& threshold,
                                         const Classifier& classifier);
 
+/// Cells measured per run for the domain check (evenly spread over the folder): enough for
+/// stable medians, a small share of the work on a large folder.
+constexpr int kDomainSample = 2000;
+
+/// Prints the apparent and corrected parasitemia of a classify summary (ClassifyReport::
+/// toJson()), the whole run and one line per patient with its decision.
+void printParasitemia(const QJsonObject& summary);
+
 } // namespace ml::cli

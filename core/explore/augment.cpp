@@ -1,7 +1,11 @@
 #include "augment.h"
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <vector>
 
 namespace ml {
 
@@ -19,6 +23,23 @@ AugmentParams drawAugment(const AugmentConfig& c, std::mt19937& rng)
     p.contrast = c.contrastLow + k * (c.contrastHigh - c.contrastLow);
     p.hueShift = (2.0f * hue - 1.0f) * c.hueShiftDegrees;
     p.saturation = 1.0f + (2.0f * sat - 1.0f) * c.saturationJitter;
+    if (!c.crossLabEnabled())
+        return p;
+    const auto sym = [&](float range) { return 1.0f + (2.0f * unit(rng) - 1.0f) * range; };
+    p.gamma = sym(c.gammaJitter);
+    p.exposure = sym(c.exposureJitter);
+    p.blurSigma = unit(rng) * c.blurSigmaMax;
+    p.scale = sym(c.scaleJitter);
+    p.repaintSurround = unit(rng) < c.surroundProbability;
+    // A light slide background, from grey to white, slightly tinted.
+    const float level = 0.55f + 0.45f * unit(rng);
+    for (int k = 0; k < 3; ++k)
+        p.surroundColour[k] = std::min(1.0f, level * (0.94f + 0.06f * unit(rng)));
+    p.noiseStd = unit(rng) * c.noiseStdMax;
+    p.noiseSeed = unsigned(rng());
+    const float q = unit(rng);
+    p.jpegQuality =
+        c.jpegQualityLow > 0 ? c.jpegQualityLow + int(q * float(95 - c.jpegQualityLow)) : 0;
     return p;
 }
 
@@ -97,9 +118,52 @@ cv::Mat jitterColour(const cv::Mat& rgbFloat, float degrees, float saturationFac
     return clamp01(rgb);
 }
 
+cv::Mat zoom(const cv::Mat& rgbFloat, float factor)
+{
+    if (factor <= 0.0f || factor == 1.0f)
+        return rgbFloat.clone();
+    const cv::Point2f centre(rgbFloat.cols / 2.0f, rgbFloat.rows / 2.0f);
+    const cv::Mat m = cv::getRotationMatrix2D(centre, 0.0, factor);
+    cv::Mat out;
+    cv::warpAffine(rgbFloat, out, m, rgbFloat.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                   cv::Scalar::all(0));
+    return out;
+}
+
+cv::Mat repaintSurround(const cv::Mat& rgbFloat, const cv::Vec3f& colour)
+{
+    cv::Mat out = rgbFloat.clone();
+    cv::Mat surround;
+    cv::inRange(rgbFloat, cv::Scalar::all(0), cv::Scalar::all(0.03), surround);
+    // Soften the cut so the cell edge does not carry a black ring the model could key on.
+    cv::Mat soft;
+    surround.convertTo(soft, CV_32F, 1.0 / 255.0);
+    cv::GaussianBlur(soft, soft, cv::Size(3, 3), 0.8);
+    cv::Mat soft3;
+    cv::Mat planes[3] = {soft, soft, soft};
+    cv::merge(planes, 3, soft3);
+    const cv::Mat paint(out.size(), CV_32FC3, cv::Scalar(colour[0], colour[1], colour[2]));
+    out = out.mul(cv::Scalar::all(1.0) - soft3) + paint.mul(soft3);
+    return out;
+}
+
+cv::Mat jpegRoundTrip(const cv::Mat& rgbFloat, int quality)
+{
+    std::vector<uchar> bytes;
+    const cv::Mat bgr = toBgr8(rgbFloat);
+    if (!cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, quality}))
+        return rgbFloat.clone();
+    const cv::Mat decoded = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    return decoded.empty() ? rgbFloat.clone() : toFloatRgb(decoded);
+}
+
 cv::Mat applyAugment(const cv::Mat& rgbFloat, const AugmentParams& p)
 {
     cv::Mat m = rgbFloat;
+    if (p.scale != 1.0f)
+        m = zoom(m, p.scale);
+    if (p.repaintSurround)
+        m = repaintSurround(m, p.surroundColour);
     if (p.flipHorizontal)
         m = flipHorizontal(m);
     if (p.flipVertical)
@@ -110,6 +174,28 @@ cv::Mat applyAugment(const cv::Mat& rgbFloat, const AugmentParams& p)
         m = adjustBrightness(m, p.brightness);
     if (p.contrast != 1.0f)
         m = adjustContrast(m, p.contrast);
+    if (p.exposure != 1.0f || p.gamma != 1.0f) {
+        cv::Mat e;
+        cv::min(cv::max(m * p.exposure, 0.0), 1.0, e);
+        if (p.gamma != 1.0f)
+            cv::pow(e, double(p.gamma), e);
+        m = e;
+    }
+    if (p.blurSigma > 0.05f) {
+        cv::Mat b;
+        cv::GaussianBlur(m, b, cv::Size(0, 0), p.blurSigma);
+        m = b;
+    }
+    if (p.noiseStd > 0.0f) {
+        cv::Mat noise(m.size(), CV_32FC3);
+        cv::RNG noiseRng(p.noiseSeed);
+        noiseRng.fill(noise, cv::RNG::NORMAL, 0.0, p.noiseStd);
+        cv::Mat n;
+        cv::min(cv::max(m + noise, 0.0), 1.0, n);
+        m = n;
+    }
+    if (p.jpegQuality > 0)
+        m = jpegRoundTrip(m, p.jpegQuality);
     if (m.data == rgbFloat.data)
         m = m.clone();
     return m;

@@ -22,6 +22,25 @@ struct AugmentConfig
     float hueShiftDegrees = 0.0f;  ///< hue shift drawn from [-h, +h] degrees (stain jitter)
     float saturationJitter = 0.0f; ///< saturation factor drawn from [1-s, 1+s]
 
+    // Cross-lab augmentation: what differs between labs we have never seen (camera exposure
+    // and gamma, focus, cell scale, crop surround, JPEG export, sensor noise). All off by
+    // default; crossLab() switches them on.
+    float gammaJitter = 0.0f;    ///< gamma drawn from [1-g, 1+g] (x^gamma)
+    float exposureJitter = 0.0f; ///< gain drawn from [1-e, 1+e] (multiplies every channel)
+    float blurSigmaMax = 0.0f; ///< Gaussian defocus, sigma drawn from [0, max] pixels (64 px input)
+    float scaleJitter = 0.0f;  ///< zoom drawn from [1-s, 1+s] about the centre
+    float surroundProbability = 0.0f; ///< chance that the black surround is repainted grey/white
+    float noiseStdMax = 0.0f;         ///< Gaussian noise, std drawn from [0, max]
+    int jpegQualityLow = 0; ///< JPEG round trip at a quality drawn from [low, 95]; 0 = off
+
+    /// True when any cross-lab part is on (its values are drawn only then, so the study and
+    /// stain presets keep their exact random sequences).
+    bool crossLabEnabled() const
+    {
+        return gammaJitter > 0 || exposureJitter > 0 || blurSigmaMax > 0 || scaleJitter > 0 ||
+               surroundProbability > 0 || noiseStdMax > 0 || jpegQualityLow > 0;
+    }
+
     /// The study's augmentation: flips, brightness 0.2, contrast 0.7-1.3, no colour jitter.
     static AugmentConfig study() { return {}; }
     /// Study augmentation plus hue +-10 degrees and saturation +-25 % (stain robustness).
@@ -30,6 +49,23 @@ struct AugmentConfig
         AugmentConfig c;
         c.hueShiftDegrees = 10.0f;
         c.saturationJitter = 0.25f;
+        return c;
+    }
+    /// Stain jitter widened (hue +-20 degrees, saturation +-50 %) plus every cross-lab part:
+    /// gamma +-30 %, exposure +-25 %, defocus up to sigma 1.2 px, scale +-20 %, the surround
+    /// repainted in half of the cells, noise up to 0.03, JPEG down to quality 40.
+    static AugmentConfig crossLab()
+    {
+        AugmentConfig c;
+        c.hueShiftDegrees = 20.0f;
+        c.saturationJitter = 0.5f;
+        c.gammaJitter = 0.3f;
+        c.exposureJitter = 0.25f;
+        c.blurSigmaMax = 1.2f;
+        c.scaleJitter = 0.2f;
+        c.surroundProbability = 0.5f;
+        c.noiseStdMax = 0.03f;
+        c.jpegQualityLow = 40;
         return c;
     }
 };
@@ -43,6 +79,15 @@ struct AugmentParams
     float contrast = 1.0f;   ///< (x - channel mean) * contrast + channel mean
     float hueShift = 0.0f;   ///< degrees
     float saturation = 1.0f; ///< factor
+    float gamma = 1.0f;      ///< x^gamma
+    float exposure = 1.0f;   ///< gain
+    float blurSigma = 0.0f;  ///< Gaussian blur sigma in pixels; 0 = none
+    float scale = 1.0f;      ///< zoom about the centre
+    bool repaintSurround = false;
+    cv::Vec3f surroundColour{0, 0, 0}; ///< RGB of the repainted surround
+    float noiseStd = 0.0f;             ///< Gaussian noise std; 0 = none
+    unsigned noiseSeed = 0;            ///< seeds the noise, so applying stays deterministic
+    int jpegQuality = 0;               ///< JPEG round trip quality; 0 = none
 };
 
 /// Draws parameters from `config` with `rng` (seed it for a reproducible preview).
@@ -62,7 +107,17 @@ cv::Mat adjustContrast(const cv::Mat& rgbFloat, float factor);
 /// Rotates hue by `degrees` and scales saturation by `saturationFactor` (clamped), in HSV.
 cv::Mat jitterColour(const cv::Mat& rgbFloat, float degrees, float saturationFactor);
 
-/// Applies `params` in a fixed order: flips, colour jitter, brightness, contrast.
+/// Zooms by `factor` about the centre (the outside filled black, as the NIH crops' surround).
+cv::Mat zoom(const cv::Mat& rgbFloat, float factor);
+/// Repaints the black surround (every channel < 0.03) with `colour`, as a lab that exports
+/// crops on white or grey would.
+cv::Mat repaintSurround(const cv::Mat& rgbFloat, const cv::Vec3f& colour);
+/// Encodes to JPEG at `quality` and decodes again (8-bit round trip).
+cv::Mat jpegRoundTrip(const cv::Mat& rgbFloat, int quality);
+
+/// Applies `params` in a fixed order: zoom, surround, flips, colour jitter, brightness,
+/// contrast, exposure, gamma, blur, noise, JPEG (the study's order for its own parts; the
+/// lab's optics and camera act after the stain).
 cv::Mat applyAugment(const cv::Mat& rgbFloat, const AugmentParams& params);
 
 } // namespace ml

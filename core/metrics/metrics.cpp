@@ -185,8 +185,9 @@ Calibration calibration(const std::vector<ScoredImage>& cells, int bins)
 }
 
 std::vector<PatientRow> patientTable(const std::vector<ScoredImage>& cells, double threshold,
-                                     double patientThreshold)
+                                     double patientThreshold, const ErrorRates* rates)
 {
+    const bool corrected = rates && ratesApplyAt(*rates, threshold);
     struct Acc
     {
         int cells = 0, truePos = 0, predPos = 0, correct = 0;
@@ -213,6 +214,16 @@ std::vector<PatientRow> patientTable(const std::vector<ScoredImage>& cells, doub
         r.cellAccuracy = double(it->correct) / it->cells;
         r.trulyInfected = it->truePos > 0;
         r.predictedInfected = r.predictedInfectedShare > patientThreshold;
+        r.decisionRule = QStringLiteral("more than %1 % of cells called parasitized")
+                             .arg(patientThreshold * 100.0);
+        if (corrected) {
+            r.prevalence = estimatePrevalence(it->predPos, it->cells, *rates);
+            const InfectionDecision d = decideInfection(r.prevalence);
+            if (d.decided) {
+                r.predictedInfected = d.infected;
+                r.decisionRule = d.reason;
+            }
+        }
         rows.push_back(r);
     }
     return rows;
@@ -235,16 +246,23 @@ void moveThreshold(Evaluation& e, const std::vector<ScoredImage>& cells, double 
     e.threshold = threshold;
     e.counts = countAt(cells, threshold);
     e.report = reportFrom(e.counts, e.classNames);
-    e.patients = patientTable(cells, threshold, e.patientThreshold);
+    e.patients =
+        patientTable(cells, threshold, e.patientThreshold, e.errorRates ? &*e.errorRates : nullptr);
     e.patientLevel = patientCounts(e.patients);
+    e.prevalence = PrevalenceEstimate{};
+    if (e.errorRates && ratesApplyAt(*e.errorRates, threshold))
+        e.prevalence =
+            estimatePrevalence(e.counts.tp + e.counts.fp, e.counts.total(), *e.errorRates);
 }
 
 Evaluation evaluate(const std::vector<ScoredImage>& cells, const QStringList& classNames,
-                    double threshold, double patientThreshold)
+                    double threshold, double patientThreshold,
+                    const std::optional<ErrorRates>& rates)
 {
     Evaluation e;
     e.classNames = classNames;
     e.patientThreshold = patientThreshold;
+    e.errorRates = rates;
     e.roc = rocCurve(cells);
     e.pr = prCurve(cells);
     e.calibration = calibration(cells);
@@ -257,6 +275,12 @@ Evaluation evaluate(const std::vector<ScoredImage>& cells, const QStringList& cl
         e.warnings << QStringLiteral("only one class present (%1): AUC, and the recall of the "
                                      "missing class, are undefined")
                           .arg(positives == 0 ? e.classNames.value(1) : e.classNames.value(0));
+    if (rates && !ratesApplyAt(*rates, threshold))
+        e.warnings << QStringLiteral("the model's sensitivity and specificity were measured at "
+                                     "threshold %1, not %2: no corrected parasitemia; patients "
+                                     "decided by the share of cells called")
+                          .arg(rates->threshold)
+                          .arg(threshold);
     for (const ClassScores& s : e.report.perClass)
         if (s.precisionUndefined && s.support > 0)
             e.warnings << QStringLiteral("no cell was predicted %1: its precision is undefined "
@@ -281,15 +305,22 @@ QJsonObject Evaluation::toJson() const
     reportJson.insert(QStringLiteral("accuracy"), report.accuracy);
 
     QJsonArray patientsJson;
-    for (const PatientRow& p : patients)
-        patientsJson.append(
-            QJsonObject{{QStringLiteral("id"), p.id},
+    for (const PatientRow& p : patients) {
+        QJsonObject row{{QStringLiteral("id"), p.id},
                         {QStringLiteral("cells"), p.cells},
                         {QStringLiteral("true_infected_share"), p.trueInfectedShare},
                         {QStringLiteral("predicted_infected_share"), p.predictedInfectedShare},
                         {QStringLiteral("cell_accuracy"), p.cellAccuracy},
                         {QStringLiteral("truly_infected"), p.trulyInfected},
-                        {QStringLiteral("predicted_infected"), p.predictedInfected}});
+                        {QStringLiteral("predicted_infected"), p.predictedInfected},
+                        {QStringLiteral("decision_rule"), p.decisionRule}};
+        if (p.prevalence.cells > 0) {
+            const QJsonObject pj = p.prevalence.toJson();
+            for (auto it = pj.begin(); it != pj.end(); ++it)
+                row.insert(it.key(), it.value());
+        }
+        patientsJson.append(row);
+    }
     QJsonArray bins;
     for (const CalibrationBin& b : calibration.bins)
         bins.append(QJsonObject{{QStringLiteral("lower"), b.lower},
@@ -323,6 +354,20 @@ QJsonObject Evaluation::toJson() const
     o.insert(QStringLiteral("patient_threshold"), patientThreshold);
     o.insert(QStringLiteral("patient_confusion_matrix"), matrix(patientLevel));
     o.insert(QStringLiteral("warnings"), QJsonArray::fromStringList(warnings));
+    // The whole run's parasitemia, apparent and corrected (null with the reason when the
+    // model's error rates are missing or do not apply).
+    PrevalenceEstimate run = prevalence;
+    if (run.cells == 0) {
+        run.cells = counts.total();
+        run.called = counts.tp + counts.fp;
+        run.apparent = run.cells > 0 ? double(run.called) / run.cells : 0.0;
+        run.error = errorRates ? QStringLiteral("the model's error rates do not apply at this "
+                                                "threshold")
+                               : QStringLiteral("the model card has no validation figures");
+    }
+    const QJsonObject pj = run.toJson();
+    for (auto it = pj.begin(); it != pj.end(); ++it)
+        o.insert(it.key(), it.value());
     return o;
 }
 

@@ -8,6 +8,8 @@
 // class; `probability` is P(positive). A cell is predicted positive when
 // probability >= threshold.
 
+#include "prevalence.h"
+
 #include <QJsonObject>
 #include <QList>
 #include <QString>
@@ -113,12 +115,16 @@ struct PatientRow
     double predictedInfectedShare = 0; ///< share of cells predicted positive
     double cellAccuracy = 0;
     bool trulyInfected = false;     ///< any cell labelled positive
-    bool predictedInfected = false; ///< predicted share > patientThreshold
+    bool predictedInfected = false; ///< the patient decision (see patientTable())
+    PrevalenceEstimate prevalence;  ///< corrected parasitemia (ok false without error rates)
+    QString decisionRule;           ///< why predictedInfected is what it is
 };
-/// Patient table at `threshold`; a patient is predicted infected when more than
-/// `patientThreshold` of their cells are predicted positive. Sorted by patient id.
+/// Patient table at `threshold`, sorted by patient id. With `rates` that apply at `threshold`
+/// (ratesApplyAt()), a patient is predicted infected by decideInfection(): the corrected
+/// parasitemia's 95 % CI excludes 0. Without them, by the older rule: more than
+/// `patientThreshold` of their cells predicted positive.
 std::vector<PatientRow> patientTable(const std::vector<ScoredImage>& cells, double threshold,
-                                     double patientThreshold);
+                                     double patientThreshold, const ErrorRates* rates = nullptr);
 /// Patient-level confusion counts (tp = infected patient predicted infected, ...).
 BinaryCounts patientCounts(const std::vector<PatientRow>& rows);
 
@@ -137,7 +143,9 @@ struct Evaluation
     std::vector<PatientRow> patients;
     BinaryCounts patientLevel;
     int cells = 0;
-    QStringList warnings; ///< e.g. "only one class present: AUC undefined"
+    std::optional<ErrorRates> errorRates; ///< the model's, for the corrected parasitemia
+    PrevalenceEstimate prevalence;        ///< over every cell (ok false without error rates)
+    QStringList warnings;                 ///< e.g. "only one class present: AUC undefined"
 
     /// JSON with keys classes, confusion_matrix, accuracy, sensitivity, specificity,
     /// precision, f1, auc (null when undefined), threshold, ece, patients, report, ...
@@ -146,9 +154,12 @@ struct Evaluation
     QString toText() const;
 };
 
-/// Evaluates `cells` (those with label 0 or 1). `classNames` = {positive, negative}.
+/// Evaluates `cells` (those with label 0 or 1). `classNames` = {positive, negative}. With
+/// the model's `rates` (errorRatesFromCard()), patients are decided from the corrected
+/// parasitemia and every figure carries it.
 Evaluation evaluate(const std::vector<ScoredImage>& cells, const QStringList& classNames,
-                    double threshold = 0.5, double patientThreshold = 0.05);
+                    double threshold = 0.5, double patientThreshold = 0.05,
+                    const std::optional<ErrorRates>& rates = std::nullopt);
 /// The same evaluation at another threshold: only counts, report and patients change.
 void moveThreshold(Evaluation& evaluation, const std::vector<ScoredImage>& cells, double threshold);
 

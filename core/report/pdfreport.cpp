@@ -58,11 +58,31 @@ ReportContent buildReport(const ClassificationResults& results, const QString& m
     c.parasitemia = all.p;
     c.parasitemiaLow = all.low;
     c.parasitemiaHigh = all.high;
+    QString ratesError;
+    std::optional<ErrorRates> rates = errorRatesFromCard(modelCard, &ratesError);
+    if (rates && !ratesApplyAt(*rates, c.threshold)) {
+        ratesError = QStringLiteral("the model's error rates were measured at another threshold");
+        rates.reset();
+    }
+    const auto correct = [&](int called, int cells) {
+        if (rates)
+            return estimatePrevalence(called, cells, *rates);
+        PrevalenceEstimate e;
+        e.cells = cells;
+        e.called = called;
+        e.apparent = cells > 0 ? double(called) / cells : 0.0;
+        e.error = ratesError;
+        return e;
+    };
+    c.corrected = correct(c.predictedParasitized, c.classified);
+    c.decision = decideInfection(c.corrected);
     for (ReportContent::Patient& p : patients) {
         const Proportion pr = wilsonInterval(p.predictedParasitized, p.cells);
         p.share = pr.p;
         p.low = pr.low;
         p.high = pr.high;
+        p.corrected = correct(p.predictedParasitized, p.cells);
+        p.decision = decideInfection(p.corrected);
         c.patients.append(p);
     }
     std::sort(c.flagged.begin(), c.flagged.end(),
@@ -279,13 +299,27 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
         page.text(
             QStringLiteral(
                 "%1 cell images, %2 classified, %3 could not be read. %4 cells called parasitized: "
-                "parasitemia %5 (95 % confidence interval %6 to %7).")
+                "apparent parasitemia %5 (95 % confidence interval of the count %6 to %7).")
                 .arg(c.images)
                 .arg(c.classified)
                 .arg(c.failed)
                 .arg(c.predictedParasitized)
                 .arg(pct(c.parasitemia), pct(c.parasitemiaLow), pct(c.parasitemiaHigh)),
             10);
+        page.text(QStringLiteral("Corrected for the model's known errors: %1.")
+                      .arg(c.corrected.explanation()),
+                  10);
+        page.text(QStringLiteral("Decision: %1.").arg(c.decision.reason), 10, true);
+        if (c.confirmedParasites > 0)
+            page.text(
+                QStringLiteral("%1 cell(s) confirmed parasitized by %2.")
+                    .arg(c.confirmedParasites)
+                    .arg(c.confirmedBy.isEmpty() ? QStringLiteral("a reviewer") : c.confirmedBy),
+                10);
+        if (c.domain)
+            page.text(c.domain->summary(), 10, c.domain->checked && !c.domain->inDomain,
+                      c.domain->checked && !c.domain->inDomain ? QColor(160, 0, 0)
+                                                               : QColor(Qt::darkGray));
         if (!c.folderClasses.isEmpty()) {
             QStringList parts;
             for (auto it = c.folderClasses.cbegin(); it != c.folderClasses.cend(); ++it)
@@ -296,13 +330,24 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
         page.skip(6);
         QList<QStringList> rows;
         for (const auto& p : c.patients)
-            rows << QStringList{p.id, QString::number(p.cells),
-                                QString::number(p.predictedParasitized), pct(p.share),
-                                QStringLiteral("%1 - %2").arg(pct(p.low), pct(p.high))};
-        page.table({QStringLiteral("Patient / slide"), QStringLiteral("Cells"),
-                    QStringLiteral("Called parasitized"), QStringLiteral("Parasitemia"),
-                    QStringLiteral("95 % CI")},
-                   rows, {W * 30 / 100, W * 12 / 100, W * 20 / 100, W * 16 / 100, W * 22 / 100});
+            rows << QStringList{p.id,
+                                QString::number(p.cells),
+                                QString::number(p.predictedParasitized),
+                                pct(p.share),
+                                p.corrected.ok
+                                    ? QStringLiteral("%1 (%2 - %3)")
+                                          .arg(pct(p.corrected.corrected), pct(p.corrected.low),
+                                               pct(p.corrected.high))
+                                    : QStringLiteral("-"),
+                                !p.decision.decided   ? QStringLiteral("undecided")
+                                : p.decision.infected ? QStringLiteral("infected")
+                                                      : QStringLiteral("not shown")};
+        page.table(
+            {QStringLiteral("Patient / slide"), QStringLiteral("Cells"), QStringLiteral("Called"),
+             QStringLiteral("Apparent"), QStringLiteral("Corrected (95 % CI)"),
+             QStringLiteral("Decision")},
+            rows,
+            {W * 22 / 100, W * 9 / 100, W * 10 / 100, W * 12 / 100, W * 29 / 100, W * 18 / 100});
 
         page.text(QStringLiteral("Model"), 12, true);
         const QJsonObject cv = c.modelCard.value(QStringLiteral("validation")).toObject();

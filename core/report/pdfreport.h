@@ -4,7 +4,9 @@
 // a gallery of the cells flagged parasitized, and the research-use notice.
 
 #include "classificationresults.h"
+#include "domaincheck.h"
 #include "metrics.h"
+#include "prevalence.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -25,13 +27,21 @@ struct ReportContent
     int failed = 0;
     int predictedParasitized = 0;
     double parasitemia = 0, parasitemiaLow = 0, parasitemiaHigh = 1; ///< Wilson 95 %
-    QMap<QString, int> folderClasses; ///< folder labels (empty when unlabeled)
+    /// Corrected for the model's errors (ok false, with the reason, without error rates).
+    PrevalenceEstimate corrected;
+    InfectionDecision decision;          ///< the folder / slide decision
+    std::optional<DomainVerdict> domain; ///< set by the caller that measured the cells
+    int confirmedParasites = 0;          ///< cells a reviewer confirmed parasitized
+    QString confirmedBy;                 ///< reviewer names, comma-separated
+    QMap<QString, int> folderClasses;    ///< folder labels (empty when unlabeled)
     struct Patient
     {
         QString id;
         int cells = 0;
         int predictedParasitized = 0;
         double share = 0, low = 0, high = 1;
+        PrevalenceEstimate corrected;
+        InfectionDecision decision;
     };
     QList<Patient> patients;
     QString modelName;
@@ -48,7 +58,8 @@ struct ReportContent
     QList<Flagged> flagged; ///< highest probabilities first
 };
 
-/// Collects a report from classification results; `maxGallery` bounds the gallery.
+/// Collects a report from classification results; `maxGallery` bounds the gallery. The
+/// corrected parasitemia and the decisions use the card's error rates (errorRatesFromCard()).
 ReportContent buildReport(const ClassificationResults& results, const QString& modelName,
                           const QString& modelSha256, const QJsonObject& modelCard,
                           int maxGallery = 48);

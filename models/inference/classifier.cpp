@@ -77,7 +77,11 @@ QString validateInterface(const LoadedModel& model)
 {
     try {
         c10::InferenceMode guard;
-        const torch::Tensor probe = torch::zeros({2, 3, kModelInputSize, kModelInputSize});
+        // A black image and a mid-grey one: a model whose weights hold NaN or infinities, or
+        // that overflows on ordinary input, shows it on either.
+        const torch::Tensor probe =
+            torch::cat({torch::zeros({1, 3, kModelInputSize, kModelInputSize}),
+                        torch::full({1, 3, kModelInputSize, kModelInputSize}, 0.5f)});
         torch::Tensor out;
         if (model.kind == LoadedModel::Kind::Native) {
             out = model.net->forward(probe);
@@ -99,6 +103,10 @@ QString validateInterface(const LoadedModel& model)
         }
         if (!out.is_floating_point())
             return QStringLiteral("it returns a non-floating-point tensor");
+        if (!torch::isfinite(out).all().item<bool>())
+            return QStringLiteral("it returns NaN or infinite scores for ordinary input (its "
+                                  "weights are broken): refusing it rather than calling every "
+                                  "cell Uninfected");
     } catch (const c10::Error& e) {
         return QStringLiteral("it does not accept a 64x64x3 input: %1").arg(firstLine(e.what()));
     } catch (const std::exception& e) {
@@ -537,6 +545,13 @@ void Classifier::setOptimizedInference(bool on)
 bool Classifier::hasOptimizedInference() const
 {
     return m_model && m_model->inference;
+}
+
+cv::Mat Classifier::modelInput(const cv::Mat& rgb) const
+{
+    if (!m_model)
+        return rgb;
+    return normalizeColour(rgb, m_model->normalization);
 }
 
 std::optional<std::vector<float>> Classifier::predict(const std::vector<cv::Mat>& images,

@@ -85,6 +85,13 @@ public:
     std::optional<std::vector<float>> predict(const std::vector<cv::Mat>& images,
                                               QString* error = nullptr) const;
 
+    /// What the network actually receives for `rgb` (a preprocessImage() output): the image
+    /// after this model's input normalisation from its card (for a canonical-input model: the
+    /// canonical cell, surround painted, rescaled, stain normalised). CV_32FC3 RGB in [0,1],
+    /// for display ("what the model sees"). Returns `rgb` itself when no model is loaded or
+    /// the model takes its input as is. Pure, thread-safe.
+    cv::Mat modelInput(const cv::Mat& rgb) const;
+
     /// predict() of a native se model runs an inference-only copy of the network with
     /// BatchNorm folded into the convolutions (see SeInferenceNetImpl in networks.h): same
     /// probabilities within float rounding (< 1e-4, tested), faster (docs/BENCHMARKS.md).

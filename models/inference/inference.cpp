@@ -1,4 +1,5 @@
 #include "inference.h"
+#include "prevalence.h"
 
 #include "csvfield.h"
 
@@ -11,10 +12,25 @@
 #include <QThreadPool>
 #include <QtConcurrent/QtConcurrentMap>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace ml {
+
+namespace {
+
+// A decoded cell and, for the sampled ones, how it looks.
+struct DecodedCell
+{
+    PreprocessedImage image;
+    CellAppearance appearance;
+};
+
+// The cells most worth a reviewer's look: highest P(Parasitized) first.
+constexpr int kCellsToConfirm = 12;
+
+} // namespace
 
 namespace {
 
@@ -89,21 +105,63 @@ QJsonObject ClassifyReport::toJson(const Dataset& ds, const Classifier& classifi
     struct Tally
     {
         int cells = 0, parasitized = 0;
+        std::vector<std::pair<float, int>> suspicious; // (probability, dataset index)
     };
     QMap<QString, Tally> patients;
+    Tally run;
     for (const CellResult& r : results) {
         if (!r.ok())
             continue;
         Tally& t = patients[ds.images.at(r.index).patient];
-        t.cells += 1;
-        t.parasitized += (r.predicted == kParasitizedClass) ? 1 : 0;
+        for (Tally* x : {&t, &run}) {
+            x->cells += 1;
+            x->parasitized += (r.predicted == kParasitizedClass) ? 1 : 0;
+        }
+        t.suspicious.emplace_back(r.probability, r.index);
     }
+    // Corrected parasitemia from the model's own error rates (at the threshold they hold at).
+    QString ratesError;
+    std::optional<ErrorRates> rates = errorRatesFromCard(classifier.card(), &ratesError);
+    if (rates && !ratesApplyAt(*rates, threshold)) {
+        ratesError = QStringLiteral("the model's sensitivity and specificity were measured at "
+                                    "threshold %1, not %2")
+                         .arg(rates->threshold)
+                         .arg(threshold);
+        rates.reset();
+    }
+    const auto estimate = [&](const Tally& t) {
+        if (rates)
+            return estimatePrevalence(t.parasitized, t.cells, *rates);
+        PrevalenceEstimate e;
+        e.cells = t.cells;
+        e.called = t.parasitized;
+        e.apparent = t.cells > 0 ? double(t.parasitized) / t.cells : 0.0;
+        e.error = ratesError;
+        return e;
+    };
+    const QJsonObject domainJson = domain(classifier).toJson();
     QJsonObject perPatient;
-    for (auto it = patients.cbegin(); it != patients.cend(); ++it) {
-        perPatient.insert(it.key(),
-                          QJsonObject{{QStringLiteral("cells"), it.value().cells},
-                                      {QStringLiteral("called_parasitized_share"),
-                                       round4(double(it.value().parasitized) / it.value().cells)}});
+    for (auto it = patients.begin(); it != patients.end(); ++it) {
+        Tally& t = it.value();
+        const PrevalenceEstimate e = estimate(t);
+        const InfectionDecision d = decideInfection(e);
+        std::sort(t.suspicious.begin(), t.suspicious.end(), std::greater<>());
+        QJsonArray confirm;
+        for (size_t k = 0; k < t.suspicious.size() && k < size_t(kCellsToConfirm); ++k)
+            confirm.append(QJsonObject{
+                {QStringLiteral("file"), ds.images.at(t.suspicious[k].second).relativePath},
+                {QStringLiteral("probability_parasitized"), round4(t.suspicious[k].first)}});
+        QJsonObject row{
+            {QStringLiteral("cells"), t.cells},
+            {QStringLiteral("called_parasitized_share"), round4(double(t.parasitized) / t.cells)},
+            {QStringLiteral("predicted_infected"), d.infected},
+            {QStringLiteral("decision"), d.reason},
+            {QStringLiteral("cells_to_confirm"), confirm},
+            {QStringLiteral("domain"), domainJson}};
+        const QJsonObject ej = e.toJson();
+        for (auto k = ej.begin(); k != ej.end(); ++k)
+            row.insert(k.key(), k.value());
+        perPatient.insert(it.key(), row);
     }
     QJsonArray failures;
     for (const CellResult& r : results) {
@@ -131,7 +189,29 @@ QJsonObject ClassifyReport::toJson(const Dataset& ds, const Classifier& classifi
     const double acc = accuracy(ds);
     if (acc >= 0)
         o.insert(QStringLiteral("accuracy"), round4(acc));
+    const PrevalenceEstimate whole = estimate(run);
+    const QJsonObject wj = whole.toJson();
+    for (auto k = wj.begin(); k != wj.end(); ++k)
+        o.insert(k.key(), k.value());
+    o.insert(QStringLiteral("decision"), decideInfection(whole).reason);
+    o.insert(QStringLiteral("domain"), domainJson);
     return o;
+}
+
+DomainVerdict ClassifyReport::domain(const Classifier& classifier) const
+{
+    std::vector<CellAppearance> cells;
+    std::vector<float> probabilities;
+    for (const CellResult& r : results) {
+        if (!r.ok())
+            continue;
+        probabilities.push_back(r.probability);
+        if (r.appearance.cellFound)
+            cells.push_back(r.appearance);
+    }
+    if (cells.empty())
+        return {};
+    return checkDomain(DomainProfile::fromCard(classifier.card()), cells, probabilities);
 }
 
 QByteArray ClassifyReport::toCsv(const Dataset& ds) const
@@ -178,16 +258,24 @@ ClassifyReport classifyDataset(const Dataset& ds, const Classifier& classifier,
     // works on the current one; its size is part of the caller's thread budget.
     QThreadPool pool;
     pool.setMaxThreadCount(qMax(1, options.decodeThreads));
-    auto decodeBatch = [&ds, &pool, n, batchSize](int start) {
+    // Every `stride`-th cell is measured for the domain check, in the decoding threads.
+    const int stride = options.appearanceSample > 0
+                           ? qMax(1, (n + options.appearanceSample - 1) / options.appearanceSample)
+                           : 0;
+    auto decodeBatch = [&ds, &pool, n, batchSize, stride](int start) {
         QList<int> indices;
         for (int i = start; i < qMin(n, start + batchSize); ++i)
             indices.append(i);
-        return QtConcurrent::mapped(&pool, indices,
-                                    [&ds](int i) { return loadPreprocessed(ds.absolutePath(i)); });
+        return QtConcurrent::mapped(&pool, indices, [&ds, stride](int i) {
+            DecodedCell d{loadPreprocessed(ds.absolutePath(i)), {}};
+            if (stride > 0 && i % stride == 0 && d.image.ok())
+                d.appearance = measureCell(d.image.rgb, d.image.originalSize);
+            return d;
+        });
     };
-    QFuture<PreprocessedImage> next = n > 0 ? decodeBatch(0) : QFuture<PreprocessedImage>();
+    QFuture<DecodedCell> next = n > 0 ? decodeBatch(0) : QFuture<DecodedCell>();
     for (int start = 0; start < n; start += batchSize) {
-        const QList<PreprocessedImage> decoded = next.results();
+        const QList<DecodedCell> decoded = next.results();
         if (options.cancel && options.cancel->load()) {
             report.cancelled = true;
             break;
@@ -200,11 +288,13 @@ ClassifyReport classifyDataset(const Dataset& ds, const Classifier& classifier,
         for (int k = 0; k < decoded.size(); ++k) {
             CellResult r;
             r.index = start + k;
-            if (decoded.at(k).ok()) {
-                images.push_back(decoded.at(k).rgb);
+            const PreprocessedImage& image = decoded.at(k).image;
+            if (image.ok()) {
+                images.push_back(image.rgb);
                 positions.push_back(k);
+                r.appearance = decoded.at(k).appearance;
             } else {
-                r.error = decoded.at(k).error;
+                r.error = image.error;
                 report.failed += 1;
             }
             batch.append(r);
@@ -218,9 +308,17 @@ ClassifyReport classifyDataset(const Dataset& ds, const Classifier& classifier,
         }
         for (size_t j = 0; j < positions.size(); ++j) {
             CellResult& r = batch[positions[j]];
-            r.probability = (*probs)[j];
-            r.predicted =
-                r.probability >= options.threshold ? kParasitizedClass : 1 - kParasitizedClass;
+            const float p = (*probs)[j];
+            // A NaN compares false with the threshold and would be called Uninfected: the
+            // worst silent failure for a diagnostic aid. It is a failure of that image.
+            if (!std::isfinite(p)) {
+                r.error = QStringLiteral("the model returned no valid probability (NaN or "
+                                         "infinite) for this image");
+                report.failed += 1;
+                continue;
+            }
+            r.probability = p;
+            r.predicted = p >= options.threshold ? kParasitizedClass : 1 - kParasitizedClass;
         }
         report.results.append(batch);
         if (options.onBatch)

@@ -6,6 +6,7 @@
 // the benchmark; InferenceEngine (inferenceengine.h) runs it on a worker thread for the GUI.
 
 #include "classifier.h"
+#include "domaincheck.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -28,6 +29,8 @@ struct CellResult
     float probability = 0.0f; ///< P(Parasitized); 0 when `error` is set
     int predicted = -1;       ///< model class index (0 Parasitized, 1 Uninfected); -1 on error
     QString error;            ///< why the image could not be classified (decoding), else empty
+    /// How the cell looked (domain check); cellFound false when not measured.
+    CellAppearance appearance;
     bool ok() const { return error.isEmpty(); }
 };
 
@@ -38,6 +41,9 @@ struct ClassifyOptions
     int threads = 2;        ///< libtorch intra-op threads, set in the thread that runs the network
     int decodeThreads = 1;  ///< threads decoding the next batch while the network runs
     double threshold = 0.5; ///< P(Parasitized) >= threshold -> Parasitized
+    /// Measure how the cells look (CellAppearance), on at most this many evenly spread cells,
+    /// for the domain check. 0: none. Done by the decoding threads.
+    int appearanceSample = 0;
     /// Called from the running thread after every batch with that batch's results
     /// (in dataset order) and the count done so far. May be empty.
     std::function<void(const QList<CellResult>& batch, int done, int total)> onBatch;
@@ -66,8 +72,13 @@ struct ClassifyReport
     /// Share of correctly classified images among the labelled, decoded ones; -1 when the
     /// dataset is unlabelled or its class names are not the model's.
     double accuracy(const Dataset& dataset) const;
+    /// The domain verdict of the measured cells against the model's card (unchecked when none
+    /// were measured or the card records no domain).
+    DomainVerdict domain(const Classifier& classifier) const;
     /// JSON summary: images, failed, seconds, images_per_second, predicted, accuracy (when
-    /// labelled), per_patient, model, threshold, cancelled.
+    /// labelled), per_patient (with the apparent and corrected parasitemia, the decision and
+    /// the cells to confirm), parasitemia_apparent, parasitemia_corrected,
+    /// parasitemia_corrected_ci95, decision, domain, model, threshold, cancelled.
     QJsonObject toJson(const Dataset& dataset, const Classifier& classifier) const;
     /// CSV: file,patient,true_label,predicted,probability_parasitized,error.
     QByteArray toCsv(const Dataset& dataset) const;

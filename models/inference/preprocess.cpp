@@ -40,6 +40,7 @@ PreprocessedImage loadPreprocessed(const QString& path, int size)
             decoded.error.isEmpty() ? QStringLiteral("could not be decoded") : decoded.error;
         return result;
     }
+    result.originalSize = decoded.bgr.size();
     result.rgb = preprocessImage(decoded.bgr, size);
     if (result.rgb.empty())
         result.error = QStringLiteral("could not be converted to the model's input");
@@ -86,8 +87,45 @@ bool packNhwc(const std::vector<cv::Mat>& images, float* out, int size)
 
 QString inputNormalizationName(InputNormalization n)
 {
-    return n == InputNormalization::ForegroundMedian ? QStringLiteral("foreground-median")
-                                                     : QStringLiteral("none");
+    switch (n) {
+    case InputNormalization::ForegroundMedian:
+        return QStringLiteral("foreground-median");
+    case InputNormalization::CanonicalGrey:
+        return QStringLiteral("canonical-grey");
+    case InputNormalization::CanonicalLab:
+        return QStringLiteral("canonical-lab");
+    case InputNormalization::None:
+        break;
+    }
+    return QStringLiteral("none");
+}
+
+CanonicalRecipe canonicalRecipeFor(InputNormalization n, bool* isCanonical)
+{
+    CanonicalRecipe r;
+    const bool canonical =
+        n == InputNormalization::CanonicalGrey || n == InputNormalization::CanonicalLab;
+    if (n == InputNormalization::CanonicalLab)
+        r.stain = CanonicalStain::Lab;
+    if (isCanonical)
+        *isCanonical = canonical;
+    return r;
+}
+
+QJsonObject inputCardJson(InputNormalization n, int size)
+{
+    QJsonObject o{{QStringLiteral("width"), size},
+                  {QStringLiteral("height"), size},
+                  {QStringLiteral("channels"), 3},
+                  {QStringLiteral("color"), QStringLiteral("RGB")},
+                  {QStringLiteral("range"), QStringLiteral("[0,1]")},
+                  {QStringLiteral("resize"), QStringLiteral("cv::INTER_AREA")},
+                  {QStringLiteral("normalization"), inputNormalizationName(n)}};
+    bool canonical = false;
+    const CanonicalRecipe r = canonicalRecipeFor(n, &canonical);
+    if (canonical)
+        o.insert(QStringLiteral("canonical"), r.toJson());
+    return o;
 }
 
 InputNormalization inputNormalizationFromName(const QString& name, bool* ok)
@@ -97,6 +135,10 @@ InputNormalization inputNormalizationFromName(const QString& name, bool* ok)
         *ok = true;
     if (s == QLatin1String("foreground-median") || s == QLatin1String("median"))
         return InputNormalization::ForegroundMedian;
+    if (s == QLatin1String("canonical-grey") || s == QLatin1String("canonical"))
+        return InputNormalization::CanonicalGrey;
+    if (s == QLatin1String("canonical-lab"))
+        return InputNormalization::CanonicalLab;
     if (ok)
         *ok = s.isEmpty() || s == QLatin1String("none");
     return InputNormalization::None;
@@ -106,6 +148,12 @@ cv::Mat normalizeColour(const cv::Mat& rgb, InputNormalization n)
 {
     if (n == InputNormalization::None || rgb.empty() || rgb.type() != CV_32FC3)
         return rgb;
+    bool canonical = false;
+    const CanonicalRecipe recipe = canonicalRecipeFor(n, &canonical);
+    if (canonical) {
+        CanonicalCell cell = canonicalizeCell(rgb, recipe);
+        return cell.rgb.empty() ? rgb.clone() : cell.rgb;
+    }
     const cv::Mat src = rgb.isContinuous() ? rgb : rgb.clone();
     const size_t pixels = src.total();
     const float* p = src.ptr<float>();

@@ -10,6 +10,9 @@
 // CV_8UC3. No torch here: the tensor is filled by the models library from packNchw().
 
 #include "architecture.h"
+#include "canonicalcell.h"
+
+#include <QJsonObject>
 
 #include <QString>
 
@@ -27,8 +30,9 @@ cv::Mat preprocessImage(const cv::Mat& bgr8, int size = kModelInputSize);
 /// One file through decodeImage() and preprocessImage().
 struct PreprocessedImage
 {
-    cv::Mat rgb;   ///< size x size CV_32FC3 RGB [0,1]; empty on failure
-    QString error; ///< why the file could not be used (decoder's reason); empty on success
+    cv::Mat rgb;           ///< size x size CV_32FC3 RGB [0,1]; empty on failure
+    QString error;         ///< why the file could not be used (decoder's reason); empty on success
+    cv::Size originalSize; ///< the decoded image's size before the resize
     bool ok() const { return error.isEmpty() && !rgb.empty(); }
 };
 
@@ -55,12 +59,27 @@ bool packNhwc(const std::vector<cv::Mat>& images, float* out, int size = kModelI
 enum class InputNormalization {
     None,             ///< the image as preprocessImage() returns it
     ForegroundMedian, ///< each channel scaled so the cell's median colour is kReferenceColour
+    /// The canonical cell (core/cell/canonicalcell.h): cell found whatever its surround,
+    /// surround painted black, cell at one scale, stain normalised to a standardised grey.
+    CanonicalGrey,
+    /// The canonical cell with a per-cell Reinhard transfer in L*a*b* instead of grey.
+    CanonicalLab,
 };
+
+/// The canonical-cell recipe a normalisation stands for (defaults of CanonicalRecipe with
+/// its stain); nullopt-like: `*isCanonical` false for None and ForegroundMedian.
+CanonicalRecipe canonicalRecipeFor(InputNormalization n, bool* isCanonical = nullptr);
+
+/// The card's "input" object for a model trained with `n` (width, height, channels, color,
+/// range, resize, normalization name, and for canonical inputs the recipe under "canonical"), so
+/// that an old model keeps the input it was trained on.
+QJsonObject inputCardJson(InputNormalization n, int size = kModelInputSize);
 
 /// Median RGB of the cell pixels of nih-cells (64x64, [0,1]): the target of ForegroundMedian.
 constexpr float kReferenceColour[3] = {0.765f, 0.584f, 0.608f};
 
-/// Name used in model cards and on the command line ("none", "foreground-median"), and back
+/// Name used in model cards and on the command line ("none", "foreground-median",
+/// "canonical-grey", "canonical-lab"), and back
 /// ("median" is accepted too; an unknown name gives None and sets `*ok` to false).
 QString inputNormalizationName(InputNormalization n);
 InputNormalization inputNormalizationFromName(const QString& name, bool* ok = nullptr);
@@ -70,7 +89,9 @@ InputNormalization inputNormalizationFromName(const QString& name, bool* ok = nu
 /// (max channel > 0.04); each channel is multiplied by reference / median of the cell's
 /// pixels (the median, not the mean, so a large purple parasite barely moves it), the
 /// gain clamped to [0.5, 2], the result clipped to [0, 1]. The background stays black.
-/// A crop with almost no cell pixels (< 5 %) is returned unchanged. Pure, thread-safe.
+/// A crop with almost no cell pixels (< 5 %) is returned unchanged.
+/// CanonicalGrey / CanonicalLab: canonicalizeCell() with canonicalRecipeFor(n). Pure,
+/// thread-safe.
 cv::Mat normalizeColour(const cv::Mat& rgb, InputNormalization n);
 
 } // namespace ml

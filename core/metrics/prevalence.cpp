@@ -1,0 +1,217 @@
+#include "prevalence.h"
+
+#include <QJsonArray>
+#include <QLocale>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ml {
+
+namespace {
+
+constexpr double kZ = 1.959963984540054; // two-sided 95 %
+
+double clamp01(double v)
+{
+    return std::clamp(v, 0.0, 1.0);
+}
+
+// Agresti-Coull: add z^2/2 successes and z^2/2 failures.
+struct Adjusted
+{
+    double p;
+    double n;
+};
+Adjusted adjust(double successes, double trials)
+{
+    const double n = trials + kZ * kZ;
+    return {(successes + kZ * kZ / 2.0) / n, n};
+}
+
+QString percent(double v)
+{
+    return QStringLiteral("%1 %").arg(v * 100.0, 0, 'f', v < 0.1 ? 2 : 1);
+}
+
+} // namespace
+
+bool ratesApplyAt(const ErrorRates& rates, double threshold)
+{
+    return rates.threshold < 0 || std::abs(rates.threshold - threshold) < 1e-6;
+}
+
+std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error)
+{
+    const double cardThreshold = card.value(QStringLiteral("threshold")).toDouble(-1);
+    const QJsonObject lab = card.value(QStringLiteral("lab_calibration")).toObject();
+    if (!lab.isEmpty() && lab.contains(QStringLiteral("sensitivity")) &&
+        lab.contains(QStringLiteral("specificity"))) {
+        ErrorRates r;
+        r.sensitivity = lab.value(QStringLiteral("sensitivity")).toDouble(-1);
+        r.specificity = lab.value(QStringLiteral("specificity")).toDouble(-1);
+        r.positives = lab.value(QStringLiteral("positives")).toInt();
+        r.negatives = lab.value(QStringLiteral("negatives")).toInt();
+        r.source = QStringLiteral("lab calibration '%1' (%2 test cells)")
+                       .arg(lab.value(QStringLiteral("lab")).toString(QStringLiteral("unnamed")))
+                       .arg(r.positives + r.negatives);
+        r.threshold = lab.value(QStringLiteral("threshold")).toDouble(cardThreshold);
+        return r;
+    }
+    const QJsonObject cell = card.value(QStringLiteral("validation"))
+                                 .toObject()
+                                 .value(QStringLiteral("cell_level"))
+                                 .toObject();
+    const QStringList keys = {QStringLiteral("true_positive"), QStringLiteral("false_negative"),
+                              QStringLiteral("true_negative"), QStringLiteral("false_positive")};
+    for (const QString& k : keys) {
+        if (!cell.value(k).isDouble()) {
+            if (error)
+                *error = QStringLiteral("the model card has no validation figures (sensitivity "
+                                        "and specificity): the parasitemia cannot be corrected "
+                                        "for the model's errors");
+            return std::nullopt;
+        }
+    }
+    const int tp = cell.value(keys[0]).toInt(), fn = cell.value(keys[1]).toInt();
+    const int tn = cell.value(keys[2]).toInt(), fp = cell.value(keys[3]).toInt();
+    ErrorRates r;
+    r.positives = tp + fn;
+    r.negatives = tn + fp;
+    r.sensitivity = r.positives > 0 ? double(tp) / r.positives : -1;
+    r.specificity = r.negatives > 0 ? double(tn) / r.negatives : -1;
+    r.source = QStringLiteral("model card validation (%1 cells)")
+                   .arg(QLocale::c().toString(r.positives + r.negatives));
+    r.threshold = cardThreshold;
+    return r;
+}
+
+PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates)
+{
+    PrevalenceEstimate e;
+    e.cells = cells;
+    e.called = called;
+    e.ratesSource = rates.source;
+    if (cells <= 0) {
+        e.error = QStringLiteral("no cells were classified: there is no parasitemia to estimate");
+        return e;
+    }
+    e.apparent = double(std::clamp(called, 0, cells)) / cells;
+    if (called < 0 || called > cells) {
+        e.error = QStringLiteral("%1 cells called parasitized of %2 is not a valid count")
+                      .arg(called)
+                      .arg(cells);
+        return e;
+    }
+    const double se = rates.sensitivity, sp = rates.specificity;
+    if (!(se >= 0 && se <= 1 && sp >= 0 && sp <= 1)) {
+        e.error = QStringLiteral("the model's sensitivity and specificity are missing or not "
+                                 "proportions: the parasitemia cannot be corrected");
+        return e;
+    }
+    if (se + sp <= 1.0) {
+        e.error = QStringLiteral("the model's sensitivity (%1) plus specificity (%2) is not "
+                                 "above 1: it is no better than chance, so no correction is "
+                                 "possible")
+                      .arg(se, 0, 'f', 3)
+                      .arg(sp, 0, 'f', 3);
+        return e;
+    }
+    if (rates.positives <= 0 || rates.negatives <= 0) {
+        e.error = QStringLiteral("the sensitivity and specificity come without the number of "
+                                 "validation cells behind them: no confidence interval");
+        return e;
+    }
+
+    const double youden = se + sp - 1.0;
+    e.corrected = clamp01((e.apparent + sp - 1.0) / youden);
+
+    // Delta-method variance on adjusted proportions (Lang & Reiczigel 2014).
+    const Adjusted pa = adjust(called, cells);
+    const Adjusted sea = adjust(se * rates.positives, rates.positives);
+    const Adjusted spa = adjust(sp * rates.negatives, rates.negatives);
+    const double ja = sea.p + spa.p - 1.0;
+    if (ja <= 0) {
+        e.error = QStringLiteral("too few validation cells behind the sensitivity and "
+                                 "specificity for a confidence interval");
+        return e;
+    }
+    const double centre = (pa.p + spa.p - 1.0) / ja;
+    const double variance =
+        (pa.p * (1 - pa.p) / pa.n + centre * centre * sea.p * (1 - sea.p) / sea.n +
+         (1 - centre) * (1 - centre) * spa.p * (1 - spa.p) / spa.n) /
+        (ja * ja);
+    const double half = kZ * std::sqrt(std::max(0.0, variance));
+    e.low = clamp01(centre - half);
+    e.high = clamp01(centre + half);
+    // The point estimate lies inside its interval even where the adjustment moved the centre.
+    e.low = std::min(e.low, e.corrected);
+    e.high = std::max(e.high, e.corrected);
+    e.ok = true;
+    return e;
+}
+
+QString PrevalenceEstimate::explanation() const
+{
+    if (!ok)
+        return QStringLiteral("apparent %1 (%2 of %3 cells called parasitized); no corrected "
+                              "figure: %4")
+            .arg(percent(apparent))
+            .arg(called)
+            .arg(cells)
+            .arg(error);
+    return QStringLiteral("apparent %1 (%2 of %3 cells called parasitized), corrected %4 "
+                          "(95 % CI %5-%6) for the model's known errors, from %7")
+        .arg(percent(apparent))
+        .arg(called)
+        .arg(cells)
+        .arg(percent(corrected), percent(low), percent(high), ratesSource);
+}
+
+QJsonObject PrevalenceEstimate::toJson() const
+{
+    QJsonObject o{{QStringLiteral("parasitemia_apparent"), apparent},
+                  {QStringLiteral("cells"), cells},
+                  {QStringLiteral("called_parasitized"), called}};
+    if (ok) {
+        o.insert(QStringLiteral("parasitemia_corrected"), corrected);
+        o.insert(QStringLiteral("parasitemia_corrected_ci95"), QJsonArray{low, high});
+        o.insert(QStringLiteral("rates_source"), ratesSource);
+    } else {
+        o.insert(QStringLiteral("parasitemia_corrected"), QJsonValue::Null);
+        o.insert(QStringLiteral("parasitemia_corrected_ci95"), QJsonValue::Null);
+        o.insert(QStringLiteral("parasitemia_error"), error);
+    }
+    return o;
+}
+
+InfectionDecision decideInfection(const PrevalenceEstimate& estimate, int confirmedParasites)
+{
+    InfectionDecision d;
+    if (confirmedParasites > 0) {
+        d.infected = d.decided = true;
+        d.reason = QStringLiteral("%1 parasitized cell(s) confirmed by a reviewer")
+                       .arg(confirmedParasites);
+        return d;
+    }
+    if (!estimate.ok) {
+        d.reason = QStringLiteral("undecided: %1").arg(estimate.error);
+        return d;
+    }
+    d.decided = true;
+    d.infected = estimate.low > 0.0;
+    d.reason = d.infected
+                   ? QStringLiteral("infected: more cells called parasitized (%1 of %2) than "
+                                    "the model's false-positive rate explains (corrected 95 % "
+                                    "CI above 0)")
+                         .arg(estimate.called)
+                         .arg(estimate.cells)
+                   : QStringLiteral("not shown infected: %1 of %2 cells called parasitized is "
+                                    "within the model's false-positive rate (corrected 95 % CI "
+                                    "includes 0); confirm the listed cells")
+                         .arg(estimate.called)
+                         .arg(estimate.cells);
+    return d;
+}
+
+} // namespace ml

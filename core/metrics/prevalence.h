@@ -1,0 +1,91 @@
+#pragma once
+// Parasitemia corrected for the classifier's known errors, and the slide/patient decision
+// made from it.
+//
+// The apparent share (cells called parasitized / cells) is biased: at a false-positive rate
+// near 3 % per cell and 1-2 % true parasitemia, false positives outnumber parasites. The
+// Rogan-Gladen estimator undoes the bias with the classifier's sensitivity (Se) and
+// specificity (Sp):
+//     corrected = (apparent + Sp - 1) / (Se + Sp - 1), clamped to [0, 1].
+// Its 95 % CI carries the uncertainty of the count AND of Se and Sp (each measured on a
+// finite number of validation cells), by the delta method on Agresti-Coull-adjusted
+// proportions (Lang & Reiczigel 2014, Prev. Vet. Med. 113:13-22), which keeps its coverage
+// near 95 % at prevalences close to 0, where the plain Wald interval fails.
+// Pure functions, no Qt widgets, thread-safe.
+
+#include <QJsonObject>
+#include <QString>
+
+#include <optional>
+
+namespace ml {
+
+/// The classifier's error rates and where they were measured.
+struct ErrorRates
+{
+    double sensitivity = 0; ///< P(called parasitized | parasitized cell)
+    double specificity = 0; ///< P(called uninfected | uninfected cell)
+    int positives = 0;      ///< parasitized cells Se was measured on
+    int negatives = 0;      ///< uninfected cells Sp was measured on
+    double threshold = -1;  ///< cell threshold Se and Sp hold at (-1: not recorded)
+    /// Plain words for reports: "model card validation (2,834 NIH cells)",
+    /// "lab calibration 'Clinic A' (412 cells)".
+    QString source;
+};
+
+/// Reads the error rates a card holds, in order of preference: a lab calibration
+/// (card.lab_calibration, written by the calibrate flow), then the cell-level validation
+/// figures (card.validation.cell_level: true/false positives/negatives). nullopt with
+/// `*error` when the card has neither ("the model card has no validation figures ...").
+std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error = nullptr);
+
+/// The corrected parasitemia of one field, slide, patient or run.
+struct PrevalenceEstimate
+{
+    bool ok = false;
+    QString error;        ///< why there is no estimate (never NaN): see estimatePrevalence()
+    int cells = 0;        ///< cells classified
+    int called = 0;       ///< cells called parasitized
+    double apparent = 0;  ///< called / cells
+    double corrected = 0; ///< Rogan-Gladen, clamped to [0, 1]
+    double low = 0;       ///< 95 % CI, clamped to [0, 1]
+    double high = 0;
+    QString ratesSource; ///< ErrorRates::source
+
+    /// "apparent 35.4 %, corrected 1.2 % (95 % CI 0.0-3.1 %) for the model's sensitivity 0.96
+    /// and specificity 0.97 (model card validation ...)" or the error.
+    QString explanation() const;
+    /// {"parasitemia_apparent", "parasitemia_corrected", "parasitemia_corrected_ci95": [lo, hi],
+    ///  "rates_source"} or {"parasitemia_apparent", "parasitemia_corrected": null,
+    ///  "parasitemia_error"} when !ok.
+    QJsonObject toJson() const;
+};
+
+/// True when `rates` describe decisions made at `threshold` (or record no threshold): Se and
+/// Sp measured at one threshold do not correct counts made at another.
+bool ratesApplyAt(const ErrorRates& rates, double threshold);
+
+/// Estimates the true share of parasitized cells from `called` of `cells`.
+/// Errors (ok false, never NaN): cells <= 0; called outside [0, cells]; Se or Sp outside
+/// [0, 1]; Se + Sp <= 1 (the classifier is no better than chance: nothing can be corrected);
+/// no validation cell counts behind Se or Sp.
+PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates);
+
+/// The slide or patient decision.
+struct InfectionDecision
+{
+    bool infected = false;
+    bool decided = false; ///< false when there is no estimate and no confirmed parasite
+    QString reason;       ///< one line for the report
+};
+
+/// Decides infected / not infected:
+///  - a parasite confirmed by a reviewer makes the slide infected, whatever the estimate;
+///  - otherwise infected when the corrected estimate's 95 % CI excludes 0 (low > 0): the
+///    number of cells called is more than the model's false-positive rate explains, with
+///    the uncertainty of that rate included;
+///  - no estimate (bad input) and no confirmation: undecided, with the estimate's error.
+/// The rule and its measurement are in docs/MODEL.md.
+InfectionDecision decideInfection(const PrevalenceEstimate& estimate, int confirmedParasites = 0);
+
+} // namespace ml

@@ -1,0 +1,224 @@
+// Rogan-Gladen parasitemia correction, its 95 % CI and the infection decision
+// (core/metrics/prevalence.h), against cases worked by hand from the formulas (the CI:
+// delta method on Agresti-Coull-adjusted proportions, Lang & Reiczigel 2014).
+#include "prevalence.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QTest>
+
+#include <cmath>
+
+using namespace ml;
+
+class TestPrevalence : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void roganGladenPointEstimate_data();
+    void roganGladenPointEstimate();
+    void confidenceIntervalMatchesHandWorkedCase();
+    void intervalWidensWithFewerValidationCells();
+    void clampsToZeroWhenFewerCallsThanFalsePositives();
+    void badInputGivesMessageNeverNaN_data();
+    void badInputGivesMessageNeverNaN();
+    void ratesFromCardValidation();
+    void labCalibrationWinsOverValidation();
+    void cardWithoutValidationFigures();
+    void decisionFromIntervalAndConfirmation();
+    void jsonKeys();
+};
+
+static ErrorRates rates(double se, int pos, double sp, int neg)
+{
+    ErrorRates r;
+    r.sensitivity = se;
+    r.specificity = sp;
+    r.positives = pos;
+    r.negatives = neg;
+    r.source = QStringLiteral("test");
+    return r;
+}
+
+void TestPrevalence::roganGladenPointEstimate_data()
+{
+    QTest::addColumn<int>("called");
+    QTest::addColumn<int>("cells");
+    QTest::addColumn<double>("se");
+    QTest::addColumn<double>("sp");
+    QTest::addColumn<double>("expected");
+    // (0.14 + 0.95 - 1) / (0.9 + 0.95 - 1) = 0.09 / 0.85
+    QTest::newRow("14 % apparent") << 140 << 1000 << 0.9 << 0.95 << 0.09 / 0.85;
+    // A perfect classifier: corrected = apparent.
+    QTest::newRow("perfect classifier") << 37 << 200 << 1.0 << 1.0 << 37.0 / 200.0;
+    // (0.5 + 0.8 - 1) / (0.7 + 0.8 - 1) = 0.3 / 0.5
+    QTest::newRow("half called") << 50 << 100 << 0.7 << 0.8 << 0.6;
+    // Everything called, Se 0.9: (1 + 0.95 - 1) / 0.85 > 1 -> clamped to 1.
+    QTest::newRow("clamped to 1") << 100 << 100 << 0.9 << 0.95 << 1.0;
+}
+
+void TestPrevalence::roganGladenPointEstimate()
+{
+    QFETCH(int, called);
+    QFETCH(int, cells);
+    QFETCH(double, se);
+    QFETCH(double, sp);
+    QFETCH(double, expected);
+    const PrevalenceEstimate e = estimatePrevalence(called, cells, rates(se, 1000, sp, 2000));
+    QVERIFY2(e.ok, qPrintable(e.error));
+    QCOMPARE(e.apparent, double(called) / cells);
+    QVERIFY(std::abs(e.corrected - expected) < 1e-12);
+    QVERIFY(e.low <= e.corrected && e.corrected <= e.high);
+    QVERIFY(e.low >= 0.0 && e.high <= 1.0);
+}
+
+void TestPrevalence::confidenceIntervalMatchesHandWorkedCase()
+{
+    // 140 of 1000 called; Se 900/1000, Sp 1900/2000. z = 1.96:
+    // p~ = (140 + 1.92) / 1003.84 = 0.14138, Se~ = 901.92 / 1003.84 = 0.89848,
+    // Sp~ = 1901.92 / 2003.84 = 0.94914, J~ = 0.84762, centre = 0.09052 / 0.84762 = 0.10679,
+    // var = (p~q~/1003.84 + c^2 Se~(1-Se~)/1003.84 + (1-c)^2 Sp~(1-Sp~)/2003.84) / J~^2
+    //     = 1.9030e-4, half width 0.02748 -> [0.07931, 0.13426].
+    const PrevalenceEstimate e = estimatePrevalence(140, 1000, rates(0.9, 1000, 0.95, 2000));
+    QVERIFY(e.ok);
+    QVERIFY2(std::abs(e.low - 0.0793135) < 1e-5, qPrintable(QString::number(e.low, 'f', 7)));
+    QVERIFY2(std::abs(e.high - 0.1342643) < 1e-5, qPrintable(QString::number(e.high, 'f', 7)));
+}
+
+void TestPrevalence::intervalWidensWithFewerValidationCells()
+{
+    const PrevalenceEstimate many = estimatePrevalence(140, 1000, rates(0.9, 10000, 0.95, 20000));
+    const PrevalenceEstimate few = estimatePrevalence(140, 1000, rates(0.9, 50, 0.95, 100));
+    QVERIFY(many.ok && few.ok);
+    QCOMPARE(few.corrected, many.corrected);
+    // The uncertainty of Se and Sp is carried into the interval.
+    QVERIFY(few.high - few.low > 1.5 * (many.high - many.low));
+}
+
+void TestPrevalence::clampsToZeroWhenFewerCallsThanFalsePositives()
+{
+    // 1.4 % true parasitemia hidden under a 3 % false-positive rate: 2 % apparent is below
+    // what false positives alone give, so the corrected figure is 0, not negative.
+    const PrevalenceEstimate e = estimatePrevalence(20, 1000, rates(0.96, 1100, 0.97, 1700));
+    QVERIFY(e.ok);
+    QCOMPARE(e.corrected, 0.0);
+    QCOMPARE(e.low, 0.0);
+    QVERIFY(e.high > 0.0 && e.high < 0.02);
+}
+
+void TestPrevalence::badInputGivesMessageNeverNaN_data()
+{
+    QTest::addColumn<int>("called");
+    QTest::addColumn<int>("cells");
+    QTest::addColumn<double>("se");
+    QTest::addColumn<double>("sp");
+    QTest::addColumn<int>("pos");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("zero cells") << 0 << 0 << 0.9 << 0.95 << 100 << QStringLiteral("no cells");
+    QTest::newRow("se + sp = 1") << 5 << 100 << 0.5 << 0.5 << 100 << QStringLiteral("chance");
+    QTest::newRow("se + sp < 1") << 5 << 100 << 0.3 << 0.4 << 100 << QStringLiteral("chance");
+    QTest::newRow("NaN sensitivity")
+        << 5 << 100 << std::nan("") << 0.9 << 100 << QStringLiteral("not proportions");
+    QTest::newRow("count above cells")
+        << 101 << 100 << 0.9 << 0.9 << 100 << QStringLiteral("not a valid count");
+    QTest::newRow("no validation counts")
+        << 5 << 100 << 0.9 << 0.9 << 0 << QStringLiteral("without the number");
+}
+
+void TestPrevalence::badInputGivesMessageNeverNaN()
+{
+    QFETCH(int, called);
+    QFETCH(int, cells);
+    QFETCH(double, se);
+    QFETCH(double, sp);
+    QFETCH(int, pos);
+    QFETCH(QString, needle);
+    const PrevalenceEstimate e = estimatePrevalence(called, cells, rates(se, pos, sp, pos));
+    QVERIFY(!e.ok);
+    QVERIFY2(e.error.contains(needle), qPrintable(e.error));
+    QVERIFY(std::isfinite(e.apparent) && std::isfinite(e.corrected));
+    const QJsonObject j = e.toJson();
+    QVERIFY(j.value(QStringLiteral("parasitemia_corrected")).isNull());
+    QVERIFY(!j.value(QStringLiteral("parasitemia_error")).toString().isEmpty());
+    QVERIFY(e.explanation().contains(e.error));
+    QVERIFY(!decideInfection(e).decided);
+}
+
+void TestPrevalence::ratesFromCardValidation()
+{
+    const QJsonObject card{{QStringLiteral("validation"),
+                            QJsonObject{{QStringLiteral("cell_level"),
+                                         QJsonObject{{QStringLiteral("true_positive"), 1063},
+                                                     {QStringLiteral("false_negative"), 39},
+                                                     {QStringLiteral("true_negative"), 1674},
+                                                     {QStringLiteral("false_positive"), 58}}}}}};
+    QString error;
+    const auto r = errorRatesFromCard(card, &error);
+    QVERIFY2(r, qPrintable(error));
+    QCOMPARE(r->positives, 1102);
+    QCOMPARE(r->negatives, 1732);
+    QVERIFY(std::abs(r->sensitivity - 1063.0 / 1102.0) < 1e-12);
+    QVERIFY(std::abs(r->specificity - 1674.0 / 1732.0) < 1e-12);
+    QVERIFY(r->source.contains(QStringLiteral("validation")));
+}
+
+void TestPrevalence::labCalibrationWinsOverValidation()
+{
+    const QJsonObject card{{QStringLiteral("validation"),
+                            QJsonObject{{QStringLiteral("cell_level"),
+                                         QJsonObject{{QStringLiteral("true_positive"), 10},
+                                                     {QStringLiteral("false_negative"), 0},
+                                                     {QStringLiteral("true_negative"), 10},
+                                                     {QStringLiteral("false_positive"), 0}}}}},
+                           {QStringLiteral("lab_calibration"),
+                            QJsonObject{{QStringLiteral("lab"), QStringLiteral("Clinic A")},
+                                        {QStringLiteral("sensitivity"), 0.82},
+                                        {QStringLiteral("specificity"), 0.99},
+                                        {QStringLiteral("positives"), 40},
+                                        {QStringLiteral("negatives"), 900}}}};
+    const auto r = errorRatesFromCard(card);
+    QVERIFY(r);
+    QCOMPARE(r->sensitivity, 0.82);
+    QCOMPARE(r->negatives, 900);
+    QVERIFY(r->source.contains(QStringLiteral("Clinic A")));
+}
+
+void TestPrevalence::cardWithoutValidationFigures()
+{
+    QString error;
+    QVERIFY(!errorRatesFromCard(QJsonObject{{QStringLiteral("architecture"), QStringLiteral("se")}},
+                                &error));
+    QVERIFY(error.contains(QStringLiteral("no validation figures")));
+}
+
+void TestPrevalence::decisionFromIntervalAndConfirmation()
+{
+    const ErrorRates r = rates(0.9646, 1102, 0.9665, 1732);
+    // 3 of 67 cells: within a 3.35 % false-positive rate (2.2 expected).
+    const PrevalenceEstimate low = estimatePrevalence(3, 67, r);
+    QVERIFY(low.ok);
+    QVERIFY(!decideInfection(low).infected);
+    QVERIFY(decideInfection(low).decided);
+    // A reviewer's confirmed parasite overrides the estimate.
+    const InfectionDecision confirmed = decideInfection(low, 1);
+    QVERIFY(confirmed.infected);
+    QVERIFY(confirmed.reason.contains(QStringLiteral("confirmed")));
+    // 30 of 100 cells is far more than false positives explain.
+    QVERIFY(decideInfection(estimatePrevalence(30, 100, r)).infected);
+}
+
+void TestPrevalence::jsonKeys()
+{
+    const PrevalenceEstimate e = estimatePrevalence(140, 1000, rates(0.9, 1000, 0.95, 2000));
+    const QJsonObject j = e.toJson();
+    QCOMPARE(j.value(QStringLiteral("parasitemia_apparent")).toDouble(), 0.14);
+    QCOMPARE(j.value(QStringLiteral("parasitemia_corrected")).toDouble(), e.corrected);
+    const QJsonArray ci = j.value(QStringLiteral("parasitemia_corrected_ci95")).toArray();
+    QCOMPARE(ci.size(), 2);
+    QCOMPARE(ci.at(0).toDouble(), e.low);
+    QCOMPARE(ci.at(1).toDouble(), e.high);
+}
+
+QTEST_GUILESS_MAIN(TestPrevalence)
+#include "tst_prevalence.moc"
