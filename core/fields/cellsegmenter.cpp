@@ -407,6 +407,22 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
     const double maxArea = p.maxAreaFraction * cellArea;
     const double inv = 1.0 / res.scale;
     const int margin = std::max(0, p.edgeMargin);
+    // Working-resolution contour and box -> original image coordinates.
+    const auto toOriginal = [inv](const std::vector<cv::Point>& contour) {
+        std::vector<cv::Point> out;
+        out.reserve(contour.size());
+        for (const cv::Point& pt : contour)
+            out.emplace_back(int(std::lround((pt.x + 0.5) * inv - 0.5)),
+                             int(std::lround((pt.y + 0.5) * inv - 0.5)));
+        return out;
+    };
+    const auto toOriginalBox = [inv, &bgr](const cv::Rect& r) {
+        const int bx0 = int(std::floor(r.x * inv));
+        const int by0 = int(std::floor(r.y * inv));
+        const int bx1 = int(std::ceil((r.x + r.width) * inv));
+        const int by1 = int(std::ceil((r.y + r.height) * inv));
+        return cv::Rect(bx0, by0, bx1 - bx0, by1 - by0) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+    };
     for (int l = 1; l < nLabels; ++l) {
         const cv::Rect r = boxes[size_t(l)];
         if (r.empty())
@@ -437,15 +453,9 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
         // Roundness 4πA/P² (1 for a disc; ~0.8 for a cell outline on the pixel grid).
         const double roundness =
             perimeter > 0 ? 4.0 * M_PI * bestArea / (perimeter * perimeter) : 0.0;
-        // Two or more cells merged into one piece, and slabs that are no cell at all, are far
-        // less round than any single cell; counting them would cost precision and never match.
-        if (roundness < p.minRoundness)
-            continue;
+        // Every test below drops the piece; their order only decides which dropped pieces are
+        // reported as unsplit clumps, never which pieces become cells.
         if (area < minArea)
-            continue;
-        // Thin or hollow shapes (scale bars, fibres, stain streaks) fill little of their box;
-        // a cell, even an overlapped one, fills well over half of it (a disc: 0.785).
-        if (area < 0.45 * double(r.area()))
             continue;
         // White blood cells: their nucleus is far darker than any red cell (green ~20-40 of
         // a 220 background against ~90-150 for red cells, parasites included); a piece that
@@ -456,8 +466,32 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
             if (cv::countNonZero(dark) > p.maxNucleusFraction * cv::countNonZero(cellMask))
                 continue;
         }
-        if (area > maxArea) {
-            ++res.droppedClumps;
+        // Two or more cells merged into one piece, and slabs that are no cell at all, are far
+        // less round than any single cell; counting them would cost precision and never match.
+        const bool notRound = roundness < p.minRoundness;
+        // Thin or hollow shapes (scale bars, fibres, stain streaks) fill little of their box;
+        // a cell, even an overlapped one, fills well over half of it (a disc: 0.785).
+        const bool hollow = area < 0.45 * double(r.area());
+        const bool tooLarge = area > maxArea;
+        if (notRound || hollow || tooLarge) {
+            if (tooLarge && !notRound && !hollow)
+                ++res.droppedClumps;
+            // Touching cells the watershed left merged: as thick as a cell (a fibre or a
+            // streak is not), larger than one. Kept to be shown and counted, not classified.
+            if (p.unsplitMinDepth > 0 && area >= p.unsplitMinFraction * cellArea) {
+                double depth = 0.0;
+                cv::minMaxLoc(dist(pr), nullptr, &depth, nullptr, nullptr, cellMask);
+                if (depth >= p.unsplitMinDepth * radius) {
+                    UnsplitRegion u;
+                    u.contour = toOriginal(cs[best]);
+                    u.box = toOriginalBox(r);
+                    u.area = area * inv * inv;
+                    u.estimatedCells = std::max(2, int(std::lround(area / cellArea)));
+                    u.touchesEdge = r.x <= margin || r.br().x >= markers.cols - margin ||
+                                    r.y <= margin || r.br().y >= markers.rows - margin;
+                    res.unsplit.push_back(std::move(u));
+                }
+            }
             continue;
         }
         SegmentedCell cell;
@@ -473,16 +507,9 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
                 continue;
             }
         }
-        cell.contour.reserve(cs[best].size());
-        for (const cv::Point& pt : cs[best])
-            cell.contour.emplace_back(int(std::lround((pt.x + 0.5) * inv - 0.5)),
-                                      int(std::lround((pt.y + 0.5) * inv - 0.5)));
-        const int bx0 = int(std::floor(r.x * inv));
-        const int by0 = int(std::floor(r.y * inv));
-        const int bx1 = int(std::ceil((r.x + r.width) * inv));
-        const int by1 = int(std::ceil((r.y + r.height) * inv));
+        cell.contour = toOriginal(cs[best]);
+        cell.box = toOriginalBox(r);
         const cv::Rect image(0, 0, bgr.cols, bgr.rows);
-        cell.box = cv::Rect(bx0, by0, bx1 - bx0, by1 - by0) & image;
         const int grow = int(std::lround(std::max(0.0, p.boxMargin) * res.cellDiameter));
         cell.detectionBox =
             (cell.box + cv::Size(2 * grow, 2 * grow) - cv::Point(grow, grow)) & image;
@@ -532,6 +559,14 @@ int SegmentationResult::interiorCount() const
 {
     return int(std::count_if(cells.begin(), cells.end(),
                              [](const SegmentedCell& c) { return !c.touchesEdge; }));
+}
+
+int SegmentationResult::unsplitCellsEstimate() const
+{
+    int n = 0;
+    for (const UnsplitRegion& u : unsplit)
+        n += u.estimatedCells;
+    return n;
 }
 
 SegmentationResult segmentCells(const cv::Mat& bgr, const SegmentationParams& params)

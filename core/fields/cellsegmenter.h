@@ -42,6 +42,12 @@
 //     red cell) and thin pieces filling under 45 % of their box (scale bars, fibres) are
 //     dropped too. Fields whose pieces are mostly not round, or explain little of the dark
 //     area, get a "not a thin smear field?" warning.
+//     Dropped is not the same as gone: a piece dropped for its size or shape that is at
+//     least `unsplitMinFraction` of a cell and as thick as a cell (its deepest point at least
+//     `unsplitMinDepth` of the cell radius from the background: fibres, streaks and slivers
+//     are not) is kept as an UnsplitRegion, "touching cells not split", with an estimated
+//     cell count of its area / the typical cell area. They are not classified, but the user
+//     sees and counts them: on a crowded field they can hold as many cells as were found.
 //  7. Cells cut by the image border. Each cell is flagged when it touches the border (cut
 //     cells are usually excluded from parasitemia counts, as a microscopist does). A fragment
 //     showing less than `minEdgeVisible` of the typical diameter inside the image (measured
@@ -119,6 +125,12 @@ struct SegmentationParams
     /// SegmentedCell::detectionBox is the tight box grown by this fraction of the typical
     /// cell diameter on each side (the annotation convention; 0 = tight box).
     double boxMargin = 0.06;
+    /// Dropped pieces (too large, not round or hollow) of at least this multiple of the typical
+    /// cell area ...
+    double unsplitMinFraction = 1.3;
+    /// ... whose deepest point lies at least this fraction of the cell radius inside are kept
+    /// as unsplit clumps of touching cells (SegmentationResult::unsplit); <= 0 keeps none.
+    double unsplitMinDepth = 0.6;
 };
 
 /// One segmented cell, in original (full-resolution) image coordinates.
@@ -134,6 +146,18 @@ struct SegmentedCell
     bool touchesEdge = false; ///< cut by the image border
 };
 
+/// Touching or overlapping cells the watershed could not split into single cells, in original
+/// image coordinates (see the header comment, step 6). Not a cell: never cropped nor
+/// classified, but shown and counted so that what was missed is visible.
+struct UnsplitRegion
+{
+    std::vector<cv::Point> contour; ///< outer contour
+    cv::Rect box;                   ///< tight bounding box, clipped to the image
+    double area = 0.0;              ///< original pixels²
+    int estimatedCells = 0;         ///< area / typical cell area, rounded, at least 2
+    bool touchesEdge = false;       ///< cut by the image border
+};
+
 /// Result of segmentCells(). `warnings` is non-empty when the image looks unusable or
 /// suspicious (blank, too dark, tiny, not a smear, many clumps); cells may then be empty.
 struct SegmentationResult
@@ -144,10 +168,14 @@ struct SegmentationResult
     double cellDiameter = 0.0;    ///< typical cell diameter used, original pixels (0 if none)
     int droppedClumps = 0;        ///< pieces above maxAreaFraction that were dropped
     int droppedEdgeFragments = 0; ///< border fragments below minEdgeVisible that were dropped
-    QStringList warnings;         ///< human-readable, empty when all looked normal
+    /// Clumps of touching cells that were not split (not in `cells`), in segmentation order.
+    std::vector<UnsplitRegion> unsplit;
+    QStringList warnings; ///< human-readable, empty when all looked normal
 
     /// Number of cells that do not touch the image border.
     int interiorCount() const;
+    /// Sum of UnsplitRegion::estimatedCells over `unsplit`.
+    int unsplitCellsEstimate() const;
 };
 
 /// Segments the red blood cells of an 8-bit BGR field image (CV_8UC3 as decodeImage() gives;

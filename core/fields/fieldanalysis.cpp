@@ -1,5 +1,7 @@
 #include "fieldanalysis.h"
 
+#include "csvfield.h"
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -17,6 +19,8 @@ FieldCounts& FieldCounts::operator+=(const FieldCounts& o)
     cells += o.cells;
     parasitized += o.parasitized;
     edgeCells += o.edgeCells;
+    unsplitRegions += o.unsplitRegions;
+    unsplitCellsEstimate += o.unsplitCellsEstimate;
     return *this;
 }
 
@@ -33,6 +37,12 @@ FieldCounts FieldResult::counts(bool excludeEdge) const
         ++c.cells;
         if (fc.parasitized)
             ++c.parasitized;
+    }
+    for (const UnsplitRegion& u : unsplit) {
+        if (excludeEdge && u.touchesEdge)
+            continue;
+        ++c.unsplitRegions;
+        c.unsplitCellsEstimate += u.estimatedCells;
     }
     return c;
 }
@@ -153,6 +163,7 @@ FieldResult analyzeFieldImage(const cv::Mat& bgr, const FieldOptions& options)
     r.segmentMs = timer.nsecsElapsed() / 1e6;
     r.warnings = seg.warnings;
     r.cellDiameter = seg.cellDiameter;
+    r.unsplit = std::move(seg.unsplit);
     r.cells.reserve(seg.cells.size());
     for (SegmentedCell& c : seg.cells)
         r.cells.push_back(FieldCell{std::move(c), -1.0f, false});
@@ -242,6 +253,11 @@ cv::Scalar probabilityColour(float p)
     return cv::Scalar(0, 200 * (1 - t), 230 + 25 * t);
 }
 
+cv::Scalar unsplitRegionColour()
+{
+    return cv::Scalar(220, 40, 220);
+}
+
 cv::Mat drawFieldOverlay(const cv::Mat& bgr, const FieldResult& result, bool excludeEdge)
 {
     cv::Mat out;
@@ -249,6 +265,21 @@ cv::Mat drawFieldOverlay(const cv::Mat& bgr, const FieldResult& result, bool exc
         return out;
     out = bgr.clone();
     const int thick = std::max(1, int(std::lround(std::max(bgr.cols, bgr.rows) / 640.0)));
+    for (const UnsplitRegion& u : result.unsplit) {
+        const bool excluded = u.touchesEdge && excludeEdge;
+        const cv::Scalar colour = excluded ? cv::Scalar(150, 150, 150) : unsplitRegionColour();
+        const std::vector<std::vector<cv::Point>> polys{u.contour};
+        cv::polylines(out, polys, true, colour, thick, cv::LINE_AA);
+        const std::string label = "~" + std::to_string(u.estimatedCells);
+        const double fontScale = 0.5 * thick;
+        int baseline = 0;
+        const cv::Size ts =
+            cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, fontScale, thick, &baseline);
+        const cv::Point at(u.box.x + (u.box.width - ts.width) / 2,
+                           u.box.y + (u.box.height + ts.height) / 2);
+        cv::putText(out, label, at, cv::FONT_HERSHEY_SIMPLEX, fontScale, colour, thick,
+                    cv::LINE_AA);
+    }
     for (const FieldCell& fc : result.cells) {
         const bool edge = fc.cell.touchesEdge;
         const cv::Scalar colour =
@@ -257,6 +288,33 @@ cv::Mat drawFieldOverlay(const cv::Mat& bgr, const FieldResult& result, bool exc
         cv::polylines(out, polys, true, colour, edge ? std::max(1, thick / 2) : thick, cv::LINE_AA);
         if (fc.parasitized && !(edge && excludeEdge))
             cv::rectangle(out, fc.cell.detectionBox, colour, thick);
+    }
+    return out;
+}
+
+QString fieldCellsCsvHeader()
+{
+    return QStringLiteral("field,x,y,w,h,edge,probability_parasitized,called\n");
+}
+
+QString fieldCellsCsvRows(const FieldResult& result)
+{
+    QString out;
+    if (!result.error.isEmpty())
+        return out;
+    const QString field = csvField(QFileInfo(result.path).fileName());
+    for (const FieldCell& fc : result.cells) {
+        const cv::Rect& b = fc.cell.detectionBox;
+        const bool classified = result.classified && fc.probability >= 0.0f;
+        out += QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8\n")
+                   .arg(field)
+                   .arg(b.x)
+                   .arg(b.y)
+                   .arg(b.width)
+                   .arg(b.height)
+                   .arg(fc.cell.touchesEdge ? 1 : 0)
+                   .arg(classified ? QString::number(double(fc.probability), 'f', 6) : QString(),
+                        classified ? QString::number(fc.parasitized ? 1 : 0) : QString());
     }
     return out;
 }

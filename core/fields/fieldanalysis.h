@@ -113,6 +113,10 @@ struct FieldCounts
     int cells = 0;
     int parasitized = 0;
     int edgeCells = 0; ///< cells touching the border (excluded from cells when asked)
+    /// Clumps of touching cells the segmenter could not split (UnsplitRegion; not in `cells`,
+    /// not classified), and the cells they hold by area. Edge clumps follow `excludeEdge`.
+    int unsplitRegions = 0;
+    int unsplitCellsEstimate = 0;
     Proportion parasitemia() const { return wilsonInterval(parasitized, cells); }
     FieldCounts& operator+=(const FieldCounts& o);
 };
@@ -123,6 +127,9 @@ struct FieldResult
     QString path;
     cv::Size imageSize;
     std::vector<FieldCell> cells;
+    /// Touching cells the segmenter left merged (SegmentationResult::unsplit): shown and
+    /// counted, never classified.
+    std::vector<UnsplitRegion> unsplit;
     double cellDiameter = 0.0; ///< typical cell diameter (pixels) the segmenter used
     bool classified = false;   ///< the classifier ran on every cell
     bool cancelled = false;
@@ -147,11 +154,23 @@ FieldResult analyzeField(const QString& path, const FieldOptions& options,
 FieldResult analyzeFieldImage(const cv::Mat& bgr, const FieldOptions& options);
 
 /// Draws the cells of `result` on a copy of `bgr`: contours coloured by probability (blue
-/// 0 -> red 1; green when unclassified), edge cells dashed-thin. Returns CV_8UC3.
+/// 0 -> red 1; green when unclassified), edge cells thin; unsplit clumps in
+/// unsplitRegionColour() with their estimated cell count ("~4"). Returns CV_8UC3.
 cv::Mat drawFieldOverlay(const cv::Mat& bgr, const FieldResult& result, bool excludeEdge);
 
 /// Colour for a probability in [0,1] (blue -> yellow -> red) as B,G,R; green for p < 0.
 cv::Scalar probabilityColour(float p);
+/// Colour of unsplit clumps of touching cells (magenta, apart from the probability ramp), B,G,R.
+cv::Scalar unsplitRegionColour();
+
+/// Header of the per-cell CSV (`malarialens-cli segment --csv`), with its line break:
+/// field,x,y,w,h,edge,probability_parasitized,called
+QString fieldCellsCsvHeader();
+/// One CSV line per cell of `result` (every cell, edge cells included, in segmentation order):
+/// the field's file name, the detection box (SegmentedCell::detectionBox, the box the JSON and
+/// the annotations compare), edge 1/0, P(Parasitized) with 6 decimals and called 1/0; the last
+/// two are empty when the field was not classified. Empty for a field that failed.
+QString fieldCellsCsvRows(const FieldResult& result);
 
 /// Image files of a folder (imageExtensions()), sorted by name, not recursive.
 QStringList fieldImagesInFolder(const QString& dir);

@@ -12,6 +12,7 @@
 
 #include <optional>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 using namespace ml;
@@ -61,6 +62,8 @@ private Q_SLOTS:
     void fieldCropIdIsReadBackAsPatient();
     void overlayMarksParasitized();
     void imlFieldsRecallPrecision();
+    void unsplitClumpIsKeptWithCellEstimate();
+    void crowdedImlFieldShowsUnsplitClumps();
 };
 
 void TestCellSegmenter::separateDiscs_data()
@@ -521,6 +524,116 @@ void TestCellSegmenter::imlFieldsRecallPrecision()
     // The goals, at IoU >= 0.5, all cells (edge cells included).
     QVERIFY2(all.recall() >= 0.90, qPrintable(QString::number(all.recall())));
     QVERIFY2(all.precision() >= 0.90, qPrintable(QString::number(all.precision())));
+}
+
+void TestCellSegmenter::unsplitClumpIsKeptWithCellEstimate()
+{
+    // 12 single discs, one blob of four cells' area without necks (the watershed cannot split
+    // it), and a thin bar (a fibre, as long as the blob): the blob comes back as an unsplit
+    // clump of ~4 cells, the bar does not, and neither is a cell.
+    const int r = 30;
+    std::vector<Disc> discs = discGrid(4, 3, r);
+    discs.push_back({cv::Point(470, 200), 2 * r});
+    cv::Mat img = drawField(580, 420, discs);
+    cv::rectangle(img, cv::Rect(380, 340, 150, 8), cellColour(), cv::FILLED);
+    const SegmentationResult res = segmentCells(img);
+    QCOMPARE(int(res.cells.size()), 12);
+    QCOMPARE(int(res.unsplit.size()), 1);
+    const UnsplitRegion& u = res.unsplit.front();
+    QCOMPARE(u.estimatedCells, 4);
+    QCOMPARE(res.unsplitCellsEstimate(), 4);
+    QVERIFY(!u.touchesEdge);
+    QVERIFY2(boxIou(u.box, discs.back().box()) > 0.85,
+             qPrintable(QString::number(boxIou(u.box, discs.back().box()))));
+    QVERIFY(u.contour.size() > 8);
+    QVERIFY(std::abs(u.area - M_PI * 60 * 60) < 0.1 * M_PI * 60 * 60);
+
+    // Through the pipeline: counted apart from the cells, edge clumps follow excludeEdge.
+    FieldResult fr = analyzeFieldImage(img, FieldOptions{});
+    QCOMPARE(int(fr.unsplit.size()), 1);
+    FieldCounts c = fr.counts(true);
+    QCOMPARE(c.cells, 12);
+    QCOMPARE(c.unsplitRegions, 1);
+    QCOMPARE(c.unsplitCellsEstimate, 4);
+    fr.unsplit.front().touchesEdge = true;
+    QCOMPARE(fr.counts(true).unsplitRegions, 0);
+    QCOMPARE(fr.counts(false).unsplitCellsEstimate, 4);
+    FieldCounts sum = fr.counts(false);
+    sum += fr.counts(false);
+    QCOMPARE(sum.unsplitRegions, 2);
+    QCOMPARE(sum.unsplitCellsEstimate, 8);
+
+    // Switched off, nothing is kept (and the cells are the same).
+    SegmentationParams off;
+    off.unsplitMinDepth = 0;
+    const SegmentationResult none = segmentCells(img, off);
+    QCOMPARE(int(none.cells.size()), 12);
+    QVERIFY(none.unsplit.empty());
+}
+
+// A crowded field: 102 cells found, ~95 more in 25 clumps of touching cells (checked by eye).
+#define CROWDED_FIELD "PA171747.JPG"
+void TestCellSegmenter::crowdedImlFieldShowsUnsplitClumps()
+{
+    // A crowded real field, where many cells touch: the annotated cells no detection matches
+    // lie mostly inside the unsplit clumps, and the clumps' estimate is of the order of the
+    // annotated cells they hold.
+    const QString root = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    if (!QFileInfo::exists(root + QStringLiteral("/annotations.json")))
+        QSKIP("shared data missing (../shared/data/iml-fields)");
+    const FieldAnnotationSet truth =
+        loadFieldAnnotations(root + QStringLiteral("/annotations.json"));
+    QVERIFY2(truth.ok(), qPrintable(truth.error));
+    const QString file = root + QStringLiteral("/images/") + QStringLiteral(CROWDED_FIELD);
+    const FieldResult r = analyzeField(file, FieldOptions{});
+    QVERIFY2(r.ok(), qPrintable(r.error));
+    const FieldAnnotation* fa = truth.find(file);
+    QVERIFY(fa);
+    std::vector<cv::Rect> truthBoxes;
+    for (const AnnotatedObject& o : fa->objects)
+        if (!o.difficult)
+            truthBoxes.push_back(o.box);
+    const std::vector<int> match = matchBoxes(r.boxes(false), truthBoxes, 0.5);
+    std::vector<bool> matched(truthBoxes.size(), false);
+    for (int m : match)
+        if (m >= 0)
+            matched[size_t(m)] = true;
+    int missed = 0, missedInClump = 0, inClumps = 0;
+    for (size_t i = 0; i < truthBoxes.size(); ++i) {
+        const cv::Point2f centre(truthBoxes[i].x + truthBoxes[i].width / 2.0f,
+                                 truthBoxes[i].y + truthBoxes[i].height / 2.0f);
+        bool inside = false;
+        for (const UnsplitRegion& u : r.unsplit)
+            inside = inside || cv::pointPolygonTest(u.contour, centre, false) >= 0;
+        inClumps += inside ? 1 : 0;
+        if (!matched[i]) {
+            ++missed;
+            missedInClump += inside ? 1 : 0;
+        }
+    }
+    const FieldCounts c = r.counts(false);
+    qInfo("%s: %d annotated, %d cells found, %d missed (%d of them in %d clumps); clumps hold "
+          "%d annotated cells, estimate ~%d",
+          CROWDED_FIELD, int(truthBoxes.size()), c.cells, missed, missedInClump, c.unsplitRegions,
+          inClumps, c.unsplitCellsEstimate);
+    QVERIFY2(c.unsplitRegions >= 5, qPrintable(QString::number(c.unsplitRegions)));
+    // Most of what the cell count misses is shown as clumps.
+    QVERIFY2(missedInClump >= missed / 2, qPrintable(QString::number(missedInClump)));
+    // The annotators boxed only some of the cells inside clumps (131 boxes on a field showing
+    // ~200 cells), so they bound the estimate from below only: every box inside is a cell.
+    QVERIFY2(c.unsplitCellsEstimate >= inClumps,
+             qPrintable(QString::number(c.unsplitCellsEstimate)));
+    // Found cells and the clumps' estimate account for every annotated cell and more; without
+    // the clumps, a quarter of the annotated cells would be unaccounted for.
+    QVERIFY(c.cells + c.unsplitCellsEstimate >= int(truthBoxes.size()));
+    QVERIFY(c.cells < int(0.8 * truthBoxes.size()));
+    if (qEnvironmentVariableIsSet("MALARIALENS_GRAB_DIR")) {
+        const DecodedImage d = decodeImage(file);
+        cv::imwrite(
+            (qEnvironmentVariable("MALARIALENS_GRAB_DIR") + QStringLiteral("/crowded-overlay.png"))
+                .toStdString(),
+            drawFieldOverlay(d.bgr, r, false));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCellSegmenter)
