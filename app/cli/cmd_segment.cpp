@@ -39,6 +39,34 @@ QJsonObject proportionJson(const Proportion& p)
                        {QStringLiteral("high"), p.high}};
 }
 
+// Touching cells the segmenter could not split: how many clumps, and the cells they hold by
+// area, so a reader sees what the cell count leaves out (per field and for the run).
+void insertUnsplit(QJsonObject& o, const FieldCounts& c)
+{
+    o.insert(QStringLiteral("unsplit_regions"), c.unsplitRegions);
+    o.insert(QStringLiteral("unsplit_cells_estimate"), c.unsplitCellsEstimate);
+}
+
+QString unsplitText(const FieldCounts& c)
+{
+    if (c.unsplitRegions == 0)
+        return {};
+    return QStringLiteral("; %1 clumps of touching cells (~%2 cells) not split, not classified")
+        .arg(c.unsplitRegions)
+        .arg(c.unsplitCellsEstimate);
+}
+
+// --csv: one row per cell of every field that could be read (fieldCellsCsvRows()), written
+// atomically; fields that failed have no rows (the JSON and text output name them).
+template <typename Items>
+bool writeCellsCsv(const QString& path, const Items& items, QString* error)
+{
+    QString csv = fieldCellsCsvHeader();
+    for (const auto& it : items)
+        csv += fieldCellsCsvRows(it.result);
+    return writeFileAtomically(path, csv.toUtf8(), error);
+}
+
 } // namespace
 
 int runSegment(const QStringList& args)
@@ -67,6 +95,11 @@ int runSegment(const QStringList& args)
                                 "for classification, named C<field>_<image>_cell<N>_<type>.png so "
                                 "train splits by field"),
                  QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("csv"),
+                 QStringLiteral("write one row per cell (every cell, edge cells flagged) to FILE: "
+                                "field,x,y,w,h (detection box),edge,probability_parasitized,"
+                                "called (the last two empty with --no-classify)"),
+                 QStringLiteral("FILE")});
     p.addOption({QStringLiteral("model"),
                  QStringLiteral("model file (default: the embedded model)"),
                  QStringLiteral("FILE")});
@@ -282,6 +315,13 @@ int runSegment(const QStringList& args)
         return item;
     };
     const QList<Item> items = QtConcurrent::blockingMapped(&pool, files, work);
+    if (p.isSet(QStringLiteral("csv"))) {
+        QString why;
+        if (!writeCellsCsv(p.value(QStringLiteral("csv")), items, &why)) {
+            printError(QStringLiteral("segment: %1").arg(why));
+            return 1;
+        }
+    }
 
     FieldCounts total;
     FieldEvaluation eval;
@@ -312,6 +352,7 @@ int runSegment(const QStringList& args)
         o.insert(QStringLiteral("height"), r.imageSize.height);
         o.insert(QStringLiteral("cells"), c.cells);
         o.insert(QStringLiteral("edge_cells"), c.edgeCells);
+        insertUnsplit(o, c);
         o.insert(QStringLiteral("parasitized"),
                  classify ? QJsonValue(c.parasitized) : QJsonValue());
         o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
@@ -335,6 +376,7 @@ int runSegment(const QStringList& args)
                 line += QStringLiteral(", %1 parasitized (%2 %)")
                             .arg(c.parasitized)
                             .arg(pm.p * 100.0, 0, 'f', 2);
+            line += unsplitText(c);
             if (it.eval)
                 line += QStringLiteral(", recall %1, precision %2")
                             .arg(it.eval->recall(), 0, 'f', 3)
@@ -356,6 +398,7 @@ int runSegment(const QStringList& args)
         o.insert(QStringLiteral("failed"), failed);
         o.insert(QStringLiteral("cells"), total.cells);
         o.insert(QStringLiteral("edge_cells"), total.edgeCells);
+        insertUnsplit(o, total);
         o.insert(QStringLiteral("exclude_edge"), excludeEdge);
         o.insert(QStringLiteral("classified"), classify);
         if (!classifyNote.isEmpty())
@@ -411,6 +454,11 @@ int runSegment(const QStringList& args)
                       .arg(excludeEdge
                                ? QStringLiteral(" (%1 edge cells excluded)").arg(total.edgeCells)
                                : QStringLiteral(" (%1 touch the edge)").arg(total.edgeCells)));
+        if (total.unsplitRegions > 0)
+            printLine(QStringLiteral("Unsplit:     %1 clumps of touching cells (~%2 cells) not "
+                                     "split into cells, not classified")
+                          .arg(total.unsplitRegions)
+                          .arg(total.unsplitCellsEstimate));
         if (classify)
             printLine(QStringLiteral("Parasitized: %1, parasitemia %2 % (95 % CI %3-%4 %)")
                           .arg(total.parasitized)

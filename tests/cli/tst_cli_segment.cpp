@@ -14,6 +14,8 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
+
 using namespace mltest;
 
 namespace {
@@ -102,6 +104,8 @@ private Q_SLOTS:
     void classificationKeys();
     void exportCrops();
     void imlFieldsWithAnnotations();
+    void csvOneRowPerCellOnImlFields();
+    void unsplitClumpsInJsonOnCrowdedImlField();
 };
 
 void TestCliSegment::helpAndUsage()
@@ -317,6 +321,142 @@ void TestCliSegment::imlFieldsWithAnnotations()
     QVERIFY2(recall >= 0.8, qPrintable(QString::number(recall)));
     QVERIFY2(precision >= 0.7, qPrintable(QString::number(precision)));
     QVERIFY(o.value(QStringLiteral("cells")).toInt() > 4 * 60);
+}
+
+void TestCliSegment::csvOneRowPerCellOnImlFields()
+{
+    const QString root = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    if (!QFile::exists(root + QStringLiteral("/annotations.json")))
+        QSKIP("shared data missing (../shared/data/iml-fields): --csv not checked on real fields");
+    QTemporaryDir dir;
+    const QDir d(dir.path());
+    QVERIFY(d.mkpath(QStringLiteral("fields")));
+    const QStringList names{QStringLiteral("PA171690.JPG"), QStringLiteral("PA171911.JPG")};
+    for (const QString& n : names)
+        QVERIFY(QFile::link(root + QStringLiteral("/images/") + n,
+                            d.filePath(QStringLiteral("fields/") + n)));
+    struct CsvRow
+    {
+        QString field;
+        int x, y, w, h;
+        bool edge;
+        QString probability, called;
+    };
+    const auto readCsv = [](const QString& path, QString* header) {
+        std::vector<CsvRow> rows;
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly))
+            return rows;
+        const QStringList lines =
+            QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        *header = lines.value(0);
+        for (int i = 1; i < lines.size(); ++i) {
+            const QStringList c = lines.at(i).split(QLatin1Char(','));
+            if (c.size() != 8)
+                return std::vector<CsvRow>{};
+            rows.push_back({c[0], c[1].toInt(), c[2].toInt(), c[3].toInt(), c[4].toInt(),
+                            c[5] == QLatin1String("1"), c[6], c[7]});
+        }
+        return rows;
+    };
+
+    for (const bool classify : {false, true}) {
+        const QString csv =
+            d.filePath(classify ? QStringLiteral("classified.csv") : QStringLiteral("cells.csv"));
+        QStringList args{QStringLiteral("segment"), d.filePath(QStringLiteral("fields")),
+                         QStringLiteral("--json"), QStringLiteral("--csv"), csv};
+        if (!classify)
+            args << QStringLiteral("--no-classify");
+        const Run r = runCli(args, 180000);
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject o = r.json();
+        QString header;
+        const std::vector<CsvRow> rows = readCsv(csv, &header);
+        QCOMPARE(header, QStringLiteral("field,x,y,w,h,edge,probability_parasitized,called"));
+        // Every cell (edge cells included: no --exclude-edge), field by field as in the JSON.
+        QCOMPARE(int(rows.size()), o.value(QStringLiteral("cells")).toInt());
+        QVERIFY(rows.size() > 2 * 60);
+        int edge = 0, called = 0;
+        for (const CsvRow& row : rows) {
+            QVERIFY2(names.contains(row.field), qPrintable(row.field));
+            QVERIFY(row.x >= 0 && row.y >= 0 && row.w > 20 && row.h > 20);
+            QVERIFY(row.x + row.w <= 1280 && row.y + row.h <= 960);
+            edge += row.edge ? 1 : 0;
+            if (!classify || !o.value(QStringLiteral("classified")).toBool()) {
+                QVERIFY(row.probability.isEmpty() && row.called.isEmpty());
+                continue;
+            }
+            bool ok = false;
+            const double p = row.probability.toDouble(&ok);
+            QVERIFY(ok && p >= 0.0 && p <= 1.0);
+            QCOMPARE(row.called, p >= 0.5 ? QStringLiteral("1") : QStringLiteral("0"));
+            called += row.called == QLatin1String("1") ? 1 : 0;
+        }
+        QCOMPARE(edge, o.value(QStringLiteral("edge_cells")).toInt());
+        if (classify && o.value(QStringLiteral("classified")).toBool())
+            QCOMPARE(called, o.value(QStringLiteral("parasitized")).toInt());
+        // Per field, the rows are that field's cells.
+        for (const QJsonValue& v : o.value(QStringLiteral("fields")).toArray()) {
+            const QString name =
+                QFileInfo(v.toObject().value(QStringLiteral("path")).toString()).fileName();
+            const auto n = std::count_if(rows.begin(), rows.end(),
+                                         [&](const CsvRow& row) { return row.field == name; });
+            QCOMPARE(int(n), v.toObject().value(QStringLiteral("cells")).toInt());
+        }
+    }
+    // An unwritable CSV is an error.
+    const Run bad =
+        runCli({QStringLiteral("segment"), d.filePath(QStringLiteral("fields/PA171690.JPG")),
+                QStringLiteral("--no-classify"), QStringLiteral("--csv"),
+                d.filePath(QStringLiteral("no/such/dir/cells.csv"))});
+    QCOMPARE(bad.exitCode, 1);
+}
+
+void TestCliSegment::unsplitClumpsInJsonOnCrowdedImlField()
+{
+    // PA171747 is crowded (102 cells found, ~95 more in clumps of touching cells); PA171690 is
+    // not. Per field and in total, the JSON says how many clumps were left unsplit and how many
+    // cells they hold by area.
+    const QString root = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    if (!QFile::exists(root + QStringLiteral("/annotations.json")))
+        QSKIP("shared data missing (../shared/data/iml-fields)");
+    QTemporaryDir dir;
+    for (const QString& n : {QStringLiteral("PA171747.JPG"), QStringLiteral("PA171690.JPG")})
+        QVERIFY(QFile::link(root + QStringLiteral("/images/") + n, dir.filePath(n)));
+    const Run r = runCli({QStringLiteral("segment"), dir.path(), QStringLiteral("--json"),
+                          QStringLiteral("--no-classify")});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject o = r.json();
+    int regions = 0, estimate = 0;
+    for (const QJsonValue& v : o.value(QStringLiteral("fields")).toArray()) {
+        const QJsonObject f = v.toObject();
+        QVERIFY(f.contains(QStringLiteral("unsplit_regions")));
+        const int n = f.value(QStringLiteral("unsplit_regions")).toInt();
+        const int e = f.value(QStringLiteral("unsplit_cells_estimate")).toInt();
+        QVERIFY(e >= 2 * n);
+        if (f.value(QStringLiteral("path")).toString().endsWith(QLatin1String("PA171747.JPG"))) {
+            QVERIFY2(n >= 15, qPrintable(QString::number(n)));
+            // The clumps hold a large share of what is visible: the count alone misleads.
+            QVERIFY2(e >= f.value(QStringLiteral("cells")).toInt() / 2,
+                     qPrintable(QString::number(e)));
+        }
+        regions += n;
+        estimate += e;
+    }
+    QCOMPARE(o.value(QStringLiteral("unsplit_regions")).toInt(), regions);
+    QCOMPARE(o.value(QStringLiteral("unsplit_cells_estimate")).toInt(), estimate);
+    // The text output says it too.
+    const Run t = runCli({QStringLiteral("segment"), dir.filePath(QStringLiteral("PA171747.JPG")),
+                          QStringLiteral("--no-classify")});
+    QCOMPARE(t.exitCode, 0);
+    QVERIFY2(t.out.contains("clumps of touching cells"), t.out.constData());
+    // A field without touching cells has none.
+    QTemporaryDir drawn;
+    const MadeField f = makeField(QDir(drawn.path()));
+    const Run d = runCli({QStringLiteral("segment"), f.image, QStringLiteral("--json"),
+                          QStringLiteral("--no-classify")});
+    QCOMPARE(d.json().value(QStringLiteral("unsplit_regions")).toInt(-1), 0);
+    QCOMPARE(d.json().value(QStringLiteral("unsplit_cells_estimate")).toInt(-1), 0);
 }
 
 QTEST_GUILESS_MAIN(TestCliSegment)
