@@ -3,6 +3,7 @@
 #include "fieldimages.h"
 #include "fieldpage.h"
 #include "fieldview.h"
+#include "probabilitylegend.h"
 
 #include <QCheckBox>
 #include <QDir>
@@ -44,6 +45,10 @@ private Q_SLOTS:
     void secondFolderReplacesFirst();
     void destroyWhileRunning();
     void screenshotOnRealField();
+    void modelLabelNotDrawnOverLegend_data();
+    void modelLabelNotDrawnOverLegend();
+    void unsplitClumpsAreShownAndCounted();
+    void crowdedImlFieldCountsClumps();
 };
 
 void TestFieldPage::openFieldCountsCells()
@@ -219,6 +224,150 @@ void TestFieldPage::screenshotOnRealField()
                                   .toPoint());
     }
     QVERIFY(page.grab().save(out));
+}
+
+namespace {
+
+// Where a QLabel actually paints its text, in `page` coordinates: its contents rectangle, or
+// more when the text needs more height than the label got (a word-wrapped label squeezed by
+// the layout paints its lines centred, over whatever lies above and below it).
+QRect labelTextRect(const QLabel* label, const QWidget* page)
+{
+    QRect r = label->contentsRect();
+    const int need =
+        label->wordWrap() ? label->heightForWidth(label->width()) : label->sizeHint().height();
+    if (need > r.height()) {
+        const int extra = need - r.height();
+        if (label->alignment() & Qt::AlignTop)
+            r.setBottom(r.bottom() + extra);
+        else if (label->alignment() & Qt::AlignBottom)
+            r.setTop(r.top() - extra);
+        else
+            r.adjust(0, -extra / 2, 0, extra - extra / 2);
+    }
+    return QRect(label->mapTo(page, r.topLeft()), r.size());
+}
+
+} // namespace
+
+void TestFieldPage::modelLabelNotDrawnOverLegend_data()
+{
+    QTest::addColumn<QSize>("size");
+    QTest::newRow("1400x860") << QSize(1400, 860);
+    QTest::newRow("1100x700") << QSize(1100, 700);
+    QTest::newRow("1600x1000") << QSize(1600, 1000);
+}
+
+void TestFieldPage::modelLabelNotDrawnOverLegend()
+{
+    // Regression: "Model: default.pt (se)" was drawn over the legend's last row.
+    QFETCH(QSize, size);
+    QTemporaryDir dir;
+    const QString path = writeField(QDir(dir.path()), QStringLiteral("f.png"));
+    FieldPage page;
+    if (Classifier::hasEmbeddedModel()) {
+        Classifier c;
+        QVERIFY(c.loadEmbedded());
+        page.setClassifier(c);
+    }
+    page.resize(size);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(path); // fills the counts above the legend
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+    QCoreApplication::processEvents();
+    auto* label = page.findChild<QLabel*>(QStringLiteral("modelLabel"));
+    auto* legend = page.findChild<ProbabilityLegend*>(QStringLiteral("legend"));
+    QVERIFY(label && legend);
+    QVERIFY(label->text().startsWith(QLatin1String("Model:")));
+    if (Classifier::hasEmbeddedModel())
+        QVERIFY2(label->text().contains(QLatin1String("default.pt (se)")),
+                 qPrintable(label->text()));
+    // The legend gets the height its rows need, and the label's text stays off them.
+    const QRect rows = legend->rowsRect();
+    QVERIFY2(legend->height() > rows.bottom(),
+             qPrintable(QStringLiteral("%1 <= %2").arg(legend->height()).arg(rows.bottom())));
+    const QRect rowsOnPage(legend->mapTo(&page, rows.topLeft()), rows.size());
+    const QRect text = labelTextRect(label, &page);
+    QVERIFY2(!text.intersects(rowsOnPage),
+             qPrintable(QStringLiteral("label text %1,%2 %3x%4 over legend rows %5,%6 %7x%8")
+                            .arg(text.x())
+                            .arg(text.y())
+                            .arg(text.width())
+                            .arg(text.height())
+                            .arg(rowsOnPage.x())
+                            .arg(rowsOnPage.y())
+                            .arg(rowsOnPage.width())
+                            .arg(rowsOnPage.height())));
+    // Every legend row, the last included, is inside the legend.
+    for (const QRect& row : legend->rows())
+        QVERIFY(legend->rect().contains(row));
+}
+
+void TestFieldPage::unsplitClumpsAreShownAndCounted()
+{
+    // 12 single discs and one blob of four cells' area that cannot be split.
+    QTemporaryDir dir;
+    const int r = 30;
+    std::vector<Disc> discs = discGrid(4, 3, r);
+    discs.push_back({cv::Point(470, 200), 2 * r});
+    const QString path = dir.filePath(QStringLiteral("clump.png"));
+    cv::imwrite(path.toStdString(), drawField(580, 420, discs));
+    FieldPage page;
+    page.resize(1200, 800);
+    page.show();
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(path);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
+    QCOMPARE(page.currentCounts().cells, 12);
+    QCOMPARE(page.currentCounts().unsplitRegions, 1);
+    QCOMPARE(page.currentCounts().unsplitCellsEstimate, 4);
+    auto* view = page.findChild<FieldView*>();
+    QCOMPARE(int(view->regions().size()), 1);
+    QCOMPARE(view->regions().front().estimatedCells, 4);
+    // A clump is not a cell: clicking it selects nothing.
+    QCOMPARE(view->cellAt(view->toWidget(QPointF(470, 200))), -1);
+    bool summary = false;
+    for (QLabel* l : page.findChildren<QLabel*>())
+        summary = summary ||
+                  (l->text().contains(QLatin1String("12 cells")) &&
+                   l->text().contains(QLatin1String("1 clump of touching cells (~4 cells) not")));
+    QVERIFY(summary);
+    const QString text = FieldPage::foundSummary(page.currentCounts(), true);
+    QVERIFY2(text.contains(QLatin1String("12 cells classified")), qPrintable(text));
+    QVERIFY2(text.contains(QLatin1String("1 clump of touching cells (~4 cells) not classified")),
+             qPrintable(text));
+}
+
+// PA171747: a crowded real field (102 cells found, ~95 more in 25 clumps of touching cells).
+void TestFieldPage::crowdedImlFieldCountsClumps()
+{
+    const QString field =
+        QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields/images/PA171747.JPG");
+    if (!QFile::exists(field))
+        QSKIP("shared data missing");
+    FieldPage page;
+    page.resize(1400, 860);
+    page.show();
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(field);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
+    const FieldCounts c = page.currentCounts();
+    QVERIFY2(c.unsplitRegions >= 5, qPrintable(QString::number(c.unsplitRegions)));
+    QVERIFY(c.unsplitCellsEstimate >= 2 * c.unsplitRegions);
+    auto* view = page.findChild<FieldView*>();
+    QCOMPARE(view->regions().size(), page.currentResult().unsplit.size());
+    const QString expected = QStringLiteral("%1 clumps of touching cells (~%2 cells) not")
+                                 .arg(c.unsplitRegions)
+                                 .arg(c.unsplitCellsEstimate);
+    bool summary = false;
+    for (QLabel* l : page.findChildren<QLabel*>())
+        summary = summary || l->text().contains(expected);
+    QVERIFY2(summary, qPrintable(expected));
+    if (qEnvironmentVariableIsSet("MALARIALENS_GRAB_DIR"))
+        page.grab().save(qEnvironmentVariable("MALARIALENS_GRAB_DIR") +
+                         QStringLiteral("/fieldpage-crowded.png"));
 }
 
 QTEST_MAIN(TestFieldPage)

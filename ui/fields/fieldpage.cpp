@@ -18,6 +18,7 @@
 #include <QProgressBar>
 #include <QPromise>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -52,6 +53,27 @@ CropClassifier cropClassifier(const Classifier& classifier)
 }
 
 } // namespace
+
+QString FieldPage::foundSummary(const FieldCounts& c, bool classified)
+{
+    // What was found, and what was not looked at: touching cells the segmenter could not split
+    // are neither counted as cells nor classified, and on a crowded field they are many.
+    // Plurals by hand: tr("%n ...(s)") needs a loaded translation to drop the "(s)".
+    const QString cells = c.cells == 1 ? tr("1 cell") : tr("%1 cells").arg(c.cells);
+    QString text =
+        QStringLiteral("<b>%1</b>")
+            .arg(classified ? tr("%1 classified").arg(cells) : tr("%1 found").arg(cells));
+    if (c.unsplitRegions > 0) {
+        const QString clumps =
+            c.unsplitRegions == 1 ? tr("1 clump") : tr("%1 clumps").arg(c.unsplitRegions);
+        text += QStringLiteral(";<br><span style=\"color:#b000b0\">%1</span>")
+                    .arg(tr("%1 of touching cells (~%2 cells) not %3")
+                             .arg(clumps)
+                             .arg(c.unsplitCellsEstimate)
+                             .arg(classified ? tr("classified") : tr("counted")));
+    }
+    return text;
+}
 
 FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
 {
@@ -99,7 +121,13 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     fieldLayout->addWidget(m_warningLabel);
     fieldLayout->addWidget(m_legend);
     fieldLayout->addWidget(m_modelLabel);
-    m_modelLabel->setWordWrap(true);
+    // Not word-wrapped, for the reason above: a wrapped label given too little height centres
+    // its lines over the legend above it ("Model: default.pt (se)" drawn over the legend's last
+    // row). Lines are broken explicitly and long names elided (full text in the tooltip).
+    m_modelLabel->setWordWrap(false);
+    m_modelLabel->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_modelLabel->setObjectName(QStringLiteral("modelLabel"));
+    m_legend->setObjectName(QStringLiteral("legend"));
 
     m_cropLabel = new QLabel(this);
     m_cropLabel->setFixedSize(kCropSide, kCropSide);
@@ -137,10 +165,18 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     sideLayout->addWidget(cellBox);
     sideLayout->addWidget(folderBox, 1);
     side->setMinimumWidth(340);
+    // The side panel scrolls rather than squeezing: below their minimum heights the layout
+    // would overlap its widgets (the model label over the legend on a 700 px window).
+    auto* sideScroll = new QScrollArea(this);
+    sideScroll->setWidget(side);
+    sideScroll->setWidgetResizable(true);
+    sideScroll->setFrameShape(QFrame::NoFrame);
+    sideScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+    sideScroll->setMinimumWidth(side->minimumWidth() + 20);
 
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(m_view);
-    split->addWidget(side);
+    split->addWidget(sideScroll);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 1);
 
@@ -338,7 +374,19 @@ void FieldPage::onFieldFinished()
             o.touchesEdge = c.cell.touchesEdge;
             overlays.push_back(std::move(o));
         }
-        m_view->setField(m_current.display, std::move(overlays));
+        std::vector<RegionOverlay> regions;
+        regions.reserve(r.unsplit.size());
+        for (const UnsplitRegion& u : r.unsplit) {
+            RegionOverlay g;
+            g.contour.reserve(int(u.contour.size()));
+            for (const cv::Point& p : u.contour)
+                g.contour << QPointF((p.x + 0.5) * k, (p.y + 0.5) * k);
+            g.box = QRectF(u.box.x * k, u.box.y * k, u.box.width * k, u.box.height * k);
+            g.estimatedCells = u.estimatedCells;
+            g.touchesEdge = u.touchesEdge;
+            regions.push_back(std::move(g));
+        }
+        m_view->setField(m_current.display, std::move(overlays), std::move(regions));
         if (r.error.isEmpty())
             m_fieldLabel->setText(
                 tr("<b>%1</b><br>%2 × %3 px, cell diameter ≈ %4 px<br>segmented in %5 ms%6")
@@ -474,8 +522,8 @@ void FieldPage::updateCounts()
         return;
     }
     const FieldCounts c = currentCounts();
-    QString text = tr("Cells: <b>%1</b><br>(%2 cut by the border, %3)")
-                       .arg(c.cells)
+    QString text = foundSummary(c, m_current.result.classified) + QStringLiteral("<br>") +
+                   tr("(%1 cells cut by the border, %2)")
                        .arg(c.edgeCells)
                        .arg(m_excludeEdge->isChecked() ? tr("excluded") : tr("included"));
     if (m_current.result.classified) {
@@ -527,6 +575,10 @@ void FieldPage::updateFolderSummary()
                        .arg(QFileInfo(m_folder).fileName().toHtmlEscaped())
                        .arg(t.images)
                        .arg(t.cells);
+    if (t.unsplitRegions > 0)
+        text += tr(" (+ %1 clumps of touching cells, ~%2 cells, not split)")
+                    .arg(t.unsplitRegions)
+                    .arg(t.unsplitCellsEstimate);
     if (classified)
         text += tr(", %1 parasitized — slide parasitemia <b>%2 %</b> (95 % CI %3–%4 %)")
                     .arg(t.parasitized)
@@ -583,17 +635,27 @@ void FieldPage::updateModelLabel()
     if (m_modelWatcher.isRunning())
         return;
     QString text;
-    if (m_classifier.isLoaded())
+    QString tip;
+    const int maxTextWidth = 300;
+    if (m_classifier.isLoaded()) {
+        tip = m_classifier.source();
         text = tr("Model: %1 (%2)")
-                   .arg(QFileInfo(m_classifier.source()).fileName(), m_classifier.architecture());
-    else if (Classifier::hasEmbeddedModel())
+                   .arg(fontMetrics().elidedText(QFileInfo(m_classifier.source()).fileName(),
+                                                 Qt::ElideMiddle, maxTextWidth - 100),
+                        m_classifier.architecture());
+    } else if (Classifier::hasEmbeddedModel())
         text = tr("Model: embedded default (loaded on first field)");
     else
         text = tr("Model: none — cells are found and counted\nbut not classified. "
                   "Load one with Model…");
-    if (!m_modelError.isEmpty())
-        text += QStringLiteral("\n") + tr("Last load failed: %1").arg(m_modelError);
+    if (!m_modelError.isEmpty()) {
+        const QString failed = tr("Last load failed: %1").arg(m_modelError);
+        text +=
+            QStringLiteral("\n") + fontMetrics().elidedText(failed, Qt::ElideMiddle, maxTextWidth);
+        tip += (tip.isEmpty() ? QString() : QStringLiteral("\n")) + failed;
+    }
     m_modelLabel->setText(text);
+    m_modelLabel->setToolTip(tip);
 }
 
 } // namespace ml

@@ -77,6 +77,9 @@ public:
     FieldCounts currentCounts() const;
     /// Slide total of the last folder (edge checkbox applied).
     FieldCounts folderCounts() const;
+    /// The summary line of what was found: "104 cells classified; 12 clumps of touching cells
+    /// (~45 cells) not classified" (rich text).
+    static QString foundSummary(const FieldCounts& counts, bool classified);
 
 Q_SIGNALS:
     /// A field finished (ok, failed or cancelled: see currentResult()).

@@ -27,10 +27,12 @@ FieldView::FieldView(QWidget* parent) : QWidget(parent)
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
 }
 
-void FieldView::setField(const QImage& image, std::vector<CellOverlay> cells)
+void FieldView::setField(const QImage& image, std::vector<CellOverlay> cells,
+                         std::vector<RegionOverlay> regions)
 {
     m_image = image;
     m_cells = std::move(cells);
+    m_regions = std::move(regions);
     m_selected = -1;
     m_hovered = -1;
     update();
@@ -123,6 +125,26 @@ void FieldView::paintEvent(QPaintEvent*)
     p.scale(k, k);
     // Pen widths in widget pixels, independent of the zoom.
     const double unit = 1.0 / k;
+    // Unsplit clumps first, under the cells: a dashed outline and a light hatch in a colour
+    // apart from the probability ramp, so they never read as cells.
+    const cv::Scalar rs = unsplitRegionColour();
+    const QColor regionColour{int(rs[2]), int(rs[1]), int(rs[0])};
+    QFont labelFont = font();
+    labelFont.setBold(true);
+    labelFont.setPointSizeF(labelFont.pointSizeF() * 1.1);
+    for (const RegionOverlay& g : m_regions) {
+        const bool excluded = g.touchesEdge && m_excludeEdge;
+        const QColor c = excluded ? QColor(150, 150, 150) : regionColour;
+        QPen pen(c, 2.0 * unit, Qt::DashLine);
+        p.setPen(pen);
+        QColor hatch = c;
+        hatch.setAlpha(110);
+        QBrush brush(hatch, Qt::BDiagPattern);
+        brush.setTransform(QTransform::fromScale(unit, unit));
+        p.setBrush(brush);
+        p.drawPolygon(g.contour);
+    }
+    p.setBrush(Qt::NoBrush);
     for (int i = 0; i < int(m_cells.size()); ++i) {
         const CellOverlay& c = m_cells[size_t(i)];
         QPen pen(overlayColour(c, m_excludeEdge), (c.touchesEdge ? 1.0 : 2.0) * unit);
@@ -134,6 +156,28 @@ void FieldView::paintEvent(QPaintEvent*)
         if (c.parasitized && !(c.touchesEdge && m_excludeEdge))
             p.drawRect(c.box);
     }
+    // "~N" on each clump, in widget pixels (readable at any zoom), with a halo.
+    p.restore();
+    p.save();
+    p.setFont(labelFont);
+    for (const RegionOverlay& g : m_regions) {
+        if (g.touchesEdge && m_excludeEdge)
+            continue;
+        const QPointF c = toWidget(g.box.center());
+        const QString text = QStringLiteral("~%1").arg(g.estimatedCells);
+        const QFontMetricsF fm(labelFont);
+        QPainterPath path;
+        path.addText(c.x() - fm.horizontalAdvance(text) / 2.0, c.y() + fm.ascent() / 2.0 - 1.0,
+                     labelFont, text);
+        p.setPen(QPen(QColor(255, 255, 255, 220), 3.0));
+        p.setBrush(Qt::NoBrush);
+        p.drawPath(path);
+        p.fillPath(path, regionColour.darker(130));
+    }
+    p.restore();
+    p.save();
+    p.translate(r.topLeft());
+    p.scale(k, k);
     for (int i : {m_hovered, m_selected}) {
         if (i < 0 || i >= int(m_cells.size()))
             continue;

@@ -24,14 +24,26 @@ struct CellOverlay
     bool touchesEdge = false;
 };
 
+/// What the view draws for one clump of touching cells the segmenter could not split
+/// (UnsplitRegion, image coordinates): a dashed magenta outline, a light hatch and "~N".
+struct RegionOverlay
+{
+    QPolygonF contour;
+    QRectF box;
+    int estimatedCells = 0;
+    bool touchesEdge = false;
+};
+
 class FieldView : public QWidget
 {
     Q_OBJECT
 public:
     explicit FieldView(QWidget* parent = nullptr);
 
-    /// Replaces the image and the cells (the selection is cleared).
-    void setField(const QImage& image, std::vector<CellOverlay> cells);
+    /// Replaces the image, the cells and the unsplit clumps (the selection is cleared).
+    void setField(const QImage& image, std::vector<CellOverlay> cells,
+                  std::vector<RegionOverlay> regions = {});
+    const std::vector<RegionOverlay>& regions() const { return m_regions; }
     void clear();
     /// Edge cells are drawn grey and thin, and cannot be selected, when excluded.
     void setExcludeEdge(bool exclude);
@@ -62,6 +74,7 @@ private:
 
     QImage m_image;
     std::vector<CellOverlay> m_cells;
+    std::vector<RegionOverlay> m_regions;
     bool m_excludeEdge = false;
     int m_selected = -1;
     int m_hovered = -1;
