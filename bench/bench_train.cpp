@@ -4,10 +4,11 @@
 // threads in Debian's python3-torch). Results: docs/BENCHMARKS.md, section "Training".
 //
 //   bench_train [FOLDER] [--per-class N (0 = all)] [--epochs E] [--threads T] [--batch B]
-//               [--arch se|gap|base] [--json]
+//               [--arch se|gap|base] [--augment] [--normalize none|foreground-median] [--json]
 
 #include "benchstats.h"
 #include "folderscanner.h"
+#include "preprocess.h"
 #include "torchthreads.h"
 #include "trainer.h"
 
@@ -62,7 +63,8 @@ int main(int argc, char** argv)
     QString folder = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");
     int perClass = 1500, epochs = 2, threads = 2, batch = 100;
     QString arch = QStringLiteral("se");
-    bool json = false;
+    bool json = false, augment = false;
+    QString normalize = QStringLiteral("none");
     const QStringList args = app.arguments();
     for (int i = 1; i < args.size(); ++i) {
         const QString a = args.at(i);
@@ -79,6 +81,10 @@ int main(int argc, char** argv)
             arch = next();
         else if (a == QLatin1String("--json"))
             json = true;
+        else if (a == QLatin1String("--augment"))
+            augment = true; // the shipped recipe's augmentation on the batch path
+        else if (a == QLatin1String("--normalize"))
+            normalize = next(); // none | foreground-median (the shipped recipe's)
         else if (!a.startsWith(QLatin1String("--")))
             folder = a;
         else {
@@ -103,6 +109,8 @@ int main(int argc, char** argv)
     c.valFraction = 0.2;
     c.threads = threads;
     c.decodeThreads = threads;
+    c.augment = augment;
+    c.normalization = inputNormalizationFromName(normalize);
 
     QElapsedTimer clock;
     double decodeSeconds = 0;
@@ -144,6 +152,8 @@ int main(int argc, char** argv)
                   {QStringLiteral("threads"), threads},
                   {QStringLiteral("batch"), batch},
                   {QStringLiteral("epochs"), epochs},
+                  {QStringLiteral("augment"), augment},
+                  {QStringLiteral("normalize"), normalize},
                   {QStringLiteral("decode_seconds"), decodeSeconds},
                   {QStringLiteral("train_images_per_second_median"), median(ips)},
                   {QStringLiteral("epoch_seconds_median"), median(sec)},
