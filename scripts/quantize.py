@@ -22,7 +22,7 @@ are onednn (x86, the default here and in libtorch: the C++ side needs no setting
 (5x slower here). The model is scripted and frozen; its forward runs the batch in slices of 16
 cells, single-threaded per slice. Measured in docs/BENCHMARKS.md ("Speed, the next step").
 Load the result with `malarialens-cli classify DIR --model OUT --threads 1` (with 2 libtorch
-threads the TorchScript path splits every small operator over OpenMP and is 2-3x slower).
+threads the TorchScript path splits every small operator over OpenMP and is 3-4x slower).
 
 Input preprocessing must match the C++ side's (models/inference/preprocess.cpp): decode,
 BGR->RGB, INTER_AREA to 64x64, /255, then the card's input.normalization; "none" and
