@@ -9,9 +9,12 @@
 #include "folderscanner.h"
 #include "heatmapdialog.h"
 #include "heatmapview.h"
+#include "imageio.h"
 #include "imagelistmodel.h"
 #include "mainwindow.h"
+#include "matconvert.h"
 #include "modelsession.h"
+#include "preprocess.h"
 #include "reviewdata.h"
 #include "reviewpage.h"
 #include "reviewsession.h"
@@ -29,6 +32,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <opencv2/imgproc.hpp>
+
 using namespace ml;
 
 class TestReviewPage : public QObject
@@ -40,6 +45,8 @@ private Q_SLOTS:
     void damagedDatabaseMakesThePageReadOnly();
     void correctionsReachTheBrowserModel();
     void galleryHeatmapDialogShowsHeatmap();
+    void detailShowsOriginalBesideWhatTheModelSees();
+    void canvasScalesSmoothly();
     void mainWindowAppliesCorrections();
 
 private:
@@ -254,6 +261,82 @@ void TestReviewPage::galleryHeatmapDialogShowsHeatmap()
     if (qEnvironmentVariableIsSet("MALARIALENS_GRAB_DIR"))
         dialog.grab().save(qEnvironmentVariable("MALARIALENS_GRAB_DIR") +
                            QStringLiteral("/heatmapdialog.png"));
+}
+
+void TestReviewPage::detailShowsOriginalBesideWhatTheModelSees()
+{
+    // The detail shows the original cell at its own resolution, without the heatmap, beside the
+    // model's actual input (after its normalisation) with the heatmap over it.
+    if (!m_ready)
+        QSKIP("needs MALARIALENS_SHARED_DATA/nih-cells and the embedded model");
+    QTemporaryDir dir;
+    const QStringList files = reviewtest::copyNihCells(dir.filePath(QStringLiteral("cells")), 1, 7);
+    Classifier model;
+    QVERIFY(model.loadEmbedded());
+    HeatmapView view;
+    view.resize(900, 520);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QSignalSpy shown(&view, &HeatmapView::cellShown);
+    view.showCell(files.first(), model, 0.5);
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 60000);
+    QCOMPARE(shown.first().at(1).toString(), QString());
+    const DecodedImage original = decodeImage(files.first());
+    QVERIFY(original.ok());
+    // Original: full resolution, no heatmap, whatever the opacity.
+    const QImage o = view.originalCanvas()->composed();
+    QCOMPARE(o.size(), QSize(original.bgr.cols, original.bgr.rows));
+    QVERIFY(o.width() > kModelInputSize);
+    view.opacitySlider()->setValue(100);
+    QCOMPARE(view.originalCanvas()->composed(), o);
+    // What the model sees: the model's input exactly (Classifier::modelInput()).
+    cv::Mat expectedBgr;
+    cv::cvtColor(model.modelInput(preprocessImage(original.bgr)), expectedBgr, cv::COLOR_RGB2BGR);
+    const QImage expected = matToQImage(expectedBgr).convertToFormat(QImage::Format_RGB32);
+    QCOMPARE(view.modelInputImage().size(), QSize(kModelInputSize, kModelInputSize));
+    QCOMPARE(view.modelInputImage(), expected);
+    view.opacitySlider()->setValue(0);
+    QCOMPARE(view.canvas()->composed().convertToFormat(QImage::Format_RGB32), expected);
+    view.opacitySlider()->setValue(60);
+    QVERIFY(view.canvas()->composed() != expected); // the heatmap is over the model's input
+    // Side by side, labelled, both panes about the same size.
+    const QRect left(view.originalCanvas()->mapTo(&view, QPoint()), view.originalCanvas()->size());
+    const QRect right(view.canvas()->mapTo(&view, QPoint()), view.canvas()->size());
+    QVERIFY(left.right() < right.left());
+    QVERIFY(std::abs(left.width() - right.width()) <= 2);
+    QVERIFY(!view.originalCanvas()->imageRect().isEmpty());
+    bool originalTitle = false, seenTitle = false;
+    for (QLabel* l : view.findChildren<QLabel*>()) {
+        originalTitle = originalTitle || l->text().contains(QLatin1String("Original"));
+        seenTitle = seenTitle || l->text().contains(QLatin1String("What the model sees"));
+    }
+    QVERIFY(originalTitle && seenTitle);
+    if (qEnvironmentVariableIsSet("MALARIALENS_GRAB_DIR")) {
+        view.opacitySlider()->setValue(45);
+        view.grab().save(qEnvironmentVariable("MALARIALENS_GRAB_DIR") +
+                         QStringLiteral("/heatmapview.png"));
+    }
+}
+
+void TestReviewPage::canvasScalesSmoothly()
+{
+    // A 2 x 2 checkerboard shown large: smooth scaling gives intermediate greys between the
+    // squares; nearest-neighbour scaling (blocky) gives only black and white.
+    QImage checker(2, 2, QImage::Format_RGB32);
+    checker.setPixel(0, 0, qRgb(0, 0, 0));
+    checker.setPixel(1, 1, qRgb(0, 0, 0));
+    checker.setPixel(1, 0, qRgb(255, 255, 255));
+    checker.setPixel(0, 1, qRgb(255, 255, 255));
+    HeatmapCanvas canvas;
+    canvas.resize(200, 200);
+    canvas.setCell(checker);
+    const QImage shot = canvas.grab().toImage();
+    const QRect r = canvas.imageRect();
+    QCOMPARE(r.size(), QSize(200, 200));
+    QSet<int> levels;
+    for (int x = r.left(); x <= r.right(); x += 5)
+        levels.insert(qGray(shot.pixel(x, r.center().y() / 2)));
+    QVERIFY2(levels.size() > 5, qPrintable(QString::number(levels.size())));
 }
 
 void TestReviewPage::mainWindowAppliesCorrections()

@@ -24,7 +24,7 @@ HeatmapDialog::HeatmapDialog(const QString& path, const Classifier& classifier, 
     layout->addWidget(name);
     layout->addWidget(m_view, 1);
     layout->addWidget(buttons);
-    resize(520, 620);
+    resize(860, 580);
     m_view->showCell(path, classifier, threshold);
 }
 
