@@ -109,6 +109,19 @@ QString augmentCaption(const AugmentParams& p)
     return parts.join(QLatin1Char(' '));
 }
 
+// The model's input for display: float RGB [0,1] (Classifier::modelInput()) or 8-bit BGR.
+QImage modelViewImage(const cv::Mat& m)
+{
+    if (m.empty())
+        return {};
+    if (m.type() == CV_32FC3) {
+        cv::Mat bgr;
+        cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
+        return matToQImage(bgr);
+    }
+    return matToQImage(m);
+}
+
 } // namespace
 
 GridResult renderGrid(const Dataset& dataset, const GridOptions& options)
@@ -135,9 +148,12 @@ GridResult renderGrid(const Dataset& dataset, const GridOptions& options)
     if (int(result.indices.size()) > side * side)
         result.indices.resize(size_t(side * side));
 
+    const bool pairs = options.mode == GridMode::Augment && bool(options.modelView);
+    const int columns = pairs ? 2 * side : side;
+    result.columns = columns;
     const int gap = 4;
     const int titleHeight = std::max(22, tile / 7);
-    QImage grid(gap + side * (tile + gap), titleHeight + side * (tile + gap) + gap / 2,
+    QImage grid(gap + columns * (tile + gap), titleHeight + side * (tile + gap) + gap / 2,
                 QImage::Format_RGB32);
     grid.fill(QColor(32, 32, 32));
     QPainter painter(&grid);
@@ -149,7 +165,11 @@ GridResult renderGrid(const Dataset& dataset, const GridOptions& options)
     painter.setPen(Qt::white);
     painter.drawText(
         QRect(gap, 0, grid.width() - 2 * gap, titleHeight), Qt::AlignVCenter | Qt::AlignLeft,
-        QStringLiteral("%1  \u00b7  seed %2").arg(gridModeDescription(options)).arg(options.seed));
+        QStringLiteral("%1  \u00b7  seed %2%3")
+            .arg(gridModeDescription(options))
+            .arg(options.seed)
+            .arg(pairs ? QStringLiteral("  \u00b7  each cell: augmented | what the model sees")
+                       : QString()));
 
     // Augmentation draws come from their own stream, one per tile in order, so they do not
     // depend on how the images were picked.
@@ -170,18 +190,41 @@ GridResult renderGrid(const Dataset& dataset, const GridOptions& options)
         } else if (options.mode == GridMode::Augment) {
             // Drawn here (not inside gridTileView) to caption the tile with the draw.
             const AugmentParams p = drawAugment(options.augment, augmentRng);
-            t.image = matToQImage(toBgr8(applyAugment(toFloatRgb(decoded.bgr), p)));
+            const cv::Mat augmented = toBgr8(applyAugment(toFloatRgb(decoded.bgr), p));
+            t.image = matToQImage(augmented);
             t.footer = augmentCaption(p);
+            if (pairs) {
+                tiles.append(t);
+                GridTile seen;
+                seen.caption = QStringLiteral("model sees");
+                try {
+                    seen.image = modelViewImage(options.modelView(augmented));
+                } catch (const cv::Exception&) {
+                    seen.image = QImage(); // shown as a failed tile below
+                }
+                seen.footer = QStringLiteral("%1 \u00d7 %2 input")
+                                  .arg(seen.image.width())
+                                  .arg(seen.image.height());
+                if (seen.image.isNull()) {
+                    seen.failed = true;
+                    seen.detail = QStringLiteral("no model input");
+                }
+                tiles.append(seen);
+                continue;
+            }
         } else {
             t.image = matToQImage(gridTileView(decoded.bgr, options, augmentRng));
         }
         tiles.append(t);
+        if (pairs) // an unreadable image keeps its pair's place
+            tiles.append(
+                GridTile{QImage(), QStringLiteral("model sees"), QString(), QString(), true});
     }
     // Tiles of `tile` pixels starting right under the title: paintGrid() sizes them from the
     // area, with a gap above the first row, over the rows the tiles fill.
-    const int rows = (int(tiles.size()) + side - 1) / side;
+    const int rows = (int(tiles.size()) + columns - 1) / columns;
     paintGrid(painter, QRect(0, titleHeight - gap, grid.width(), rows * (tile + gap) + gap), tiles,
-              side);
+              columns);
     painter.end();
     result.image = grid;
     return result;

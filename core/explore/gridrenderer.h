@@ -11,6 +11,7 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include <functional>
 #include <optional>
 #include <random>
 #include <vector>
@@ -45,6 +46,12 @@ struct GridOptions
     /// Images to show (indices into Dataset::images), e.g. the browser's current batch;
     /// empty: size*size images picked with pickGridImages(seed).
     std::vector<int> indices;
+    /// Augment mode: when set, each augmented tile is followed by the same augmented image as
+    /// the model receives it ("what the model sees"), so the grid has twice the columns. Maps
+    /// the augmented 8-bit BGR image to the model's input: CV_32FC3 RGB in [0,1] (as
+    /// Classifier::modelInput() of preprocessImage() gives; core has no torch, the UI passes
+    /// that) or 8-bit BGR. Called on the rendering thread: must be thread-safe.
+    std::function<cv::Mat(const cv::Mat& bgr8)> modelView;
 };
 
 /// Result of renderGrid().
@@ -52,6 +59,7 @@ struct GridResult
 {
     QImage image;              ///< the labelled grid (Format_RGB32); null on error
     std::vector<int> indices;  ///< the images shown, tile by tile (row-major)
+    int columns = 0;           ///< tiles per row (size, or 2 x size with modelView)
     QList<SkippedFile> failed; ///< images that could not be decoded (their tile says so)
     QString error;             ///< non-empty when nothing could be drawn
 
@@ -70,7 +78,8 @@ cv::Mat gridTileView(const cv::Mat& bgr8, const GridOptions& options, std::mt199
 QString gridModeDescription(const GridOptions& options);
 
 /// Decodes the images and draws the grid: a title line, then size x size tiles with the
-/// class name over each image (and the drawn augmentation in augment mode). Images are
+/// class name over each image (and the drawn augmentation in augment mode; with
+/// GridOptions::modelView, each followed by what the model sees of it). Images are
 /// scaled to fit a tile keeping their aspect ratio. Needs a QGuiApplication for fonts
 /// (the CLI runs one on the offscreen platform). Blocks: call from a worker thread in a GUI.
 GridResult renderGrid(const Dataset& dataset, const GridOptions& options);

@@ -1,7 +1,9 @@
 // The Explore page, offscreen: background mean images, histograms, sample views and grids.
 
+#include "classifier.h"
 #include "explorepage.h"
 #include "folderscanner.h"
+#include "gridrenderer.h"
 #include "hsvhistogramplot.h"
 #include "imagepanel.h"
 #include "meanimageview.h"
@@ -53,6 +55,8 @@ private Q_SLOTS:
     void newFolderReplacesOldResults();
     void emptyAndNullDataset();
     void hiddenPageWaitsUntilShown();
+    void augmentGridPairsEachCellWithWhatTheModelSees();
+    void augmentGridModelViewToggle();
 
 private:
     QTemporaryDir m_dir;
@@ -254,6 +258,81 @@ void TestExplorePage::hiddenPageWaitsUntilShown()
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 20000);
     QVERIFY(page.findChild<MeanImageView*>(QStringLiteral("meanView"))
                 ->panel(QStringLiteral("mean:Parasitized")));
+}
+
+void TestExplorePage::augmentGridPairsEachCellWithWhatTheModelSees()
+{
+    // renderGrid() with a model view: twice the columns, each augmented tile followed by the
+    // model's input of it (here a model input painted pure green, to find it in the grid).
+    const Dataset ds = scanFolder(m_dir.path());
+    GridOptions o;
+    o.mode = GridMode::Augment;
+    o.size = 3;
+    const GridResult plain = renderGrid(ds, o);
+    QVERIFY(plain.ok());
+    QCOMPARE(plain.columns, 3);
+    int calls = 0;
+    o.modelView = [&calls](const cv::Mat& bgr8) {
+        ++calls;
+        return bgr8.type() == CV_8UC3 ? cv::Mat(64, 64, CV_32FC3, cv::Scalar(0, 1, 0)) : cv::Mat();
+    };
+    const GridResult paired = renderGrid(ds, o);
+    QVERIFY(paired.ok());
+    QCOMPARE(calls, 9);
+    QCOMPARE(paired.columns, 6);
+    QCOMPARE(paired.indices, plain.indices); // the same cells, the same augmentations
+    QCOMPARE(paired.image.height(), plain.image.height());
+    QVERIFY(paired.image.width() > 2 * plain.image.width() - 10);
+    // Tile centres: the model-view column (odd) is green, the augmented one (even) is not.
+    const int tile = o.tilePixels, gap = 4, title = std::max(22, tile / 7);
+    for (int col = 0; col < 6; ++col) {
+        const QPoint centre(gap + col * (tile + gap) + tile / 2, title + tile / 2);
+        const QColor c = paired.image.pixelColor(centre);
+        const bool green = c.green() > 200 && c.red() < 60 && c.blue() < 60;
+        QVERIFY2(green == (col % 2 == 1),
+                 qPrintable(QStringLiteral("column %1: %2").arg(col).arg(c.name())));
+    }
+    // The augmented tiles are the ones the plain grid shows.
+    const QPoint first(gap + tile / 2, title + tile / 2);
+    QCOMPARE(paired.image.pixelColor(first), plain.image.pixelColor(first));
+}
+
+void TestExplorePage::augmentGridModelViewToggle()
+{
+    ExplorePage page;
+    if (Classifier::hasEmbeddedModel()) {
+        Classifier c;
+        QVERIFY(c.loadEmbedded());
+        page.setClassifier(c);
+    }
+    page.show();
+    QSignalSpy grid(&page, &ExplorePage::gridShown);
+    page.setDataset(scan(m_dir.path()));
+    QTRY_VERIFY_WITH_TIMEOUT(grid.count() >= 1, 10000);
+    auto* toggle = page.findChild<QCheckBox*>(QStringLiteral("gridModelView"));
+    QVERIFY(toggle);
+    QVERIFY(!toggle->isEnabled()); // RGB mode: nothing is augmented
+    auto* mode = page.findChild<QComboBox*>(QStringLiteral("gridMode"));
+    auto* panel = page.findChild<ImagePanel*>(QStringLiteral("gridPanel"));
+    grid.clear();
+    mode->setCurrentIndex(mode->findData(QStringLiteral("augment")));
+    QTRY_VERIFY_WITH_TIMEOUT(grid.count() >= 1, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->image().isNull(), 10000);
+    const QImage augmented = panel->image();
+    QVERIFY(toggle->isEnabled());
+    grid.clear();
+    toggle->setChecked(true);
+    QTRY_VERIFY_WITH_TIMEOUT(grid.count() >= 1, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(panel->image().width() > 2 * augmented.width() - 10, 30000);
+    QCOMPARE(panel->image().height(), augmented.height());
+    if (qEnvironmentVariableIsSet("MALARIALENS_GRAB_DIR"))
+        page.grab().save(qEnvironmentVariable("MALARIALENS_GRAB_DIR") +
+                         QStringLiteral("/explore-modelview.png"));
+    // Back to the plain grid when switched off.
+    grid.clear();
+    toggle->setChecked(false);
+    QTRY_VERIFY_WITH_TIMEOUT(grid.count() >= 1, 10000);
+    QTRY_COMPARE(panel->image().width(), augmented.width());
 }
 
 QTEST_MAIN(TestExplorePage)

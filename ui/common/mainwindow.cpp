@@ -218,9 +218,12 @@ MainWindow::MainWindow(QWidget* parent)
         m_tabs->setCurrentWidget(m_fields);
         m_fields->openField(path);
     });
-    // The Fields page classifies its crops with the active model too.
-    connect(m_models, &ModelSession::modelChanged, this,
-            [this] { m_fields->setClassifier(m_models->classifier()); });
+    // The Fields page classifies its crops with the active model too; the Explore page shows
+    // what it sees.
+    connect(m_models, &ModelSession::modelChanged, this, [this] {
+        m_fields->setClassifier(m_models->classifier());
+        m_explore->setClassifier(m_models->classifier());
+    });
     // Start with the model the user chose last (registry), else the embedded default.
     ModelRegistry().cleanStale();
     QString modelError;

@@ -6,6 +6,7 @@
 #include "imagepanel.h"
 #include "matconvert.h"
 #include "meanimageview.h"
+#include "preprocess.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -281,6 +282,12 @@ QWidget* ExplorePage::buildGridTab()
     m_gridFixedSeed->setToolTip(tr("Keep this seed (same images, same augmentations) when the "
                                    "folder changes; re-roll is off."));
     controls->addWidget(m_gridFixedSeed);
+    m_gridModelView = new QCheckBox(tr("What the model sees"), tab);
+    m_gridModelView->setObjectName(QStringLiteral("gridModelView"));
+    m_gridModelView->setToolTip(tr("Augmentation preview: beside each augmented cell, the same "
+                                   "cell as the active model receives it (resized to its input "
+                                   "and after its own input normalisation)"));
+    controls->addWidget(m_gridModelView);
     m_gridReroll = new QPushButton(tr("Re-roll"), tab);
     m_gridReroll->setObjectName(QStringLiteral("gridReroll"));
     m_gridReroll->setToolTip(tr("New random seed: other images and, in augmentation mode, new "
@@ -320,6 +327,7 @@ QWidget* ExplorePage::buildGridTab()
     connect(m_gridSize, &QComboBox::currentIndexChanged, this, &ExplorePage::requestGrid);
     connect(m_gridSeed, &QSpinBox::valueChanged, this, &ExplorePage::requestGrid);
     connect(m_gridFixedSeed, &QCheckBox::toggled, this, &ExplorePage::updateGridControls);
+    connect(m_gridModelView, &QCheckBox::toggled, this, &ExplorePage::requestGrid);
     connect(m_gridReroll, &QPushButton::clicked, this, &ExplorePage::reroll);
     connect(m_gridKernel, &QSpinBox::valueChanged, this,
             [this](int k) { setBlur(oddKernelSize(k), m_sigma); });
@@ -647,7 +655,27 @@ GridOptions ExplorePage::currentGridOptions() const
     o.seed = quint32(m_gridSeed->value());
     o.kernelSize = m_kernel;
     o.sigma = m_sigma;
+    if (o.mode == GridMode::Augment && m_gridModelView->isChecked()) {
+        // The model's input of each augmented cell: resized as for inference, then the model's
+        // own normalisation. Classifier copies share the network; modelInput() is pure.
+        Classifier classifier = m_classifier;
+        const bool embedded = !m_classifierSet;
+        o.modelView = [classifier, embedded](const cv::Mat& bgr8) mutable {
+            if (embedded && !classifier.isLoaded() && Classifier::hasEmbeddedModel())
+                classifier.loadEmbedded();
+            return classifier.modelInput(preprocessImage(bgr8));
+        };
+    }
     return o;
+}
+
+void ExplorePage::setClassifier(const Classifier& classifier)
+{
+    m_classifier = classifier;
+    m_classifierSet = true;
+    if (m_gridModelView->isChecked() &&
+        m_gridMode->currentData().toString() == gridModeName(GridMode::Augment))
+        requestGrid();
 }
 
 void ExplorePage::updateGridControls()
@@ -655,6 +683,8 @@ void ExplorePage::updateGridControls()
     const bool blur = m_gridMode->currentData().toString() == gridModeName(GridMode::Blur);
     m_gridKernel->setEnabled(blur);
     m_gridSigma->setEnabled(blur);
+    m_gridModelView->setEnabled(m_gridMode->currentData().toString() ==
+                                gridModeName(GridMode::Augment));
     m_gridReroll->setEnabled(!m_gridFixedSeed->isChecked());
 }
 
@@ -686,7 +716,12 @@ void ExplorePage::requestGrid()
     if (options.mode == GridMode::Blur)
         command +=
             QStringLiteral(" --kernel %1 --sigma %2").arg(options.kernelSize).arg(options.sigma);
-    m_gridCommand->setText(tr("Same grid from the command line: %1 --out grid.png").arg(command));
+    m_gridCommand->setText(
+        options.modelView
+            ? tr("Same grid, without the \"model sees\" column, from the command line: %1 "
+                 "--out grid.png")
+                  .arg(command)
+            : tr("Same grid from the command line: %1 --out grid.png").arg(command));
     auto dataset = m_dataset;
     m_gridWatcher.setFuture(
         QtConcurrent::run([dataset, options] { return renderGrid(*dataset, options); }));

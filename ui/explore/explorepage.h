@@ -1,5 +1,6 @@
 #pragma once
 
+#include "classifier.h"
 #include "gridrenderer.h"
 #include "hsvhistogram.h"
 #include "meanimage.h"
@@ -33,7 +34,9 @@ class MeanImageView;
 ///    H/S/V histograms of the whole folder (background, progress, cancel);
 ///  - Blur: one cell original and Gaussian-blurred side by side (kernel, sigma);
 ///  - Grid: the labelled 3x3 / 6x6 grid in rgb, hsv, blur or augment mode with a seed,
-///    re-roll and a fixed-seed option (renderGrid(), the same code as `malarialens-cli grid`).
+///    re-roll and a fixed-seed option (renderGrid(), the same code as `malarialens-cli grid`);
+///    in augment mode, "What the model sees" adds each augmented cell after the active model's
+///    input normalisation beside it.
 /// Every decode and computation runs on worker threads (QtConcurrent + QFutureWatcher);
 /// results of a folder that is no longer shown are dropped. GUI thread only.
 class ExplorePage : public QWidget
@@ -48,6 +51,10 @@ public:
     /// is), computes the mean images, then the HSV histograms, the sample views and the grid.
     /// The dataset is shared with the worker threads, read-only.
     void setDataset(std::shared_ptr<const Dataset> dataset);
+    /// The active model: the augmentation grid's "What the model sees" column shows each
+    /// augmented cell after this model's input normalisation (Classifier::modelInput()).
+    /// Until one is set, the embedded default model is used when the build has one.
+    void setClassifier(const Classifier& classifier);
 
 Q_SIGNALS:
     /// A mean-image computation ended; `complete` false when cancelled or failed.
@@ -155,6 +162,9 @@ private:
     QComboBox* m_gridSize = nullptr;
     QSpinBox* m_gridSeed = nullptr;
     QCheckBox* m_gridFixedSeed = nullptr;
+    QCheckBox* m_gridModelView = nullptr;
+    Classifier m_classifier;
+    bool m_classifierSet = false;
     QPushButton* m_gridReroll = nullptr;
     QSpinBox* m_gridKernel = nullptr;
     QDoubleSpinBox* m_gridSigma = nullptr;
