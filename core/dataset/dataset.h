@@ -23,6 +23,10 @@ struct ImageEntry
     /// The reviewer's latest decision is "unsure": the label stays, but training leaves the
     /// cell out (a doubtful label teaches the model nothing reliable).
     bool unsure = false;
+    /// The named source (lab, folder) of the image when several labelled folders train one
+    /// model (malarialens-cli train --source NAME=DIR, models/training/multisource.h);
+    /// empty for a folder scanned on its own.
+    QString source;
 };
 
 /// A file that was seen but cannot be used, with the reason shown to the user.
