@@ -5,6 +5,7 @@
 #include "modeloptions.h"
 
 #include "classifier.h"
+#include "trainingresult.h"
 
 #include <QCommandLineParser>
 #include <QJsonArray>
@@ -28,6 +29,29 @@ void printCard(const QJsonObject& o, const QString& indent)
             printLine(indent + it.key() + QStringLiteral(": ") + it.value().toVariant().toString());
         }
     }
+}
+
+// The per-source and held-out source figures as readable lines (the card has them as JSON).
+void printSourceFigures(const QJsonObject& card)
+{
+    auto line = [](const QString& what, const SourceFigures& f) {
+        printLine(QStringLiteral("%1 %2: %3 cells (%4 parasitized), sensitivity %5, specificity "
+                                 "%6, balanced accuracy %7, AUC %8")
+                      .arg(what, f.source)
+                      .arg(f.cells)
+                      .arg(f.parasitized)
+                      .arg(f.sensitivity, 0, 'f', 4)
+                      .arg(f.specificity, 0, 'f', 4)
+                      .arg(f.balancedAccuracy, 0, 'f', 4)
+                      .arg(f.auc, 0, 'f', 4));
+    };
+    const QJsonArray perSource = card.value(QStringLiteral("validation_by_source")).toArray();
+    for (const QJsonValue& v : perSource)
+        line(QStringLiteral("validation, source"), SourceFigures::fromJson(v.toObject()));
+    const QJsonObject holdout = card.value(QStringLiteral("holdout")).toObject();
+    if (!holdout.isEmpty())
+        line(QStringLiteral("held-out source (never trained on)"),
+             SourceFigures::fromJson(holdout));
 }
 
 } // namespace
@@ -73,6 +97,7 @@ int runModelInfo(const QStringList& args)
             card.insert(QStringLiteral("validation"), v);
     }
     printCard(card, QString());
+    printSourceFigures(card);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
 #include <QJsonDocument>
 
 namespace ml::cli {
@@ -43,6 +44,27 @@ int matchExclusionList(const Dataset& ds, const QString& folder, QSet<QString>& 
     return unmatched;
 }
 
+void printSourceFigures(const TrainingResult& r)
+{
+    auto line = [](const QString& what, const SourceFigures& f) {
+        printLine(QStringLiteral("%1 %2: %3 cells (%4 parasitized), sensitivity %5, specificity "
+                                 "%6, balanced accuracy %7, AUC %8")
+                      .arg(what, f.source)
+                      .arg(f.cells)
+                      .arg(f.parasitized)
+                      .arg(f.sensitivity, 0, 'f', 4)
+                      .arg(f.specificity, 0, 'f', 4)
+                      .arg(f.balancedAccuracy, 0, 'f', 4)
+                      .arg(f.auc, 0, 'f', 4));
+    };
+    if (r.validationBySource.size() > 1) {
+        for (const SourceFigures& f : r.validationBySource)
+            line(QStringLiteral("validation, source"), f);
+    }
+    if (!r.config.holdoutSource.isEmpty())
+        line(QStringLiteral("held-out source"), r.holdout);
+}
+
 } // namespace
 
 int runTrain(const QStringList& args)
@@ -55,7 +77,9 @@ int runTrain(const QStringList& args)
         "(.history.csv) and a checkpoint after every epoch (.checkpoint)."));
     p.addHelpOption();
     p.addPositionalArgument(QStringLiteral("DIR"),
-                            QStringLiteral("labelled folder of cell images"));
+                            QStringLiteral("labelled folder of cell images (one source, named "
+                                           "after the folder; optional with --source)"),
+                            QStringLiteral("[DIR]"));
     const QCommandLineOption arch(QStringLiteral("arch"),
                                   QStringLiteral("base, gap or se (default se)"),
                                   QStringLiteral("ARCH"), QStringLiteral("se"));
@@ -137,16 +161,44 @@ int runTrain(const QStringList& args)
     const QCommandLineOption noCorrections(
         QStringLiteral("no-corrections"),
         QStringLiteral("train on the folder's own labels, without the reviewer's corrections"));
+    const QCommandLineOption source(
+        QStringLiteral("source"),
+        QStringLiteral("one more labelled folder, named NAME (repeatable): every source's images "
+                       "train one model, patient/slide/field ids are kept apart per source "
+                       "(NAME:id) and the card reports the validation figures per source"),
+        QStringLiteral("NAME=DIR"));
+    const QCommandLineOption holdoutSource(
+        QStringLiteral("holdout-source"),
+        QStringLiteral("leave-one-source-out: train on the other sources (their own patient "
+                       "split for early stopping), then test on source NAME; the card's "
+                       "\"holdout\" has its cells, sensitivity, specificity, balanced accuracy "
+                       "and AUC"),
+        QStringLiteral("NAME"));
+    const QCommandLineOption balanceClasses(
+        QStringLiteral("balance-classes"),
+        QStringLiteral("class-balanced sampling: each epoch draws half of its cells from each "
+                       "class (the smaller class oversampled, seeded)"));
+    const QCommandLineOption augmentPreset(
+        QStringLiteral("augment-preset"),
+        QStringLiteral("augmentation preset (implies --augment): study (flips, brightness, "
+                       "contrast), stain (study + hue/saturation jitter, the default) or "
+                       "cross-lab (wider stain jitter, exposure, gamma, defocus, scale, "
+                       "surround colour, noise, JPEG)"),
+        QStringLiteral("NAME"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
-    p.addOptions({arch,        epochs,      batch,         lr,        patience,         split,
-                  valFraction, augment,     noStain,       hueJitter, saturationJitter, seed,
-                  threads,     out,         resume,        initFrom,  normalize,        lrPatience,
-                  folds,       excludeList, noCorrections, json});
+    p.addOptions(
+        {arch,          epochs,      batch,         lr,        patience,         split,
+         valFraction,   augment,     noStain,       hueJitter, saturationJitter, seed,
+         threads,       out,         resume,        initFrom,  normalize,        lrPatience,
+         folds,         excludeList, noCorrections, source,    holdoutSource,    balanceClasses,
+         augmentPreset, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
-    if (p.positionalArguments().size() != 1) {
-        printError(QStringLiteral("train: expected one folder (see --help)"));
+    if (p.positionalArguments().size() > 1 ||
+        (p.positionalArguments().isEmpty() && !p.isSet(source))) {
+        printError(
+            QStringLiteral("train: expected one folder and/or --source NAME=DIR (see --help)"));
         return 2;
     }
     if (!p.isSet(out)) {
@@ -191,14 +243,31 @@ int runTrain(const QStringList& args)
         printError(QStringLiteral("train: --split must be patient or random"));
         return 2;
     }
-    config.augment = p.isSet(augment);
+    config.augment = p.isSet(augment) || p.isSet(augmentPreset);
     config.augmentConfig = p.isSet(noStain) ? AugmentConfig::study() : standardJitter;
+    if (p.isSet(augmentPreset)) {
+        const QString preset = p.value(augmentPreset);
+        if (preset != QLatin1String("study") && preset != QLatin1String("stain") &&
+            preset != QLatin1String("cross-lab")) {
+            printError(QStringLiteral("train: --augment-preset must be study, stain or cross-lab"));
+            return 2;
+        }
+        if (p.isSet(noStain)) {
+            printError(QStringLiteral("train: --augment-preset cannot go with --no-stain-jitter"));
+            return 2;
+        }
+        config.augmentPreset = preset;
+        config.augmentConfig = preset == QLatin1String("study")   ? AugmentConfig::study()
+                               : preset == QLatin1String("stain") ? standardJitter
+                                                                  : AugmentConfig::crossLab();
+    }
     if (p.isSet(noStain) && (p.isSet(hueJitter) || p.isSet(saturationJitter))) {
         printError(QStringLiteral(
             "train: --no-stain-jitter cannot go with --hue-jitter or --saturation-jitter"));
         return 2;
     }
-    if (!p.isSet(noStain)) {
+    if (!p.isSet(noStain) &&
+        (!p.isSet(augmentPreset) || p.isSet(hueJitter) || p.isSet(saturationJitter))) {
         bool okHue = false, okSat = false;
         const double hue = p.value(hueJitter).toDouble(&okHue);
         const double sat = p.value(saturationJitter).toDouble(&okSat);
@@ -235,12 +304,42 @@ int runTrain(const QStringList& args)
     }
 
     // Reviewer corrections replace folder labels; the model card lists the ones used.
-    const QString folder = p.positionalArguments().first();
-    const Dataset ds =
-        p.isSet(noCorrections) ? scanFolder(folder) : scanFolderWithCorrections(folder);
+    QList<TrainingSource> sources;
+    QStringList sourceDirs;
+    if (!p.positionalArguments().isEmpty())
+        sourceDirs << QStringLiteral("%1=%2").arg(
+            sourceNameForFolder(p.positionalArguments().first()), p.positionalArguments().first());
+    sourceDirs << p.values(source);
+    for (const QString& spec : std::as_const(sourceDirs)) {
+        const int eq = spec.indexOf(QLatin1Char('='));
+        const QString name = spec.left(eq).trimmed();
+        const QString dir = spec.mid(eq + 1);
+        if (eq <= 0 || dir.isEmpty() || !isValidSourceName(name)) {
+            printError(QStringLiteral("train: --source needs NAME=DIR with a NAME without ':' "
+                                      "(got '%1')")
+                           .arg(spec));
+            return 2;
+        }
+        sources.append(
+            {name, p.isSet(noCorrections) ? scanFolder(dir) : scanFolderWithCorrections(dir)});
+    }
+    const Dataset ds = mergeSources(sources);
     if (!ds.error.isEmpty()) {
         printError(QStringLiteral("train: %1").arg(ds.error));
         return 1;
+    }
+    const QString folder = ds.root;
+    config.balanceClasses = p.isSet(balanceClasses);
+    if (p.isSet(holdoutSource)) {
+        config.holdoutSource = p.value(holdoutSource);
+        QStringList names;
+        for (const TrainingSource& s : std::as_const(sources))
+            names << s.name;
+        if (!names.contains(config.holdoutSource)) {
+            printError(QStringLiteral("train: --holdout-source %1 is not one of the sources (%2)")
+                           .arg(config.holdoutSource, names.join(QLatin1String(", "))));
+            return 2;
+        }
     }
     if (!config.excludedFromTraining.isEmpty()) {
         const int unmatched = matchExclusionList(ds, folder, config.excludedFromTraining);
@@ -352,6 +451,14 @@ int runTrain(const QStringList& args)
                             {QStringLiteral("validation"), v.toJson(false)}};
         if (!crossValidation.isEmpty())
             summary.insert(QStringLiteral("cross_validation"), crossValidation);
+        if (!r.validationBySource.isEmpty()) {
+            QJsonArray perSource;
+            for (const SourceFigures& f : r.validationBySource)
+                perSource.append(f.toJson());
+            summary.insert(QStringLiteral("validation_by_source"), perSource);
+        }
+        if (!config.holdoutSource.isEmpty())
+            summary.insert(QStringLiteral("holdout"), r.holdout.toJson());
         printJson(summary);
     } else if (k > 1) {
         printLine(QStringLiteral("final model: trained on every patient for %1 epoch%2 at the "
@@ -363,6 +470,7 @@ int runTrain(const QStringList& args)
         printLine(QStringLiteral("wrote %1, %2, %3")
                       .arg(outPath, cardPathForModel(outPath), historyPathFor(outPath)));
     } else {
+        printSourceFigures(r);
         printLine(
             QStringLiteral("best epoch %1 of %2; validation (%3 split): cell accuracy %4, AUC %5, "
                            "sensitivity %6, specificity %7; worst patient accuracy %8 (%9)")

@@ -3,6 +3,7 @@
 #include "classifier.h"
 #include "modelsession.h"
 #include "registrytablemodel.h"
+#include "trainingresult.h"
 
 #include <QDir>
 #include <QFileDialog>
@@ -12,6 +13,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QLabel>
 #include <QMessageBox>
@@ -232,6 +234,36 @@ void RegistryPage::updateButtons()
     m_import->setEnabled(!m_busy);
 }
 
+namespace {
+
+// The figures per source and of a held-out source (leave-one-lab-out), as readable lines
+// above the card: the honest figures for an unseen lab.
+QString sourceFiguresText(const QJsonObject& card)
+{
+    auto line = [](const QString& what, const SourceFigures& f) {
+        return RegistryPage::tr("%1 %2: %3 cells (%4 parasitized), sensitivity %5, specificity "
+                                "%6, balanced accuracy %7, AUC %8\n")
+            .arg(what, f.source)
+            .arg(f.cells)
+            .arg(f.parasitized)
+            .arg(f.sensitivity, 0, 'f', 4)
+            .arg(f.specificity, 0, 'f', 4)
+            .arg(f.balancedAccuracy, 0, 'f', 4)
+            .arg(f.auc, 0, 'f', 4);
+    };
+    QString text;
+    const QJsonObject holdout = card.value(QStringLiteral("holdout")).toObject();
+    if (!holdout.isEmpty())
+        text += line(RegistryPage::tr("Held-out source (never trained on)"),
+                     SourceFigures::fromJson(holdout));
+    const QJsonArray perSource = card.value(QStringLiteral("validation_by_source")).toArray();
+    for (const QJsonValue& v : perSource)
+        text += line(RegistryPage::tr("Validation, source"), SourceFigures::fromJson(v.toObject()));
+    return text;
+}
+
+} // namespace
+
 void RegistryPage::showDetails()
 {
     const QString id = selectedId();
@@ -255,6 +287,7 @@ void RegistryPage::showDetails()
         text += tr("Folder: %1\n").arg(QDir::toNativeSeparators(e.folder));
     if (!e.problem.isEmpty())
         text += tr("Damaged: %1\n").arg(e.problem);
+    text += sourceFiguresText(card);
     text += QString::fromUtf8(QJsonDocument(card).toJson(QJsonDocument::Indented));
     m_details->setPlainText(text);
 }
