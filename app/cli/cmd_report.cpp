@@ -54,6 +54,7 @@ int runReport(const QStringList& args)
     ClassifyOptions options;
     options.threads = std::max(1, p.value(threads).toInt());
     options.threshold = t;
+    options.appearanceSample = kDomainSample;
     const ClassifyReport report = classifyDataset(*ds, classifier, options);
     if (!report.ok()) {
         printError(QStringLiteral("report: %1").arg(report.error));
@@ -62,9 +63,10 @@ int runReport(const QStringList& args)
     ClassificationResults results(ds, t);
     for (const CellResult& r : report.results)
         results.set(r.index, r.probability, r.error);
-    const ReportContent content = buildReport(
+    ReportContent content = buildReport(
         results, QStringLiteral("%1 (%2)").arg(classifier.source(), classifier.architecture()),
         classifier.weightsSha256(), classifier.card(), std::max(0, p.value(gallery).toInt()));
+    content.domain = report.domain(classifier);
     QString error;
     if (!writePdfReport(content, p.value(pdf), &error)) {
         printError(QStringLiteral("report: %1").arg(error));

@@ -4,10 +4,12 @@
 
 #include "cellsegmenter.h"
 #include "classifier.h"
+#include "domainprofile.h"
 #include "fieldanalysis.h"
 #include "fieldannotations.h"
 #include "matconvert.h"
 #include "preprocess.h"
+#include "prevalence.h"
 #include "torchthreads.h"
 
 #include <QCommandLineParser>
@@ -234,6 +236,7 @@ int runSegment(const QStringList& args)
         QString overlayError;
         int exportedParasitized = 0, exportedUninfected = 0;
         QString exportError;
+        std::vector<CellAppearance> appearances; ///< of the classified cells (domain check)
     };
     // Writes the crops of the detections that match an annotated cell; the crop is the one the
     // classifier would see (classifierCrops), so fine-tuning trains on inference-time input.
@@ -287,10 +290,12 @@ int runSegment(const QStringList& args)
             setTorchThreads(1);
         Item item;
         cv::Mat image;
-        const bool needImage = !overlayDir.isEmpty() || !exportDir.isEmpty();
+        const bool needImage = !overlayDir.isEmpty() || !exportDir.isEmpty() || classify;
         item.result = analyzeField(file, options, needImage ? &image : nullptr);
         if (!item.result.error.isEmpty())
             return item;
+        if (classify)
+            item.appearances = fieldCellAppearances(image, item.result, options);
         if (!exportDir.isEmpty()) {
             if (const FieldAnnotation* fa = truth->find(file))
                 exportCrops(image, item.result, *fa, options, minIou, QDir(exportDir), &item);
@@ -333,6 +338,42 @@ int runSegment(const QStringList& args)
         if (!it.exportError.isEmpty())
             printError(QStringLiteral("segment: %1").arg(it.exportError));
     }
+    // Parasitemia corrected for the model's errors, and the domain check, per field and for
+    // the whole run (the slide).
+    QString ratesError;
+    std::optional<ErrorRates> rates =
+        classify ? errorRatesFromCard(classifier.card(), &ratesError) : std::nullopt;
+    if (rates && !ratesApplyAt(*rates, threshold)) {
+        ratesError = QStringLiteral("the model's error rates were measured at another threshold");
+        rates.reset();
+    }
+    const auto estimate = [&](int called, int cells) {
+        if (rates)
+            return estimatePrevalence(called, cells, *rates);
+        PrevalenceEstimate e;
+        e.cells = cells;
+        e.called = called;
+        e.apparent = cells > 0 ? double(called) / cells : 0.0;
+        e.error = ratesError.isEmpty() ? QStringLiteral("cells were not classified") : ratesError;
+        return e;
+    };
+    const DomainProfile profile = DomainProfile::fromCard(classifier.card());
+    const auto fieldDomain = [&](const Item& it, std::vector<CellAppearance>* allCells,
+                                 std::vector<float>* allProbs) {
+        std::vector<float> probs;
+        std::vector<CellAppearance> cells;
+        for (size_t i = 0; i < it.result.cells.size() && i < it.appearances.size(); ++i) {
+            if (it.result.cells[i].probability < 0)
+                continue;
+            probs.push_back(it.result.cells[i].probability);
+            cells.push_back(it.appearances[i]);
+        }
+        allCells->insert(allCells->end(), cells.begin(), cells.end());
+        allProbs->insert(allProbs->end(), probs.begin(), probs.end());
+        return checkDomain(profile, cells, probs);
+    };
+    std::vector<CellAppearance> runCells;
+    std::vector<float> runProbs;
     QJsonArray perImage;
     for (const Item& it : items) {
         const FieldResult& r = it.result;
@@ -356,6 +397,16 @@ int runSegment(const QStringList& args)
         o.insert(QStringLiteral("parasitized"),
                  classify ? QJsonValue(c.parasitized) : QJsonValue());
         o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
+        const PrevalenceEstimate fieldEstimate = estimate(c.parasitized, c.cells);
+        DomainVerdict fieldVerdict;
+        if (classify) {
+            const QJsonObject ej = fieldEstimate.toJson();
+            for (auto k = ej.begin(); k != ej.end(); ++k)
+                if (k.key().startsWith(QLatin1String("parasitemia")))
+                    o.insert(k.key(), k.value());
+            fieldVerdict = fieldDomain(it, &runCells, &runProbs);
+            o.insert(QStringLiteral("domain"), fieldVerdict.toJson());
+        }
         o.insert(QStringLiteral("cell_diameter"), r.cellDiameter);
         o.insert(QStringLiteral("segment_ms"), r.segmentMs);
         if (!r.warnings.isEmpty())
@@ -377,6 +428,9 @@ int runSegment(const QStringList& args)
                             .arg(c.parasitized)
                             .arg(pm.p * 100.0, 0, 'f', 2);
             line += unsplitText(c);
+            if (classify && fieldEstimate.ok)
+                line += QStringLiteral(", corrected %1 %")
+                            .arg(fieldEstimate.corrected * 100.0, 0, 'f', 2);
             if (it.eval)
                 line += QStringLiteral(", recall %1, precision %2")
                             .arg(it.eval->recall(), 0, 'f', 3)
@@ -390,6 +444,9 @@ int runSegment(const QStringList& args)
     }
 
     const Proportion pm = total.parasitemia();
+    const PrevalenceEstimate slide = estimate(total.parasitized, total.cells);
+    const DomainVerdict slideDomain =
+        classify ? checkDomain(profile, runCells, runProbs) : DomainVerdict{};
     const bool hasEval = truth.has_value() && evaluated > 0;
     const bool hasClassEval = hasEval && classify;
     if (json) {
@@ -414,6 +471,15 @@ int runSegment(const QStringList& args)
         o.insert(QStringLiteral("parasitemia_percent"), numberOrNull(classify, pm.p * 100.0));
         o.insert(QStringLiteral("parasitemia_ci95"),
                  classify ? QJsonValue(QJsonArray{pm.low, pm.high}) : QJsonValue());
+        if (classify) {
+            const QJsonObject sj = slide.toJson();
+            for (auto k = sj.begin(); k != sj.end(); ++k)
+                if (k.key().startsWith(QLatin1String("parasitemia")) ||
+                    k.key() == QLatin1String("rates_source"))
+                    o.insert(k.key(), k.value());
+            o.insert(QStringLiteral("decision"), decideInfection(slide).reason);
+            o.insert(QStringLiteral("domain"), slideDomain.toJson());
+        }
         if (truth) {
             o.insert(QStringLiteral("annotated_images"), evaluated);
             o.insert(QStringLiteral("iou_threshold"), minIou);
@@ -465,6 +531,11 @@ int runSegment(const QStringList& args)
                           .arg(pm.p * 100.0, 0, 'f', 2)
                           .arg(pm.low * 100.0, 0, 'f', 2)
                           .arg(pm.high * 100.0, 0, 'f', 2));
+        if (classify) {
+            printLine(QStringLiteral("Corrected:   %1").arg(slide.explanation()));
+            printLine(QStringLiteral("Decision:    %1").arg(decideInfection(slide).reason));
+            printLine(QStringLiteral("Domain:      %1").arg(slideDomain.summary()));
+        }
         if (hasEval) {
             printLine(QStringLiteral("RBC recall %1 (%2/%3), precision %4 (%5/%6) at IoU >= %7")
                           .arg(eval.recall(), 0, 'f', 3)

@@ -14,6 +14,7 @@ int runReport(const QStringList& args);
 int runCorrections(const QStringList& args); // review
 int runExplain(const QStringList& args);     // review
 int runDomain(const QStringList& args);      // cell: the model's domain
+int runCalibrate(const QStringList& args);   // calibration to one lab
 
 // Keep one line per command; new commands add their line here.
 const std::vector<Command>& commands()

@@ -2,6 +2,7 @@
 
 #include "classifier.h"
 #include "dataset.h"
+#include "fieldanalysis.h"
 #include "preprocess.h"
 
 #include <QThreadPool>
@@ -27,13 +28,12 @@ DomainProfile measureDomain(const QList<NamedSource>& sources, const Classifier&
             PreprocessedImage image;
             CellAppearance appearance;
         };
-        const QList<Measured> measured =
-            QtConcurrent::blockingMapped(picked, [&ds](int i) {
-                Measured m{loadPreprocessed(ds.absolutePath(i)), {}};
-                if (m.image.ok())
-                    m.appearance = measureCell(m.image.rgb, m.image.originalSize);
-                return m;
-            });
+        const QList<Measured> measured = QtConcurrent::blockingMapped(picked, [&ds](int i) {
+            Measured m{loadPreprocessed(ds.absolutePath(i)), {}};
+            if (m.image.ok())
+                m.appearance = measureCell(m.image.rgb, m.image.originalSize);
+            return m;
+        });
         std::vector<CellAppearance> cells;
         std::vector<cv::Mat> images;
         for (const Measured& m : measured) {
@@ -61,6 +61,21 @@ DomainProfile measureDomain(const QList<NamedSource>& sources, const Classifier&
         profile.sources << summariseSource(source.name, cells, probabilities);
     }
     return profile;
+}
+
+std::vector<CellAppearance> fieldCellAppearances(const cv::Mat& bgr, const FieldResult& result,
+                                                 const FieldOptions& options)
+{
+    std::vector<size_t> all(result.cells.size());
+    for (size_t i = 0; i < all.size(); ++i)
+        all[i] = i;
+    const std::vector<cv::Mat> crops = classifierCrops(bgr, result.cells, all, options);
+    std::vector<CellAppearance> out;
+    out.reserve(crops.size());
+    for (const cv::Mat& crop : crops)
+        out.push_back(crop.empty() ? CellAppearance{}
+                                   : measureCell(preprocessImage(crop), crop.size()));
+    return out;
 }
 
 } // namespace ml

@@ -10,11 +10,14 @@
 #include <QString>
 
 #include <atomic>
+#include <vector>
 
 namespace ml {
 
 class Classifier;
 struct Dataset;
+struct FieldResult;
+struct FieldOptions;
 
 /// One labelled or unlabelled folder of cells, named as a source (a lab).
 struct NamedSource
@@ -29,5 +32,10 @@ struct NamedSource
 DomainProfile measureDomain(const QList<NamedSource>& sources, const Classifier& classifier,
                             int perSource = 1000, QString* error = nullptr,
                             const std::atomic<bool>* cancel = nullptr);
+
+/// How the cells of an analysed field look: each segmented cell's crop as the classifier
+/// sees it (classifierCrops()), measured with measureCell(). Same order as `result.cells`.
+std::vector<CellAppearance> fieldCellAppearances(const cv::Mat& bgr, const FieldResult& result,
+                                                 const FieldOptions& options);
 
 } // namespace ml

@@ -1,4 +1,6 @@
 #include "classifypage.h"
+#include "confirmcellsdialog.h"
+#include "correctionstore.h"
 
 #include "detailview.h"
 #include "modelsession.h"
@@ -29,13 +31,14 @@ namespace ml {
 ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     : QWidget(parent), m_session(session), m_model(new ResultsTableModel(this)),
       m_proxy(new ResultsFilterProxy(this)), m_view(new QTableView(this)),
-      m_patients(new QTableWidget(0, 5, this)), m_detail(new DetailView(this)),
+      m_patients(new QTableWidget(0, 7, this)), m_detail(new DetailView(this)),
       m_classify(new QPushButton(tr("&Classify folder"), this)),
       m_export(new QPushButton(tr("Export &CSV..."), this)),
       m_report(new QPushButton(tr("&PDF report..."), this)), m_modelLabel(new QLabel(this)),
-      m_summary(new QLabel(this)), m_predicted(new QComboBox(this)),
-      m_correctness(new QComboBox(this)), m_low(new QDoubleSpinBox(this)),
-      m_high(new QDoubleSpinBox(this))
+      m_summary(new QLabel(this)), m_domainBanner(new QLabel(this)),
+      m_confirm(new QPushButton(tr("Confirm &cells of the selected patient..."), this)),
+      m_predicted(new QComboBox(this)), m_correctness(new QComboBox(this)),
+      m_low(new QDoubleSpinBox(this)), m_high(new QDoubleSpinBox(this))
 {
     m_classify->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     m_classify->setToolTip(tr("Classify every image of the folder with the active model (Ctrl+R)"));
@@ -80,8 +83,13 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     m_low->setAccessibleName(tr("Lowest probability shown"));
     m_high->setAccessibleName(tr("Highest probability shown"));
 
-    m_patients->setHorizontalHeaderLabels({tr("Patient"), tr("Cells"), tr("Predicted infected"),
+    m_patients->setHorizontalHeaderLabels({tr("Patient"), tr("Cells"), tr("Apparent"),
+                                           tr("Corrected (95 % CI)"), tr("Decision"),
                                            tr("True infected"), tr("Cell accuracy")});
+    m_patients->setToolTip(
+        tr("Apparent: share of cells called parasitized. Corrected: the true share estimated "
+           "from it with the model's sensitivity and specificity (Rogan-Gladen), 95 % CI "
+           "including their uncertainty. Decision: infected when the corrected CI excludes 0."));
     m_patients->verticalHeader()->setVisible(false);
     m_patients->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_patients->setSortingEnabled(true);
@@ -115,6 +123,11 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     auto* patientsBox = new QGroupBox(tr("Per patient / slide"), this);
     auto* pl = new QVBoxLayout(patientsBox);
     pl->addWidget(m_patients);
+    m_confirm->setEnabled(false);
+    m_confirm->setToolTip(tr("The 12 most suspicious cells of the selected patient with their "
+                             "heatmaps: confirm or reject them (P / U / X / S / Z). A confirmed "
+                             "parasite makes the patient infected."));
+    pl->addWidget(m_confirm);
     auto* right = new QSplitter(Qt::Vertical, this);
     right->addWidget(m_detail);
     right->addWidget(patientsBox);
@@ -123,8 +136,14 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     split->addWidget(right);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    m_domainBanner->setWordWrap(true);
+    m_domainBanner->setVisible(false);
+    m_domainBanner->setAccessibleName(tr("Domain warning"));
+    m_domainBanner->setStyleSheet(QStringLiteral("QLabel { background: #fff3cd; color: #664d03; "
+                                                 "border: 1px solid #ffda6a; padding: 6px; }"));
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
+    layout->addWidget(m_domainBanner);
     layout->addWidget(split, 1);
     m_summary->setWordWrap(true);
 
@@ -140,6 +159,10 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
                     QMessageBox::warning(this, tr("Report failed"), error);
             });
     connect(load, &QPushButton::clicked, this, &ClassifyPage::loadModel);
+    connect(m_confirm, &QPushButton::clicked, this, &ClassifyPage::confirmCells);
+    connect(m_patients, &QTableWidget::itemSelectionChanged, this, [this] {
+        m_confirm->setEnabled(m_session->results() && !m_patients->selectedItems().isEmpty());
+    });
     connect(embedded, &QPushButton::clicked, this, [this] {
         QString error;
         if (!m_session->useEmbedded(&error))
@@ -170,6 +193,7 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
                 m_report->setEnabled(m_session->results() != nullptr);
                 updatePatients();
                 updateSummary();
+                updateDomainBanner();
                 QString note;
                 if (!error.isEmpty())
                     note = tr("Classification failed: %1").arg(error);
@@ -192,6 +216,7 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
         m_model->setResults(nullptr);
         m_patients->setRowCount(0);
         m_summary->clear();
+        m_domainBanner->setVisible(false);
         m_export->setEnabled(false);
         m_report->setEnabled(false);
         m_report->setToolTip(tr(
@@ -285,14 +310,46 @@ void ClassifyPage::updatePatients()
         item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         return item;
     };
+    // The corrected figure needs the model's error rates at the threshold in use.
+    QString ratesError;
+    std::optional<ErrorRates> rates =
+        errorRatesFromCard(m_session->classifier().card(), &ratesError);
+    if (rates && !ratesApplyAt(*rates, m_session->threshold())) {
+        ratesError = tr("the model's error rates were measured at threshold %1")
+                         .arg(rates->threshold, 0, 'f', 2);
+        rates.reset();
+    }
+    const QMap<QString, QPair<int, QStringList>> confirmed = confirmedPerPatient();
     for (auto it = acc.cbegin(); it != acc.cend(); ++it, ++row) {
         m_patients->setItem(row, 0, new QTableWidgetItem(it.key()));
         m_patients->setItem(row, 1, number(it->cells, false));
         m_patients->setItem(row, 2, number(double(it->predicted) / it->cells, true));
-        m_patients->setItem(row, 3,
+        if (rates) {
+            const PrevalenceEstimate e = estimatePrevalence(it->predicted, it->cells, *rates);
+            const InfectionDecision d = decideInfection(e, confirmed.value(it.key()).first);
+            auto* corrected = number(e.ok ? e.corrected : -1.0, true);
+            corrected->setText(e.ok ? QStringLiteral("%1 % (%2-%3)")
+                                          .arg(e.corrected * 100, 0, 'f', 1)
+                                          .arg(e.low * 100, 0, 'f', 1)
+                                          .arg(e.high * 100, 0, 'f', 1)
+                                    : tr("-"));
+            corrected->setToolTip(e.explanation());
+            m_patients->setItem(row, 3, corrected);
+            auto* decision = new QTableWidgetItem(!d.decided   ? tr("undecided")
+                                                  : d.infected ? tr("Infected")
+                                                               : tr("Not shown"));
+            decision->setToolTip(d.reason);
+            m_patients->setItem(row, 4, decision);
+        } else {
+            auto* none = new QTableWidgetItem(tr("-"));
+            none->setToolTip(tr("No corrected figure: %1").arg(ratesError));
+            m_patients->setItem(row, 3, none);
+            m_patients->setItem(row, 4, new QTableWidgetItem(tr("undecided")));
+        }
+        m_patients->setItem(row, 5,
                             it->known ? number(double(it->truth) / it->cells, true)
                                       : new QTableWidgetItem());
-        m_patients->setItem(row, 4,
+        m_patients->setItem(row, 6,
                             it->known ? number(double(it->right) / it->known, true)
                                       : new QTableWidgetItem());
     }
@@ -314,6 +371,76 @@ void ClassifyPage::updateSummary()
     if (acc >= 0)
         text += tr(" Accuracy against the folder labels: %1 %.").arg(acc * 100, 0, 'f', 2);
     m_summary->setText(text);
+}
+
+QMap<QString, QPair<int, QStringList>> ClassifyPage::confirmedPerPatient() const
+{
+    QMap<QString, QPair<int, QStringList>> out;
+    const auto results = m_session->results();
+    if (!results)
+        return out;
+    CorrectionStore store;
+    if (!store.open(m_dbPath.isEmpty() ? CorrectionStore::defaultPath() : m_dbPath))
+        return out;
+    // The latest decision per image path wins (the trail is append-only).
+    QHash<QString, Correction> latest;
+    for (const Correction& c : store.all())
+        latest.insert(c.path, c);
+    const Dataset& ds = *results->dataset();
+    for (int i = 0; i < ds.images.size(); ++i) {
+        const auto it = latest.constFind(ds.absolutePath(i));
+        if (it == latest.constEnd() || it->newLabel != modelClassNames().at(0))
+            continue;
+        auto& entry = out[ds.images.at(i).patient];
+        entry.first += 1;
+        if (!entry.second.contains(it->reviewer))
+            entry.second << it->reviewer;
+    }
+    return out;
+}
+
+void ClassifyPage::confirmCells()
+{
+    const auto results = m_session->results();
+    const QList<QTableWidgetItem*> selected = m_patients->selectedItems();
+    if (!results || selected.isEmpty())
+        return;
+    const QString patient = m_patients->item(selected.first()->row(), 0)->text();
+    const Dataset& ds = *results->dataset();
+    std::vector<ReviewItem> items;
+    for (int i = 0; i < results->size(); ++i) {
+        if (results->predicted(i) < 0 || ds.images.at(i).patient != patient)
+            continue;
+        ReviewItem item;
+        item.index = i;
+        item.probability = results->probability(i);
+        item.predicted = results->predicted(i);
+        items.push_back(item);
+    }
+    std::stable_sort(items.begin(), items.end(), [](const ReviewItem& a, const ReviewItem& b) {
+        return a.probability > b.probability;
+    });
+    if (items.size() > 12)
+        items.resize(12);
+    ConfirmCellsDialog dialog(results->dataset(), std::move(items), m_session->classifier(),
+                              m_session->threshold(),
+                              m_dbPath.isEmpty() ? CorrectionStore::defaultPath() : m_dbPath,
+                              tr("Cells to confirm: %1").arg(patient), this);
+    dialog.exec();
+    updatePatients();
+}
+
+void ClassifyPage::updateDomainBanner()
+{
+    const DomainVerdict& v = m_session->domain();
+    const bool warn = v.checked && !v.inDomain;
+    m_domainBanner->setVisible(warn);
+    if (warn)
+        m_domainBanner->setText(
+            tr("<b>These cells are unlike the model's training cells.</b> %1<br>Next step: "
+               "calibrate the model for this lab (label a few hundred of its cells; see "
+               "<i>malarialens-cli calibrate</i>).")
+                .arg(v.reasons.join(QStringLiteral("; ")).toHtmlEscaped()));
 }
 
 void ClassifyPage::showSelected()
@@ -388,9 +515,25 @@ void ClassifyPage::exportReport(const QString& path)
     m_report->setEnabled(false);
     m_summary->setText(tr("Writing the report ..."));
     // A copy of the results and card: the worker never touches the live session.
-    const ReportContent content =
+    ReportContent content =
         buildReport(*results, m_session->modelName(), m_session->classifier().weightsSha256(),
                     m_session->classifier().card());
+    content.domain = m_session->domain();
+    // Reviewers' confirmations override the estimate (a confirmed parasite is a parasite).
+    const QMap<QString, QPair<int, QStringList>> confirmed = confirmedPerPatient();
+    QStringList reviewers;
+    for (ReportContent::Patient& p : content.patients) {
+        const QPair<int, QStringList> c = confirmed.value(p.id);
+        if (c.first == 0)
+            continue;
+        p.decision = decideInfection(p.corrected, c.first);
+        content.confirmedParasites += c.first;
+        for (const QString& r : c.second)
+            if (!reviewers.contains(r))
+                reviewers << r;
+    }
+    content.confirmedBy = reviewers.join(QStringLiteral(", "));
+    content.decision = decideInfection(content.corrected, content.confirmedParasites);
     auto* watcher = new QFutureWatcher<QString>(this);
     connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, path] {
         const QString error = watcher->result();

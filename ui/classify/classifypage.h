@@ -2,6 +2,9 @@
 
 #include "dataset.h"
 
+#include <QMap>
+#include <QPair>
+#include <QStringList>
 #include <QWidget>
 
 #include <memory>
@@ -34,6 +37,11 @@ public:
     ResultsFilterProxy* proxy() const { return m_proxy; }
     QTableWidget* patientTable() const { return m_patients; }
     QLabel* summaryLabel() const { return m_summary; }
+    /// The out-of-domain warning (hidden while the cells look like the training cells).
+    QLabel* domainBanner() const { return m_domainBanner; }
+    QPushButton* confirmButton() const { return m_confirm; }
+    /// Where reviewers' confirmations go (the Review page's database by default).
+    void setDatabasePath(const QString& path) { m_dbPath = path; }
 
 public Q_SLOTS:
     void classify();
@@ -54,6 +62,12 @@ private:
     void updateFilters();
     void updatePatients();
     void updateSummary();
+    void updateDomainBanner();
+    /// Opens the gallery of the selected patient's most suspicious cells to confirm.
+    void confirmCells();
+    /// Cells of each patient whose latest label in the corrections database is Parasitized
+    /// (a reviewer's confirmation), and who confirmed them.
+    QMap<QString, QPair<int, QStringList>> confirmedPerPatient() const;
     void showSelected();
 
     ModelSession* m_session;
@@ -68,10 +82,13 @@ private:
     QPushButton* m_report;
     QLabel* m_modelLabel;
     QLabel* m_summary;
+    QLabel* m_domainBanner;
+    QPushButton* m_confirm;
     QComboBox* m_predicted;
     QComboBox* m_correctness;
     QDoubleSpinBox* m_low;
     QDoubleSpinBox* m_high;
+    QString m_dbPath;
 };
 
 } // namespace ml

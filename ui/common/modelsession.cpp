@@ -134,6 +134,9 @@ bool ModelSession::classify(std::shared_ptr<const Dataset> dataset)
     opts.threads = std::max(1, QThread::idealThreadCount() - 1);
     opts.decodeThreads = 1;
     opts.threshold = m_threshold;
+    // Cells measured for the domain check (the decoding thread does it).
+    opts.appearanceSample = 2000;
+    m_domain = DomainVerdict{};
     if (!m_engine->start(*dataset, m_classifier, opts))
         return false;
     Q_EMIT classificationStarted(int(dataset->images.size()));
@@ -154,6 +157,7 @@ void ModelSession::clearResults()
 {
     cancel();
     m_results.reset();
+    m_domain = DomainVerdict{};
     Q_EMIT resultsCleared();
 }
 
@@ -175,6 +179,7 @@ void ModelSession::onBatch(const QList<CellResult>& batch)
 
 void ModelSession::onFinished(const ClassifyReport& report)
 {
+    m_domain = report.domain(m_classifier);
     Q_EMIT classificationFinished(report.cancelled, report.error, report.seconds,
                                   report.imagesPerSecond());
 }

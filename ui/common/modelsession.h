@@ -2,6 +2,7 @@
 
 #include "classificationresults.h"
 #include "classifier.h"
+#include "domaincheck.h"
 
 #include <QObject>
 
@@ -50,6 +51,9 @@ public:
     std::shared_ptr<const ClassificationResults> results() const { return m_results; }
     /// Drops the results (a new folder was opened).
     void clearResults();
+    /// The domain verdict of the last finished classification (unchecked before one, or when
+    /// the model's card records no domain).
+    const DomainVerdict& domain() const { return m_domain; }
 
 Q_SIGNALS:
     void modelChanged();
@@ -73,6 +77,7 @@ private:
     double m_threshold = 0.5;
     InferenceEngine* m_engine;
     std::shared_ptr<ClassificationResults> m_results;
+    DomainVerdict m_domain;
 };
 
 } // namespace ml

@@ -212,7 +212,9 @@ void EvaluationPage::rebuild()
                          : QString())
                 .arg(splitNote));
     }
-    m_eval = evaluate(m_cells, modelClassNames(), m_session->threshold());
+    // Patients are decided from the parasitemia corrected for the model's own errors.
+    m_eval = evaluate(m_cells, modelClassNames(), m_session->threshold(), 0.05,
+                      errorRatesFromCard(m_session->classifier().card()));
     drawCurves();
     drawCalibration();
     refreshViews();
@@ -404,16 +406,23 @@ void EvaluationPage::fillPatients()
         const bool right = p.trulyInfected == p.predictedInfected;
         auto* decision = new QTableWidgetItem(p.predictedInfected ? tr("infected") : tr("healthy"));
         decision->setForeground(right ? QColor(30, 130, 60) : QColor(200, 30, 45));
-        decision->setToolTip(right ? tr("agrees with the labels")
-                                   : tr("disagrees with the labels"));
+        decision->setToolTip(
+            (right ? tr("agrees with the labels") : tr("disagrees with the labels")) +
+            QStringLiteral("\n") + p.decisionRule +
+            (p.prevalence.cells > 0 ? QStringLiteral("\n") + p.prevalence.explanation()
+                                    : QString()));
         m_patients->setItem(i, 5, decision);
         ++i;
     }
     const BinaryCounts& k = m_eval.patientLevel;
     m_patients->setToolTip(
-        tr("Patient level (infected when more than %1 % of cells are called Parasitized): "
+        tr("Patient level (%1): "
            "%2 infected found, %3 missed, %4 healthy called infected, %5 healthy cleared")
-            .arg(m_eval.patientThreshold * 100)
+            .arg(m_eval.errorRates && ratesApplyAt(*m_eval.errorRates, m_eval.threshold)
+                     ? tr("infected when the parasitemia corrected for the model's errors has a "
+                          "95 % CI above 0")
+                     : tr("infected when more than %1 % of cells are called Parasitized")
+                           .arg(m_eval.patientThreshold * 100))
             .arg(k.tp)
             .arg(k.fn)
             .arg(k.fp)

@@ -1,4 +1,5 @@
 #include "fieldpage.h"
+#include "domainprofile.h"
 
 #include "tablecsv.h"
 
@@ -113,6 +114,12 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     m_warningLabel->setWordWrap(true);
     m_warningLabel->setStyleSheet(QStringLiteral("color: #b35900;"));
     m_warningLabel->hide();
+    m_domainBanner = new QLabel(this);
+    m_domainBanner->setWordWrap(true);
+    m_domainBanner->setVisible(false);
+    m_domainBanner->setAccessibleName(tr("Domain warning"));
+    m_domainBanner->setStyleSheet(QStringLiteral("QLabel { background: #fff3cd; color: #664d03; "
+                                                 "border: 1px solid #ffda6a; padding: 6px; }"));
     m_legend = new ProbabilityLegend(this);
     auto* fieldBox = new QGroupBox(tr("Field"), this);
     auto* fieldLayout = new QVBoxLayout(fieldBox);
@@ -140,10 +147,10 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     cellLayout->addWidget(m_cropLabel);
     cellLayout->addWidget(m_cellLabel, 1);
 
-    m_folderTable = new QTableWidget(0, 4, this);
+    m_folderTable = new QTableWidget(0, 5, this);
     addCsvExportAction(m_folderTable, QStringLiteral("slide-fields.csv"));
     m_folderTable->setHorizontalHeaderLabels(
-        {tr("Field"), tr("Cells"), tr("Parasitized"), tr("Parasitemia %")});
+        {tr("Field"), tr("Cells"), tr("Parasitized"), tr("Apparent %"), tr("Corrected %")});
     m_folderTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_folderTable->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_folderTable->verticalHeader()->hide();
@@ -182,6 +189,7 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(bar);
+    layout->addWidget(m_domainBanner);
     layout->addWidget(split, 1);
 
     connect(m_openField, &QPushButton::clicked, this, &FieldPage::chooseField);
@@ -331,6 +339,8 @@ void FieldPage::openField(const QString& path)
             job.result = analyzeField(path, o, &job.image);
             if (promise.isCanceled())
                 return;
+            if (job.result.classified && !job.image.empty())
+                job.appearances = fieldCellAppearances(job.image, job.result, o);
             if (!job.image.empty()) {
                 const int side = std::max(job.image.cols, job.image.rows);
                 if (side > kMaxDisplaySide) {
@@ -409,6 +419,7 @@ void FieldPage::onFieldFinished()
         m_fieldLabel->setText(tr("Cancelled"));
     }
     updateCounts();
+    updateDomainBanner();
     const QString finishedPath = m_current.result.path;
     if (!m_pendingField.isEmpty()) {
         const QString next = m_pendingField;
@@ -460,7 +471,8 @@ void FieldPage::startFolder(const QString& dir)
             for (int i = 0; i < files.size(); ++i) {
                 if (promise.isCanceled())
                     return;
-                const FieldResult r = analyzeField(files.at(i), o);
+                cv::Mat image;
+                const FieldResult r = analyzeField(files.at(i), o, &image);
                 if (r.cancelled)
                     return;
                 FolderRow row;
@@ -470,6 +482,15 @@ void FieldPage::startFolder(const QString& dir)
                 row.all = r.counts(false);
                 row.interior = r.counts(true);
                 row.classified = r.classified;
+                if (r.classified && !image.empty()) {
+                    const std::vector<CellAppearance> a = fieldCellAppearances(image, r, o);
+                    for (size_t k = 0; k < r.cells.size() && k < a.size(); ++k) {
+                        if (r.cells[k].probability < 0)
+                            continue;
+                        row.appearances.push_back(a[k]);
+                        row.probabilities.push_back(r.cells[k].probability);
+                    }
+                }
                 promise.addResult(row, i);
                 promise.setProgressValue(i + 1);
             }
@@ -495,6 +516,7 @@ void FieldPage::onFolderFinished()
         return;
     }
     updateFolderSummary();
+    updateDomainBanner();
     updateBusy();
     Q_EMIT folderFinished(m_folder);
 }
@@ -529,9 +551,14 @@ void FieldPage::updateCounts()
     if (m_current.result.classified) {
         const Proportion p = c.parasitemia();
         text += QStringLiteral("<br>") +
-                tr("Parasitized: <b>%1</b><br>Parasitemia <b>%2 %</b> (95 % CI %3–%4 %)")
+                tr("Parasitized: <b>%1</b><br>Apparent parasitemia %2 % (count CI %3–%4 %)")
                     .arg(c.parasitized)
                     .arg(percent(p.p), percent(p.low), percent(p.high));
+        const PrevalenceEstimate e = corrected(c.parasitized, c.cells);
+        text += QStringLiteral("<br>") +
+                (e.ok ? tr("Corrected for the model's errors: <b>%1 %</b> (95 % CI %2–%3 %)")
+                            .arg(percent(e.corrected), percent(e.low), percent(e.high))
+                      : tr("Corrected: — (%1)").arg(e.error.toHtmlEscaped()));
     } else {
         text += QStringLiteral("<br>") + tr("Parasitemia: — (no model, segmentation only)");
     }
@@ -560,12 +587,19 @@ void FieldPage::updateFolderSummary()
             m_folderTable->setItem(i, 1, item(tr("error")));
             m_folderTable->setItem(i, 2, item(QString()));
             m_folderTable->setItem(i, 3, item(QString()));
+            m_folderTable->setItem(i, 4, item(QString()));
             continue;
         }
         classified = classified || r.classified;
         m_folderTable->setItem(i, 1, item(QString::number(c.cells)));
         m_folderTable->setItem(i, 2, item(QString::number(c.parasitized)));
         m_folderTable->setItem(i, 3, item(percent(c.parasitemia().p)));
+        const PrevalenceEstimate e = corrected(c.parasitized, c.cells);
+        auto* corr = item(e.ok ? QStringLiteral("%1 (%2–%3)")
+                                     .arg(percent(e.corrected), percent(e.low), percent(e.high))
+                               : QStringLiteral("—"));
+        corr->setToolTip(e.explanation());
+        m_folderTable->setItem(i, 4, corr);
     }
     if (m_rows.empty())
         return;
@@ -579,15 +613,85 @@ void FieldPage::updateFolderSummary()
         text += tr(" (+ %1 clumps of touching cells, ~%2 cells, not split)")
                     .arg(t.unsplitRegions)
                     .arg(t.unsplitCellsEstimate);
-    if (classified)
-        text += tr(", %1 parasitized — slide parasitemia <b>%2 %</b> (95 % CI %3–%4 %)")
+    if (classified) {
+        text += tr(", %1 parasitized — apparent slide parasitemia %2 % (count CI %3–%4 %)")
                     .arg(t.parasitized)
                     .arg(percent(p.p), percent(p.low), percent(p.high));
+        const PrevalenceEstimate e = corrected(t.parasitized, t.cells);
+        const InfectionDecision d = decideInfection(e);
+        text += QStringLiteral("<br>") +
+                (e.ok ? tr("Corrected for the model's errors: <b>%1 %</b> (95 % CI %2–%3 %). "
+                           "<b>%4</b>")
+                            .arg(percent(e.corrected), percent(e.low), percent(e.high))
+                            .arg(d.infected ? tr("Slide infected.")
+                                            : tr("Not shown infected: confirm the most "
+                                                 "suspicious cells."))
+                      : tr("Corrected: — (%1)").arg(e.error.toHtmlEscaped()));
+    }
     if (m_folderWatcher.isRunning())
         text += tr(" (running: %1 of %2 fields)")
                     .arg(m_folderWatcher.progressValue())
                     .arg(m_folderWatcher.progressMaximum());
     m_folderLabel->setText(text);
+}
+
+PrevalenceEstimate FieldPage::corrected(int called, int cells) const
+{
+    const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
+    QString error;
+    std::optional<ErrorRates> rates = errorRatesFromCard(model.card(), &error);
+    if (rates && !ratesApplyAt(*rates, makeOptions().threshold)) {
+        error = tr("the model's error rates were measured at another threshold");
+        rates.reset();
+    }
+    if (rates)
+        return estimatePrevalence(called, cells, *rates);
+    PrevalenceEstimate e;
+    e.cells = cells;
+    e.called = called;
+    e.apparent = cells > 0 ? double(called) / cells : 0.0;
+    e.error = error;
+    return e;
+}
+
+DomainVerdict FieldPage::domainVerdict() const
+{
+    const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
+    const DomainProfile profile = DomainProfile::fromCard(model.card());
+    std::vector<CellAppearance> cells;
+    std::vector<float> probabilities;
+    if (!m_rows.empty() && !m_folderWatcher.isRunning()) {
+        for (const FolderRow& r : m_rows) {
+            cells.insert(cells.end(), r.appearances.begin(), r.appearances.end());
+            probabilities.insert(probabilities.end(), r.probabilities.begin(),
+                                 r.probabilities.end());
+        }
+    } else {
+        const FieldResult& r = m_current.result;
+        for (size_t i = 0; i < r.cells.size() && i < m_current.appearances.size(); ++i) {
+            if (r.cells[i].probability < 0)
+                continue;
+            cells.push_back(m_current.appearances[i]);
+            probabilities.push_back(r.cells[i].probability);
+        }
+    }
+    if (cells.empty())
+        return {};
+    return checkDomain(profile, cells, probabilities);
+}
+
+void FieldPage::updateDomainBanner()
+{
+    const DomainVerdict v = domainVerdict();
+    const bool warn = v.checked && !v.inDomain;
+    m_domainBanner->setVisible(warn);
+    if (warn)
+        m_domainBanner->setText(
+            tr("<b>These cells are unlike the model's training cells.</b> %1<br>The corrected "
+               "figures assume the model's validated error rates, which may not hold here. "
+               "Next step: calibrate the model for this lab (<i>malarialens-cli calibrate</i> "
+               "on a few annotated fields).")
+                .arg(v.reasons.join(QStringLiteral("; ")).toHtmlEscaped()));
 }
 
 void FieldPage::showCell(int index)

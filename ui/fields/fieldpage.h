@@ -14,7 +14,9 @@
 // the page segments only and says so.
 
 #include "classifier.h"
+#include "domaincheck.h"
 #include "fieldanalysis.h"
+#include "prevalence.h"
 
 #include <QFutureWatcher>
 #include <QImage>
@@ -41,6 +43,7 @@ struct FieldJob
     cv::Mat image;         ///< decoded BGR, for crops
     QImage display;        ///< what the view shows (downscaled when very large)
     Classifier classifier; ///< the model used (loaded in the worker when it was not yet)
+    std::vector<CellAppearance> appearances; ///< per cell, for the domain check
 };
 
 /// One row of the folder summary (internal, public for QFuture's template).
@@ -51,7 +54,9 @@ struct FolderRow
     FieldCounts interior; ///< edge cells excluded
     QString error;
     QStringList warnings;
-    bool classified = false; ///< parasitized counts came from a model
+    bool classified = false;                 ///< parasitized counts came from a model
+    std::vector<CellAppearance> appearances; ///< classified cells, for the slide's domain check
+    std::vector<float> probabilities;        ///< the same cells' P(Parasitized)
 };
 
 class FieldPage : public QWidget
@@ -80,6 +85,10 @@ public:
     /// The summary line of what was found: "104 cells classified; 12 clumps of touching cells
     /// (~45 cells) not classified" (rich text).
     static QString foundSummary(const FieldCounts& counts, bool classified);
+    /// The out-of-domain warning (hidden while the cells look like the training cells).
+    QLabel* domainBanner() const { return m_domainBanner; }
+    /// The domain verdict of the shown field, or of the slide once a folder ran.
+    DomainVerdict domainVerdict() const;
 
 Q_SIGNALS:
     /// A field finished (ok, failed or cancelled: see currentResult()).
@@ -99,7 +108,11 @@ private:
     void updateFolderSummary();
     void updateBusy();
     void updateModelLabel();
+    void updateDomainBanner();
     FieldOptions makeOptions() const;
+    /// The corrected parasitemia of `called` of `cells` with the model's error rates; the
+    /// reason in `error` when there are none.
+    PrevalenceEstimate corrected(int called, int cells) const;
 
     FieldView* m_view = nullptr;
     ProbabilityLegend* m_legend = nullptr;
@@ -113,6 +126,7 @@ private:
     QLabel* m_fieldLabel = nullptr;
     QLabel* m_countsLabel = nullptr;
     QLabel* m_warningLabel = nullptr;
+    QLabel* m_domainBanner = nullptr;
     QLabel* m_cropLabel = nullptr;
     QLabel* m_cellLabel = nullptr;
     QLabel* m_folderLabel = nullptr;

@@ -1,0 +1,163 @@
+// malarialens-cli calibrate: adapts a model to one lab from that lab's own field images and
+// labelled cells, and reports before/after on the lab's held-out fields.
+
+#include "clicommand.h"
+#include "modeloptions.h"
+
+#include "classifier.h"
+#include "fieldannotations.h"
+#include "labcalibration.h"
+#include "torchthreads.h"
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QTemporaryDir>
+
+namespace ml::cli {
+
+namespace {
+
+QStringList fieldImages(const QString& dir)
+{
+    QStringList out;
+    const QDir d(dir);
+    for (const QString& f :
+         d.entryList({QStringLiteral("*.jpg"), QStringLiteral("*.JPG"), QStringLiteral("*.jpeg"),
+                      QStringLiteral("*.png"), QStringLiteral("*.PNG"), QStringLiteral("*.tif"),
+                      QStringLiteral("*.tiff")},
+                     QDir::Files, QDir::Name))
+        out << d.filePath(f);
+    return out;
+}
+
+void printFigures(const QString& name, const CalibrationFigures& f)
+{
+    printLine(QStringLiteral("%1 sensitivity %2 (%3/%4), specificity %5, healthy false-positive "
+                             "rate %6, balanced accuracy %7; %8")
+                  .arg(name, -7)
+                  .arg(f.sensitivity, 0, 'f', 3)
+                  .arg(f.truePositive)
+                  .arg(f.truePositive + f.falseNegative)
+                  .arg(f.specificity, 0, 'f', 3)
+                  .arg(1.0 - f.specificity, 0, 'f', 3)
+                  .arg(f.balancedAccuracy, 0, 'f', 3)
+                  .arg(f.parasitemia.explanation()));
+}
+
+} // namespace
+
+int runCalibrate(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Calibrate the classifier for one lab: segment and classify FIELDS_DIR, split it by "
+        "field into adapt and test fields, take the labels of the cells a reviewer would be "
+        "asked about (--budget), fine-tune the model on them and report sensitivity, "
+        "specificity, balanced accuracy and corrected parasitemia on the test fields, before "
+        "and after. Writes the model and its card (lab_calibration: the lab's own sensitivity "
+        "and specificity, used by the parasitemia correction)."));
+    p.addHelpOption();
+    p.addPositionalArgument(QStringLiteral("FIELDS_DIR"),
+                            QStringLiteral("folder of the lab's field images"));
+    const QCommandLineOption annotations(QStringLiteral("annotations"),
+                                         QStringLiteral("labels from IML-style box annotations"),
+                                         QStringLiteral("ANN.json"));
+    const QCommandLineOption labels(QStringLiteral("labels"),
+                                    QStringLiteral("labels from a per-cell CSV (not available "
+                                                   "yet: see docs/MODEL.md)"),
+                                    QStringLiteral("CELLS.csv"));
+    const QCommandLineOption db(QStringLiteral("db"),
+                                QStringLiteral("labels from the reviewer's database (not "
+                                               "available yet: see docs/MODEL.md)"),
+                                QStringLiteral("CORRECTIONS.sqlite"));
+    const QCommandLineOption budget(QStringLiteral("budget"),
+                                    QStringLiteral("cells a reviewer labels (default 400)"),
+                                    QStringLiteral("N"), QStringLiteral("400"));
+    const QCommandLineOption lab(QStringLiteral("lab"), QStringLiteral("the lab's name"),
+                                 QStringLiteral("NAME"), QStringLiteral("my lab"));
+    const QCommandLineOption epochs(QStringLiteral("epochs"),
+                                    QStringLiteral("fine-tuning epochs (default 8)"),
+                                    QStringLiteral("N"), QStringLiteral("8"));
+    const QCommandLineOption model = modelOption();
+    const QCommandLineOption threads = torchThreadsOption();
+    const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
+                                 QStringLiteral("MODEL.pt"));
+    const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
+    p.addOptions({annotations, labels, db, budget, lab, epochs, model, threads, out, json});
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
+    bool okBudget = false, okEpochs = false;
+    const int n = p.value(budget).toInt(&okBudget);
+    const int e = p.value(epochs).toInt(&okEpochs);
+    if (p.positionalArguments().size() != 1 || !p.isSet(out) || !okBudget || n < 10 || !okEpochs ||
+        e < 1) {
+        printError(QStringLiteral("calibrate: expected FIELDS_DIR, --out MODEL.pt, --budget >= "
+                                  "10 and --epochs >= 1 (see --help)"));
+        return 2;
+    }
+    if (p.isSet(labels) || p.isSet(db) || !p.isSet(annotations)) {
+        printError(QStringLiteral("calibrate: only --annotations ANN.json is implemented in this "
+                                  "version; --labels and --db are not yet"));
+        return 2;
+    }
+    Classifier classifier;
+    if (!loadModel(p, model, classifier, QStringLiteral("calibrate")))
+        return 1;
+    const FieldAnnotationSet truth = loadFieldAnnotations(p.value(annotations));
+    if (!truth.error.isEmpty()) {
+        printError(QStringLiteral("calibrate: %1").arg(truth.error));
+        return 1;
+    }
+    const QStringList files = fieldImages(p.positionalArguments().first());
+    if (files.isEmpty()) {
+        printError(QStringLiteral("calibrate: no field images in %1")
+                       .arg(p.positionalArguments().first()));
+        return 1;
+    }
+    QTemporaryDir work;
+    if (!work.isValid()) {
+        printError(QStringLiteral("calibrate: cannot create a temporary folder"));
+        return 1;
+    }
+    LabCalibrationOptions o;
+    o.lab = p.value(lab);
+    o.budget = n;
+    o.epochs = e;
+    o.threads = std::max(1, p.value(threads).toInt());
+    o.workDir = work.path();
+    if (!p.isSet(json))
+        o.log = [](const QString& s) { printLine(QStringLiteral("calibrate: %1").arg(s)); };
+    setTorchThreads(o.threads);
+    const LabCalibrationResult r = calibrateLab(files, truth, classifier, o);
+    if (!r.ok()) {
+        printError(QStringLiteral("calibrate: %1")
+                       .arg(r.cancelled ? QStringLiteral("cancelled") : r.error));
+        return 1;
+    }
+    QString error;
+    if (!r.model.save(p.value(out), &error)) {
+        printError(QStringLiteral("calibrate: %1").arg(error));
+        return 1;
+    }
+    if (p.isSet(json)) {
+        QJsonObject j = r.toJson();
+        j.insert(QStringLiteral("lab"), o.lab);
+        j.insert(QStringLiteral("model"), QFileInfo(p.value(out)).absoluteFilePath());
+        printJson(j);
+        return 0;
+    }
+    printLine(QStringLiteral("Lab %1: %2 adapt fields, %3 test fields, %4 cells labelled (%5 "
+                             "parasitized)")
+                  .arg(o.lab)
+                  .arg(r.fieldsAdapt.size())
+                  .arg(r.fieldsTest.size())
+                  .arg(r.cellsUsed)
+                  .arg(r.parasitizedUsed));
+    printFigures(QStringLiteral("Before:"), r.before);
+    printFigures(QStringLiteral("After:"), r.after);
+    printLine(QStringLiteral("Model written to %1").arg(p.value(out)));
+    return 0;
+}
+
+} // namespace ml::cli
