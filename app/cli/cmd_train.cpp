@@ -65,21 +65,9 @@ void printSourceFigures(const TrainingResult& r)
         line(QStringLiteral("held-out source"), r.holdout);
 }
 
-} // namespace
-
-int runTrain(const QStringList& args)
+// Adds train's options to `p`.
+void addTrainOptions(QCommandLineParser* p)
 {
-    QCommandLineParser p;
-    p.setApplicationDescription(QStringLiteral(
-        "Train a cell classifier on a labelled folder (two class subfolders, e.g. Parasitized and "
-        "Uninfected). Adam, cross-entropy, early stopping on validation loss (patience 5, best "
-        "weights restored). Writes FILE, FILE's model card (.json), its training history "
-        "(.history.csv) and a checkpoint after every epoch (.checkpoint)."));
-    p.addHelpOption();
-    p.addPositionalArgument(QStringLiteral("DIR"),
-                            QStringLiteral("labelled folder of cell images (one source, named "
-                                           "after the folder; optional with --source)"),
-                            QStringLiteral("[DIR]"));
     const QCommandLineOption arch(QStringLiteral("arch"),
                                   QStringLiteral("base, gap or se (default se)"),
                                   QStringLiteral("ARCH"), QStringLiteral("se"));
@@ -135,8 +123,9 @@ int runTrain(const QStringList& args)
         QStringLiteral("FILE"));
     const QCommandLineOption normalize(
         QStringLiteral("normalize"),
-        QStringLiteral("colour normalisation of each cell: none or foreground-median (default "
-                       "none); recorded in the model card and applied at inference"),
+        QStringLiteral(
+            "colour normalisation of each cell: none, foreground-median, canonical-grey "
+            "or canonical-lab (default none); recorded in the model card and applied at inference"),
         QStringLiteral("MODE"), QStringLiteral("none"));
     const QCommandLineOption lrPatience(
         QStringLiteral("lr-patience"),
@@ -187,72 +176,68 @@ int runTrain(const QStringList& args)
         QStringLiteral("NAME"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
-    p.addOptions(
+    p->addOptions(
         {arch,          epochs,      batch,         lr,        patience,         split,
          valFraction,   augment,     noStain,       hueJitter, saturationJitter, seed,
          threads,       out,         resume,        initFrom,  normalize,        lrPatience,
          folds,         excludeList, noCorrections, source,    holdoutSource,    balanceClasses,
          augmentPreset, json});
-    if (const std::optional<int> exitCode = parseArguments(p, args))
-        return *exitCode;
-    if (p.positionalArguments().size() > 1 ||
-        (p.positionalArguments().isEmpty() && !p.isSet(source))) {
-        printError(
-            QStringLiteral("train: expected one folder and/or --source NAME=DIR (see --help)"));
-        return 2;
-    }
-    if (!p.isSet(out)) {
-        printError(QStringLiteral("train: --out FILE is required"));
-        return 2;
-    }
-    TrainingConfig config;
-    const auto a = parseArchitecture(p.value(arch));
+}
+
+// The training settings from the parsed options; an exit code when they are not valid.
+std::optional<int> configFromOptions(const QCommandLineParser& p, TrainingConfig& config, int* k)
+{
+    const AugmentConfig standardJitter = AugmentConfig::withStainJitter();
+    const auto a = parseArchitecture(p.value(QStringLiteral("arch")));
     if (!a) {
-        printError(
-            QStringLiteral("train: unknown --arch '%1' (base, gap or se)").arg(p.value(arch)));
+        printError(QStringLiteral("train: unknown --arch '%1' (base, gap or se)")
+                       .arg(p.value(QStringLiteral("arch"))));
         return 2;
     }
     config.arch = *a;
     bool ok1 = false, ok2 = false, ok3 = false, ok4 = false, ok5 = false, ok6 = false, ok7 = false,
          ok8 = false, ok9 = false, ok10 = false;
-    config.epochs = p.value(epochs).toInt(&ok1);
-    config.batchSize = p.value(batch).toInt(&ok2);
-    config.learningRate = p.value(lr).toDouble(&ok3);
-    config.patience = p.value(patience).toInt(&ok4);
-    config.valFraction = p.value(valFraction).toDouble(&ok5);
-    config.seed = p.value(seed).toUInt(&ok6);
-    config.threads = p.value(threads).toInt(&ok7);
-    config.lrPatience = p.value(lrPatience).toInt(&ok8);
-    const int k = p.value(folds).toInt(&ok10);
-    config.normalization = inputNormalizationFromName(p.value(normalize), &ok9);
+    config.epochs = p.value(QStringLiteral("epochs")).toInt(&ok1);
+    config.batchSize = p.value(QStringLiteral("batch-size")).toInt(&ok2);
+    config.learningRate = p.value(QStringLiteral("learning-rate")).toDouble(&ok3);
+    config.patience = p.value(QStringLiteral("patience")).toInt(&ok4);
+    config.valFraction = p.value(QStringLiteral("val-fraction")).toDouble(&ok5);
+    config.seed = p.value(QStringLiteral("seed")).toUInt(&ok6);
+    config.threads = p.value(QStringLiteral("threads")).toInt(&ok7);
+    config.lrPatience = p.value(QStringLiteral("lr-patience")).toInt(&ok8);
+    *k = p.value(QStringLiteral("folds")).toInt(&ok10);
+    config.normalization = inputNormalizationFromName(p.value(QStringLiteral("normalize")), &ok9);
     if (!ok9) {
-        printError(QStringLiteral("train: --normalize must be none or foreground-median"));
+        printError(QStringLiteral(
+            "train: --normalize must be none, foreground-median, canonical-grey or canonical-lab"));
         return 2;
     }
-    if (!(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok10) || k < 0 || k == 1 ||
+    if (!(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok10) || *k < 0 || *k == 1 ||
         config.epochs < 1 || config.batchSize < 1 || config.threads < 1 || config.lrPatience < 0 ||
         config.valFraction <= 0 || config.valFraction >= 1) {
         printError(QStringLiteral("train: invalid number in the options (see --help)"));
         return 2;
     }
-    if (p.value(split) == QLatin1String("patient"))
+    if (p.value(QStringLiteral("split")) == QLatin1String("patient"))
         config.split = SplitMode::Patient;
-    else if (p.value(split) == QLatin1String("random"))
+    else if (p.value(QStringLiteral("split")) == QLatin1String("random"))
         config.split = SplitMode::Random;
     else {
         printError(QStringLiteral("train: --split must be patient or random"));
         return 2;
     }
-    config.augment = p.isSet(augment) || p.isSet(augmentPreset);
-    config.augmentConfig = p.isSet(noStain) ? AugmentConfig::study() : standardJitter;
-    if (p.isSet(augmentPreset)) {
-        const QString preset = p.value(augmentPreset);
+    config.augment =
+        p.isSet(QStringLiteral("augment")) || p.isSet(QStringLiteral("augment-preset"));
+    config.augmentConfig =
+        p.isSet(QStringLiteral("no-stain-jitter")) ? AugmentConfig::study() : standardJitter;
+    if (p.isSet(QStringLiteral("augment-preset"))) {
+        const QString preset = p.value(QStringLiteral("augment-preset"));
         if (preset != QLatin1String("study") && preset != QLatin1String("stain") &&
             preset != QLatin1String("cross-lab")) {
             printError(QStringLiteral("train: --augment-preset must be study, stain or cross-lab"));
             return 2;
         }
-        if (p.isSet(noStain)) {
+        if (p.isSet(QStringLiteral("no-stain-jitter"))) {
             printError(QStringLiteral("train: --augment-preset cannot go with --no-stain-jitter"));
             return 2;
         }
@@ -261,16 +246,18 @@ int runTrain(const QStringList& args)
                                : preset == QLatin1String("stain") ? standardJitter
                                                                   : AugmentConfig::crossLab();
     }
-    if (p.isSet(noStain) && (p.isSet(hueJitter) || p.isSet(saturationJitter))) {
+    if (p.isSet(QStringLiteral("no-stain-jitter")) &&
+        (p.isSet(QStringLiteral("hue-jitter")) || p.isSet(QStringLiteral("saturation-jitter")))) {
         printError(QStringLiteral(
             "train: --no-stain-jitter cannot go with --hue-jitter or --saturation-jitter"));
         return 2;
     }
-    if (!p.isSet(noStain) &&
-        (!p.isSet(augmentPreset) || p.isSet(hueJitter) || p.isSet(saturationJitter))) {
+    if (!p.isSet(QStringLiteral("no-stain-jitter")) &&
+        (!p.isSet(QStringLiteral("augment-preset")) || p.isSet(QStringLiteral("hue-jitter")) ||
+         p.isSet(QStringLiteral("saturation-jitter")))) {
         bool okHue = false, okSat = false;
-        const double hue = p.value(hueJitter).toDouble(&okHue);
-        const double sat = p.value(saturationJitter).toDouble(&okSat);
+        const double hue = p.value(QStringLiteral("hue-jitter")).toDouble(&okHue);
+        const double sat = p.value(QStringLiteral("saturation-jitter")).toDouble(&okSat);
         if (!okHue || !okSat || hue < 0 || hue > 90 || sat < 0 || sat > 0.9) {
             printError(QStringLiteral("train: --hue-jitter must be 0..90 degrees and "
                                       "--saturation-jitter 0..0.9"));
@@ -280,16 +267,16 @@ int runTrain(const QStringList& args)
         config.augmentConfig.saturationJitter = float(sat);
     }
     config.decodeThreads = config.threads;
-    const QString outPath = p.value(out);
-    config.checkpointPath = outPath + QStringLiteral(".checkpoint");
-    config.resume = p.isSet(resume);
-    if (p.isSet(initFrom) && !config.initialModel.load(p.value(initFrom))) {
+    config.checkpointPath = p.value(QStringLiteral("out")) + QStringLiteral(".checkpoint");
+    config.resume = p.isSet(QStringLiteral("resume"));
+    if (p.isSet(QStringLiteral("init-from")) &&
+        !config.initialModel.load(p.value(QStringLiteral("init-from")))) {
         printError(QStringLiteral("train: %1").arg(config.initialModel.errorString()));
         return 1;
     }
 
-    if (p.isSet(excludeList)) {
-        QFile f(p.value(excludeList));
+    if (p.isSet(QStringLiteral("exclude-list"))) {
+        QFile f(p.value(QStringLiteral("exclude-list")));
         if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
             printError(QStringLiteral("train: cannot read the exclusion list %1: %2")
                            .arg(f.fileName(), f.errorString()));
@@ -303,13 +290,21 @@ int runTrain(const QStringList& args)
         config.exclusionSource = QFileInfo(f.fileName()).fileName();
     }
 
+    return std::nullopt;
+}
+
+// Scans the labelled folders (the positional DIR and every --source) into one dataset,
+// reviewer corrections applied unless --no-corrections; checks --holdout-source and the
+// exclusion list against it. An exit code when they cannot be used.
+std::optional<int> loadSources(const QCommandLineParser& p, TrainingConfig& config, Dataset* merged)
+{
     // Reviewer corrections replace folder labels; the model card lists the ones used.
     QList<TrainingSource> sources;
     QStringList sourceDirs;
     if (!p.positionalArguments().isEmpty())
         sourceDirs << QStringLiteral("%1=%2").arg(
             sourceNameForFolder(p.positionalArguments().first()), p.positionalArguments().first());
-    sourceDirs << p.values(source);
+    sourceDirs << p.values(QStringLiteral("source"));
     for (const QString& spec : std::as_const(sourceDirs)) {
         const int eq = spec.indexOf(QLatin1Char('='));
         const QString name = spec.left(eq).trimmed();
@@ -320,18 +315,20 @@ int runTrain(const QStringList& args)
                            .arg(spec));
             return 2;
         }
-        sources.append(
-            {name, p.isSet(noCorrections) ? scanFolder(dir) : scanFolderWithCorrections(dir)});
+        sources.append({name, p.isSet(QStringLiteral("no-corrections"))
+                                  ? scanFolder(dir)
+                                  : scanFolderWithCorrections(dir)});
     }
-    const Dataset ds = mergeSources(sources);
+    *merged = mergeSources(sources);
+    const Dataset& ds = *merged;
     if (!ds.error.isEmpty()) {
         printError(QStringLiteral("train: %1").arg(ds.error));
         return 1;
     }
     const QString folder = ds.root;
-    config.balanceClasses = p.isSet(balanceClasses);
-    if (p.isSet(holdoutSource)) {
-        config.holdoutSource = p.value(holdoutSource);
+    config.balanceClasses = p.isSet(QStringLiteral("balance-classes"));
+    if (p.isSet(QStringLiteral("holdout-source"))) {
+        config.holdoutSource = p.value(QStringLiteral("holdout-source"));
         QStringList names;
         for (const TrainingSource& s : std::as_const(sources))
             names << s.name;
@@ -349,6 +346,112 @@ int runTrain(const QStringList& args)
                            .arg(unmatched == 1 ? QStringLiteral(" is") : QStringLiteral("s are"))
                            .arg(folder));
     }
+    return std::nullopt;
+}
+
+// train --folds K: the folds, their figures and out-of-fold probabilities, then the final
+// fit on every patient (`*r`). An exit code when it failed.
+std::optional<int> runCrossValidation(const Dataset& ds, const TrainingConfig& config, int k,
+                                      const TrainingCallbacks& cb, const QString& outPath,
+                                      TrainingResult* r, QJsonObject* crossValidation)
+{
+    if (config.split != SplitMode::Patient) {
+        printError(QStringLiteral("train: --folds needs --split patient"));
+        return 2;
+    }
+    const CrossValidationResult cv = crossValidate(
+        ds, config, k, cb, nullptr,
+        [](int fold, int total) {
+            printLine(fold < total ? QStringLiteral("fold %1/%2").arg(fold + 1).arg(total)
+                                   : QStringLiteral("final fit on every patient"));
+        },
+        true);
+    if (!cv.ok) {
+        printError(QStringLiteral("train: %1").arg(cv.error));
+        return 1;
+    }
+    *crossValidation = cv.toJson();
+    for (int i = 0; i < cv.folds.size(); ++i) {
+        const ValidationReport& f = cv.folds.at(i).validation;
+        printLine(QStringLiteral("fold %1: %2 cells, accuracy %3, AUC %4, worst patient %5, "
+                                 "max healthy patient share %6")
+                      .arg(i + 1)
+                      .arg(f.cells.count)
+                      .arg(f.cells.accuracy, 0, 'f', 4)
+                      .arg(f.cells.auc, 0, 'f', 4)
+                      .arg(f.worstPatientAccuracy, 0, 'f', 4)
+                      .arg(f.maxHealthyParasitizedShare, 0, 'f', 4));
+    }
+    const ValidationReport& pooled = cv.pooled;
+    printLine(QStringLiteral("pooled out-of-fold (%1 cells, %2 patients): accuracy %3, AUC %4, "
+                             "worst patient %5 (%6), max healthy patient share %7 (%8)")
+                  .arg(pooled.cells.count)
+                  .arg(pooled.healthyPatients + pooled.infectedPatients)
+                  .arg(pooled.cells.accuracy, 0, 'f', 4)
+                  .arg(pooled.cells.auc, 0, 'f', 4)
+                  .arg(pooled.worstPatientAccuracy, 0, 'f', 4)
+                  .arg(pooled.worstPatient)
+                  .arg(pooled.maxHealthyParasitizedShare, 0, 'f', 4)
+                  .arg(pooled.maxHealthyPatient));
+    // Every cell's out-of-fold probability, for threshold and per-patient analysis.
+    QByteArray rows = "file,patient,true_label,fold,probability_parasitized\n";
+    for (int i = 0; i < cv.folds.size(); ++i) {
+        const TrainingResult& f = cv.folds.at(i);
+        for (size_t j = 0; j < f.validationIndices.size(); ++j) {
+            const ImageEntry& e = ds.images.at(f.validationIndices[j]);
+            rows += QStringLiteral("%1,%2,%3,%4,%5\n")
+                        .arg(csvField(e.relativePath), csvField(e.patient), ds.className(e.label))
+                        .arg(i + 1)
+                        .arg(double(f.validationCells[j].probability), 0, 'f', 6)
+                        .toUtf8();
+        }
+    }
+    QString why;
+    if (!writeFileAtomically(outOfFoldPathFor(outPath), rows, &why)) {
+        printError(QStringLiteral("train: %1").arg(why));
+        return 1;
+    }
+    printLine(QStringLiteral("out-of-fold probabilities: %1").arg(outOfFoldPathFor(outPath)));
+    *r = cv.final;
+    return std::nullopt;
+}
+
+} // namespace
+
+int runTrain(const QStringList& args)
+{
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Train a cell classifier on a labelled folder (two class subfolders, e.g. Parasitized and "
+        "Uninfected). Adam, cross-entropy, early stopping on validation loss (patience 5, best "
+        "weights restored). Writes FILE, FILE's model card (.json), its training history "
+        "(.history.csv) and a checkpoint after every epoch (.checkpoint)."));
+    p.addHelpOption();
+    p.addPositionalArgument(QStringLiteral("DIR"),
+                            QStringLiteral("labelled folder of cell images (one source, named "
+                                           "after the folder; optional with --source)"),
+                            QStringLiteral("[DIR]"));
+    addTrainOptions(&p);
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
+    if (p.positionalArguments().size() > 1 ||
+        (p.positionalArguments().isEmpty() && !p.isSet(QStringLiteral("source")))) {
+        printError(
+            QStringLiteral("train: expected one folder and/or --source NAME=DIR (see --help)"));
+        return 2;
+    }
+    if (!p.isSet(QStringLiteral("out"))) {
+        printError(QStringLiteral("train: --out FILE is required"));
+        return 2;
+    }
+    TrainingConfig config;
+    int k = 0;
+    if (const std::optional<int> exitCode = configFromOptions(p, config, &k))
+        return *exitCode;
+    const QString outPath = p.value(QStringLiteral("out"));
+    Dataset ds;
+    if (const std::optional<int> exitCode = loadSources(p, config, &ds))
+        return *exitCode;
     if (config.split == SplitMode::Random)
         printError(
             QStringLiteral("train: note: a random split puts cells of one patient on both sides; "
@@ -360,65 +463,9 @@ int runTrain(const QStringList& args)
     TrainingResult r;
     QJsonObject crossValidation;
     if (k > 1) {
-        if (config.split != SplitMode::Patient) {
-            printError(QStringLiteral("train: --folds needs --split patient"));
-            return 2;
-        }
-        const CrossValidationResult cv = crossValidate(
-            ds, config, k, cb, nullptr,
-            [](int fold, int total) {
-                printLine(fold < total ? QStringLiteral("fold %1/%2").arg(fold + 1).arg(total)
-                                       : QStringLiteral("final fit on every patient"));
-            },
-            true);
-        if (!cv.ok) {
-            printError(QStringLiteral("train: %1").arg(cv.error));
-            return 1;
-        }
-        crossValidation = cv.toJson();
-        for (int i = 0; i < cv.folds.size(); ++i) {
-            const ValidationReport& f = cv.folds.at(i).validation;
-            printLine(QStringLiteral("fold %1: %2 cells, accuracy %3, AUC %4, worst patient %5, "
-                                     "max healthy patient share %6")
-                          .arg(i + 1)
-                          .arg(f.cells.count)
-                          .arg(f.cells.accuracy, 0, 'f', 4)
-                          .arg(f.cells.auc, 0, 'f', 4)
-                          .arg(f.worstPatientAccuracy, 0, 'f', 4)
-                          .arg(f.maxHealthyParasitizedShare, 0, 'f', 4));
-        }
-        const ValidationReport& pooled = cv.pooled;
-        printLine(QStringLiteral("pooled out-of-fold (%1 cells, %2 patients): accuracy %3, AUC %4, "
-                                 "worst patient %5 (%6), max healthy patient share %7 (%8)")
-                      .arg(pooled.cells.count)
-                      .arg(pooled.healthyPatients + pooled.infectedPatients)
-                      .arg(pooled.cells.accuracy, 0, 'f', 4)
-                      .arg(pooled.cells.auc, 0, 'f', 4)
-                      .arg(pooled.worstPatientAccuracy, 0, 'f', 4)
-                      .arg(pooled.worstPatient)
-                      .arg(pooled.maxHealthyParasitizedShare, 0, 'f', 4)
-                      .arg(pooled.maxHealthyPatient));
-        // Every cell's out-of-fold probability, for threshold and per-patient analysis.
-        QByteArray rows = "file,patient,true_label,fold,probability_parasitized\n";
-        for (int i = 0; i < cv.folds.size(); ++i) {
-            const TrainingResult& f = cv.folds.at(i);
-            for (size_t j = 0; j < f.validationIndices.size(); ++j) {
-                const ImageEntry& e = ds.images.at(f.validationIndices[j]);
-                rows +=
-                    QStringLiteral("%1,%2,%3,%4,%5\n")
-                        .arg(csvField(e.relativePath), csvField(e.patient), ds.className(e.label))
-                        .arg(i + 1)
-                        .arg(double(f.validationCells[j].probability), 0, 'f', 6)
-                        .toUtf8();
-            }
-        }
-        QString why;
-        if (!writeFileAtomically(outOfFoldPathFor(outPath), rows, &why)) {
-            printError(QStringLiteral("train: %1").arg(why));
-            return 1;
-        }
-        printLine(QStringLiteral("out-of-fold probabilities: %1").arg(outOfFoldPathFor(outPath)));
-        r = cv.final;
+        if (const std::optional<int> exitCode =
+                runCrossValidation(ds, config, k, cb, outPath, &r, &crossValidation))
+            return *exitCode;
     } else {
         r = trainClassifier(ds, config, cb);
         if (!r.ok) {
@@ -441,7 +488,7 @@ int runTrain(const QStringList& args)
         QFile::remove(foldCheckpointPath(config.checkpointPath, i));
 
     const ValidationReport& v = r.validation;
-    if (p.isSet(json)) {
+    if (p.isSet(QStringLiteral("json"))) {
         QJsonObject summary{{QStringLiteral("model"), outPath},
                             {QStringLiteral("card"), cardPathForModel(outPath)},
                             {QStringLiteral("history"), historyPathFor(outPath)},
