@@ -241,19 +241,40 @@ std::vector<cv::Rect> labelBoxes(const cv::Mat& labels, const cv::Mat& mask, int
     return boxes;
 }
 
-SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p)
+// State shared by the stages of segmentImpl; everything but bgr is at the working resolution.
+struct SegmentState
 {
-    SegmentationResult res;
-    res.imageSize = input.size();
-    const cv::Mat bgr = toBgr8(input);
+    cv::Mat bgr;           // the input as 8-bit BGR
+    cv::Mat green;         // green plane
+    cv::Mat flat;          // flat-fielded, blurred green
+    cv::Mat mask;          // foreground (cells)
+    cv::Mat k3;            // 3x3 ellipse for openings and seed joins
+    double meanLow = 0.0;  // mean flat level of the foreground
+    double cellArea = 0.0; // typical single-cell area
+    double diameter = 0.0; // typical cell diameter
+    double radius = 0.0;
+    cv::Mat dist;    // distance to the background
+    cv::Mat markers; // labels: 0 unknown, -1 watershed line, 1.. pieces
+    int nLabels = 0;
+    std::vector<int> areas;
+    std::vector<cv::Rect> boxes;
+};
+
+// Step 1: converts the input, picks the working resolution and extracts the green plane;
+// false (with a warning) when the image cannot hold a smear.
+bool prepareWorkingImage(const cv::Mat& input, const SegmentationParams& p, SegmentationResult& res,
+                         SegmentState& s)
+{
+    s.bgr = toBgr8(input);
+    const cv::Mat& bgr = s.bgr;
     if (bgr.empty()) {
         res.warnings << QStringLiteral("empty or unsupported image");
-        return res;
+        return false;
     }
     if (bgr.cols < 16 || bgr.rows < 16) {
         res.warnings
             << QStringLiteral("image too small (%1x%2) to hold cells").arg(bgr.cols).arg(bgr.rows);
-        return res;
+        return false;
     }
 
     // 1. Working resolution.
@@ -268,27 +289,34 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
     } else {
         work = bgr;
     }
-    cv::Mat green;
-    cv::extractChannel(work, green, 1);
+    cv::extractChannel(work, s.green, 1);
 
     // A smear field has a bright background; a (nearly) black image has none, and the
     // flat-field below would stretch its noise into "cells".
-    const double meanLevel = cv::mean(green)[0];
+    const double meanLevel = cv::mean(s.green)[0];
     if (meanLevel < 25.0) {
         res.warnings << QStringLiteral("image is very dark (mean green %1): no smear background")
                             .arg(meanLevel, 0, 'f', 0);
-        return res;
+        return false;
     }
+    return true;
+}
 
+// Steps 2-3: the foreground mask (flat-fielded green, Otsu, opening); false (with a warning)
+// when cells and background cannot be told apart.
+bool findForeground(const SegmentationParams& p, SegmentationResult& res, SegmentState& s)
+{
     // 2. Foreground: flat-fielded green, Otsu. Cells are darker than the background.
-    cv::Mat flat = flatField(green);
-    cv::GaussianBlur(flat, flat, cv::Size(3, 3), 0);
-    cv::Mat mask;
+    s.flat = flatField(s.green);
+    cv::GaussianBlur(s.flat, s.flat, cv::Size(3, 3), 0);
+    const cv::Mat& flat = s.flat;
+    const cv::Mat& green = s.green;
+    cv::Mat& mask = s.mask;
     const double t = cv::threshold(flat, mask, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
-    const double meanLow = cv::mean(flat, mask)[0];
+    s.meanLow = cv::mean(flat, mask)[0];
     // Contrast is judged on the raw green too: flat-fielding divides by the background, which
     // also amplifies the noise of a dim, empty image.
-    const double contrast = std::min(cv::mean(flat, 255 - mask)[0] - meanLow,
+    const double contrast = std::min(cv::mean(flat, 255 - mask)[0] - s.meanLow,
                                      cv::mean(green, 255 - mask)[0] - cv::mean(green, mask)[0]);
     const double fgFraction = cv::countNonZero(mask) / double(mask.total());
     qCDebug(lcSegment) << "otsu" << t << "contrast" << contrast << "foreground" << fgFraction;
@@ -296,26 +324,31 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
         res.warnings << QStringLiteral("no contrast between cells and background (%1 grey levels): "
                                        "blank, dark or out-of-focus image")
                             .arg(contrast, 0, 'f', 1);
-        return res;
+        return false;
     }
     if (fgFraction > 0.9)
         res.warnings << QStringLiteral("%1 % of the image is foreground: not a thin smear field?")
                             .arg(fgFraction * 100.0, 0, 'f', 0);
 
     // 3. Clean-up: opening removes specks smaller than the 3x3 kernel.
-    const cv::Mat k3 = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
-    cv::morphologyEx(mask, mask, cv::MORPH_OPEN, k3);
+    s.k3 = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(3, 3));
+    cv::morphologyEx(mask, mask, cv::MORPH_OPEN, s.k3);
+    return true;
+}
 
-    // 4. Cell size.
+// Step 4: the typical cell area and diameter (given or estimated), then fills the cells'
+// pale centres; false (with a warning) when nothing looks like a cell.
+bool estimateCellSize(const SegmentationParams& p, SegmentationResult& res, SegmentState& s)
+{
     double cellArea = 0.0;
     if (p.cellDiameter > 0) {
         const double d = p.cellDiameter * res.scale;
         cellArea = M_PI * d * d / 4.0;
     } else {
-        const std::vector<Blob> blobs = externalBlobs(mask, nullptr);
+        const std::vector<Blob> blobs = externalBlobs(s.mask, nullptr);
         cellArea = typicalCellArea(blobs);
         if (cellArea <= 0.0)
-            cellArea = cellAreaFromDistancePeaks(mask);
+            cellArea = cellAreaFromDistancePeaks(s.mask);
         if (cellArea <= 0.0 && !blobs.empty())
             cellArea =
                 std::max_element(blobs.begin(), blobs.end(), [](const Blob& a, const Blob& b) {
@@ -324,204 +357,278 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
     }
     if (cellArea <= 0.0) {
         res.warnings << QStringLiteral("no cell-like objects found: not a thin smear field?");
-        return res;
+        return false;
     }
+    s.cellArea = cellArea;
     const double diameter = 2.0 * std::sqrt(cellArea / M_PI);
+    s.diameter = diameter;
     res.cellDiameter = diameter / res.scale;
     if (diameter < kMinWorkingDiameter)
         res.warnings << QStringLiteral(
                             "cells are only %1 px wide at the working resolution: results "
                             "unreliable (raise maxWorkingPixels or crop the image)")
                             .arg(diameter, 0, 'f', 1);
-    fillSmallHoles(mask, 0.5 * cellArea);
+    fillSmallHoles(s.mask, 0.5 * cellArea);
+    return true;
+}
 
+// Step 5: seeds at the distance-transform peaks, flooded over the foreground; false (with a
+// warning) when there is no seed.
+bool seedAndFlood(const SegmentationParams& p, SegmentationResult& res, SegmentState& s)
+{
     // 5. Seeds: distance-transform peaks, then watershed on the inverted distance map.
-    cv::Mat dist;
-    cv::distanceTransform(mask, dist, cv::DIST_L2, 3);
-    const double radius = diameter / 2.0;
-    const int win = std::max(3, int(2.0 * p.peakSeparation * radius) | 1);
+    cv::distanceTransform(s.mask, s.dist, cv::DIST_L2, 3);
+    s.radius = s.diameter / 2.0;
+    const int win = std::max(3, int(2.0 * p.peakSeparation * s.radius) | 1);
     cv::Mat dil;
-    cv::dilate(dist, dil, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(win, win)));
-    cv::Mat peaks = (dist >= dil - 1e-3f) & (dist >= float(p.minPeakDepth * radius));
+    cv::dilate(s.dist, dil, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(win, win)));
+    cv::Mat peaks = (s.dist >= dil - 1e-3f) & (s.dist >= float(p.minPeakDepth * s.radius));
     // A flat ridge gives several neighbouring maxima: join them into one seed.
-    cv::dilate(peaks, peaks, k3);
-    cv::Mat markers;
-    const int nSeeds = cv::connectedComponents(peaks, markers, 8, CV_32S) - 1;
+    cv::dilate(peaks, peaks, s.k3);
+    const int nSeeds = cv::connectedComponents(peaks, s.markers, 8, CV_32S) - 1;
     if (nSeeds <= 0) {
         res.warnings << QStringLiteral("no cell centres found: not a thin smear field?");
-        return res;
+        return false;
     }
     // Labels: 0 unknown, 1.. seeds; only foreground pixels are flooded.
-    markers.setTo(0, peaks == 0);
-    floodFromSeeds(dist, mask, markers);
+    s.markers.setTo(0, peaks == 0);
+    floodFromSeeds(s.dist, s.mask, s.markers);
+    s.nLabels = nSeeds + 1;
+    return true;
+}
 
+// Splits piece l again with finer seeds, inside the piece only; the new pieces take labels
+// s.nLabels.. (s.nLabels grows by their number).
+void resplitPiece(const SegmentationParams& p, SegmentState& s, int l)
+{
+    cv::Mat& markers = s.markers;
+    const cv::Rect roi = (s.boxes[size_t(l)] + cv::Size(2, 2) - cv::Point(1, 1)) &
+                         cv::Rect(0, 0, markers.cols, markers.rows);
+    const cv::Mat piece = (markers(roi) == l) & s.mask(roi);
+    cv::Mat pieceDist;
+    cv::distanceTransform(piece, pieceDist, cv::DIST_L2, 3);
+    const int win2 = std::max(3, int(2.0 * p.resplitSeparation * s.radius) | 1);
+    cv::Mat pieceDil;
+    cv::dilate(pieceDist, pieceDil,
+               cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(win2, win2)));
+    cv::Mat piecePeaks =
+        (pieceDist >= pieceDil - 1e-3f) & (pieceDist >= float(p.resplitDepth * s.radius));
+    cv::dilate(piecePeaks, piecePeaks, s.k3);
+    cv::Mat pieceMarkers;
+    const int k = cv::connectedComponents(piecePeaks, pieceMarkers, 8, CV_32S) - 1;
+    if (k < 2)
+        return;
+    pieceMarkers.setTo(0, piecePeaks == 0);
+    floodFromSeeds(pieceDist, piece, pieceMarkers);
+    // New labels nLabels.. replace l inside the piece; unreached pixels become lines.
+    cv::Mat target = markers(roi);
+    for (int y = 0; y < roi.height; ++y) {
+        const uchar* pm = piece.ptr<uchar>(y);
+        const int* src = pieceMarkers.ptr<int>(y);
+        int* dst = target.ptr<int>(y);
+        for (int x = 0; x < roi.width; ++x)
+            if (pm[x])
+                dst[x] = src[x] > 0 ? s.nLabels - 1 + src[x] : -1;
+    }
+    s.nLabels += k;
+}
+
+// Step 6: boxes and areas of the pieces; pieces still much larger than a cell are re-split.
+void resplitClumps(const SegmentationParams& p, SegmentState& s)
+{
     // 6. Pieces still much larger than a cell are clumps of three or more overlapping cells,
     // whose necks are shallower than the global peak criteria allow: split them again with
     // finer seeds, inside the piece only (so single cells elsewhere are never over-split).
-    int nLabels = nSeeds + 1;
-    std::vector<int> areas;
-    std::vector<cv::Rect> boxes = labelBoxes(markers, mask, nLabels, &areas);
+    s.boxes = labelBoxes(s.markers, s.mask, s.nLabels, &s.areas);
     if (p.resplitAbove > 0) {
-        const int nFirst = nLabels;
+        const int nFirst = s.nLabels;
         for (int l = 1; l < nFirst; ++l) {
-            if (areas[size_t(l)] <= p.resplitAbove * cellArea)
+            if (s.areas[size_t(l)] <= p.resplitAbove * s.cellArea)
                 continue;
-            const cv::Rect roi = (boxes[size_t(l)] + cv::Size(2, 2) - cv::Point(1, 1)) &
-                                 cv::Rect(0, 0, markers.cols, markers.rows);
-            const cv::Mat piece = (markers(roi) == l) & mask(roi);
-            cv::Mat pieceDist;
-            cv::distanceTransform(piece, pieceDist, cv::DIST_L2, 3);
-            const int win2 = std::max(3, int(2.0 * p.resplitSeparation * radius) | 1);
-            cv::Mat pieceDil;
-            cv::dilate(pieceDist, pieceDil,
-                       cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(win2, win2)));
-            cv::Mat piecePeaks =
-                (pieceDist >= pieceDil - 1e-3f) & (pieceDist >= float(p.resplitDepth * radius));
-            cv::dilate(piecePeaks, piecePeaks, k3);
-            cv::Mat pieceMarkers;
-            const int k = cv::connectedComponents(piecePeaks, pieceMarkers, 8, CV_32S) - 1;
-            if (k < 2)
-                continue;
-            pieceMarkers.setTo(0, piecePeaks == 0);
-            floodFromSeeds(pieceDist, piece, pieceMarkers);
-            // New labels nLabels.. replace l inside the piece; unreached pixels become lines.
-            cv::Mat target = markers(roi);
-            for (int y = 0; y < roi.height; ++y) {
-                const uchar* pm = piece.ptr<uchar>(y);
-                const int* src = pieceMarkers.ptr<int>(y);
-                int* dst = target.ptr<int>(y);
-                for (int x = 0; x < roi.width; ++x)
-                    if (pm[x])
-                        dst[x] = src[x] > 0 ? nLabels - 1 + src[x] : -1;
-            }
-            nLabels += k;
+            resplitPiece(p, s, l);
         }
-        if (nLabels != nFirst)
-            boxes = labelBoxes(markers, mask, nLabels, &areas);
+        if (s.nLabels != nFirst)
+            s.boxes = labelBoxes(s.markers, s.mask, s.nLabels, &s.areas);
     }
+}
 
-    // 7. Per-cell contours and filters.
-    std::vector<double> roundnesses;
-    const double nucleusLevel = p.nucleusLevel * meanLow;
-    const double minArea = p.minAreaFraction * cellArea;
-    const double maxArea = p.maxAreaFraction * cellArea;
+// Working-resolution contour -> original image coordinates.
+std::vector<cv::Point> toOriginal(const std::vector<cv::Point>& contour, double inv)
+{
+    std::vector<cv::Point> out;
+    out.reserve(contour.size());
+    for (const cv::Point& pt : contour)
+        out.emplace_back(int(std::lround((pt.x + 0.5) * inv - 0.5)),
+                         int(std::lround((pt.y + 0.5) * inv - 0.5)));
+    return out;
+}
+
+// Working-resolution box -> original image coordinates, clipped to the image.
+cv::Rect toOriginalBox(const cv::Rect& r, double inv, const cv::Mat& bgr)
+{
+    const int bx0 = int(std::floor(r.x * inv));
+    const int by0 = int(std::floor(r.y * inv));
+    const int bx1 = int(std::ceil((r.x + r.width) * inv));
+    const int by1 = int(std::ceil((r.y + r.height) * inv));
+    return cv::Rect(bx0, by0, bx1 - bx0, by1 - by0) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+}
+
+// One labelled piece at the working resolution: its outline and shape.
+struct Piece
+{
+    cv::Rect r;                     // box
+    cv::Rect pr;                    // box padded by one pixel
+    cv::Mat cellMask;               // the piece inside pr
+    std::vector<cv::Point> contour; // largest outline
+    double bestArea = 0.0;          // contourArea of the outline
+    double area = 0.0;              // pixel area
+    double roundness = 0.0;         // 4πA/P²
+};
+
+// Outline of piece l; false when it has no pixels or no outline.
+bool outlinePiece(const SegmentState& s, int l, Piece& pc)
+{
+    const cv::Mat& markers = s.markers;
+    pc.r = s.boxes[size_t(l)];
+    if (pc.r.empty())
+        return false;
+    // Pad by one pixel so findContours sees a closed outline.
+    pc.pr = (pc.r + cv::Size(2, 2) - cv::Point(1, 1)) & cv::Rect(0, 0, markers.cols, markers.rows);
+    pc.cellMask = (markers(pc.pr) == l) & s.mask(pc.pr);
+    // Watershed regions can hang on by one-pixel bridges along the lines; an opening
+    // removes them so the contour follows the cell instead of spiking along the line.
+    cv::morphologyEx(pc.cellMask, pc.cellMask, cv::MORPH_OPEN, s.k3);
+    std::vector<std::vector<cv::Point>> cs;
+    cv::findContours(pc.cellMask, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, pc.pr.tl());
+    if (cs.empty())
+        return false;
+    size_t best = 0;
+    double bestArea = -1.0;
+    for (size_t i = 0; i < cs.size(); ++i) {
+        const double a = cv::contourArea(cs[i]);
+        if (a > bestArea) {
+            bestArea = a;
+            best = i;
+        }
+    }
+    pc.contour = std::move(cs[best]);
+    pc.bestArea = bestArea;
+    // contourArea runs through pixel centres: add half the perimeter for the pixel area.
+    const double perimeter = cv::arcLength(pc.contour, true);
+    pc.area = bestArea + 0.5 * perimeter;
+    // Roundness 4πA/P² (1 for a disc; ~0.8 for a cell outline on the pixel grid).
+    pc.roundness = perimeter > 0 ? 4.0 * M_PI * bestArea / (perimeter * perimeter) : 0.0;
+    return true;
+}
+
+// A rejected piece that is as thick as a cell and larger than one: touching cells the
+// watershed left merged, kept to be shown and counted, not classified.
+void keepIfUnsplit(const SegmentationParams& p, SegmentationResult& res, const SegmentState& s,
+                   const Piece& pc)
+{
+    if (p.unsplitMinDepth > 0 && pc.area >= p.unsplitMinFraction * s.cellArea) {
+        const double inv = 1.0 / res.scale;
+        const int margin = std::max(0, p.edgeMargin);
+        const cv::Rect& r = pc.r;
+        double depth = 0.0;
+        cv::minMaxLoc(s.dist(pc.pr), nullptr, &depth, nullptr, nullptr, pc.cellMask);
+        if (depth >= p.unsplitMinDepth * s.radius) {
+            UnsplitRegion u;
+            u.contour = toOriginal(pc.contour, inv);
+            u.box = toOriginalBox(r, inv, s.bgr);
+            u.area = pc.area * inv * inv;
+            u.estimatedCells = std::max(2, int(std::lround(pc.area / s.cellArea)));
+            u.touchesEdge = r.x <= margin || r.br().x >= s.markers.cols - margin || r.y <= margin ||
+                            r.br().y >= s.markers.rows - margin;
+            res.unsplit.push_back(std::move(u));
+        }
+    }
+}
+
+// Adds the piece as a cell unless it is a border fragment too small to classify; true when
+// added.
+bool addCell(const SegmentationParams& p, SegmentationResult& res, const SegmentState& s,
+             const Piece& pc)
+{
     const double inv = 1.0 / res.scale;
     const int margin = std::max(0, p.edgeMargin);
-    // Working-resolution contour and box -> original image coordinates.
-    const auto toOriginal = [inv](const std::vector<cv::Point>& contour) {
-        std::vector<cv::Point> out;
-        out.reserve(contour.size());
-        for (const cv::Point& pt : contour)
-            out.emplace_back(int(std::lround((pt.x + 0.5) * inv - 0.5)),
-                             int(std::lround((pt.y + 0.5) * inv - 0.5)));
-        return out;
-    };
-    const auto toOriginalBox = [inv, &bgr](const cv::Rect& r) {
-        const int bx0 = int(std::floor(r.x * inv));
-        const int by0 = int(std::floor(r.y * inv));
-        const int bx1 = int(std::ceil((r.x + r.width) * inv));
-        const int by1 = int(std::ceil((r.y + r.height) * inv));
-        return cv::Rect(bx0, by0, bx1 - bx0, by1 - by0) & cv::Rect(0, 0, bgr.cols, bgr.rows);
-    };
-    for (int l = 1; l < nLabels; ++l) {
-        const cv::Rect r = boxes[size_t(l)];
-        if (r.empty())
-            continue;
-        // Pad by one pixel so findContours sees a closed outline.
-        const cv::Rect pr =
-            (r + cv::Size(2, 2) - cv::Point(1, 1)) & cv::Rect(0, 0, markers.cols, markers.rows);
-        cv::Mat cellMask = (markers(pr) == l) & mask(pr);
-        // Watershed regions can hang on by one-pixel bridges along the lines; an opening
-        // removes them so the contour follows the cell instead of spiking along the line.
-        cv::morphologyEx(cellMask, cellMask, cv::MORPH_OPEN, k3);
-        std::vector<std::vector<cv::Point>> cs;
-        cv::findContours(cellMask, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, pr.tl());
-        if (cs.empty())
-            continue;
-        size_t best = 0;
-        double bestArea = -1.0;
-        for (size_t i = 0; i < cs.size(); ++i) {
-            const double a = cv::contourArea(cs[i]);
-            if (a > bestArea) {
-                bestArea = a;
-                best = i;
-            }
+    const cv::Rect& r = pc.r;
+    SegmentedCell cell;
+    const bool cutX = r.x <= margin || r.br().x >= s.markers.cols - margin;
+    const bool cutY = r.y <= margin || r.br().y >= s.markers.rows - margin;
+    cell.touchesEdge = cutX || cutY;
+    // A border fragment: how much of the cell lies inside the image is its extent
+    // perpendicular to the border (the smaller one at a corner).
+    if (cell.touchesEdge && p.minEdgeVisible > 0) {
+        const int visible = std::min(cutX ? r.width : INT_MAX, cutY ? r.height : INT_MAX);
+        if (visible < p.minEdgeVisible * s.diameter) {
+            ++res.droppedEdgeFragments;
+            return false;
         }
-        // contourArea runs through pixel centres: add half the perimeter for the pixel area.
-        const double perimeter = cv::arcLength(cs[best], true);
-        const double area = bestArea + 0.5 * perimeter;
-        // Roundness 4πA/P² (1 for a disc; ~0.8 for a cell outline on the pixel grid).
-        const double roundness =
-            perimeter > 0 ? 4.0 * M_PI * bestArea / (perimeter * perimeter) : 0.0;
+    }
+    cell.contour = toOriginal(pc.contour, inv);
+    cell.box = toOriginalBox(r, inv, s.bgr);
+    const cv::Rect image(0, 0, s.bgr.cols, s.bgr.rows);
+    const int grow = int(std::lround(std::max(0.0, p.boxMargin) * res.cellDiameter));
+    cell.detectionBox = (cell.box + cv::Size(2 * grow, 2 * grow) - cv::Point(grow, grow)) & image;
+    cell.area = pc.area * inv * inv;
+    const cv::Moments mo = cv::moments(pc.contour);
+    cell.centre = mo.m00 > 0 ? cv::Point2f(float((mo.m10 / mo.m00 + 0.5) * inv - 0.5),
+                                           float((mo.m01 / mo.m00 + 0.5) * inv - 0.5))
+                             : cv::Point2f(float(cell.box.x + cell.box.width / 2.0),
+                                           float(cell.box.y + cell.box.height / 2.0));
+    res.cells.push_back(std::move(cell));
+    return true;
+}
+
+// Step 7: per-piece contours and filters; returns the roundness of every accepted cell.
+std::vector<double> collectCells(const SegmentationParams& p, SegmentationResult& res,
+                                 const SegmentState& s)
+{
+    std::vector<double> roundnesses;
+    const double nucleusLevel = p.nucleusLevel * s.meanLow;
+    const double minArea = p.minAreaFraction * s.cellArea;
+    const double maxArea = p.maxAreaFraction * s.cellArea;
+    for (int l = 1; l < s.nLabels; ++l) {
+        Piece pc;
+        if (!outlinePiece(s, l, pc))
+            continue;
         // Every test below drops the piece; their order only decides which dropped pieces are
         // reported as unsplit clumps, never which pieces become cells.
-        if (area < minArea)
+        if (pc.area < minArea)
             continue;
         // White blood cells: their nucleus is far darker than any red cell (green ~20-40 of
         // a 220 background against ~90-150 for red cells, parasites included); a piece that
         // is mostly such pixels is a nucleus, not a red cell. Parasite chromatin is as dark
         // but covers only a small part of its cell.
         if (p.maxNucleusFraction < 1.0) {
-            const cv::Mat dark = (flat(pr) < nucleusLevel) & cellMask;
-            if (cv::countNonZero(dark) > p.maxNucleusFraction * cv::countNonZero(cellMask))
+            const cv::Mat dark = (s.flat(pc.pr) < nucleusLevel) & pc.cellMask;
+            if (cv::countNonZero(dark) > p.maxNucleusFraction * cv::countNonZero(pc.cellMask))
                 continue;
         }
         // Two or more cells merged into one piece, and slabs that are no cell at all, are far
         // less round than any single cell; counting them would cost precision and never match.
-        const bool notRound = roundness < p.minRoundness;
+        const bool notRound = pc.roundness < p.minRoundness;
         // Thin or hollow shapes (scale bars, fibres, stain streaks) fill little of their box;
         // a cell, even an overlapped one, fills well over half of it (a disc: 0.785).
-        const bool hollow = area < 0.45 * double(r.area());
-        const bool tooLarge = area > maxArea;
+        const bool hollow = pc.area < 0.45 * double(pc.r.area());
+        const bool tooLarge = pc.area > maxArea;
         if (notRound || hollow || tooLarge) {
             if (tooLarge && !notRound && !hollow)
                 ++res.droppedClumps;
-            // Touching cells the watershed left merged: as thick as a cell (a fibre or a
-            // streak is not), larger than one. Kept to be shown and counted, not classified.
-            if (p.unsplitMinDepth > 0 && area >= p.unsplitMinFraction * cellArea) {
-                double depth = 0.0;
-                cv::minMaxLoc(dist(pr), nullptr, &depth, nullptr, nullptr, cellMask);
-                if (depth >= p.unsplitMinDepth * radius) {
-                    UnsplitRegion u;
-                    u.contour = toOriginal(cs[best]);
-                    u.box = toOriginalBox(r);
-                    u.area = area * inv * inv;
-                    u.estimatedCells = std::max(2, int(std::lround(area / cellArea)));
-                    u.touchesEdge = r.x <= margin || r.br().x >= markers.cols - margin ||
-                                    r.y <= margin || r.br().y >= markers.rows - margin;
-                    res.unsplit.push_back(std::move(u));
-                }
-            }
+            keepIfUnsplit(p, res, s, pc);
             continue;
         }
-        SegmentedCell cell;
-        const bool cutX = r.x <= margin || r.br().x >= markers.cols - margin;
-        const bool cutY = r.y <= margin || r.br().y >= markers.rows - margin;
-        cell.touchesEdge = cutX || cutY;
-        // A border fragment: how much of the cell lies inside the image is its extent
-        // perpendicular to the border (the smaller one at a corner).
-        if (cell.touchesEdge && p.minEdgeVisible > 0) {
-            const int visible = std::min(cutX ? r.width : INT_MAX, cutY ? r.height : INT_MAX);
-            if (visible < p.minEdgeVisible * diameter) {
-                ++res.droppedEdgeFragments;
-                continue;
-            }
-        }
-        cell.contour = toOriginal(cs[best]);
-        cell.box = toOriginalBox(r);
-        const cv::Rect image(0, 0, bgr.cols, bgr.rows);
-        const int grow = int(std::lround(std::max(0.0, p.boxMargin) * res.cellDiameter));
-        cell.detectionBox =
-            (cell.box + cv::Size(2 * grow, 2 * grow) - cv::Point(grow, grow)) & image;
-        cell.area = area * inv * inv;
-        const cv::Moments mo = cv::moments(cs[best]);
-        cell.centre = mo.m00 > 0 ? cv::Point2f(float((mo.m10 / mo.m00 + 0.5) * inv - 0.5),
-                                               float((mo.m01 / mo.m00 + 0.5) * inv - 0.5))
-                                 : cv::Point2f(float(cell.box.x + cell.box.width / 2.0),
-                                               float(cell.box.y + cell.box.height / 2.0));
-        res.cells.push_back(std::move(cell));
-        roundnesses.push_back(roundness);
+        if (addCell(p, res, s, pc))
+            roundnesses.push_back(pc.roundness);
     }
+    return roundnesses;
+}
+
+// The field-level warnings once the cells are known (clumps, roundness, coverage, count).
+void addFieldWarnings(SegmentationResult& res, const SegmentState& s,
+                      std::vector<double>& roundnesses)
+{
     if (res.droppedClumps > 0 && res.droppedClumps * 4 > int(res.cells.size()))
         res.warnings << QStringLiteral("%1 clumps or large objects could not be split into cells")
                             .arg(res.droppedClumps);
@@ -540,7 +647,7 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
     double cellPixels = 0.0;
     for (const SegmentedCell& c : res.cells)
         cellPixels += c.area;
-    const double foreground = double(cv::countNonZero(mask)) / (res.scale * res.scale);
+    const double foreground = double(cv::countNonZero(s.mask)) / (res.scale * res.scale);
     if (!res.cells.empty() && foreground > 0 && cellPixels < 0.3 * foreground)
         res.warnings << QStringLiteral("cells explain only %1 % of the dark objects: not a thin "
                                        "smear field?")
@@ -550,6 +657,19 @@ SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p
     else if (res.cells.size() < 5)
         res.warnings << QStringLiteral("only %1 cell-like objects: not a thin smear field?")
                             .arg(res.cells.size());
+}
+
+SegmentationResult segmentImpl(const cv::Mat& input, const SegmentationParams& p)
+{
+    SegmentationResult res;
+    res.imageSize = input.size();
+    SegmentState s;
+    if (!prepareWorkingImage(input, p, res, s) || !findForeground(p, res, s) ||
+        !estimateCellSize(p, res, s) || !seedAndFlood(p, res, s))
+        return res;
+    resplitClumps(p, s);
+    std::vector<double> roundnesses = collectCells(p, res, s);
+    addFieldWarnings(res, s, roundnesses);
     return res;
 }
 
