@@ -255,6 +255,219 @@ void drawMatrix(QPainter& p, const QRect& box, const Evaluation& e)
     p.restore();
 }
 
+// Title, disclaimer, folder and the patients / slides it holds.
+void writeHeader(Page& page, const ReportContent& c)
+{
+    page.text(c.title, 18, true, QColor(20, 50, 90));
+    page.text(QStringLiteral("Created %1").arg(c.created.toString(Qt::ISODate)), 9, false,
+              Qt::darkGray);
+    page.text(QStringLiteral("Decision support, research use only. Not a diagnostic device: "
+                             "every result must be "
+                             "confirmed by a qualified microscopist."),
+              10, true, QColor(170, 40, 40));
+    page.skip(10);
+    page.text(QStringLiteral("Folder"), 12, true);
+    page.text(c.folder, 10);
+    QStringList ids;
+    for (const auto& p : c.patients)
+        ids << p.id;
+    page.text(QStringLiteral("Patients / slides (%1): %2")
+                  .arg(ids.size())
+                  .arg(ids.join(QStringLiteral(", "))),
+              9);
+    page.skip(10);
+}
+
+// The result: counts, parasitemia (apparent and corrected), decision, domain, folder labels.
+void writeResult(Page& page, const ReportContent& c)
+{
+    page.text(QStringLiteral("Result"), 12, true);
+    page.text(
+        QStringLiteral(
+            "%1 cell images, %2 classified, %3 could not be read. %4 cells called parasitized: "
+            "apparent parasitemia %5 (95 % confidence interval of the count %6 to %7).")
+            .arg(c.images)
+            .arg(c.classified)
+            .arg(c.failed)
+            .arg(c.predictedParasitized)
+            .arg(pct(c.parasitemia), pct(c.parasitemiaLow), pct(c.parasitemiaHigh)),
+        10);
+    page.text(QStringLiteral("Corrected for the model's known errors: %1.")
+                  .arg(c.corrected.explanation()),
+              10);
+    page.text(QStringLiteral("Decision: %1.").arg(c.decision.reason), 10, true);
+    if (c.confirmedParasites > 0)
+        page.text(QStringLiteral("%1 cell(s) confirmed parasitized by %2.")
+                      .arg(c.confirmedParasites)
+                      .arg(c.confirmedBy.isEmpty() ? QStringLiteral("a reviewer") : c.confirmedBy),
+                  10);
+    if (c.domain)
+        page.text(c.domain->summary(), 10, c.domain->checked && !c.domain->inDomain,
+                  c.domain->checked && !c.domain->inDomain ? QColor(160, 0, 0)
+                                                           : QColor(Qt::darkGray));
+    if (!c.folderClasses.isEmpty()) {
+        QStringList parts;
+        for (auto it = c.folderClasses.cbegin(); it != c.folderClasses.cend(); ++it)
+            parts << QStringLiteral("%1: %2").arg(it.key()).arg(it.value());
+        page.text(QStringLiteral("Folder labels: %1").arg(parts.join(QStringLiteral(", "))), 10);
+    }
+    page.skip(6);
+}
+
+// One row per patient / slide: cells, called, apparent and corrected parasitemia, decision.
+void writePatientTable(Page& page, const ReportContent& c)
+{
+    const int W = page.width();
+    QList<QStringList> rows;
+    for (const auto& p : c.patients)
+        rows << QStringList{p.id,
+                            QString::number(p.cells),
+                            QString::number(p.predictedParasitized),
+                            pct(p.share),
+                            p.corrected.ok ? QStringLiteral("%1 (%2 - %3)")
+                                                 .arg(pct(p.corrected.corrected),
+                                                      pct(p.corrected.low), pct(p.corrected.high))
+                                           : QStringLiteral("-"),
+                            !p.decision.decided   ? QStringLiteral("undecided")
+                            : p.decision.infected ? QStringLiteral("infected")
+                                                  : QStringLiteral("not shown")};
+    page.table({QStringLiteral("Patient / slide"), QStringLiteral("Cells"),
+                QStringLiteral("Called"), QStringLiteral("Apparent"),
+                QStringLiteral("Corrected (95 % CI)"), QStringLiteral("Decision")},
+               rows,
+               {W * 22 / 100, W * 9 / 100, W * 10 / 100, W * 12 / 100, W * 29 / 100, W * 18 / 100});
+}
+
+// The model: name, weights, threshold and, from its card, how it was validated.
+void writeModel(Page& page, const ReportContent& c)
+{
+    page.text(QStringLiteral("Model"), 12, true);
+    const QJsonObject cv = c.modelCard.value(QStringLiteral("validation")).toObject();
+    page.text(QStringLiteral("%1; weights SHA-256 %2; decision threshold %3.")
+                  .arg(c.modelName, c.modelSha256.left(16))
+                  .arg(c.threshold, 0, 'f', 3),
+              10);
+    if (!c.modelCard.isEmpty()) {
+        const QJsonObject split = c.modelCard.value(QStringLiteral("split")).toObject();
+        const QString validation =
+            split.value(QStringLiteral("mode")).toString() == QLatin1String("none")
+                ? QStringLiteral("trained on every patient; figures pooled out-of-fold from "
+                                 "a %1-fold cross-validation by patient (seed %2)")
+                      .arg(split.value(QStringLiteral("folds")).toInt())
+                      .arg(split.value(QStringLiteral("seed")).toVariant().toString())
+                : QStringLiteral("validation split by %1 (fraction %2, seed %3)")
+                      .arg(split.value(QStringLiteral("mode")).toString())
+                      .arg(split.value(QStringLiteral("val_fraction")).toDouble())
+                      .arg(split.value(QStringLiteral("seed")).toVariant().toString());
+        page.text(QStringLiteral("Architecture %1, %2 parameters, trained %3; %4.")
+                      .arg(c.modelCard.value(QStringLiteral("architecture")).toString())
+                      .arg(c.modelCard.value(QStringLiteral("parameters")).toVariant().toString())
+                      .arg(c.modelCard.value(QStringLiteral("date")).toString(), validation),
+                  9, false, Qt::darkGray);
+        auto level = [](const QJsonObject& o) {
+            return QStringLiteral("accuracy %1, sensitivity %2, specificity %3, AUC %4")
+                .arg(pct(o.value(QStringLiteral("accuracy")).toDouble()),
+                     pct(o.value(QStringLiteral("sensitivity")).toDouble()),
+                     pct(o.value(QStringLiteral("specificity")).toDouble()))
+                .arg(o.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4);
+        };
+        if (cv.contains(QStringLiteral("cell_level")))
+            page.text(QStringLiteral("Validation on held-out patients, cell level: %1.")
+                          .arg(level(cv.value(QStringLiteral("cell_level")).toObject())),
+                      9, false, Qt::darkGray);
+        if (cv.contains(QStringLiteral("patient_level")))
+            page.text(QStringLiteral("Patient level: %1.")
+                          .arg(level(cv.value(QStringLiteral("patient_level")).toObject())),
+                      9, false, Qt::darkGray);
+    }
+    page.skip(10);
+}
+
+// The evaluation against the folder labels: figures, confusion matrix, ROC, per-class table.
+void writeEvaluation(Page& page, const Evaluation& e)
+{
+    const int W = page.width();
+    QPainter& painter = page.painter();
+    page.text(QStringLiteral("Evaluation against the folder labels"), 12, true);
+    const ClassificationReport& r = e.report;
+    page.text(
+        QStringLiteral("Accuracy %1, sensitivity %2, specificity %3, precision %4, F1 %5; "
+                       "%6 false positives, "
+                       "%7 false negatives; AUC %8; expected calibration error %9.")
+            .arg(pct(r.accuracy), pct(r.sensitivity), pct(r.specificity), pct(r.precision))
+            .arg(r.f1, 0, 'f', 3)
+            .arg(r.falsePositives)
+            .arg(r.falseNegatives)
+            .arg(e.roc.auc ? QString::number(*e.roc.auc, 'f', 4) : QStringLiteral("undefined"))
+            .arg(e.calibration.ece, 0, 'f', 4),
+        10);
+    for (const QString& w : e.warnings)
+        page.text(QStringLiteral("Note: %1").arg(w), 9, false, QColor(160, 90, 0));
+    const int h = W * 36 / 100;
+    page.need(h + 80);
+    QFont f = painter.font();
+    f.setPointSize(9);
+    f.setBold(false);
+    painter.setFont(f);
+    const int top = page.y() + painter.fontMetrics().height() + 8;
+    drawMatrix(painter, QRect(0, top, W * 48 / 100, h), e);
+    drawRoc(painter, QRect(W * 58 / 100, top, W * 38 / 100, h), e);
+    page.skip(h + painter.fontMetrics().height() * 3);
+    QList<QStringList> rep;
+    for (const ClassScores& s : r.perClass)
+        rep << QStringList{s.name, QString::number(s.precision, 'f', 4),
+                           QString::number(s.recall, 'f', 4), QString::number(s.f1, 'f', 4),
+                           QString::number(s.support)};
+    rep << QStringList{r.macro.name, QString::number(r.macro.precision, 'f', 4),
+                       QString::number(r.macro.recall, 'f', 4), QString::number(r.macro.f1, 'f', 4),
+                       QString::number(r.macro.support)};
+    rep << QStringList{r.weighted.name, QString::number(r.weighted.precision, 'f', 4),
+                       QString::number(r.weighted.recall, 'f', 4),
+                       QString::number(r.weighted.f1, 'f', 4), QString::number(r.weighted.support)};
+    page.table({QString(), QStringLiteral("precision"), QStringLiteral("recall"),
+                QStringLiteral("f1-score"), QStringLiteral("support")},
+               rep, {W * 28 / 100, W * 18 / 100, W * 18 / 100, W * 18 / 100, W * 18 / 100});
+}
+
+// Gallery of the cells called parasitized, six per row, with probability and patient.
+void writeFlaggedGallery(Page& page, const ReportContent& c)
+{
+    const int W = page.width();
+    QPainter& painter = page.painter();
+    page.text(QStringLiteral("Cells called parasitized (highest probability first, %1 shown)")
+                  .arg(c.flagged.size()),
+              12, true);
+    const int cols = 6, gap = 10;
+    const int tile = (W - gap * (cols - 1)) / cols;
+    QFont f = painter.font();
+    f.setPointSize(8);
+    f.setBold(false);
+    painter.setFont(f);
+    const int caption = painter.fontMetrics().height() * 2 + 4;
+    for (int i = 0; i < c.flagged.size(); ++i) {
+        if (i % cols == 0) {
+            if (i > 0)
+                page.skip(tile + caption + gap);
+            page.need(tile + caption);
+        }
+        const auto& fl = c.flagged.at(i);
+        const QRect r((i % cols) * (tile + gap), page.y(), tile, tile);
+        const QImage img = loadThumbnail(fl.path, 256);
+        painter.fillRect(r, Qt::black);
+        if (!img.isNull()) {
+            const QSize s = img.size().scaled(r.size(), Qt::KeepAspectRatio);
+            painter.drawImage(QRect(r.center().x() - s.width() / 2, r.center().y() - s.height() / 2,
+                                    s.width(), s.height()),
+                              img);
+        }
+        painter.setPen(Qt::black);
+        painter.drawText(
+            QRect(r.left(), r.bottom() + 2, tile, caption), Qt::AlignHCenter | Qt::TextWordWrap,
+            QStringLiteral("P = %1\n%2").arg(fl.probability, 0, 'f', 3).arg(fl.patient));
+    }
+    page.skip(tile + caption + gap);
+}
+
 } // namespace
 
 bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
@@ -274,205 +487,15 @@ bool writePdfReport(const ReportContent& c, const QString& path, QString* error)
         writer.setCreator(QStringLiteral("MalariaLens"));
         QPainter painter(&writer);
         Page page(writer, painter);
-        const int W = page.width();
 
-        page.text(c.title, 18, true, QColor(20, 50, 90));
-        page.text(QStringLiteral("Created %1").arg(c.created.toString(Qt::ISODate)), 9, false,
-                  Qt::darkGray);
-        page.text(QStringLiteral("Decision support, research use only. Not a diagnostic device: "
-                                 "every result must be "
-                                 "confirmed by a qualified microscopist."),
-                  10, true, QColor(170, 40, 40));
-        page.skip(10);
-        page.text(QStringLiteral("Folder"), 12, true);
-        page.text(c.folder, 10);
-        QStringList ids;
-        for (const auto& p : c.patients)
-            ids << p.id;
-        page.text(QStringLiteral("Patients / slides (%1): %2")
-                      .arg(ids.size())
-                      .arg(ids.join(QStringLiteral(", "))),
-                  9);
-        page.skip(10);
-
-        page.text(QStringLiteral("Result"), 12, true);
-        page.text(
-            QStringLiteral(
-                "%1 cell images, %2 classified, %3 could not be read. %4 cells called parasitized: "
-                "apparent parasitemia %5 (95 % confidence interval of the count %6 to %7).")
-                .arg(c.images)
-                .arg(c.classified)
-                .arg(c.failed)
-                .arg(c.predictedParasitized)
-                .arg(pct(c.parasitemia), pct(c.parasitemiaLow), pct(c.parasitemiaHigh)),
-            10);
-        page.text(QStringLiteral("Corrected for the model's known errors: %1.")
-                      .arg(c.corrected.explanation()),
-                  10);
-        page.text(QStringLiteral("Decision: %1.").arg(c.decision.reason), 10, true);
-        if (c.confirmedParasites > 0)
-            page.text(
-                QStringLiteral("%1 cell(s) confirmed parasitized by %2.")
-                    .arg(c.confirmedParasites)
-                    .arg(c.confirmedBy.isEmpty() ? QStringLiteral("a reviewer") : c.confirmedBy),
-                10);
-        if (c.domain)
-            page.text(c.domain->summary(), 10, c.domain->checked && !c.domain->inDomain,
-                      c.domain->checked && !c.domain->inDomain ? QColor(160, 0, 0)
-                                                               : QColor(Qt::darkGray));
-        if (!c.folderClasses.isEmpty()) {
-            QStringList parts;
-            for (auto it = c.folderClasses.cbegin(); it != c.folderClasses.cend(); ++it)
-                parts << QStringLiteral("%1: %2").arg(it.key()).arg(it.value());
-            page.text(QStringLiteral("Folder labels: %1").arg(parts.join(QStringLiteral(", "))),
-                      10);
-        }
-        page.skip(6);
-        QList<QStringList> rows;
-        for (const auto& p : c.patients)
-            rows << QStringList{p.id,
-                                QString::number(p.cells),
-                                QString::number(p.predictedParasitized),
-                                pct(p.share),
-                                p.corrected.ok
-                                    ? QStringLiteral("%1 (%2 - %3)")
-                                          .arg(pct(p.corrected.corrected), pct(p.corrected.low),
-                                               pct(p.corrected.high))
-                                    : QStringLiteral("-"),
-                                !p.decision.decided   ? QStringLiteral("undecided")
-                                : p.decision.infected ? QStringLiteral("infected")
-                                                      : QStringLiteral("not shown")};
-        page.table(
-            {QStringLiteral("Patient / slide"), QStringLiteral("Cells"), QStringLiteral("Called"),
-             QStringLiteral("Apparent"), QStringLiteral("Corrected (95 % CI)"),
-             QStringLiteral("Decision")},
-            rows,
-            {W * 22 / 100, W * 9 / 100, W * 10 / 100, W * 12 / 100, W * 29 / 100, W * 18 / 100});
-
-        page.text(QStringLiteral("Model"), 12, true);
-        const QJsonObject cv = c.modelCard.value(QStringLiteral("validation")).toObject();
-        page.text(QStringLiteral("%1; weights SHA-256 %2; decision threshold %3.")
-                      .arg(c.modelName, c.modelSha256.left(16))
-                      .arg(c.threshold, 0, 'f', 3),
-                  10);
-        if (!c.modelCard.isEmpty()) {
-            const QJsonObject split = c.modelCard.value(QStringLiteral("split")).toObject();
-            const QString validation =
-                split.value(QStringLiteral("mode")).toString() == QLatin1String("none")
-                    ? QStringLiteral("trained on every patient; figures pooled out-of-fold from "
-                                     "a %1-fold cross-validation by patient (seed %2)")
-                          .arg(split.value(QStringLiteral("folds")).toInt())
-                          .arg(split.value(QStringLiteral("seed")).toVariant().toString())
-                    : QStringLiteral("validation split by %1 (fraction %2, seed %3)")
-                          .arg(split.value(QStringLiteral("mode")).toString())
-                          .arg(split.value(QStringLiteral("val_fraction")).toDouble())
-                          .arg(split.value(QStringLiteral("seed")).toVariant().toString());
-            page.text(
-                QStringLiteral("Architecture %1, %2 parameters, trained %3; %4.")
-                    .arg(c.modelCard.value(QStringLiteral("architecture")).toString())
-                    .arg(c.modelCard.value(QStringLiteral("parameters")).toVariant().toString())
-                    .arg(c.modelCard.value(QStringLiteral("date")).toString(), validation),
-                9, false, Qt::darkGray);
-            auto level = [](const QJsonObject& o) {
-                return QStringLiteral("accuracy %1, sensitivity %2, specificity %3, AUC %4")
-                    .arg(pct(o.value(QStringLiteral("accuracy")).toDouble()),
-                         pct(o.value(QStringLiteral("sensitivity")).toDouble()),
-                         pct(o.value(QStringLiteral("specificity")).toDouble()))
-                    .arg(o.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4);
-            };
-            if (cv.contains(QStringLiteral("cell_level")))
-                page.text(QStringLiteral("Validation on held-out patients, cell level: %1.")
-                              .arg(level(cv.value(QStringLiteral("cell_level")).toObject())),
-                          9, false, Qt::darkGray);
-            if (cv.contains(QStringLiteral("patient_level")))
-                page.text(QStringLiteral("Patient level: %1.")
-                              .arg(level(cv.value(QStringLiteral("patient_level")).toObject())),
-                          9, false, Qt::darkGray);
-        }
-        page.skip(10);
-
-        if (c.evaluation) {
-            const Evaluation& e = *c.evaluation;
-            page.text(QStringLiteral("Evaluation against the folder labels"), 12, true);
-            const ClassificationReport& r = e.report;
-            page.text(
-                QStringLiteral("Accuracy %1, sensitivity %2, specificity %3, precision %4, F1 %5; "
-                               "%6 false positives, "
-                               "%7 false negatives; AUC %8; expected calibration error %9.")
-                    .arg(pct(r.accuracy), pct(r.sensitivity), pct(r.specificity), pct(r.precision))
-                    .arg(r.f1, 0, 'f', 3)
-                    .arg(r.falsePositives)
-                    .arg(r.falseNegatives)
-                    .arg(e.roc.auc ? QString::number(*e.roc.auc, 'f', 4)
-                                   : QStringLiteral("undefined"))
-                    .arg(e.calibration.ece, 0, 'f', 4),
-                10);
-            for (const QString& w : e.warnings)
-                page.text(QStringLiteral("Note: %1").arg(w), 9, false, QColor(160, 90, 0));
-            const int h = W * 36 / 100;
-            page.need(h + 80);
-            QFont f = painter.font();
-            f.setPointSize(9);
-            f.setBold(false);
-            painter.setFont(f);
-            const int top = page.y() + painter.fontMetrics().height() + 8;
-            drawMatrix(painter, QRect(0, top, W * 48 / 100, h), e);
-            drawRoc(painter, QRect(W * 58 / 100, top, W * 38 / 100, h), e);
-            page.skip(h + painter.fontMetrics().height() * 3);
-            QList<QStringList> rep;
-            for (const ClassScores& s : r.perClass)
-                rep << QStringList{s.name, QString::number(s.precision, 'f', 4),
-                                   QString::number(s.recall, 'f', 4), QString::number(s.f1, 'f', 4),
-                                   QString::number(s.support)};
-            rep << QStringList{r.macro.name, QString::number(r.macro.precision, 'f', 4),
-                               QString::number(r.macro.recall, 'f', 4),
-                               QString::number(r.macro.f1, 'f', 4),
-                               QString::number(r.macro.support)};
-            rep << QStringList{r.weighted.name, QString::number(r.weighted.precision, 'f', 4),
-                               QString::number(r.weighted.recall, 'f', 4),
-                               QString::number(r.weighted.f1, 'f', 4),
-                               QString::number(r.weighted.support)};
-            page.table({QString(), QStringLiteral("precision"), QStringLiteral("recall"),
-                        QStringLiteral("f1-score"), QStringLiteral("support")},
-                       rep, {W * 28 / 100, W * 18 / 100, W * 18 / 100, W * 18 / 100, W * 18 / 100});
-        }
-
-        if (!c.flagged.isEmpty()) {
-            page.text(
-                QStringLiteral("Cells called parasitized (highest probability first, %1 shown)")
-                    .arg(c.flagged.size()),
-                12, true);
-            const int cols = 6, gap = 10;
-            const int tile = (W - gap * (cols - 1)) / cols;
-            QFont f = painter.font();
-            f.setPointSize(8);
-            f.setBold(false);
-            painter.setFont(f);
-            const int caption = painter.fontMetrics().height() * 2 + 4;
-            for (int i = 0; i < c.flagged.size(); ++i) {
-                if (i % cols == 0) {
-                    if (i > 0)
-                        page.skip(tile + caption + gap);
-                    page.need(tile + caption);
-                }
-                const auto& fl = c.flagged.at(i);
-                const QRect r((i % cols) * (tile + gap), page.y(), tile, tile);
-                const QImage img = loadThumbnail(fl.path, 256);
-                painter.fillRect(r, Qt::black);
-                if (!img.isNull()) {
-                    const QSize s = img.size().scaled(r.size(), Qt::KeepAspectRatio);
-                    painter.drawImage(QRect(r.center().x() - s.width() / 2,
-                                            r.center().y() - s.height() / 2, s.width(), s.height()),
-                                      img);
-                }
-                painter.setPen(Qt::black);
-                painter.drawText(
-                    QRect(r.left(), r.bottom() + 2, tile, caption),
-                    Qt::AlignHCenter | Qt::TextWordWrap,
-                    QStringLiteral("P = %1\n%2").arg(fl.probability, 0, 'f', 3).arg(fl.patient));
-            }
-            page.skip(tile + caption + gap);
-        }
+        writeHeader(page, c);
+        writeResult(page, c);
+        writePatientTable(page, c);
+        writeModel(page, c);
+        if (c.evaluation)
+            writeEvaluation(page, *c.evaluation);
+        if (!c.flagged.isEmpty())
+            writeFlaggedGallery(page, c);
         page.text(QStringLiteral("MalariaLens: decision support, research use only."), 8, false,
                   Qt::darkGray);
         if (!painter.end()) {
