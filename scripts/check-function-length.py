@@ -3,7 +3,7 @@
 
 A function is a definition line starting at column 0 followed by a line that is exactly `{`
 at column 0; its length runs from that `{` to the matching `}` at column 0, both included.
-Usage: scripts/check-function-length.py [--max N] [DIR...]   (default dirs: core models ui
+Usage: scripts/check-function-length.py [--max N] [DIR|FILE...]   (default dirs: core models ui
 app bench, relative to the repository root). Prints `path:line: name (N lines)` for each
 function over the limit and exits 1 if there is any, 0 otherwise.
 """
@@ -52,21 +52,25 @@ def long_functions(path, limit):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max", type=int, default=150, help="longest allowed function")
-    parser.add_argument("dirs", nargs="*", help="folders to scan (default: %(default)s)")
+    parser.add_argument(
+        "dirs", nargs="*", help="folders or .cpp files to scan (default: " + " ".join(DEFAULT_DIRS) + ")"
+    )
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     dirs = args.dirs or [os.path.join(root, d) for d in DEFAULT_DIRS]
     bad = 0
+    paths = []
     for top in dirs:
+        if os.path.isfile(top):
+            paths.append(top)
+            continue
         for dirpath, dirnames, filenames in os.walk(top):
             dirnames.sort()
-            for name in sorted(filenames):
-                if not name.endswith(".cpp"):
-                    continue
-                path = os.path.join(dirpath, name)
-                for line, func, length in long_functions(path, args.max):
-                    print(f"{os.path.relpath(path, root)}:{line}: {func} ({length} lines)")
-                    bad += 1
+            paths += [os.path.join(dirpath, n) for n in sorted(filenames) if n.endswith(".cpp")]
+    for path in paths:
+        for line, func, length in long_functions(path, args.max):
+            print(f"{os.path.relpath(path, root)}:{line}: {func} ({length} lines)")
+            bad += 1
     return 1 if bad else 0
 
 
