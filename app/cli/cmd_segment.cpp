@@ -69,11 +69,38 @@ bool writeCellsCsv(const QString& path, const Items& items, QString* error)
     return writeFileAtomically(path, csv.toUtf8(), error);
 }
 
-} // namespace
-
-int runSegment(const QStringList& args)
+// The options of one run, checked, and what they load (annotations, classifier).
+struct SegmentRun
 {
-    QCommandLineParser p;
+    double threshold = 0.5;
+    double minIou = 0.5;
+    QString colour;
+    bool excludeEdge = false;
+    bool json = false;
+    QFileInfo info;
+    QStringList files;
+    std::optional<FieldAnnotationSet> truth;
+    QString overlayDir;
+    QString exportDir;
+    Classifier classifier;
+    bool classify = false;
+    QString classifyNote;
+    FieldOptions options;
+};
+
+// What one field gave: its analysis, evaluation and the files written for it.
+struct Item
+{
+    FieldResult result;
+    std::optional<FieldEvaluation> eval;
+    QString overlayError;
+    int exportedParasitized = 0, exportedUninfected = 0;
+    QString exportError;
+    std::vector<CellAppearance> appearances; ///< of the classified cells (domain check)
+};
+
+void addSegmentOptions(QCommandLineParser& p)
+{
     p.setApplicationDescription(QStringLiteral(
         "Find the red blood cells of whole thin-smear field images (one image or every image "
         "of a folder), classify each cell with the active model, and report cells, "
@@ -122,69 +149,81 @@ int runSegment(const QStringList& args)
     p.addOption({QStringLiteral("threads"),
                  QStringLiteral("fields analysed in parallel (default: cores)"),
                  QStringLiteral("N"), QString::number(QThread::idealThreadCount())});
-    if (const std::optional<int> exitCode = parseArguments(p, args))
-        return *exitCode;
+}
+
+// --threshold, --iou, --colour and the fields to analyse; an exit code when one is wrong.
+std::optional<int> parseInputs(const QCommandLineParser& p, SegmentRun& run)
+{
     if (p.positionalArguments().size() != 1) {
         printError(QStringLiteral("segment: expected one image or folder (see --help)"));
         return 2;
     }
     bool okThreshold = false, okIou = false;
-    const double threshold = p.value(QStringLiteral("threshold")).toDouble(&okThreshold);
-    const double minIou = p.value(QStringLiteral("iou")).toDouble(&okIou);
-    if (!okThreshold || threshold < 0 || threshold > 1 || !okIou || minIou <= 0 || minIou > 1) {
+    run.threshold = p.value(QStringLiteral("threshold")).toDouble(&okThreshold);
+    run.minIou = p.value(QStringLiteral("iou")).toDouble(&okIou);
+    if (!okThreshold || run.threshold < 0 || run.threshold > 1 || !okIou || run.minIou <= 0 ||
+        run.minIou > 1) {
         printError(QStringLiteral("segment: --threshold and --iou take a number in (0, 1]"));
         return 2;
     }
-    const QString colour = p.value(QStringLiteral("colour"));
+    run.colour = p.value(QStringLiteral("colour"));
     ColourNormalization colourMode = ColourNormalization::Shift;
-    if (colour == QLatin1String("none"))
+    if (run.colour == QLatin1String("none"))
         colourMode = ColourNormalization::None;
-    else if (colour == QLatin1String("reinhard"))
+    else if (run.colour == QLatin1String("reinhard"))
         colourMode = ColourNormalization::Reinhard;
-    else if (colour != QLatin1String("shift")) {
+    else if (run.colour != QLatin1String("shift")) {
         printError(QStringLiteral("segment: --colour takes none, shift or reinhard"));
         return 2;
     }
-    const bool excludeEdge = p.isSet(QStringLiteral("exclude-edge"));
-    const bool json = p.isSet(QStringLiteral("json"));
+    run.options.threshold = run.threshold;
+    run.options.colourNormalization = colourMode;
+    run.excludeEdge = p.isSet(QStringLiteral("exclude-edge"));
+    run.json = p.isSet(QStringLiteral("json"));
 
     const QString path = p.positionalArguments().first();
-    const QFileInfo info(path);
-    QStringList files;
-    if (info.isDir())
-        files = fieldImagesInFolder(path);
-    else if (info.isFile())
-        files << info.absoluteFilePath();
-    if (files.isEmpty()) {
-        printError(info.exists() ? QStringLiteral("segment: no images in %1").arg(path)
-                                 : QStringLiteral("segment: %1 does not exist").arg(path));
+    run.info = QFileInfo(path);
+    if (run.info.isDir())
+        run.files = fieldImagesInFolder(path);
+    else if (run.info.isFile())
+        run.files << run.info.absoluteFilePath();
+    if (run.files.isEmpty()) {
+        printError(run.info.exists() ? QStringLiteral("segment: no images in %1").arg(path)
+                                     : QStringLiteral("segment: %1 does not exist").arg(path));
         return 1;
     }
+    return std::nullopt;
+}
 
-    std::optional<FieldAnnotationSet> truth;
+// --annotations, --overlay and --export-crops (folders created); an exit code on failure.
+std::optional<int> prepareOutputs(const QCommandLineParser& p, SegmentRun& run)
+{
     if (p.isSet(QStringLiteral("annotations"))) {
-        truth = loadFieldAnnotations(p.value(QStringLiteral("annotations")));
-        if (!truth->ok()) {
-            printError(QStringLiteral("segment: %1").arg(truth->error));
+        run.truth = loadFieldAnnotations(p.value(QStringLiteral("annotations")));
+        if (!run.truth->ok()) {
+            printError(QStringLiteral("segment: %1").arg(run.truth->error));
             return 1;
         }
     }
 
-    const QString overlayDir = p.value(QStringLiteral("overlay"));
-    if (!overlayDir.isEmpty() && !QDir().mkpath(overlayDir)) {
-        printError(QStringLiteral("segment: cannot create %1").arg(overlayDir));
+    run.overlayDir = p.value(QStringLiteral("overlay"));
+    if (!run.overlayDir.isEmpty() && !QDir().mkpath(run.overlayDir)) {
+        printError(QStringLiteral("segment: cannot create %1").arg(run.overlayDir));
         return 1;
     }
 
     // Labelled crops for fine-tuning. They must not land in the folder being analysed (a
     // second run would read them as fields).
-    const QString exportDir = p.value(QStringLiteral("export-crops"));
+    run.exportDir = p.value(QStringLiteral("export-crops"));
+    const QString& exportDir = run.exportDir;
     if (!exportDir.isEmpty()) {
-        if (!truth) {
+        if (!run.truth) {
             printError(QStringLiteral("segment: --export-crops needs --annotations"));
             return 2;
         }
-        const QString in = QFileInfo(info.isDir() ? path : info.absolutePath()).absoluteFilePath();
+        const QString path = p.positionalArguments().first();
+        const QString in =
+            QFileInfo(run.info.isDir() ? path : run.info.absolutePath()).absoluteFilePath();
         const QString outAbs = QFileInfo(exportDir).absoluteFilePath();
         if (outAbs == in || outAbs.startsWith(in + QLatin1Char('/'))) {
             printError(QStringLiteral("segment: --export-crops must be outside the image folder"));
@@ -196,31 +235,31 @@ int runSegment(const QStringList& args)
             return 1;
         }
     }
+    return std::nullopt;
+}
 
-    // The classifier: an explicit file must load; without one the embedded model is used
-    // when the build has it, otherwise segmentation runs alone and says so.
-    Classifier classifier;
-    bool classify = !p.isSet(QStringLiteral("no-classify"));
-    QString classifyNote;
-    if (classify) {
+// The classifier: an explicit file must load; without one the embedded model is used
+// when the build has it, otherwise segmentation runs alone and says so.
+std::optional<int> loadClassifier(const QCommandLineParser& p, SegmentRun& run)
+{
+    run.classify = !p.isSet(QStringLiteral("no-classify"));
+    if (run.classify) {
         if (p.isSet(QStringLiteral("model"))) {
-            if (!classifier.load(p.value(QStringLiteral("model")))) {
-                printError(QStringLiteral("segment: %1").arg(classifier.errorString()));
+            if (!run.classifier.load(p.value(QStringLiteral("model")))) {
+                printError(QStringLiteral("segment: %1").arg(run.classifier.errorString()));
                 return 1;
             }
-        } else if (!Classifier::hasEmbeddedModel() || !classifier.loadEmbedded()) {
-            classify = false;
-            classifyNote = QStringLiteral("no model given and none embedded in this build: "
-                                          "segmentation only (use --model FILE)");
-            printError(QStringLiteral("segment: %1").arg(classifyNote));
+        } else if (!Classifier::hasEmbeddedModel() || !run.classifier.loadEmbedded()) {
+            run.classify = false;
+            run.classifyNote = QStringLiteral("no model given and none embedded in this build: "
+                                              "segmentation only (use --model FILE)");
+            printError(QStringLiteral("segment: %1").arg(run.classifyNote));
         }
     }
 
-    FieldOptions options;
-    options.threshold = threshold;
-    options.colourNormalization = colourMode;
-    if (classify) {
-        options.classifier = [classifier](const std::vector<cv::Mat>& crops, QString* error) {
+    if (run.classify) {
+        run.options.classifier = [classifier = run.classifier](const std::vector<cv::Mat>& crops,
+                                                               QString* error) {
             std::vector<cv::Mat> in;
             in.reserve(crops.size());
             for (const cv::Mat& c : crops)
@@ -228,126 +267,101 @@ int runSegment(const QStringList& args)
             return classifier.predict(in, error);
         };
     }
+    return std::nullopt;
+}
 
-    struct Item
-    {
-        FieldResult result;
-        std::optional<FieldEvaluation> eval;
-        QString overlayError;
-        int exportedParasitized = 0, exportedUninfected = 0;
-        QString exportError;
-        std::vector<CellAppearance> appearances; ///< of the classified cells (domain check)
-    };
-    // Writes the crops of the detections that match an annotated cell; the crop is the one the
-    // classifier would see (classifierCrops), so fine-tuning trains on inference-time input.
-    const auto exportCrops = [](const cv::Mat& image, const FieldResult& r,
-                                const FieldAnnotation& annotation, const FieldOptions& o,
-                                double iou, const QDir& out, Item* item) {
-        const FieldAnnotation fa = annotation.clippedTo(r.imageSize);
-        std::vector<cv::Rect> truthBoxes;
-        std::vector<const AnnotatedObject*> truthObjects;
-        for (const AnnotatedObject& obj : fa.objects) {
-            if (obj.difficult)
-                continue;
-            truthBoxes.push_back(obj.box);
-            truthObjects.push_back(&obj);
+// Writes the crops of the detections that match an annotated cell; the crop is the one the
+// classifier would see (classifierCrops), so fine-tuning trains on inference-time input.
+void exportCrops(const cv::Mat& image, const FieldResult& r, const FieldAnnotation& annotation,
+                 const FieldOptions& o, double iou, const QDir& out, Item* item)
+{
+    const FieldAnnotation fa = annotation.clippedTo(r.imageSize);
+    std::vector<cv::Rect> truthBoxes;
+    std::vector<const AnnotatedObject*> truthObjects;
+    for (const AnnotatedObject& obj : fa.objects) {
+        if (obj.difficult)
+            continue;
+        truthBoxes.push_back(obj.box);
+        truthObjects.push_back(&obj);
+    }
+    const std::vector<int> match = matchBoxes(r.boxes(false), truthBoxes, iou);
+    std::vector<size_t> which;
+    for (size_t i = 0; i < match.size(); ++i)
+        if (match[i] >= 0)
+            which.push_back(i);
+    const std::vector<cv::Mat> crops = classifierCrops(image, r.cells, which, o);
+    const QString id = fieldCropId(r.path);
+    const QString base = QFileInfo(r.path).completeBaseName();
+    for (size_t k = 0; k < which.size(); ++k) {
+        if (crops[k].empty())
+            continue;
+        const AnnotatedObject& obj = *truthObjects[size_t(match[which[k]])];
+        QString type = obj.infected ? obj.type.toLower() : QStringLiteral("rbc");
+        type.replace(QLatin1Char(' '), QLatin1Char('-'));
+        const QString name = QStringLiteral("%1_%2_cell%3_%4.png")
+                                 .arg(id, base)
+                                 .arg(which[k], 3, 10, QLatin1Char('0'))
+                                 .arg(type);
+        const QString file = out.filePath(
+            (obj.infected ? QStringLiteral("Parasitized/") : QStringLiteral("Uninfected/")) + name);
+        if (!matToQImage(crops[k]).save(file)) {
+            item->exportError = QStringLiteral("cannot write %1").arg(file);
+            return;
         }
-        const std::vector<int> match = matchBoxes(r.boxes(false), truthBoxes, iou);
-        std::vector<size_t> which;
-        for (size_t i = 0; i < match.size(); ++i)
-            if (match[i] >= 0)
-                which.push_back(i);
-        const std::vector<cv::Mat> crops = classifierCrops(image, r.cells, which, o);
-        const QString id = fieldCropId(r.path);
-        const QString base = QFileInfo(r.path).completeBaseName();
-        for (size_t k = 0; k < which.size(); ++k) {
-            if (crops[k].empty())
-                continue;
-            const AnnotatedObject& obj = *truthObjects[size_t(match[which[k]])];
-            QString type = obj.infected ? obj.type.toLower() : QStringLiteral("rbc");
-            type.replace(QLatin1Char(' '), QLatin1Char('-'));
-            const QString name = QStringLiteral("%1_%2_cell%3_%4.png")
-                                     .arg(id, base)
-                                     .arg(which[k], 3, 10, QLatin1Char('0'))
-                                     .arg(type);
-            const QString file = out.filePath(
-                (obj.infected ? QStringLiteral("Parasitized/") : QStringLiteral("Uninfected/")) +
-                name);
-            if (!matToQImage(crops[k]).save(file)) {
-                item->exportError = QStringLiteral("cannot write %1").arg(file);
-                return;
-            }
-            ++(obj.infected ? item->exportedParasitized : item->exportedUninfected);
-        }
-    };
-    const int threads = qMax(1, p.value(QStringLiteral("threads")).toInt());
-    QThreadPool pool;
-    pool.setMaxThreadCount(qMin(threads, int(files.size())));
+        ++(obj.infected ? item->exportedParasitized : item->exportedUninfected);
+    }
+}
+
+// One field, on a worker thread: analysis, appearances, exported crops, evaluation, overlay.
+Item analyzeOne(const SegmentRun& run, const QString& file)
+{
     // Each worker gives libtorch one thread: fields run in parallel instead (the per-thread
     // OpenMP budget starts at 1 on these machines anyway, see docs).
-    const std::function<Item(const QString&)> work = [&](const QString& file) {
-        if (classify)
-            setTorchThreads(1);
-        Item item;
-        cv::Mat image;
-        const bool needImage = !overlayDir.isEmpty() || !exportDir.isEmpty() || classify;
-        item.result = analyzeField(file, options, needImage ? &image : nullptr);
-        if (!item.result.error.isEmpty())
-            return item;
-        if (classify)
-            item.appearances = fieldCellAppearances(image, item.result, options);
-        if (!exportDir.isEmpty()) {
-            if (const FieldAnnotation* fa = truth->find(file))
-                exportCrops(image, item.result, *fa, options, minIou, QDir(exportDir), &item);
-        }
-        if (truth) {
-            // With --exclude-edge, annotated cells cut by the border leave the ground truth
-            // too, so both sides are compared on the same interior cells.
-            if (const FieldAnnotation* fa = truth->find(file))
-                item.eval =
-                    evaluateField(item.result.boxes(excludeEdge),
-                                  classify ? item.result.flags(excludeEdge) : std::vector<bool>{},
-                                  excludeEdge ? fa->withoutEdgeObjects(item.result.imageSize) : *fa,
-                                  item.result.imageSize, minIou);
-        }
-        if (!overlayDir.isEmpty()) {
-            const QString out =
-                QDir(overlayDir)
-                    .filePath(QFileInfo(file).completeBaseName() + QStringLiteral("_cells.png"));
-            if (!matToQImage(drawFieldOverlay(image, item.result, excludeEdge)).save(out))
-                item.overlayError = QStringLiteral("cannot write %1").arg(out);
-        }
+    if (run.classify)
+        setTorchThreads(1);
+    Item item;
+    cv::Mat image;
+    const bool needImage = !run.overlayDir.isEmpty() || !run.exportDir.isEmpty() || run.classify;
+    item.result = analyzeField(file, run.options, needImage ? &image : nullptr);
+    if (!item.result.error.isEmpty())
         return item;
-    };
-    const QList<Item> items = QtConcurrent::blockingMapped(&pool, files, work);
-    if (p.isSet(QStringLiteral("csv"))) {
-        QString why;
-        if (!writeCellsCsv(p.value(QStringLiteral("csv")), items, &why)) {
-            printError(QStringLiteral("segment: %1").arg(why));
-            return 1;
-        }
+    if (run.classify)
+        item.appearances = fieldCellAppearances(image, item.result, run.options);
+    if (!run.exportDir.isEmpty()) {
+        if (const FieldAnnotation* fa = run.truth->find(file))
+            exportCrops(image, item.result, *fa, run.options, run.minIou, QDir(run.exportDir),
+                        &item);
     }
+    if (run.truth) {
+        // With --exclude-edge, annotated cells cut by the border leave the ground truth
+        // too, so both sides are compared on the same interior cells.
+        const bool excludeEdge = run.excludeEdge;
+        if (const FieldAnnotation* fa = run.truth->find(file))
+            item.eval =
+                evaluateField(item.result.boxes(excludeEdge),
+                              run.classify ? item.result.flags(excludeEdge) : std::vector<bool>{},
+                              excludeEdge ? fa->withoutEdgeObjects(item.result.imageSize) : *fa,
+                              item.result.imageSize, run.minIou);
+    }
+    if (!run.overlayDir.isEmpty()) {
+        const QString out =
+            QDir(run.overlayDir)
+                .filePath(QFileInfo(file).completeBaseName() + QStringLiteral("_cells.png"));
+        if (!matToQImage(drawFieldOverlay(image, item.result, run.excludeEdge)).save(out))
+            item.overlayError = QStringLiteral("cannot write %1").arg(out);
+    }
+    return item;
+}
 
-    FieldCounts total;
-    FieldEvaluation eval;
-    int evaluated = 0, failed = 0;
-    int exportedParasitized = 0, exportedUninfected = 0;
-    for (const Item& it : items) {
-        exportedParasitized += it.exportedParasitized;
-        exportedUninfected += it.exportedUninfected;
-        if (!it.exportError.isEmpty())
-            printError(QStringLiteral("segment: %1").arg(it.exportError));
-    }
-    // Parasitemia corrected for the model's errors, and the domain check, per field and for
-    // the whole run (the slide).
+// Parasitemia corrected for the model's errors (or the apparent one with the reason it could
+// not be corrected), per field and for the whole run (the slide).
+struct Estimator
+{
+    std::optional<ErrorRates> rates;
     QString ratesError;
-    std::optional<ErrorRates> rates =
-        classify ? errorRatesFromCard(classifier.card(), &ratesError) : std::nullopt;
-    if (rates && !ratesApplyAt(*rates, threshold)) {
-        ratesError = QStringLiteral("the model's error rates were measured at another threshold");
-        rates.reset();
-    }
-    const auto estimate = [&](int called, int cells) {
+
+    PrevalenceEstimate operator()(int called, int cells) const
+    {
         if (rates)
             return estimatePrevalence(called, cells, *rates);
         PrevalenceEstimate e;
@@ -356,212 +370,328 @@ int runSegment(const QStringList& args)
         e.apparent = cells > 0 ? double(called) / cells : 0.0;
         e.error = ratesError.isEmpty() ? QStringLiteral("cells were not classified") : ratesError;
         return e;
-    };
-    const DomainProfile profile = DomainProfile::fromCard(classifier.card());
-    const auto fieldDomain = [&](const Item& it, std::vector<CellAppearance>* allCells,
-                                 std::vector<float>* allProbs) {
-        std::vector<float> probs;
-        std::vector<CellAppearance> cells;
-        for (size_t i = 0; i < it.result.cells.size() && i < it.appearances.size(); ++i) {
-            if (it.result.cells[i].probability < 0)
-                continue;
-            probs.push_back(it.result.cells[i].probability);
-            cells.push_back(it.appearances[i]);
-        }
-        allCells->insert(allCells->end(), cells.begin(), cells.end());
-        allProbs->insert(allProbs->end(), probs.begin(), probs.end());
-        return checkDomain(profile, cells, probs);
-    };
-    std::vector<CellAppearance> runCells;
+    }
+};
+
+Estimator makeEstimator(const SegmentRun& run)
+{
+    Estimator est;
+    est.rates =
+        run.classify ? errorRatesFromCard(run.classifier.card(), &est.ratesError) : std::nullopt;
+    if (est.rates && !ratesApplyAt(*est.rates, run.threshold)) {
+        est.ratesError =
+            QStringLiteral("the model's error rates were measured at another threshold");
+        est.rates.reset();
+    }
+    return est;
+}
+
+// The run's totals and per-field JSON, gathered field by field.
+struct RunTotals
+{
+    FieldCounts total;
+    FieldEvaluation eval;
+    int evaluated = 0, failed = 0;
+    int exportedParasitized = 0, exportedUninfected = 0;
+    std::vector<CellAppearance> runCells; ///< classified cells of every field (domain check)
     std::vector<float> runProbs;
     QJsonArray perImage;
-    for (const Item& it : items) {
-        const FieldResult& r = it.result;
-        QJsonObject o{{QStringLiteral("path"), r.path}};
-        if (!r.error.isEmpty()) {
-            ++failed;
-            o.insert(QStringLiteral("error"), r.error);
-            perImage.append(o);
-            if (!json)
-                printLine(QStringLiteral("%1: error: %2").arg(r.path, r.error));
+};
+
+// The domain check of one field's classified cells, which are also added to the run's.
+DomainVerdict fieldDomain(const DomainProfile& profile, const Item& it, RunTotals& t)
+{
+    std::vector<float> probs;
+    std::vector<CellAppearance> cells;
+    for (size_t i = 0; i < it.result.cells.size() && i < it.appearances.size(); ++i) {
+        if (it.result.cells[i].probability < 0)
             continue;
-        }
-        const FieldCounts c = r.counts(excludeEdge);
-        total += c;
-        const Proportion pm = c.parasitemia();
-        o.insert(QStringLiteral("width"), r.imageSize.width);
-        o.insert(QStringLiteral("height"), r.imageSize.height);
-        o.insert(QStringLiteral("cells"), c.cells);
-        o.insert(QStringLiteral("edge_cells"), c.edgeCells);
-        insertUnsplit(o, c);
-        o.insert(QStringLiteral("parasitized"),
-                 classify ? QJsonValue(c.parasitized) : QJsonValue());
-        o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
-        const PrevalenceEstimate fieldEstimate = estimate(c.parasitized, c.cells);
-        DomainVerdict fieldVerdict;
-        if (classify) {
-            const QJsonObject ej = fieldEstimate.toJson();
-            for (auto k = ej.begin(); k != ej.end(); ++k)
-                if (k.key().startsWith(QLatin1String("parasitemia")))
-                    o.insert(k.key(), k.value());
-            fieldVerdict = fieldDomain(it, &runCells, &runProbs);
-            o.insert(QStringLiteral("domain"), fieldVerdict.toJson());
-        }
-        o.insert(QStringLiteral("cell_diameter"), r.cellDiameter);
-        o.insert(QStringLiteral("segment_ms"), r.segmentMs);
-        if (!r.warnings.isEmpty())
-            o.insert(QStringLiteral("warnings"), QJsonArray::fromStringList(r.warnings));
-        if (!it.overlayError.isEmpty())
-            o.insert(QStringLiteral("overlay_error"), it.overlayError);
-        if (it.eval) {
-            ++evaluated;
-            eval += *it.eval;
-            o.insert(QStringLiteral("rbc_recall"), it.eval->recall());
-            o.insert(QStringLiteral("rbc_precision"), it.eval->precision());
-        }
-        perImage.append(o);
-        if (!json) {
-            QString line =
-                QStringLiteral("%1: %2 cells").arg(QFileInfo(r.path).fileName()).arg(c.cells);
-            if (classify)
-                line += QStringLiteral(", %1 parasitized (%2 %)")
-                            .arg(c.parasitized)
-                            .arg(pm.p * 100.0, 0, 'f', 2);
-            line += unsplitText(c);
-            if (classify && fieldEstimate.ok)
-                line += QStringLiteral(", corrected %1 %")
-                            .arg(fieldEstimate.corrected * 100.0, 0, 'f', 2);
-            if (it.eval)
-                line += QStringLiteral(", recall %1, precision %2")
-                            .arg(it.eval->recall(), 0, 'f', 3)
-                            .arg(it.eval->precision(), 0, 'f', 3);
-            for (const QString& w : r.warnings)
-                line += QStringLiteral(" [warning: %1]").arg(w);
-            printLine(line);
-            if (!it.overlayError.isEmpty())
-                printError(QStringLiteral("segment: %1").arg(it.overlayError));
+        probs.push_back(it.result.cells[i].probability);
+        cells.push_back(it.appearances[i]);
+    }
+    t.runCells.insert(t.runCells.end(), cells.begin(), cells.end());
+    t.runProbs.insert(t.runProbs.end(), probs.begin(), probs.end());
+    return checkDomain(profile, cells, probs);
+}
+
+// The text line of one analysed field (and its overlay error).
+void printFieldLine(const SegmentRun& run, const Item& it, const FieldCounts& c,
+                    const Proportion& pm, const PrevalenceEstimate& fieldEstimate)
+{
+    const FieldResult& r = it.result;
+    QString line = QStringLiteral("%1: %2 cells").arg(QFileInfo(r.path).fileName()).arg(c.cells);
+    if (run.classify)
+        line += QStringLiteral(", %1 parasitized (%2 %)")
+                    .arg(c.parasitized)
+                    .arg(pm.p * 100.0, 0, 'f', 2);
+    line += unsplitText(c);
+    if (run.classify && fieldEstimate.ok)
+        line += QStringLiteral(", corrected %1 %").arg(fieldEstimate.corrected * 100.0, 0, 'f', 2);
+    if (it.eval)
+        line += QStringLiteral(", recall %1, precision %2")
+                    .arg(it.eval->recall(), 0, 'f', 3)
+                    .arg(it.eval->precision(), 0, 'f', 3);
+    for (const QString& w : r.warnings)
+        line += QStringLiteral(" [warning: %1]").arg(w);
+    printLine(line);
+    if (!it.overlayError.isEmpty())
+        printError(QStringLiteral("segment: %1").arg(it.overlayError));
+}
+
+// Adds one field to the totals and its JSON to t.perImage; prints its line without --json.
+void reportField(const SegmentRun& run, const Item& it, const Estimator& estimate,
+                 const DomainProfile& profile, RunTotals& t)
+{
+    const FieldResult& r = it.result;
+    QJsonObject o{{QStringLiteral("path"), r.path}};
+    if (!r.error.isEmpty()) {
+        ++t.failed;
+        o.insert(QStringLiteral("error"), r.error);
+        t.perImage.append(o);
+        if (!run.json)
+            printLine(QStringLiteral("%1: error: %2").arg(r.path, r.error));
+        return;
+    }
+    const bool classify = run.classify;
+    const FieldCounts c = r.counts(run.excludeEdge);
+    t.total += c;
+    const Proportion pm = c.parasitemia();
+    o.insert(QStringLiteral("width"), r.imageSize.width);
+    o.insert(QStringLiteral("height"), r.imageSize.height);
+    o.insert(QStringLiteral("cells"), c.cells);
+    o.insert(QStringLiteral("edge_cells"), c.edgeCells);
+    insertUnsplit(o, c);
+    o.insert(QStringLiteral("parasitized"), classify ? QJsonValue(c.parasitized) : QJsonValue());
+    o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
+    const PrevalenceEstimate fieldEstimate = estimate(c.parasitized, c.cells);
+    DomainVerdict fieldVerdict;
+    if (classify) {
+        const QJsonObject ej = fieldEstimate.toJson();
+        for (auto k = ej.begin(); k != ej.end(); ++k)
+            if (k.key().startsWith(QLatin1String("parasitemia")))
+                o.insert(k.key(), k.value());
+        fieldVerdict = fieldDomain(profile, it, t);
+        o.insert(QStringLiteral("domain"), fieldVerdict.toJson());
+    }
+    o.insert(QStringLiteral("cell_diameter"), r.cellDiameter);
+    o.insert(QStringLiteral("segment_ms"), r.segmentMs);
+    if (!r.warnings.isEmpty())
+        o.insert(QStringLiteral("warnings"), QJsonArray::fromStringList(r.warnings));
+    if (!it.overlayError.isEmpty())
+        o.insert(QStringLiteral("overlay_error"), it.overlayError);
+    if (it.eval) {
+        ++t.evaluated;
+        t.eval += *it.eval;
+        o.insert(QStringLiteral("rbc_recall"), it.eval->recall());
+        o.insert(QStringLiteral("rbc_precision"), it.eval->precision());
+    }
+    t.perImage.append(o);
+    if (!run.json)
+        printFieldLine(run, it, c, pm, fieldEstimate);
+}
+
+// The run's slide-level answer: parasitemia, its correction and the domain check.
+struct SlideSummary
+{
+    Proportion pm;
+    PrevalenceEstimate slide;
+    DomainVerdict domain;
+    bool hasEval = false;      // some annotated field was evaluated
+    bool hasClassEval = false; // ... and its cells were classified
+};
+
+// The evaluation against the annotations, in the run's JSON.
+void insertEvaluationJson(QJsonObject& o, const SegmentRun& run, const RunTotals& t,
+                          const SlideSummary& s)
+{
+    const FieldEvaluation& eval = t.eval;
+    o.insert(QStringLiteral("annotated_images"), t.evaluated);
+    o.insert(QStringLiteral("iou_threshold"), run.minIou);
+    o.insert(QStringLiteral("rbc_recall"), numberOrNull(s.hasEval, eval.recall()));
+    o.insert(QStringLiteral("rbc_precision"), numberOrNull(s.hasEval, eval.precision()));
+    o.insert(QStringLiteral("parasite_sensitivity"),
+             numberOrNull(s.hasClassEval && eval.infectedTruth > 0, eval.parasiteSensitivity()));
+    o.insert(
+        QStringLiteral("healthy_false_positive_rate"),
+        numberOrNull(s.hasClassEval && eval.healthyMatched > 0, eval.healthyFalsePositiveRate()));
+    o.insert(QStringLiteral("counts"),
+             QJsonObject{{QStringLiteral("truth_cells"), eval.truthCells},
+                         {QStringLiteral("detections"), eval.detections},
+                         {QStringLiteral("matched"), eval.matched},
+                         {QStringLiteral("ignored_detections"), eval.ignoredDetections},
+                         {QStringLiteral("infected_truth"), eval.infectedTruth},
+                         {QStringLiteral("infected_matched"), eval.infectedMatched},
+                         {QStringLiteral("infected_flagged"), eval.infectedFlagged},
+                         {QStringLiteral("healthy_matched"), eval.healthyMatched},
+                         {QStringLiteral("healthy_flagged"), eval.healthyFlagged},
+                         {QStringLiteral("unmatched_flagged"), eval.unmatchedFlagged}});
+    if (s.hasClassEval)
+        o.insert(QStringLiteral("parasite_sensitivity_ci95"),
+                 proportionJson(wilsonInterval(eval.infectedFlagged, eval.infectedTruth)));
+}
+
+// --json: the run's summary with every field's object under "fields".
+void printSummaryJson(const SegmentRun& run, const RunTotals& t, const SlideSummary& s)
+{
+    const bool classify = run.classify;
+    const FieldCounts& total = t.total;
+    const Proportion& pm = s.pm;
+    QJsonObject o;
+    o.insert(QStringLiteral("images"), total.images);
+    o.insert(QStringLiteral("failed"), t.failed);
+    o.insert(QStringLiteral("cells"), total.cells);
+    o.insert(QStringLiteral("edge_cells"), total.edgeCells);
+    insertUnsplit(o, total);
+    o.insert(QStringLiteral("exclude_edge"), run.excludeEdge);
+    o.insert(QStringLiteral("classified"), classify);
+    if (!run.classifyNote.isEmpty())
+        o.insert(QStringLiteral("note"), run.classifyNote);
+    if (classify) {
+        o.insert(QStringLiteral("model"), run.classifier.source());
+        o.insert(QStringLiteral("threshold"), run.threshold);
+        o.insert(QStringLiteral("colour"), run.colour);
+    }
+    o.insert(QStringLiteral("parasitized"),
+             classify ? QJsonValue(total.parasitized) : QJsonValue());
+    o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
+    o.insert(QStringLiteral("parasitemia_percent"), numberOrNull(classify, pm.p * 100.0));
+    o.insert(QStringLiteral("parasitemia_ci95"),
+             classify ? QJsonValue(QJsonArray{pm.low, pm.high}) : QJsonValue());
+    if (classify) {
+        const QJsonObject sj = s.slide.toJson();
+        for (auto k = sj.begin(); k != sj.end(); ++k)
+            if (k.key().startsWith(QLatin1String("parasitemia")) ||
+                k.key() == QLatin1String("rates_source"))
+                o.insert(k.key(), k.value());
+        o.insert(QStringLiteral("decision"), decideInfection(s.slide).reason);
+        o.insert(QStringLiteral("domain"), s.domain.toJson());
+    }
+    if (run.truth)
+        insertEvaluationJson(o, run, t, s);
+    if (!run.exportDir.isEmpty())
+        o.insert(QStringLiteral("exported_crops"),
+                 QJsonObject{{QStringLiteral("dir"), QFileInfo(run.exportDir).absoluteFilePath()},
+                             {QStringLiteral("parasitized"), t.exportedParasitized},
+                             {QStringLiteral("uninfected"), t.exportedUninfected}});
+    o.insert(QStringLiteral("fields"), t.perImage);
+    printJson(o);
+}
+
+// Without --json: the run's summary lines.
+void printSummaryText(const SegmentRun& run, const RunTotals& t, const SlideSummary& s)
+{
+    const FieldCounts& total = t.total;
+    const FieldEvaluation& eval = t.eval;
+    const Proportion& pm = s.pm;
+    printLine(QStringLiteral("Images:      %1 (%2 failed)").arg(total.images).arg(t.failed));
+    printLine(QStringLiteral("Cells:       %1%2")
+                  .arg(total.cells)
+                  .arg(run.excludeEdge
+                           ? QStringLiteral(" (%1 edge cells excluded)").arg(total.edgeCells)
+                           : QStringLiteral(" (%1 touch the edge)").arg(total.edgeCells)));
+    if (total.unsplitRegions > 0)
+        printLine(QStringLiteral("Unsplit:     %1 clumps of touching cells (~%2 cells) not "
+                                 "split into cells, not classified")
+                      .arg(total.unsplitRegions)
+                      .arg(total.unsplitCellsEstimate));
+    if (run.classify)
+        printLine(QStringLiteral("Parasitized: %1, parasitemia %2 % (95 % CI %3-%4 %)")
+                      .arg(total.parasitized)
+                      .arg(pm.p * 100.0, 0, 'f', 2)
+                      .arg(pm.low * 100.0, 0, 'f', 2)
+                      .arg(pm.high * 100.0, 0, 'f', 2));
+    if (run.classify) {
+        printLine(QStringLiteral("Corrected:   %1").arg(s.slide.explanation()));
+        printLine(QStringLiteral("Decision:    %1").arg(decideInfection(s.slide).reason));
+        printLine(QStringLiteral("Domain:      %1").arg(s.domain.summary()));
+    }
+    if (s.hasEval) {
+        printLine(QStringLiteral("RBC recall %1 (%2/%3), precision %4 (%5/%6) at IoU >= %7")
+                      .arg(eval.recall(), 0, 'f', 3)
+                      .arg(eval.matched)
+                      .arg(eval.truthCells)
+                      .arg(eval.precision(), 0, 'f', 3)
+                      .arg(eval.matched)
+                      .arg(eval.detections)
+                      .arg(run.minIou));
+        if (s.hasClassEval)
+            printLine(QStringLiteral("Parasite sensitivity %1 (%2/%3), healthy false-positive "
+                                     "rate %4 (%5/%6)")
+                          .arg(eval.parasiteSensitivity(), 0, 'f', 3)
+                          .arg(eval.infectedFlagged)
+                          .arg(eval.infectedTruth)
+                          .arg(eval.healthyFalsePositiveRate(), 0, 'f', 3)
+                          .arg(eval.healthyFlagged)
+                          .arg(eval.healthyMatched));
+    }
+    if (!run.exportDir.isEmpty())
+        printLine(QStringLiteral("Crops:       %1 Parasitized, %2 Uninfected written to %3")
+                      .arg(t.exportedParasitized)
+                      .arg(t.exportedUninfected)
+                      .arg(run.exportDir));
+}
+
+// Every field's report, then the run's summary (JSON or text); returns the totals.
+RunTotals reportRun(const SegmentRun& run, const QList<Item>& items)
+{
+    RunTotals t;
+    for (const Item& it : items) {
+        t.exportedParasitized += it.exportedParasitized;
+        t.exportedUninfected += it.exportedUninfected;
+        if (!it.exportError.isEmpty())
+            printError(QStringLiteral("segment: %1").arg(it.exportError));
+    }
+    const Estimator estimate = makeEstimator(run);
+    const DomainProfile profile = DomainProfile::fromCard(run.classifier.card());
+    for (const Item& it : items)
+        reportField(run, it, estimate, profile, t);
+
+    SlideSummary s;
+    s.pm = t.total.parasitemia();
+    s.slide = estimate(t.total.parasitized, t.total.cells);
+    s.domain = run.classify ? checkDomain(profile, t.runCells, t.runProbs) : DomainVerdict{};
+    s.hasEval = run.truth.has_value() && t.evaluated > 0;
+    s.hasClassEval = s.hasEval && run.classify;
+    if (run.json)
+        printSummaryJson(run, t, s);
+    else
+        printSummaryText(run, t, s);
+    return t;
+}
+
+} // namespace
+
+int runSegment(const QStringList& args)
+{
+    QCommandLineParser p;
+    addSegmentOptions(p);
+    if (const std::optional<int> exitCode = parseArguments(p, args))
+        return *exitCode;
+    SegmentRun run;
+    if (const std::optional<int> exitCode = parseInputs(p, run))
+        return *exitCode;
+    if (const std::optional<int> exitCode = prepareOutputs(p, run))
+        return *exitCode;
+    if (const std::optional<int> exitCode = loadClassifier(p, run))
+        return *exitCode;
+
+    const int threads = qMax(1, p.value(QStringLiteral("threads")).toInt());
+    QThreadPool pool;
+    pool.setMaxThreadCount(qMin(threads, int(run.files.size())));
+    const std::function<Item(const QString&)> work = [&run](const QString& file) {
+        return analyzeOne(run, file);
+    };
+    const QList<Item> items = QtConcurrent::blockingMapped(&pool, run.files, work);
+    if (p.isSet(QStringLiteral("csv"))) {
+        QString why;
+        if (!writeCellsCsv(p.value(QStringLiteral("csv")), items, &why)) {
+            printError(QStringLiteral("segment: %1").arg(why));
+            return 1;
         }
     }
 
-    const Proportion pm = total.parasitemia();
-    const PrevalenceEstimate slide = estimate(total.parasitized, total.cells);
-    const DomainVerdict slideDomain =
-        classify ? checkDomain(profile, runCells, runProbs) : DomainVerdict{};
-    const bool hasEval = truth.has_value() && evaluated > 0;
-    const bool hasClassEval = hasEval && classify;
-    if (json) {
-        QJsonObject o;
-        o.insert(QStringLiteral("images"), total.images);
-        o.insert(QStringLiteral("failed"), failed);
-        o.insert(QStringLiteral("cells"), total.cells);
-        o.insert(QStringLiteral("edge_cells"), total.edgeCells);
-        insertUnsplit(o, total);
-        o.insert(QStringLiteral("exclude_edge"), excludeEdge);
-        o.insert(QStringLiteral("classified"), classify);
-        if (!classifyNote.isEmpty())
-            o.insert(QStringLiteral("note"), classifyNote);
-        if (classify) {
-            o.insert(QStringLiteral("model"), classifier.source());
-            o.insert(QStringLiteral("threshold"), threshold);
-            o.insert(QStringLiteral("colour"), colour);
-        }
-        o.insert(QStringLiteral("parasitized"),
-                 classify ? QJsonValue(total.parasitized) : QJsonValue());
-        o.insert(QStringLiteral("parasitemia"), numberOrNull(classify, pm.p));
-        o.insert(QStringLiteral("parasitemia_percent"), numberOrNull(classify, pm.p * 100.0));
-        o.insert(QStringLiteral("parasitemia_ci95"),
-                 classify ? QJsonValue(QJsonArray{pm.low, pm.high}) : QJsonValue());
-        if (classify) {
-            const QJsonObject sj = slide.toJson();
-            for (auto k = sj.begin(); k != sj.end(); ++k)
-                if (k.key().startsWith(QLatin1String("parasitemia")) ||
-                    k.key() == QLatin1String("rates_source"))
-                    o.insert(k.key(), k.value());
-            o.insert(QStringLiteral("decision"), decideInfection(slide).reason);
-            o.insert(QStringLiteral("domain"), slideDomain.toJson());
-        }
-        if (truth) {
-            o.insert(QStringLiteral("annotated_images"), evaluated);
-            o.insert(QStringLiteral("iou_threshold"), minIou);
-            o.insert(QStringLiteral("rbc_recall"), numberOrNull(hasEval, eval.recall()));
-            o.insert(QStringLiteral("rbc_precision"), numberOrNull(hasEval, eval.precision()));
-            o.insert(
-                QStringLiteral("parasite_sensitivity"),
-                numberOrNull(hasClassEval && eval.infectedTruth > 0, eval.parasiteSensitivity()));
-            o.insert(QStringLiteral("healthy_false_positive_rate"),
-                     numberOrNull(hasClassEval && eval.healthyMatched > 0,
-                                  eval.healthyFalsePositiveRate()));
-            o.insert(QStringLiteral("counts"),
-                     QJsonObject{{QStringLiteral("truth_cells"), eval.truthCells},
-                                 {QStringLiteral("detections"), eval.detections},
-                                 {QStringLiteral("matched"), eval.matched},
-                                 {QStringLiteral("ignored_detections"), eval.ignoredDetections},
-                                 {QStringLiteral("infected_truth"), eval.infectedTruth},
-                                 {QStringLiteral("infected_matched"), eval.infectedMatched},
-                                 {QStringLiteral("infected_flagged"), eval.infectedFlagged},
-                                 {QStringLiteral("healthy_matched"), eval.healthyMatched},
-                                 {QStringLiteral("healthy_flagged"), eval.healthyFlagged},
-                                 {QStringLiteral("unmatched_flagged"), eval.unmatchedFlagged}});
-            if (hasClassEval)
-                o.insert(QStringLiteral("parasite_sensitivity_ci95"),
-                         proportionJson(wilsonInterval(eval.infectedFlagged, eval.infectedTruth)));
-        }
-        if (!exportDir.isEmpty())
-            o.insert(QStringLiteral("exported_crops"),
-                     QJsonObject{{QStringLiteral("dir"), QFileInfo(exportDir).absoluteFilePath()},
-                                 {QStringLiteral("parasitized"), exportedParasitized},
-                                 {QStringLiteral("uninfected"), exportedUninfected}});
-        o.insert(QStringLiteral("fields"), perImage);
-        printJson(o);
-    } else {
-        printLine(QStringLiteral("Images:      %1 (%2 failed)").arg(total.images).arg(failed));
-        printLine(QStringLiteral("Cells:       %1%2")
-                      .arg(total.cells)
-                      .arg(excludeEdge
-                               ? QStringLiteral(" (%1 edge cells excluded)").arg(total.edgeCells)
-                               : QStringLiteral(" (%1 touch the edge)").arg(total.edgeCells)));
-        if (total.unsplitRegions > 0)
-            printLine(QStringLiteral("Unsplit:     %1 clumps of touching cells (~%2 cells) not "
-                                     "split into cells, not classified")
-                          .arg(total.unsplitRegions)
-                          .arg(total.unsplitCellsEstimate));
-        if (classify)
-            printLine(QStringLiteral("Parasitized: %1, parasitemia %2 % (95 % CI %3-%4 %)")
-                          .arg(total.parasitized)
-                          .arg(pm.p * 100.0, 0, 'f', 2)
-                          .arg(pm.low * 100.0, 0, 'f', 2)
-                          .arg(pm.high * 100.0, 0, 'f', 2));
-        if (classify) {
-            printLine(QStringLiteral("Corrected:   %1").arg(slide.explanation()));
-            printLine(QStringLiteral("Decision:    %1").arg(decideInfection(slide).reason));
-            printLine(QStringLiteral("Domain:      %1").arg(slideDomain.summary()));
-        }
-        if (hasEval) {
-            printLine(QStringLiteral("RBC recall %1 (%2/%3), precision %4 (%5/%6) at IoU >= %7")
-                          .arg(eval.recall(), 0, 'f', 3)
-                          .arg(eval.matched)
-                          .arg(eval.truthCells)
-                          .arg(eval.precision(), 0, 'f', 3)
-                          .arg(eval.matched)
-                          .arg(eval.detections)
-                          .arg(minIou));
-            if (hasClassEval)
-                printLine(QStringLiteral("Parasite sensitivity %1 (%2/%3), healthy false-positive "
-                                         "rate %4 (%5/%6)")
-                              .arg(eval.parasiteSensitivity(), 0, 'f', 3)
-                              .arg(eval.infectedFlagged)
-                              .arg(eval.infectedTruth)
-                              .arg(eval.healthyFalsePositiveRate(), 0, 'f', 3)
-                              .arg(eval.healthyFlagged)
-                              .arg(eval.healthyMatched));
-        }
-        if (!exportDir.isEmpty())
-            printLine(QStringLiteral("Crops:       %1 Parasitized, %2 Uninfected written to %3")
-                          .arg(exportedParasitized)
-                          .arg(exportedUninfected)
-                          .arg(exportDir));
-    }
-    return failed == int(files.size()) ? 1 : 0;
+    const RunTotals t = reportRun(run, items);
+    return t.failed == int(run.files.size()) ? 1 : 0;
 }
 
 } // namespace ml::cli
