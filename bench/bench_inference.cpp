@@ -50,58 +50,61 @@ QJsonArray toJson(const std::vector<double>& v)
     return a;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+// Command-line settings of a run.
+struct BenchOptions
 {
-    QCoreApplication app(argc, argv);
-    QString dir = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");
+    QString dir;
     QString modelPath;
     int runs = 3, threads = 2, decodeThreads = 1, batch = 256;
     bool forwardOnly = false, json = false;
-    const QStringList args = app.arguments();
+};
+
+// Reads the arguments into o; false (after printing the usage) on an unknown option.
+bool parseArgs(const QStringList& args, BenchOptions& o)
+{
     for (int i = 1; i < args.size(); ++i) {
         const QString a = args.at(i);
         auto next = [&]() { return i + 1 < args.size() ? args.at(++i) : QString(); };
         if (a == QLatin1String("--runs"))
-            runs = std::max(1, next().toInt());
+            o.runs = std::max(1, next().toInt());
         else if (a == QLatin1String("--threads"))
-            threads = std::max(1, next().toInt());
+            o.threads = std::max(1, next().toInt());
         else if (a == QLatin1String("--decode-threads"))
-            decodeThreads = std::max(1, next().toInt());
+            o.decodeThreads = std::max(1, next().toInt());
         else if (a == QLatin1String("--batch"))
-            batch = std::max(1, next().toInt());
+            o.batch = std::max(1, next().toInt());
         else if (a == QLatin1String("--model"))
-            modelPath = next();
+            o.modelPath = next();
         else if (a == QLatin1String("--forward-only"))
-            forwardOnly = true;
+            o.forwardOnly = true;
         else if (a == QLatin1String("--json"))
-            json = true;
+            o.json = true;
         else if (!a.startsWith(QLatin1String("--")))
-            dir = a;
+            o.dir = a;
         else {
             QTextStream(stderr)
                 << "usage: bench_inference [DIR] [--runs N] [--threads T] [--decode-threads D] "
                    "[--batch B] [--model FILE] [--forward-only] [--json]\n";
-            return 2;
+            return false;
         }
     }
-    QTextStream out(stdout);
-    ml::Classifier classifier;
-    if (!(modelPath.isEmpty() ? classifier.loadEmbedded() : classifier.load(modelPath))) {
-        QTextStream(stderr) << "bench_inference: " << classifier.errorString() << "\n";
-        return 1;
-    }
-    const ml::Dataset ds = ml::scanFolder(dir);
-    if (!ds.error.isEmpty() || ds.images.isEmpty()) {
-        QTextStream(stderr) << "bench_inference: "
-                            << (ds.error.isEmpty() ? QStringLiteral("no images") : ds.error)
-                            << "\n";
-        return 1;
-    }
-    ml::setTorchThreads(threads);
+    return true;
+}
 
-    // 1. Forward pass alone on real preprocessed cells (the first `batch` of the folder).
+// Images/s of every run, wall and per CPU-second.
+struct Results
+{
+    bool optimised = false; // the classifier has an optimised path, measured beside the reference
+    std::vector<double> forward, forwardCpu, forwardRef, forwardRefCpu;
+    std::vector<double> endToEnd, endToEndCpu;
+    int classified = 0, failed = 0;
+};
+
+// 1. Forward pass alone on real preprocessed cells (the first `batch` of the folder).
+void measureForward(const BenchOptions& o, const ml::Classifier& classifier, const ml::Dataset& ds,
+                    Results& res)
+{
+    const int batch = o.batch;
     std::vector<cv::Mat> cells;
     for (int i = 0; i < ds.images.size() && int(cells.size()) < batch; ++i) {
         const ml::PreprocessedImage p = ml::loadPreprocessed(ds.absolutePath(i));
@@ -112,10 +115,9 @@ int main(int argc, char** argv)
         cells.push_back(cells[cells.size() % std::max<size_t>(1, cells.size())]);
     ml::Classifier reference = classifier;
     reference.setOptimizedInference(false);
-    const bool optimised = classifier.hasOptimizedInference();
+    res.optimised = classifier.hasOptimizedInference();
     classifier.predict(cells); // warm-up: oneDNN primitive creation, allocations
     reference.predict(cells);
-    std::vector<double> forward, forwardCpu, forwardRef, forwardRefCpu;
     const int passes = 5;
     auto measure = [&](const ml::Classifier& c, std::vector<double>& wall,
                        std::vector<double>& cpu) {
@@ -127,59 +129,68 @@ int main(int argc, char** argv)
         wall.push_back(double(passes) * batch / (t.nsecsElapsed() / 1e9));
         cpu.push_back(double(passes) * batch / (cpuSeconds() - c0));
     };
-    for (int r = 0; r < runs; ++r) {
-        measure(classifier, forward, forwardCpu);
-        if (optimised)
-            measure(reference, forwardRef, forwardRefCpu);
+    for (int r = 0; r < o.runs; ++r) {
+        measure(classifier, res.forward, res.forwardCpu);
+        if (res.optimised)
+            measure(reference, res.forwardRef, res.forwardRefCpu);
     }
+}
 
-    // 2. End to end over the folder.
-    std::vector<double> endToEnd, endToEndCpu;
-    int classified = 0, failed = 0;
-    if (!forwardOnly) {
-        ml::ClassifyOptions o;
-        o.batchSize = batch;
-        o.threads = threads;
-        o.decodeThreads = decodeThreads;
-        for (int r = 0; r < runs; ++r) {
-            const double c0 = cpuSeconds();
-            const ml::ClassifyReport rep = ml::classifyDataset(ds, classifier, o);
-            endToEndCpu.push_back((rep.processed() - rep.failed) / (cpuSeconds() - c0));
-            if (!rep.ok()) {
-                QTextStream(stderr) << "bench_inference: " << rep.error << "\n";
-                return 1;
-            }
-            classified = rep.processed() - rep.failed;
-            failed = rep.failed;
-            endToEnd.push_back(rep.imagesPerSecond());
+// 2. End to end over the folder; false (after printing the error) when classification fails.
+bool measureEndToEnd(const BenchOptions& opts, const ml::Classifier& classifier,
+                     const ml::Dataset& ds, Results& res)
+{
+    ml::ClassifyOptions o;
+    o.batchSize = opts.batch;
+    o.threads = opts.threads;
+    o.decodeThreads = opts.decodeThreads;
+    for (int r = 0; r < opts.runs; ++r) {
+        const double c0 = cpuSeconds();
+        const ml::ClassifyReport rep = ml::classifyDataset(ds, classifier, o);
+        res.endToEndCpu.push_back((rep.processed() - rep.failed) / (cpuSeconds() - c0));
+        if (!rep.ok()) {
+            QTextStream(stderr) << "bench_inference: " << rep.error << "\n";
+            return false;
         }
+        res.classified = rep.processed() - rep.failed;
+        res.failed = rep.failed;
+        res.endToEnd.push_back(rep.imagesPerSecond());
     }
-    if (json) {
-        QJsonObject o{
-            {QStringLiteral("model"), classifier.source()},
-            {QStringLiteral("architecture"), classifier.architecture()},
-            {QStringLiteral("threads"), threads},
-            {QStringLiteral("decode_threads"), decodeThreads},
-            {QStringLiteral("batch"), batch},
-            {QStringLiteral("forward_images_per_second"), toJson(forward)},
-            {QStringLiteral("forward_median"), std::round(median(forward) * 10) / 10},
-            {QStringLiteral("forward_per_cpu_second_median"),
-             std::round(median(forwardCpu) * 10) / 10},
-            {QStringLiteral("reference_forward_images_per_second"), toJson(forwardRef)},
-            {QStringLiteral("reference_forward_median"), std::round(median(forwardRef) * 10) / 10},
-            {QStringLiteral("reference_forward_per_cpu_second_median"),
-             std::round(median(forwardRefCpu) * 10) / 10},
-            {QStringLiteral("end_to_end_images_per_second"), toJson(endToEnd)},
-            {QStringLiteral("end_to_end_median"), std::round(median(endToEnd) * 10) / 10},
-            {QStringLiteral("end_to_end_per_cpu_second_median"),
-             std::round(median(endToEndCpu) * 10) / 10},
-            {QStringLiteral("images"), classified},
-            {QStringLiteral("failed"), failed}};
-        out << QJsonDocument(o).toJson(QJsonDocument::Indented);
-        return 0;
-    }
+    return true;
+}
+
+void printJson(QTextStream& out, const BenchOptions& opts, const ml::Classifier& classifier,
+               const Results& res)
+{
+    QJsonObject o{
+        {QStringLiteral("model"), classifier.source()},
+        {QStringLiteral("architecture"), classifier.architecture()},
+        {QStringLiteral("threads"), opts.threads},
+        {QStringLiteral("decode_threads"), opts.decodeThreads},
+        {QStringLiteral("batch"), opts.batch},
+        {QStringLiteral("forward_images_per_second"), toJson(res.forward)},
+        {QStringLiteral("forward_median"), std::round(median(res.forward) * 10) / 10},
+        {QStringLiteral("forward_per_cpu_second_median"),
+         std::round(median(res.forwardCpu) * 10) / 10},
+        {QStringLiteral("reference_forward_images_per_second"), toJson(res.forwardRef)},
+        {QStringLiteral("reference_forward_median"), std::round(median(res.forwardRef) * 10) / 10},
+        {QStringLiteral("reference_forward_per_cpu_second_median"),
+         std::round(median(res.forwardRefCpu) * 10) / 10},
+        {QStringLiteral("end_to_end_images_per_second"), toJson(res.endToEnd)},
+        {QStringLiteral("end_to_end_median"), std::round(median(res.endToEnd) * 10) / 10},
+        {QStringLiteral("end_to_end_per_cpu_second_median"),
+         std::round(median(res.endToEndCpu) * 10) / 10},
+        {QStringLiteral("images"), res.classified},
+        {QStringLiteral("failed"), res.failed}};
+    out << QJsonDocument(o).toJson(QJsonDocument::Indented);
+}
+
+void printText(QTextStream& out, const BenchOptions& opts, const ml::Classifier& classifier,
+               const Results& res)
+{
+    const int batch = opts.batch;
     out << "model " << classifier.source() << " (" << classifier.architecture() << "), threads "
-        << threads << ", decode threads " << decodeThreads << ", batch " << batch << "\n";
+        << opts.threads << ", decode threads " << opts.decodeThreads << ", batch " << batch << "\n";
     auto printForward = [&](const char* label, const std::vector<double>& wall,
                             const std::vector<double>& cpu) {
         out << QStringLiteral("%1 forward batch %2: median %3 images/s, %4 images/CPU-s (runs:")
@@ -191,23 +202,57 @@ int main(int argc, char** argv)
             out << " " << QString::number(v, 'f', 1);
         out << ")\n";
     };
-    printForward(optimised ? "optimised" : "plain", forward, forwardCpu);
-    if (optimised) {
-        printForward("reference", forwardRef, forwardRefCpu);
+    printForward(res.optimised ? "optimised" : "plain", res.forward, res.forwardCpu);
+    if (res.optimised) {
+        printForward("reference", res.forwardRef, res.forwardRefCpu);
         out << QStringLiteral("optimised / reference: %1 (wall), %2 (CPU)\n")
-                   .arg(median(forward) / median(forwardRef), 0, 'f', 2)
-                   .arg(median(forwardCpu) / median(forwardRefCpu), 0, 'f', 2);
+                   .arg(median(res.forward) / median(res.forwardRef), 0, 'f', 2)
+                   .arg(median(res.forwardCpu) / median(res.forwardRefCpu), 0, 'f', 2);
     }
-    if (!forwardOnly) {
+    if (!opts.forwardOnly) {
         out << QStringLiteral("end to end %1 images (%2 failed): median %3 images/s, %4 "
                               "images/CPU-s (runs:")
-                   .arg(classified)
-                   .arg(failed)
-                   .arg(median(endToEnd), 0, 'f', 1)
-                   .arg(median(endToEndCpu), 0, 'f', 1);
-        for (double v : endToEnd)
+                   .arg(res.classified)
+                   .arg(res.failed)
+                   .arg(median(res.endToEnd), 0, 'f', 1)
+                   .arg(median(res.endToEndCpu), 0, 'f', 1);
+        for (double v : res.endToEnd)
             out << " " << QString::number(v, 'f', 1);
         out << ")\n";
     }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    BenchOptions opts;
+    opts.dir = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");
+    if (!parseArgs(app.arguments(), opts))
+        return 2;
+    QTextStream out(stdout);
+    ml::Classifier classifier;
+    if (!(opts.modelPath.isEmpty() ? classifier.loadEmbedded() : classifier.load(opts.modelPath))) {
+        QTextStream(stderr) << "bench_inference: " << classifier.errorString() << "\n";
+        return 1;
+    }
+    const ml::Dataset ds = ml::scanFolder(opts.dir);
+    if (!ds.error.isEmpty() || ds.images.isEmpty()) {
+        QTextStream(stderr) << "bench_inference: "
+                            << (ds.error.isEmpty() ? QStringLiteral("no images") : ds.error)
+                            << "\n";
+        return 1;
+    }
+    ml::setTorchThreads(opts.threads);
+
+    Results res;
+    measureForward(opts, classifier, ds, res);
+    if (!opts.forwardOnly && !measureEndToEnd(opts, classifier, ds, res))
+        return 1;
+    if (opts.json)
+        printJson(out, opts, classifier, res);
+    else
+        printText(out, opts, classifier, res);
     return 0;
 }
