@@ -373,11 +373,13 @@ struct Estimator
     }
 };
 
-Estimator makeEstimator(const SegmentRun& run)
+// The error rates of the training source `source` (the one the slide's cells resemble most)
+// when the card has them, else the pooled validation rates.
+Estimator makeEstimator(const SegmentRun& run, const QString& source)
 {
     Estimator est;
-    est.rates =
-        run.classify ? errorRatesFromCard(run.classifier.card(), &est.ratesError) : std::nullopt;
+    est.rates = run.classify ? errorRatesFromCard(run.classifier.card(), &est.ratesError, source)
+                             : std::nullopt;
     if (est.rates && !ratesApplyAt(*est.rates, run.threshold)) {
         est.ratesError =
             QStringLiteral("the model's error rates were measured at another threshold");
@@ -641,8 +643,19 @@ RunTotals reportRun(const SegmentRun& run, const QList<Item>& items)
         if (!it.exportError.isEmpty())
             printError(QStringLiteral("segment: %1").arg(it.exportError));
     }
-    const Estimator estimate = makeEstimator(run);
     const DomainProfile profile = DomainProfile::fromCard(run.classifier.card());
+    // The slide's domain decides whose error rates correct its parasitemia.
+    std::vector<CellAppearance> slideCells;
+    std::vector<float> slideProbs;
+    for (const Item& it : items)
+        for (size_t i = 0; i < it.result.cells.size() && i < it.appearances.size(); ++i)
+            if (it.result.cells[i].probability >= 0) {
+                slideCells.push_back(it.appearances[i]);
+                slideProbs.push_back(it.result.cells[i].probability);
+            }
+    const QString nearest =
+        run.classify ? checkDomain(profile, slideCells, slideProbs).nearestSource : QString();
+    const Estimator estimate = makeEstimator(run, nearest);
     for (const Item& it : items)
         reportField(run, it, estimate, profile, t);
 

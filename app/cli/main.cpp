@@ -1,3 +1,4 @@
+#include "blaskernels.h"
 #include "clicommand.h"
 
 #include <QGuiApplication>
@@ -71,6 +72,8 @@ void printUsage()
 
 int main(int argc, char** argv)
 {
+    // Before anything else: OpenBLAS kernels that compute right on virtual machines.
+    ml::ensureBlasKernels(argv);
     // Grids and reports paint text: a GUI application with the offscreen platform needs
     // no display and gives QPainter its fonts.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))

@@ -1,3 +1,4 @@
+#include "blaskernels.h"
 #include "classifypage.h"
 #include "datasetsession.h"
 #include "mainwindow.h"
@@ -12,6 +13,8 @@
 
 int main(int argc, char** argv)
 {
+    // Before anything else: OpenBLAS kernels that compute right on virtual machines.
+    ml::ensureBlasKernels(argv);
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("malarialens"));
     QApplication::setApplicationDisplayName(QStringLiteral("MalariaLens"));

@@ -41,7 +41,30 @@ bool ratesApplyAt(const ErrorRates& rates, double threshold)
     return rates.threshold < 0 || std::abs(rates.threshold - threshold) < 1e-6;
 }
 
-std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error)
+namespace {
+
+// Rates from an object with true_positive, false_negative, true_negative, false_positive.
+std::optional<ErrorRates> ratesFromCounts(const QJsonObject& o)
+{
+    const QStringList keys = {QStringLiteral("true_positive"), QStringLiteral("false_negative"),
+                              QStringLiteral("true_negative"), QStringLiteral("false_positive")};
+    for (const QString& k : keys)
+        if (!o.value(k).isDouble())
+            return std::nullopt;
+    const int tp = o.value(keys[0]).toInt(), fn = o.value(keys[1]).toInt();
+    const int tn = o.value(keys[2]).toInt(), fp = o.value(keys[3]).toInt();
+    ErrorRates r;
+    r.positives = tp + fn;
+    r.negatives = tn + fp;
+    r.sensitivity = r.positives > 0 ? double(tp) / r.positives : -1;
+    r.specificity = r.negatives > 0 ? double(tn) / r.negatives : -1;
+    return r;
+}
+
+} // namespace
+
+std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error,
+                                             const QString& source)
 {
     const double cardThreshold = card.value(QStringLiteral("threshold")).toDouble(-1);
     const QJsonObject lab = card.value(QStringLiteral("lab_calibration")).toObject();
@@ -58,31 +81,33 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
         r.threshold = lab.value(QStringLiteral("threshold")).toDouble(cardThreshold);
         return r;
     }
-    const QJsonObject cell = card.value(QStringLiteral("validation"))
-                                 .toObject()
-                                 .value(QStringLiteral("cell_level"))
-                                 .toObject();
-    const QStringList keys = {QStringLiteral("true_positive"), QStringLiteral("false_negative"),
-                              QStringLiteral("true_negative"), QStringLiteral("false_positive")};
-    for (const QString& k : keys) {
-        if (!cell.value(k).isDouble()) {
-            if (error)
-                *error = QStringLiteral("the model card has no validation figures (sensitivity "
-                                        "and specificity): the parasitemia cannot be corrected "
-                                        "for the model's errors");
-            return std::nullopt;
+    if (!source.isEmpty()) {
+        if (auto r = ratesFromCounts(card.value(QStringLiteral("validation_by_source"))
+                                         .toObject()
+                                         .value(source)
+                                         .toObject())) {
+            r->source = QStringLiteral("model card validation on the %1 cells it held out (%2 "
+                                       "cells)")
+                            .arg(source)
+                            .arg(QLocale::c().toString(r->positives + r->negatives));
+            r->threshold = cardThreshold;
+            return r;
         }
     }
-    const int tp = cell.value(keys[0]).toInt(), fn = cell.value(keys[1]).toInt();
-    const int tn = cell.value(keys[2]).toInt(), fp = cell.value(keys[3]).toInt();
-    ErrorRates r;
-    r.positives = tp + fn;
-    r.negatives = tn + fp;
-    r.sensitivity = r.positives > 0 ? double(tp) / r.positives : -1;
-    r.specificity = r.negatives > 0 ? double(tn) / r.negatives : -1;
-    r.source = QStringLiteral("model card validation (%1 cells)")
-                   .arg(QLocale::c().toString(r.positives + r.negatives));
-    r.threshold = cardThreshold;
+    std::optional<ErrorRates> r = ratesFromCounts(card.value(QStringLiteral("validation"))
+                                                      .toObject()
+                                                      .value(QStringLiteral("cell_level"))
+                                                      .toObject());
+    if (!r) {
+        if (error)
+            *error = QStringLiteral("the model card has no validation figures (sensitivity "
+                                    "and specificity): the parasitemia cannot be corrected "
+                                    "for the model's errors");
+        return std::nullopt;
+    }
+    r->source = QStringLiteral("model card validation (%1 cells)")
+                    .arg(QLocale::c().toString(r->positives + r->negatives));
+    r->threshold = cardThreshold;
     return r;
 }
 

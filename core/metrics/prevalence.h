@@ -37,7 +37,12 @@ struct ErrorRates
 /// (card.lab_calibration, written by the calibrate flow), then the cell-level validation
 /// figures (card.validation.cell_level: true/false positives/negatives). nullopt with
 /// `*error` when the card has neither ("the model card has no validation figures ...").
-std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error = nullptr);
+/// With `source` (the training source the cells resemble most, DomainVerdict::nearestSource),
+/// that source's own validation figures (card.validation_by_source[source], with its
+/// true/false positive/negative counts) come before the pooled ones: a model is not equally
+/// right on every lab it was trained on.
+std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error = nullptr,
+                                             const QString& source = {});
 
 /// The corrected parasitemia of one field, slide, patient or run.
 struct PrevalenceEstimate

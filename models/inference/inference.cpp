@@ -120,8 +120,10 @@ QJsonObject ClassifyReport::toJson(const Dataset& ds, const Classifier& classifi
         t.suspicious.emplace_back(r.probability, r.index);
     }
     // Corrected parasitemia from the model's own error rates (at the threshold they hold at).
+    const DomainVerdict verdict = domain(classifier);
     QString ratesError;
-    std::optional<ErrorRates> rates = errorRatesFromCard(classifier.card(), &ratesError);
+    std::optional<ErrorRates> rates =
+        errorRatesFromCard(classifier.card(), &ratesError, verdict.nearestSource);
     if (rates && !ratesApplyAt(*rates, threshold)) {
         ratesError = QStringLiteral("the model's sensitivity and specificity were measured at "
                                     "threshold %1, not %2")
@@ -139,7 +141,7 @@ QJsonObject ClassifyReport::toJson(const Dataset& ds, const Classifier& classifi
         e.error = ratesError;
         return e;
     };
-    const QJsonObject domainJson = domain(classifier).toJson();
+    const QJsonObject domainJson = verdict.toJson();
     QJsonObject perPatient;
     for (auto it = patients.begin(); it != patients.end(); ++it) {
         Tally& t = it.value();

@@ -148,14 +148,9 @@ QJsonObject TrainingResult::modelCard() const
          QStringLiteral("MalariaLens %1 cell classifier").arg(architectureName(c.arch))},
         {QStringLiteral("architecture"), architectureName(c.arch)},
         {QStringLiteral("parameters"), double(trainableParameterCount(c.arch))},
-        {QStringLiteral("input"),
-         QJsonObject{{QStringLiteral("width"), kModelInputSize},
-                     {QStringLiteral("height"), kModelInputSize},
-                     {QStringLiteral("channels"), 3},
-                     {QStringLiteral("color"), QStringLiteral("RGB")},
-                     {QStringLiteral("range"), QStringLiteral("[0,1]")},
-                     {QStringLiteral("resize"), QStringLiteral("cv::INTER_AREA")},
-                     {QStringLiteral("normalization"), inputNormalizationName(c.normalization)}}},
+        // The input recipe, with the canonical cell's parameters when it is one, so that the
+        // model keeps the input it was trained on whatever later versions default to.
+        {QStringLiteral("input"), inputCardJson(c.normalization)},
         {QStringLiteral("classes"),
          QJsonArray{QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}},
         {QStringLiteral("positive_class"), QStringLiteral("Parasitized")},

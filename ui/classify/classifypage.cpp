@@ -91,6 +91,7 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
            "from it with the model's sensitivity and specificity (Rogan-Gladen), 95 % CI "
            "including their uncertainty. Decision: infected when the corrected CI excludes 0."));
     m_patients->verticalHeader()->setVisible(false);
+    m_patients->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
     m_patients->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_patients->setSortingEnabled(true);
     m_patients->setAccessibleName(tr("Per-patient summary"));
@@ -134,8 +135,9 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     auto* split = new QSplitter(this);
     split->addWidget(left);
     split->addWidget(right);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
+    // The patient table (apparent, corrected with its CI, decision) needs about half the width.
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
     m_domainBanner->setWordWrap(true);
     m_domainBanner->setVisible(false);
     m_domainBanner->setAccessibleName(tr("Domain warning"));
@@ -175,6 +177,13 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &ClassifyPage::showSelected);
 
+    connectSession();
+    updateModelLabel();
+}
+
+// The page follows the model session: model, runs, streamed results, threshold.
+void ClassifyPage::connectSession()
+{
     connect(m_session, &ModelSession::modelChanged, this, &ClassifyPage::updateModelLabel);
     connect(m_session, &ModelSession::classificationStarted, this, [this](int) {
         m_model->setResults(m_session->results().get());
@@ -222,7 +231,6 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
         m_report->setToolTip(tr(
             "Write a PDF report of this classification (parasitemia, model, evaluation, gallery)"));
     });
-    updateModelLabel();
 }
 
 void ClassifyPage::setDataset(std::shared_ptr<const Dataset> dataset)
@@ -312,8 +320,8 @@ void ClassifyPage::updatePatients()
     };
     // The corrected figure needs the model's error rates at the threshold in use.
     QString ratesError;
-    std::optional<ErrorRates> rates =
-        errorRatesFromCard(m_session->classifier().card(), &ratesError);
+    std::optional<ErrorRates> rates = errorRatesFromCard(
+        m_session->classifier().card(), &ratesError, m_session->domain().nearestSource);
     if (rates && !ratesApplyAt(*rates, m_session->threshold())) {
         ratesError = tr("the model's error rates were measured at threshold %1")
                          .arg(rates->threshold, 0, 'f', 2);

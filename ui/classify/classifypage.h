@@ -63,6 +63,7 @@ private:
     void updatePatients();
     void updateSummary();
     void updateDomainBanner();
+    void connectSession();
     /// Opens the gallery of the selected patient's most suspicious cells to confirm.
     void confirmCells();
     /// Cells of each patient whose latest label in the corrections database is Parasitized

@@ -172,6 +172,33 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_session, &DatasetSession::cancelled, this,
             [this] { setBusy(false, tr("Cancelled.")); });
 
+    connectModelSession();
+    // Start with the model the user chose last (registry), else the embedded default.
+    ModelRegistry().cleanStale();
+    QString modelError;
+    if (!m_registry->restoreActiveModel(&modelError) && !m_models->hasModel()) {
+        QString embeddedError;
+        if (!m_models->useEmbedded(&embeddedError))
+            QTimer::singleShot(0, this, [this, embeddedError] {
+                m_statusLabel->setText(
+                    tr("No default model: %1. Load a model on the Classify page.")
+                        .arg(embeddedError));
+            });
+    }
+
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!settings.contains(QStringLiteral("window/geometry")))
+        resize(1280, 820);
+    m_statusLabel->setText(
+        tr("Open a folder of cell images (File > Open Folder, or drop it here)."));
+}
+
+// Classification progress and results reach the status bar, the thumbnails and the pages
+// that use the active model.
+void MainWindow::connectModelSession()
+{
     // Classification: progress in the status bar, badges on the thumbnails.
     connect(m_models, &ModelSession::classificationStarted, this, [this](int total) {
         setBusy(true, tr("Classifying %n image(s) ...", nullptr, total));
@@ -224,26 +251,6 @@ MainWindow::MainWindow(QWidget* parent)
         m_fields->setClassifier(m_models->classifier());
         m_explore->setClassifier(m_models->classifier());
     });
-    // Start with the model the user chose last (registry), else the embedded default.
-    ModelRegistry().cleanStale();
-    QString modelError;
-    if (!m_registry->restoreActiveModel(&modelError) && !m_models->hasModel()) {
-        QString embeddedError;
-        if (!m_models->useEmbedded(&embeddedError))
-            QTimer::singleShot(0, this, [this, embeddedError] {
-                m_statusLabel->setText(
-                    tr("No default model: %1. Load a model on the Classify page.")
-                        .arg(embeddedError));
-            });
-    }
-
-    QSettings settings;
-    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
-    if (!settings.contains(QStringLiteral("window/geometry")))
-        resize(1280, 820);
-    m_statusLabel->setText(
-        tr("Open a folder of cell images (File > Open Folder, or drop it here)."));
 }
 
 MainWindow::~MainWindow() = default;

@@ -61,6 +61,7 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    void connectModelSession();
     void createActions();
     void chooseFolder();
     void updateRecentMenu();

@@ -192,6 +192,12 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     layout->addWidget(m_domainBanner);
     layout->addWidget(split, 1);
 
+    connectSignals();
+}
+
+// Buttons, the view, the folder table and the background jobs.
+void FieldPage::connectSignals()
+{
     connect(m_openField, &QPushButton::clicked, this, &FieldPage::chooseField);
     connect(m_openFolder, &QPushButton::clicked, this, &FieldPage::chooseFolder);
     connect(m_model, &QPushButton::clicked, this, &FieldPage::chooseModel);
@@ -550,13 +556,14 @@ void FieldPage::updateCounts()
                        .arg(m_excludeEdge->isChecked() ? tr("excluded") : tr("included"));
     if (m_current.result.classified) {
         const Proportion p = c.parasitemia();
-        text += QStringLiteral("<br>") +
-                tr("Parasitized: <b>%1</b><br>Apparent parasitemia %2 % (count CI %3–%4 %)")
-                    .arg(c.parasitized)
-                    .arg(percent(p.p), percent(p.low), percent(p.high));
+        text +=
+            QStringLiteral("<br>") + tr("Parasitized: <b>%1</b><br>Apparent parasitemia %2 %<br>"
+                                        "(95 % CI of the count %3–%4 %)")
+                                         .arg(c.parasitized)
+                                         .arg(percent(p.p), percent(p.low), percent(p.high));
         const PrevalenceEstimate e = corrected(c.parasitized, c.cells);
         text += QStringLiteral("<br>") +
-                (e.ok ? tr("Corrected for the model's errors: <b>%1 %</b> (95 % CI %2–%3 %)")
+                (e.ok ? tr("Corrected for the model's errors:<br><b>%1 %</b> (95 % CI %2–%3 %)")
                             .arg(percent(e.corrected), percent(e.low), percent(e.high))
                       : tr("Corrected: — (%1)").arg(e.error.toHtmlEscaped()));
     } else {
@@ -639,7 +646,8 @@ PrevalenceEstimate FieldPage::corrected(int called, int cells) const
 {
     const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
     QString error;
-    std::optional<ErrorRates> rates = errorRatesFromCard(model.card(), &error);
+    std::optional<ErrorRates> rates =
+        errorRatesFromCard(model.card(), &error, domainVerdict().nearestSource);
     if (rates && !ratesApplyAt(*rates, makeOptions().threshold)) {
         error = tr("the model's error rates were measured at another threshold");
         rates.reset();

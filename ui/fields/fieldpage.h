@@ -109,6 +109,7 @@ private:
     void updateBusy();
     void updateModelLabel();
     void updateDomainBanner();
+    void connectSignals();
     FieldOptions makeOptions() const;
     /// The corrected parasitemia of `called` of `cells` with the model's error rates; the
     /// reason in `error` when there are none.

@@ -189,6 +189,13 @@ void TrainingPage::buildUi()
     auto* settings = new QGroupBox(tr("Settings"));
     settings->setLayout(form);
 
+    buildRunArea(settings);
+    connectControls();
+}
+
+// The run area beside the settings: messages, buttons, progress, result, folds, log, curves.
+void TrainingPage::buildRunArea(QGroupBox* settings)
+{
     m_refusal = new QLabel;
     m_refusal->setWordWrap(true);
     m_refusal->setStyleSheet(QStringLiteral("color: #b71c1c;"));
@@ -262,7 +269,11 @@ void TrainingPage::buildUi()
     splitter->setStretchFactor(1, 1);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(splitter);
+}
 
+// Start, Cancel, Resume, Use this model, and every setting that changes what can start.
+void TrainingPage::connectControls()
+{
     connect(m_start, &QPushButton::clicked, this, &TrainingPage::startTraining);
     connect(m_cancel, &QPushButton::clicked, m_controller, &TrainingController::cancel);
     connect(m_cancel, &QPushButton::clicked, this, [this] {

@@ -11,6 +11,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QGroupBox;
 class QDoubleSpinBox;
 class QLabel;
 class QPlainTextEdit;
@@ -73,6 +74,8 @@ Q_SIGNALS:
 
 private:
     void buildUi();
+    void buildRunArea(QGroupBox* settings);
+    void connectControls();
     void updateState();
     void startTraining();
     void resumeTraining();

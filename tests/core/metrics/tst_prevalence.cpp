@@ -25,6 +25,7 @@ private Q_SLOTS:
     void badInputGivesMessageNeverNaN();
     void ratesFromCardValidation();
     void labCalibrationWinsOverValidation();
+    void nearestSourceRatesWinOverPooled();
     void cardWithoutValidationFigures();
     void decisionFromIntervalAndConfirmation();
     void jsonKeys();
@@ -182,6 +183,36 @@ void TestPrevalence::labCalibrationWinsOverValidation()
     QCOMPARE(r->sensitivity, 0.82);
     QCOMPARE(r->negatives, 900);
     QVERIFY(r->source.contains(QStringLiteral("Clinic A")));
+}
+
+void TestPrevalence::nearestSourceRatesWinOverPooled()
+{
+    // A model trained on two labs is less sensitive on one of them: a slide from that lab is
+    // corrected with that lab's rates, not the pooled ones.
+    const auto counts = [](int tp, int fn, int tn, int fp) {
+        return QJsonObject{{QStringLiteral("true_positive"), tp},
+                           {QStringLiteral("false_negative"), fn},
+                           {QStringLiteral("true_negative"), tn},
+                           {QStringLiteral("false_positive"), fp}};
+    };
+    const QJsonObject card{
+        {QStringLiteral("threshold"), 0.5},
+        {QStringLiteral("validation"),
+         QJsonObject{{QStringLiteral("cell_level"), counts(1444, 133, 2143, 74)}}},
+        {QStringLiteral("validation_by_source"),
+         QJsonObject{{QStringLiteral("nih"), counts(1423, 119, 1465, 67)},
+                     {QStringLiteral("iml"), counts(21, 14, 678, 7)}}}};
+    const auto iml = errorRatesFromCard(card, nullptr, QStringLiteral("iml"));
+    QVERIFY(iml);
+    QCOMPARE(iml->positives, 35);
+    QVERIFY(std::abs(iml->sensitivity - 0.6) < 1e-12);
+    QVERIFY(iml->source.contains(QStringLiteral("iml")));
+    QCOMPARE(iml->threshold, 0.5);
+    const auto pooled = errorRatesFromCard(card);
+    QVERIFY(pooled);
+    QCOMPARE(pooled->positives, 1577);
+    // A source the card does not know falls back to the pooled figures.
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("other"))->positives, 1577);
 }
 
 void TestPrevalence::cardWithoutValidationFigures()
