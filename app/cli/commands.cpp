@@ -39,6 +39,8 @@ const std::vector<Command>& commands()
         {"corrections", "Export or import the reviewer's label corrections (CSV)", runCorrections},
         {"explain", "Heatmap of where the model found its evidence in one cell (PNG)", runExplain},
         {"domain", "Record a model's domain (how its training cells look) in its card", runDomain},
+        {"calibrate", "Adapt the model to one lab's own fields; before/after on its test fields",
+         runCalibrate},
     };
     return list;
 }
