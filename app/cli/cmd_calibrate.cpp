@@ -101,6 +101,11 @@ int runCalibrate(const QStringList& args)
                                   "version; --labels and --db are not yet"));
         return 2;
     }
+    // Checked before the work, not after it: the output folder must exist.
+    if (!QFileInfo(p.value(out)).absoluteDir().exists()) {
+        printError(QStringLiteral("calibrate: the folder of %1 does not exist").arg(p.value(out)));
+        return 2;
+    }
     Classifier classifier;
     if (!loadModel(p, model, classifier, QStringLiteral("calibrate")))
         return 1;
