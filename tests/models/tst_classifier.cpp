@@ -315,9 +315,9 @@ void TestClassifier::torchScriptWrongInterface_data()
         << QStringLiteral("does not accept a 64x64x3 input");
     // Broken weights: every output NaN (or infinite). Today's worst silent failure (every cell
     // called Uninfected, exit 0) if it were accepted.
-    const QString head = QStringLiteral(
-        "(lambda m: (m[2].weight.data.fill_(float('%1')), m)[1])(nn.Sequential("
-        "nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2)))");
+    const QString head =
+        QStringLiteral("(lambda m: (m[2].weight.data.fill_(float('%1')), m)[1])(nn.Sequential("
+                       "nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2)))");
     QTest::newRow("nan-weights") << head.arg(QStringLiteral("nan"))
                                  << QStringLiteral("NaN or infinite");
     QTest::newRow("inf-weights") << head.arg(QStringLiteral("inf"))
