@@ -362,14 +362,9 @@ struct Estimator
 
     PrevalenceEstimate operator()(int called, int cells) const
     {
-        if (rates)
-            return estimatePrevalence(called, cells, *rates);
-        PrevalenceEstimate e;
-        e.cells = cells;
-        e.called = called;
-        e.apparent = cells > 0 ? double(called) / cells : 0.0;
-        e.error = ratesError.isEmpty() ? QStringLiteral("cells were not classified") : ratesError;
-        return e;
+        return estimateOrExplain(called, cells, rates,
+                                 ratesError.isEmpty() ? QStringLiteral("cells were not classified")
+                                                      : ratesError);
     }
 };
 
@@ -378,13 +373,9 @@ struct Estimator
 Estimator makeEstimator(const SegmentRun& run, const QString& source)
 {
     Estimator est;
-    est.rates = run.classify ? errorRatesFromCard(run.classifier.card(), &est.ratesError, source)
-                             : std::nullopt;
-    if (est.rates && !ratesApplyAt(*est.rates, run.threshold)) {
-        est.ratesError =
-            QStringLiteral("the model's error rates were measured at another threshold");
-        est.rates.reset();
-    }
+    est.rates = run.classify
+                    ? errorRatesAt(run.classifier.card(), run.threshold, &est.ratesError, source)
+                    : std::nullopt;
     return est;
 }
 

@@ -111,6 +111,34 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
     return r;
 }
 
+std::optional<ErrorRates> errorRatesAt(const QJsonObject& card, double threshold, QString* error,
+                                       const QString& source)
+{
+    std::optional<ErrorRates> rates = errorRatesFromCard(card, error, source);
+    if (rates && !ratesApplyAt(*rates, threshold)) {
+        if (error)
+            *error = QStringLiteral("the model's sensitivity and specificity were measured at "
+                                    "threshold %1, not %2")
+                         .arg(rates->threshold)
+                         .arg(threshold);
+        return std::nullopt;
+    }
+    return rates;
+}
+
+PrevalenceEstimate estimateOrExplain(int called, int cells, const std::optional<ErrorRates>& rates,
+                                     const QString& whyNot)
+{
+    if (rates)
+        return estimatePrevalence(called, cells, *rates);
+    PrevalenceEstimate e;
+    e.cells = cells;
+    e.called = called;
+    e.apparent = cells > 0 ? double(std::clamp(called, 0, cells)) / cells : 0.0;
+    e.error = whyNot;
+    return e;
+}
+
 PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates)
 {
     PrevalenceEstimate e;

@@ -70,6 +70,16 @@ struct PrevalenceEstimate
 /// Sp measured at one threshold do not correct counts made at another.
 bool ratesApplyAt(const ErrorRates& rates, double threshold);
 
+/// errorRatesFromCard() when its rates apply at `threshold` (ratesApplyAt()); nullopt with
+/// the reason in `*error` otherwise. The one place the callers' "which rates, if any" lives.
+std::optional<ErrorRates> errorRatesAt(const QJsonObject& card, double threshold,
+                                       QString* error = nullptr, const QString& source = {});
+
+/// estimatePrevalence() with `rates`; without them, the apparent share only, with `whyNot`
+/// as the estimate's error (never NaN).
+PrevalenceEstimate estimateOrExplain(int called, int cells, const std::optional<ErrorRates>& rates,
+                                     const QString& whyNot);
+
 /// Estimates the true share of parasitized cells from `called` of `cells`.
 /// Errors (ok false, never NaN): cells <= 0; called outside [0, cells]; Se or Sp outside
 /// [0, 1]; Se + Sp <= 1 (the classifier is no better than chance: nothing can be corrected);

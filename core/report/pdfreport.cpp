@@ -59,20 +59,9 @@ ReportContent buildReport(const ClassificationResults& results, const QString& m
     c.parasitemiaLow = all.low;
     c.parasitemiaHigh = all.high;
     QString ratesError;
-    std::optional<ErrorRates> rates = errorRatesFromCard(modelCard, &ratesError);
-    if (rates && !ratesApplyAt(*rates, c.threshold)) {
-        ratesError = QStringLiteral("the model's error rates were measured at another threshold");
-        rates.reset();
-    }
+    const std::optional<ErrorRates> rates = errorRatesAt(modelCard, c.threshold, &ratesError);
     const auto correct = [&](int called, int cells) {
-        if (rates)
-            return estimatePrevalence(called, cells, *rates);
-        PrevalenceEstimate e;
-        e.cells = cells;
-        e.called = called;
-        e.apparent = cells > 0 ? double(called) / cells : 0.0;
-        e.error = ratesError;
-        return e;
+        return estimateOrExplain(called, cells, rates, ratesError);
     };
     c.corrected = correct(c.predictedParasitized, c.classified);
     c.decision = decideInfection(c.corrected);

@@ -122,24 +122,10 @@ QJsonObject ClassifyReport::toJson(const Dataset& ds, const Classifier& classifi
     // Corrected parasitemia from the model's own error rates (at the threshold they hold at).
     const DomainVerdict verdict = domain(classifier);
     QString ratesError;
-    std::optional<ErrorRates> rates =
-        errorRatesFromCard(classifier.card(), &ratesError, verdict.nearestSource);
-    if (rates && !ratesApplyAt(*rates, threshold)) {
-        ratesError = QStringLiteral("the model's sensitivity and specificity were measured at "
-                                    "threshold %1, not %2")
-                         .arg(rates->threshold)
-                         .arg(threshold);
-        rates.reset();
-    }
+    const std::optional<ErrorRates> rates =
+        errorRatesAt(classifier.card(), threshold, &ratesError, verdict.nearestSource);
     const auto estimate = [&](const Tally& t) {
-        if (rates)
-            return estimatePrevalence(t.parasitized, t.cells, *rates);
-        PrevalenceEstimate e;
-        e.cells = t.cells;
-        e.called = t.parasitized;
-        e.apparent = t.cells > 0 ? double(t.parasitized) / t.cells : 0.0;
-        e.error = ratesError;
-        return e;
+        return estimateOrExplain(t.parasitized, t.cells, rates, ratesError);
     };
     const QJsonObject domainJson = verdict.toJson();
     QJsonObject perPatient;

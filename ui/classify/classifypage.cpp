@@ -320,13 +320,9 @@ void ClassifyPage::updatePatients()
     };
     // The corrected figure needs the model's error rates at the threshold in use.
     QString ratesError;
-    std::optional<ErrorRates> rates = errorRatesFromCard(
-        m_session->classifier().card(), &ratesError, m_session->domain().nearestSource);
-    if (rates && !ratesApplyAt(*rates, m_session->threshold())) {
-        ratesError = tr("the model's error rates were measured at threshold %1")
-                         .arg(rates->threshold, 0, 'f', 2);
-        rates.reset();
-    }
+    const std::optional<ErrorRates> rates =
+        errorRatesAt(m_session->classifier().card(), m_session->threshold(), &ratesError,
+                     m_session->domain().nearestSource);
     const QMap<QString, QPair<int, QStringList>> confirmed = confirmedPerPatient();
     for (auto it = acc.cbegin(); it != acc.cend(); ++it, ++row) {
         m_patients->setItem(row, 0, new QTableWidgetItem(it.key()));

@@ -646,20 +646,9 @@ PrevalenceEstimate FieldPage::corrected(int called, int cells) const
 {
     const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
     QString error;
-    std::optional<ErrorRates> rates =
-        errorRatesFromCard(model.card(), &error, domainVerdict().nearestSource);
-    if (rates && !ratesApplyAt(*rates, makeOptions().threshold)) {
-        error = tr("the model's error rates were measured at another threshold");
-        rates.reset();
-    }
-    if (rates)
-        return estimatePrevalence(called, cells, *rates);
-    PrevalenceEstimate e;
-    e.cells = cells;
-    e.called = called;
-    e.apparent = cells > 0 ? double(called) / cells : 0.0;
-    e.error = error;
-    return e;
+    const std::optional<ErrorRates> rates =
+        errorRatesAt(model.card(), makeOptions().threshold, &error, domainVerdict().nearestSource);
+    return estimateOrExplain(called, cells, rates, error);
 }
 
 DomainVerdict FieldPage::domainVerdict() const

@@ -27,6 +27,7 @@ private Q_SLOTS:
     void labCalibrationWinsOverValidation();
     void nearestSourceRatesWinOverPooled();
     void cardWithoutValidationFigures();
+    void ratesAtAnotherThresholdAreNotUsed();
     void decisionFromIntervalAndConfirmation();
     void jsonKeys();
 };
@@ -221,6 +222,32 @@ void TestPrevalence::cardWithoutValidationFigures()
     QVERIFY(!errorRatesFromCard(QJsonObject{{QStringLiteral("architecture"), QStringLiteral("se")}},
                                 &error));
     QVERIFY(error.contains(QStringLiteral("no validation figures")));
+}
+
+void TestPrevalence::ratesAtAnotherThresholdAreNotUsed()
+{
+    const QJsonObject card{{QStringLiteral("threshold"), 0.5},
+                           {QStringLiteral("validation"),
+                            QJsonObject{{QStringLiteral("cell_level"),
+                                         QJsonObject{{QStringLiteral("true_positive"), 90},
+                                                     {QStringLiteral("false_negative"), 10},
+                                                     {QStringLiteral("true_negative"), 190},
+                                                     {QStringLiteral("false_positive"), 10}}}}}};
+    QString error;
+    QVERIFY(errorRatesAt(card, 0.5, &error));
+    QVERIFY(!errorRatesAt(card, 0.3, &error));
+    QVERIFY2(error.contains(QStringLiteral("threshold 0.5, not 0.3")), qPrintable(error));
+    // Without rates: the apparent share only, the reason as the error, never NaN.
+    const PrevalenceEstimate e = estimateOrExplain(7, 70, std::nullopt, error);
+    QVERIFY(!e.ok);
+    QCOMPARE(e.apparent, 0.1);
+    QCOMPARE(e.error, error);
+    const PrevalenceEstimate z = estimateOrExplain(0, 0, std::nullopt, error);
+    QCOMPARE(z.apparent, 0.0);
+    // With rates: the estimator itself.
+    const auto rates = errorRatesAt(card, 0.5);
+    QCOMPARE(estimateOrExplain(7, 70, rates, {}).corrected,
+             estimatePrevalence(7, 70, *rates).corrected);
 }
 
 void TestPrevalence::decisionFromIntervalAndConfirmation()
