@@ -167,6 +167,12 @@ void addTrainOptions(QCommandLineParser* p)
         QStringLiteral("balance-classes"),
         QStringLiteral("class-balanced sampling: each epoch draws half of its cells from each "
                        "class (the smaller class oversampled, seeded)"));
+    const QCommandLineOption batchNormCells(
+        QStringLiteral("batchnorm-cells"),
+        QStringLiteral("after every epoch, recompute the BatchNorm statistics over N clean "
+                       "training cells (0, the default: keep the running averages of the "
+                       "augmented batches)"),
+        QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption augmentPreset(
         QStringLiteral("augment-preset"),
         QStringLiteral("augmentation preset (implies --augment): study (flips, brightness, "
@@ -176,12 +182,33 @@ void addTrainOptions(QCommandLineParser* p)
         QStringLiteral("NAME"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
-    p->addOptions(
-        {arch,          epochs,      batch,         lr,        patience,         split,
-         valFraction,   augment,     noStain,       hueJitter, saturationJitter, seed,
-         threads,       out,         resume,        initFrom,  normalize,        lrPatience,
-         folds,         excludeList, noCorrections, source,    holdoutSource,    balanceClasses,
-         augmentPreset, json});
+    p->addOptions({arch,
+                   epochs,
+                   batch,
+                   lr,
+                   patience,
+                   split,
+                   valFraction,
+                   augment,
+                   noStain,
+                   hueJitter,
+                   saturationJitter,
+                   seed,
+                   threads,
+                   out,
+                   resume,
+                   initFrom,
+                   normalize,
+                   lrPatience,
+                   folds,
+                   excludeList,
+                   noCorrections,
+                   source,
+                   holdoutSource,
+                   balanceClasses,
+                   augmentPreset,
+                   batchNormCells,
+                   json});
 }
 
 // The training settings from the parsed options; an exit code when they are not valid.
@@ -327,6 +354,12 @@ std::optional<int> loadSources(const QCommandLineParser& p, TrainingConfig& conf
     }
     const QString folder = ds.root;
     config.balanceClasses = p.isSet(QStringLiteral("balance-classes"));
+    bool cellsOk = false;
+    config.batchNormCells = p.value(QStringLiteral("batchnorm-cells")).toInt(&cellsOk);
+    if (!cellsOk || config.batchNormCells < 0) {
+        printError(QStringLiteral("train: --batchnorm-cells needs a whole number >= 0"));
+        return 2;
+    }
     if (p.isSet(QStringLiteral("holdout-source"))) {
         config.holdoutSource = p.value(QStringLiteral("holdout-source"));
         QStringList names;

@@ -40,6 +40,18 @@ AugmentParams drawAugment(const AugmentConfig& c, std::mt19937& rng)
     const float q = unit(rng);
     p.jpegQuality =
         c.jpegQualityLow > 0 ? c.jpegQualityLow + int(q * float(95 - c.jpegQualityLow)) : 0;
+    if (unit(rng) >= c.crossLabProbability) {
+        // This cell stays as a lab like the training labs shows it (the values above were
+        // drawn anyway, so the sequence does not depend on which cells keep them).
+        const AugmentParams none;
+        p.gamma = none.gamma;
+        p.exposure = none.exposure;
+        p.blurSigma = none.blurSigma;
+        p.scale = none.scale;
+        p.repaintSurround = none.repaintSurround;
+        p.noiseStd = none.noiseStd;
+        p.jpegQuality = none.jpegQuality;
+    }
     return p;
 }
 

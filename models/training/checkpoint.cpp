@@ -126,6 +126,8 @@ QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds, const QStrin
         id.insert(QStringLiteral("augment_cross_lab"), true);
     if (c.balanceClasses)
         id.insert(QStringLiteral("class_balanced"), true);
+    if (c.batchNormCells > 0)
+        id.insert(QStringLiteral("batchnorm_cells"), c.batchNormCells);
     if (!c.holdoutSource.isEmpty())
         id.insert(QStringLiteral("holdout_source"), c.holdoutSource);
     if (!leftOut.isEmpty())

@@ -103,6 +103,12 @@ QJsonObject trainingJson(const TrainingResult& r)
                                                     "training side holds, half of each class "
                                                     "(the smaller class oversampled)"))
                         : QJsonValue(false));
+    training.insert(QStringLiteral("batchnorm_statistics"),
+                    c.batchNormCells > 0
+                        ? QJsonValue(QStringLiteral("recomputed after every epoch over %1 clean "
+                                                    "training cells")
+                                         .arg(c.batchNormCells))
+                        : QJsonValue(QStringLiteral("running averages of the training batches")));
     return training;
 }
 

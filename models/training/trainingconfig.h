@@ -77,6 +77,12 @@ struct TrainingConfig
     /// resumes with the run), instead of every training cell once. For sources such as the
     /// IML field crops (1 infected cell in 70). Recorded in the card.
     bool balanceClasses = false;
+    /// After every epoch, the BatchNorm statistics are recomputed as the average over this
+    /// many clean (unaugmented) training cells, drawn as the epoch draws them (see
+    /// batchnormstatistics.h for why). 0: the running averages of the augmented batches are
+    /// kept, as before 2026-12-01 (the embedded default model was trained so). Recorded in
+    /// the card.
+    int batchNormCells = 0;
     /// Leave-one-source-out: the images whose ImageEntry::source is this name are neither
     /// trained nor validated on; the others are split as usual (their own patient split for
     /// early stopping) and the best weights are then tested on the left-out source

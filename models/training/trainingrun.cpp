@@ -1,5 +1,7 @@
 #include "trainingrun.h"
 
+#include "batchnormstatistics.h"
+
 #include "checkpoint.h"
 #include "classifier_p.h"
 #include "dataset.h"
@@ -208,6 +210,7 @@ struct TrainingRun::Impl
     bool buildNetwork();
     bool resume();
     bool trainBatches(const std::vector<int>& order);
+    void recomputeBatchNorm(const std::vector<int>& order);
     QString divergedMessage(double loss) const;
 };
 
@@ -570,6 +573,37 @@ bool TrainingRun::Impl::trainBatches(const std::vector<int>& order)
     return true;
 }
 
+void TrainingRun::Impl::recomputeBatchNorm(const std::vector<int>& order)
+{
+    if (config.batchNormCells <= 0 || order.empty())
+        return;
+    if (qEnvironmentVariableIsSet("ML_DEBUG_BN") && !valIdx.empty()) {
+        const EvalOutput raw = scoreCells(*net, images, labels, valIdx, config);
+        log(QStringLiteral("BatchNorm running averages: val_loss %1 val_acc %2")
+                .arg(raw.loss, 0, 'f', 4)
+                .arg(raw.accuracy, 0, 'f', 4));
+    }
+    // The first cells of this epoch's (shuffled, possibly class-balanced) draw, augmented as
+    // in training: the network learnt to read features normalised by the statistics of
+    // augmented batches. Statistics of clean cells were measured to be wrong for it (the
+    // validation accuracy fell to the parasitized share at every epoch): clean cells spread
+    // less than augmented ones, so their own statistics over-scale the features. Their own
+    // generator, so that the training draws stay the same with and without this step.
+    const size_t cells = std::min(order.size(), size_t(config.batchNormCells));
+    const int step = std::max(1, config.batchSize);
+    const int batches = int((cells + size_t(step) - 1) / size_t(step));
+    std::mt19937 drawRng(config.seed + quint32(state.epochsDone) * 7919u);
+    recomputeBatchNormStatistics(
+        *net,
+        [&](int b) {
+            const size_t begin = size_t(b) * size_t(step);
+            const size_t end = std::min(cells, begin + size_t(step));
+            return makeBatch(images, labels, order, begin, end, config.augment, config, drawRng)
+                .input;
+        },
+        batches);
+}
+
 bool TrainingRun::epoch(double rate, int plannedEpochs)
 {
     return d->guarded([this, rate, plannedEpochs] {
@@ -589,6 +623,7 @@ bool TrainingRun::epoch(double rate, int plannedEpochs)
         }
         if (!d->trainBatches(order))
             return false;
+        d->recomputeBatchNorm(order);
         const double trainSeconds = d->epochTimer.elapsed() / 1000.0;
         d->current.trainImagesPerSecond =
             trainSeconds > 0 ? double(order.size()) / trainSeconds : 0.0;

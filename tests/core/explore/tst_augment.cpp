@@ -43,6 +43,7 @@ private Q_SLOTS:
     void toFloatRgbSwapsChannels();
     void drawIsReproducibleAndInRange();
     void switchesTurnPartsOff();
+    void crossLabLeavesSomeCellsClean();
 };
 
 void TestAugment::flipsTwiceGiveTheOriginal()
@@ -180,6 +181,30 @@ void TestAugment::switchesTurnPartsOff()
         QCOMPARE(p.brightness, 0.0f);
         QCOMPARE(p.contrast, 1.0f);
     }
+}
+
+// The cross-lab preset degrades about half of the cells and leaves the others as the training
+// labs show them; with probability 1 every cell gets some JPEG loss.
+void TestAugment::crossLabLeavesSomeCellsClean()
+{
+    AugmentConfig c = AugmentConfig::crossLab();
+    QCOMPARE(c.crossLabProbability, 0.5f);
+    std::mt19937 rng(11);
+    int clean = 0;
+    const int draws = 2000;
+    for (int i = 0; i < draws; ++i) {
+        const AugmentParams p = drawAugment(c, rng);
+        const bool none = p.jpegQuality == 0 && p.noiseStd == 0.0f && p.blurSigma == 0.0f &&
+                          p.gamma == 1.0f && p.exposure == 1.0f && p.scale == 1.0f &&
+                          !p.repaintSurround;
+        const bool all = p.jpegQuality >= 50 && p.gamma != 1.0f && p.exposure != 1.0f;
+        QVERIFY2(none || all, "a cell gets all cross-lab parts or none");
+        clean += none ? 1 : 0;
+    }
+    QVERIFY2(clean > 900 && clean < 1100, qPrintable(QString::number(clean)));
+    c.crossLabProbability = 1.0f;
+    for (int i = 0; i < 200; ++i)
+        QVERIFY(drawAugment(c, rng).jpegQuality >= 50);
 }
 
 QTEST_GUILESS_MAIN(TestAugment)
