@@ -4,6 +4,7 @@
 #include "clicommand.h"
 #include "modeloptions.h"
 
+#include "calibrationlabels.h"
 #include "classifier.h"
 #include "fieldannotations.h"
 #include "labcalibration.h"
@@ -11,6 +12,7 @@
 
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QTemporaryDir>
 
@@ -45,6 +47,64 @@ void printFigures(const QString& name, const CalibrationFigures& f)
                   .arg(f.parasitemia.explanation()));
 }
 
+// The labels of one source (--annotations, --labels or --db), read before the work so that a
+// bad file fails at once. Every source ends in the same labelled cells (apply()), which
+// calibrateCells() then uses.
+struct LabelSource
+{
+    std::optional<FieldAnnotationSet> truth;
+    QList<CellLabel> labels;
+
+    bool load(const QCommandLineParser& p, const QCommandLineOption& annotations,
+              const QCommandLineOption& labelsCsv, const QCommandLineOption& db)
+    {
+        QString error;
+        if (p.isSet(annotations)) {
+            truth = loadFieldAnnotations(p.value(annotations));
+            error = truth->error;
+        } else if (p.isSet(labelsCsv)) {
+            QFile f(p.value(labelsCsv));
+            std::optional<QList<CellLabel>> list;
+            if (!f.open(QIODevice::ReadOnly))
+                error = f.errorString();
+            else if ((list = cellLabelsFromCsv(f.readAll(), &error)))
+                labels = *list;
+        } else if (const auto list = cellLabelsFromDatabase(p.value(db), &error)) {
+            labels = *list;
+        }
+        if (!error.isEmpty()) {
+            const QCommandLineOption& o = p.isSet(annotations) ? annotations
+                                          : p.isSet(labelsCsv) ? labelsCsv
+                                                               : db;
+            printError(QStringLiteral("calibrate: %1: %2").arg(p.value(o), error));
+            return false;
+        }
+        return true;
+    }
+
+    bool apply(std::vector<CalibrationCell>& cells) const
+    {
+        int found = 0;
+        if (truth) {
+            found = labelFromAnnotations(cells, *truth);
+        } else {
+            found = applyCellLabels(cells, labels);
+            if (found < labels.size())
+                printError(QStringLiteral("calibrate: %1 of %2 labels match no cell found in "
+                                          "these fields (same field name, same box or IoU >= "
+                                          "0.5); they are not used")
+                               .arg(labels.size() - found)
+                               .arg(labels.size()));
+        }
+        if (found == 0) {
+            printError(QStringLiteral("calibrate: no labelled cell among the cells found in "
+                                      "these fields"));
+            return false;
+        }
+        return true;
+    }
+};
+
 } // namespace
 
 int runCalibrate(const QStringList& args)
@@ -63,14 +123,22 @@ int runCalibrate(const QStringList& args)
     const QCommandLineOption annotations(QStringLiteral("annotations"),
                                          QStringLiteral("labels from IML-style box annotations"),
                                          QStringLiteral("ANN.json"));
-    const QCommandLineOption labels(QStringLiteral("labels"),
-                                    QStringLiteral("labels from a per-cell CSV (not available "
-                                                   "yet: see docs/MODEL.md)"),
-                                    QStringLiteral("CELLS.csv"));
-    const QCommandLineOption db(QStringLiteral("db"),
-                                QStringLiteral("labels from the reviewer's database (not "
-                                               "available yet: see docs/MODEL.md)"),
-                                QStringLiteral("CORRECTIONS.sqlite"));
+    const QCommandLineOption labels(
+        QStringLiteral("labels"),
+        QStringLiteral("labels from a per-cell CSV: the segment --csv columns (field, x, y, w, "
+                       "h, ...) plus 'label' (Parasitized, Uninfected, unsure or empty); a row "
+                       "labels the cell of its field with the same box or IoU >= 0.5"),
+        QStringLiteral("CELLS.csv"));
+    const QCommandLineOption db(
+        QStringLiteral("db"),
+        QStringLiteral("labels from the reviewer's corrections database (the cells labelled "
+                       "in the GUI's Calibrate for this lab flow)"),
+        QStringLiteral("CORRECTIONS.sqlite"));
+    const QCommandLineOption minParasitized(
+        QStringLiteral("min-parasitized"),
+        QStringLiteral("fewest parasitized adapt cells to adapt (default 30; fewer only for "
+                       "trials: the lab's sensitivity is then a guess)"),
+        QStringLiteral("N"), QString::number(kMinParasitizedToAdapt));
     const QCommandLineOption budget(QStringLiteral("budget"),
                                     QStringLiteral("cells a reviewer labels (default 400)"),
                                     QStringLiteral("N"), QStringLiteral("400"));
@@ -84,21 +152,23 @@ int runCalibrate(const QStringList& args)
     const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
                                  QStringLiteral("MODEL.pt"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
-    p.addOptions({annotations, labels, db, budget, lab, epochs, model, threads, out, json});
+    p.addOptions(
+        {annotations, labels, db, budget, lab, epochs, minParasitized, model, threads, out, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
-    bool okBudget = false, okEpochs = false;
+    bool okBudget = false, okEpochs = false, okMin = false;
     const int n = p.value(budget).toInt(&okBudget);
     const int e = p.value(epochs).toInt(&okEpochs);
+    const int minP = p.value(minParasitized).toInt(&okMin);
     if (p.positionalArguments().size() != 1 || !p.isSet(out) || !okBudget || n < 10 || !okEpochs ||
-        e < 1) {
+        e < 1 || !okMin || minP < 1) {
         printError(QStringLiteral("calibrate: expected FIELDS_DIR, --out MODEL.pt, --budget >= "
-                                  "10 and --epochs >= 1 (see --help)"));
+                                  "10, --epochs >= 1 and --min-parasitized >= 1 (see --help)"));
         return 2;
     }
-    if (p.isSet(labels) || p.isSet(db) || !p.isSet(annotations)) {
-        printError(QStringLiteral("calibrate: only --annotations ANN.json is implemented in this "
-                                  "version; --labels and --db are not yet"));
+    if (int(p.isSet(annotations)) + int(p.isSet(labels)) + int(p.isSet(db)) != 1) {
+        printError(QStringLiteral("calibrate: give one label source: --annotations ANN.json, "
+                                  "--labels CELLS.csv or --db CORRECTIONS.sqlite"));
         return 2;
     }
     // Checked before the work, not after it: the output folder must exist.
@@ -109,11 +179,9 @@ int runCalibrate(const QStringList& args)
     Classifier classifier;
     if (!loadModel(p, model, classifier, QStringLiteral("calibrate")))
         return 1;
-    const FieldAnnotationSet truth = loadFieldAnnotations(p.value(annotations));
-    if (!truth.error.isEmpty()) {
-        printError(QStringLiteral("calibrate: %1").arg(truth.error));
+    LabelSource source;
+    if (!source.load(p, annotations, labels, db))
         return 1;
-    }
     const QStringList files = fieldImages(p.positionalArguments().first());
     if (files.isEmpty()) {
         printError(QStringLiteral("calibrate: no field images in %1")
@@ -130,11 +198,20 @@ int runCalibrate(const QStringList& args)
     o.budget = n;
     o.epochs = e;
     o.threads = std::max(1, p.value(threads).toInt());
+    o.minParasitized = minP;
     o.workDir = work.path();
     if (!p.isSet(json))
         o.log = [](const QString& s) { printLine(QStringLiteral("calibrate: %1").arg(s)); };
     setTorchThreads(o.threads);
-    const LabCalibrationResult r = calibrateLab(files, truth, classifier, o);
+    LabCells cells = analyseLabFields(files, classifier, o);
+    if (!cells.error.isEmpty() || cells.cancelled) {
+        printError(QStringLiteral("calibrate: %1")
+                       .arg(cells.cancelled ? QStringLiteral("cancelled") : cells.error));
+        return 1;
+    }
+    if (!source.apply(cells.cells))
+        return 1;
+    const LabCalibrationResult r = calibrateCells(cells.cells, cells.threshold, classifier, o);
     if (!r.ok()) {
         printError(QStringLiteral("calibrate: %1")
                        .arg(r.cancelled ? QStringLiteral("cancelled") : r.error));

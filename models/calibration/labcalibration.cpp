@@ -33,14 +33,19 @@ bool isAdaptField(const QString& name, quint32 seed)
 struct FieldCells
 {
     QString error;
+    bool cancelled = false;
     std::vector<CalibrationCell> cells;
 };
 
-// Segments, classifies and labels one field.
-FieldCells analyseField(const QString& file, const FieldAnnotationSet& truth,
-                        const Classifier& model, double threshold, quint32 seed)
+// Segments and classifies one field; no labels.
+FieldCells analyseField(const QString& file, const Classifier& model, double threshold,
+                        quint32 seed, const std::atomic<bool>* cancel)
 {
     FieldCells out;
+    if (cancel && cancel->load()) {
+        out.cancelled = true;
+        return out;
+    }
     setTorchThreads(1);
     FieldOptions options;
     options.threshold = threshold;
@@ -58,38 +63,80 @@ FieldCells analyseField(const QString& file, const FieldAnnotationSet& truth,
         return out;
     }
     const QString name = QFileInfo(file).fileName();
-    std::vector<int> match;
-    std::vector<const AnnotatedObject*> objects;
-    if (const FieldAnnotation* fa = truth.find(name)) {
-        const FieldAnnotation clipped = fa->clippedTo(r.imageSize);
-        std::vector<cv::Rect> boxes;
-        for (const AnnotatedObject& o : clipped.objects) {
-            if (o.difficult)
-                continue;
-            boxes.push_back(o.box);
-            objects.push_back(&o);
-        }
-        const std::vector<cv::Rect> detections = r.boxes(false);
-        match = matchBoxes(detections, boxes, 0.5);
-        std::vector<size_t> all(r.cells.size());
-        for (size_t i = 0; i < all.size(); ++i)
-            all[i] = i;
-        const std::vector<cv::Mat> crops = classifierCrops(image, r.cells, all, options);
-        const bool adapt = isAdaptField(name, seed);
-        for (size_t i = 0; i < r.cells.size(); ++i) {
-            CalibrationCell c;
-            c.field = name;
-            c.box = detections[i];
-            c.probability = r.cells[i].probability;
-            c.adapt = adapt;
-            c.crop = crops[i];
-            if (i < match.size() && match[i] >= 0)
-                c.label = objects[size_t(match[i])]->infected ? 0 : 1;
-            out.cells.push_back(std::move(c));
-        }
-        // `objects` points into `clipped`, which dies here: nothing is kept past this line.
+    const std::vector<cv::Rect> detections = r.boxes(false);
+    std::vector<size_t> all(r.cells.size());
+    for (size_t i = 0; i < all.size(); ++i)
+        all[i] = i;
+    const std::vector<cv::Mat> crops = classifierCrops(image, r.cells, all, options);
+    const bool adapt = isAdaptField(name, seed);
+    for (size_t i = 0; i < r.cells.size(); ++i) {
+        CalibrationCell c;
+        c.field = name;
+        c.fieldPath = QFileInfo(file).absoluteFilePath();
+        c.fieldSize = r.imageSize;
+        c.box = detections[i];
+        c.probability = r.cells[i].probability;
+        c.adapt = adapt;
+        // A deep copy: the crop must not keep the whole field's pixels alive.
+        c.crop = crops[i].clone();
+        out.cells.push_back(std::move(c));
     }
     return out;
+}
+
+// The calibration's own field lists: the fields holding a labelled cell, per side, in order.
+void fieldLists(const std::vector<CalibrationCell>& cells, QStringList* adapt, QStringList* test)
+{
+    for (const CalibrationCell& c : cells) {
+        if (c.label < 0)
+            continue;
+        QStringList& side = c.adapt ? *adapt : *test;
+        if (side.isEmpty() || side.last() != c.field)
+            side << c.field;
+    }
+    adapt->removeDuplicates();
+    test->removeDuplicates();
+}
+
+// selectCellsToLabel()'s rule over `candidates`: called parasitized (highest first), most
+// uncertain, seeded random, in turn, skipping repeats, at most `budget`.
+std::vector<int> rankCells(const std::vector<CalibrationCell>& cells,
+                           const std::vector<int>& candidates, int budget, double threshold,
+                           quint32 seed)
+{
+    std::vector<int> called, uncertain = candidates, random = candidates;
+    for (int i : candidates)
+        if (cells[size_t(i)].probability >= threshold)
+            called.push_back(i);
+    std::stable_sort(called.begin(), called.end(), [&](int a, int b) {
+        return cells[size_t(a)].probability > cells[size_t(b)].probability;
+    });
+    std::stable_sort(uncertain.begin(), uncertain.end(), [&](int a, int b) {
+        return std::abs(cells[size_t(a)].probability - threshold) <
+               std::abs(cells[size_t(b)].probability - threshold);
+    });
+    std::mt19937 rng(seed);
+    std::shuffle(random.begin(), random.end(), rng);
+    std::vector<int> picked;
+    std::set<int> seen;
+    size_t k[3] = {0, 0, 0};
+    const std::vector<int>* lists[3] = {&called, &uncertain, &random};
+    while (int(picked.size()) < budget) {
+        bool any = false;
+        for (int l = 0; l < 3 && int(picked.size()) < budget; ++l) {
+            while (k[l] < lists[l]->size() && seen.count((*lists[l])[k[l]]))
+                ++k[l];
+            if (k[l] < lists[l]->size()) {
+                const int i = (*lists[l])[k[l]++];
+                seen.insert(i);
+                picked.push_back(i);
+                any = true;
+            }
+        }
+        if (!any)
+            break;
+    }
+    return picked;
 }
 
 bool writeCrops(const std::vector<CalibrationCell>& cells, const std::vector<int>& which,
@@ -145,39 +192,16 @@ std::vector<int> selectCellsToLabel(const std::vector<CalibrationCell>& cells, i
     for (size_t i = 0; i < cells.size(); ++i)
         if (cells[i].adapt && cells[i].label >= 0)
             candidates.push_back(int(i));
-    std::vector<int> called, uncertain = candidates, random = candidates;
-    for (int i : candidates)
-        if (cells[size_t(i)].probability >= threshold)
-            called.push_back(i);
-    std::stable_sort(called.begin(), called.end(), [&](int a, int b) {
-        return cells[size_t(a)].probability > cells[size_t(b)].probability;
-    });
-    std::stable_sort(uncertain.begin(), uncertain.end(), [&](int a, int b) {
-        return std::abs(cells[size_t(a)].probability - threshold) <
-               std::abs(cells[size_t(b)].probability - threshold);
-    });
-    std::mt19937 rng(seed);
-    std::shuffle(random.begin(), random.end(), rng);
-    std::vector<int> picked;
-    std::set<int> seen;
-    size_t k[3] = {0, 0, 0};
-    const std::vector<int>* lists[3] = {&called, &uncertain, &random};
-    while (int(picked.size()) < budget) {
-        bool any = false;
-        for (int l = 0; l < 3 && int(picked.size()) < budget; ++l) {
-            while (k[l] < lists[l]->size() && seen.count((*lists[l])[k[l]]))
-                ++k[l];
-            if (k[l] < lists[l]->size()) {
-                const int i = (*lists[l])[k[l]++];
-                seen.insert(i);
-                picked.push_back(i);
-                any = true;
-            }
-        }
-        if (!any)
-            break;
-    }
-    return picked;
+    return rankCells(cells, candidates, budget, threshold, seed);
+}
+
+std::vector<int> proposeCellsToLabel(const std::vector<CalibrationCell>& cells, int budget,
+                                     double threshold, quint32 seed)
+{
+    std::vector<int> candidates(cells.size());
+    for (size_t i = 0; i < cells.size(); ++i)
+        candidates[i] = int(i);
+    return rankCells(cells, candidates, budget, threshold, seed);
 }
 
 CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
@@ -241,86 +265,81 @@ QJsonObject LabCalibrationResult::toJson() const
                        {QStringLiteral("fields_test"), QJsonArray::fromStringList(fieldsTest)}};
 }
 
-LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnnotationSet& truth,
-                                  const Classifier& model, const LabCalibrationOptions& o)
+LabCells analyseLabFields(const QStringList& fieldFiles, const Classifier& model,
+                          const LabCalibrationOptions& o)
 {
-    LabCalibrationResult result;
-    const auto log = [&](const QString& s) {
-        if (o.log)
-            o.log(s);
-    };
+    LabCells out;
     if (!model.isLoaded()) {
-        result.error = QStringLiteral("no model loaded");
-        return result;
+        out.error = QStringLiteral("no model loaded");
+        return out;
     }
-    const double threshold = model.card().value(QStringLiteral("threshold")).toDouble(0.5);
-    log(QStringLiteral("segmenting and classifying %1 fields").arg(fieldFiles.size()));
+    out.threshold = model.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    if (o.log)
+        o.log(QStringLiteral("segmenting and classifying %1 fields").arg(fieldFiles.size()));
     QThreadPool pool;
     pool.setMaxThreadCount(std::max(1, o.threads));
+    std::atomic<int> done{0};
+    const int total = int(fieldFiles.size());
+    const double threshold = out.threshold;
     const QList<FieldCells> perField = QtConcurrent::blockingMapped(
         &pool, fieldFiles, std::function<FieldCells(const QString&)>([&](const QString& f) {
-            return analyseField(f, truth, model, threshold, o.seed);
+            FieldCells c = analyseField(f, model, threshold, o.seed, o.cancel);
+            if (o.fieldProgress)
+                o.fieldProgress(++done, total);
+            return c;
         }));
-    std::vector<CalibrationCell> cells;
     for (const FieldCells& f : perField) {
+        if (f.cancelled || (o.cancel && o.cancel->load())) {
+            out.cancelled = true;
+            out.cells.clear();
+            return out;
+        }
         if (!f.error.isEmpty()) {
-            result.error = f.error;
-            return result;
+            out.error = f.error;
+            out.cells.clear();
+            return out;
         }
-        for (const CalibrationCell& c : f.cells) {
-            QStringList& side = c.adapt ? result.fieldsAdapt : result.fieldsTest;
-            if (side.isEmpty() || side.last() != c.field)
-                side << c.field;
+        out.cells.insert(out.cells.end(), f.cells.begin(), f.cells.end());
+    }
+    return out;
+}
+
+int labelFromAnnotations(std::vector<CalibrationCell>& cells, const FieldAnnotationSet& truth)
+{
+    int labelled = 0;
+    for (size_t begin = 0; begin < cells.size();) {
+        size_t end = begin;
+        while (end < cells.size() && cells[end].field == cells[begin].field)
+            ++end;
+        if (const FieldAnnotation* fa = truth.find(cells[begin].field)) {
+            const FieldAnnotation clipped = fa->clippedTo(cells[begin].fieldSize);
+            std::vector<cv::Rect> boxes;
+            std::vector<bool> infected;
+            for (const AnnotatedObject& o : clipped.objects) {
+                if (o.difficult)
+                    continue;
+                boxes.push_back(o.box);
+                infected.push_back(o.infected);
+            }
+            std::vector<cv::Rect> detections;
+            for (size_t i = begin; i < end; ++i)
+                detections.push_back(cells[i].box);
+            const std::vector<int> match = matchBoxes(detections, boxes, 0.5);
+            for (size_t i = 0; i < match.size(); ++i)
+                if (match[i] >= 0) {
+                    cells[begin + i].label = infected[size_t(match[i])] ? 0 : 1;
+                    ++labelled;
+                }
         }
-        cells.insert(cells.end(), f.cells.begin(), f.cells.end());
+        begin = end;
     }
-    if (result.fieldsAdapt.isEmpty() || result.fieldsTest.isEmpty()) {
-        result.error = QStringLiteral("too few annotated fields to split into adapt and test "
-                                      "fields (%1 fields with cells)")
-                           .arg(result.fieldsAdapt.size() + result.fieldsTest.size());
-        return result;
-    }
-    if (o.cancel && o.cancel->load()) {
-        result.cancelled = true;
-        return result;
-    }
+    return labelled;
+}
 
-    std::vector<int> test;
-    std::vector<float> before(cells.size());
-    for (size_t i = 0; i < cells.size(); ++i) {
-        before[i] = cells[i].probability;
-        if (!cells[i].adapt)
-            test.push_back(int(i));
-    }
-    result.before = figuresOn(cells, before, test, threshold, errorRatesFromCard(model.card()));
+namespace {
 
-    const std::vector<int> chosen = selectCellsToLabel(cells, o.budget, threshold, o.seed);
-    result.cellsUsed = int(chosen.size());
-    for (int i : chosen)
-        result.parasitizedUsed += cells[size_t(i)].label == 0;
-    log(QStringLiteral("%1 cells labelled (%2 parasitized) from %3 adapt fields")
-            .arg(result.cellsUsed)
-            .arg(result.parasitizedUsed)
-            .arg(result.fieldsAdapt.size()));
-    if (result.parasitizedUsed < kMinParasitizedToAdapt) {
-        result.error = QStringLiteral("only %1 parasitized cells among the %2 labelled: at least "
-                                      "%3 are needed to adapt the model to this lab")
-                           .arg(result.parasitizedUsed)
-                           .arg(result.cellsUsed)
-                           .arg(kMinParasitizedToAdapt);
-        return result;
-    }
-    QString error;
-    if (!writeCrops(cells, chosen, o.workDir, &error)) {
-        result.error = error;
-        return result;
-    }
-    const Dataset ds = scanFolder(o.workDir);
-    if (!ds.error.isEmpty()) {
-        result.error = ds.error;
-        return result;
-    }
-
+TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions& o)
+{
     TrainingConfig config;
     config.arch = parseArchitecture(model.architecture()).value_or(Architecture::Se);
     config.initialModel = model;
@@ -340,25 +359,16 @@ LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnno
                                                           .value(QStringLiteral("normalization"))
                                                           .toString());
     config.threads = o.threads;
-    TrainingCallbacks callbacks;
-    callbacks.log = o.log;
-    TrainingResult trained = trainClassifier(ds, config, callbacks, o.cancel);
-    if (trained.cancelled) {
-        result.cancelled = true;
-        return result;
-    }
-    if (!trained.error.isEmpty()) {
-        result.error = trained.error;
-        return result;
-    }
+    return config;
+}
 
-    const std::vector<float> after = predictCells(trained.classifier, cells, test, &error);
-    if (after.empty()) {
-        result.error = error;
-        return result;
-    }
+// The after figures with the lab's own rates, and the card that records them.
+void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCell>& cells,
+                  const std::vector<float>& after, const std::vector<int>& test, double threshold,
+                  const Classifier& start, Classifier trained, const LabCalibrationOptions& o)
+{
     // The lab's own rates, measured on its test fields: what the correction then uses.
-    CalibrationFigures measured = figuresOn(cells, after, test, threshold, std::nullopt);
+    const CalibrationFigures measured = figuresOn(cells, after, test, threshold, std::nullopt);
     ErrorRates labRates;
     labRates.sensitivity = measured.sensitivity;
     labRates.specificity = measured.specificity;
@@ -368,7 +378,7 @@ LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnno
     labRates.source = QStringLiteral("lab calibration '%1'").arg(o.lab);
     result.after = figuresOn(cells, after, test, threshold, labRates);
 
-    QJsonObject card = trained.classifier.card();
+    QJsonObject card = trained.card();
     card.insert(QStringLiteral("threshold"), threshold);
     card.insert(QStringLiteral("lab_calibration"),
                 QJsonObject{{QStringLiteral("lab"), o.lab},
@@ -377,16 +387,107 @@ LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnno
                             {QStringLiteral("positives"), labRates.positives},
                             {QStringLiteral("negatives"), labRates.negatives},
                             {QStringLiteral("threshold"), threshold},
-                            {QStringLiteral("started_from"), model.source()},
-                            {QStringLiteral("started_from_sha256"), model.weightsSha256()},
+                            {QStringLiteral("started_from"), start.source()},
+                            {QStringLiteral("started_from_sha256"), start.weightsSha256()},
                             {QStringLiteral("calibration"), result.toJson()}});
     // The starting model's domain stays: the lab's cells are now part of what it knows,
     // recorded by `malarialens-cli domain` when wanted.
-    if (model.card().contains(QStringLiteral("domain")))
-        card.insert(QStringLiteral("domain"), model.card().value(QStringLiteral("domain")));
-    trained.classifier.setCard(card);
-    result.model = trained.classifier;
+    if (start.card().contains(QStringLiteral("domain")))
+        card.insert(QStringLiteral("domain"), start.card().value(QStringLiteral("domain")));
+    trained.setCard(card);
+    result.model = trained;
+}
+
+} // namespace
+
+LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, double threshold,
+                                    const Classifier& model, const LabCalibrationOptions& o)
+{
+    LabCalibrationResult result;
+    const auto log = [&](const QString& s) {
+        if (o.log)
+            o.log(s);
+    };
+    if (!model.isLoaded()) {
+        result.error = QStringLiteral("no model loaded");
+        return result;
+    }
+    fieldLists(cells, &result.fieldsAdapt, &result.fieldsTest);
+    if (result.fieldsAdapt.isEmpty() || result.fieldsTest.isEmpty()) {
+        result.error = QStringLiteral("too few labelled fields to split into adapt and test "
+                                      "fields (%1 adapt, %2 test fields with a labelled cell)")
+                           .arg(result.fieldsAdapt.size())
+                           .arg(result.fieldsTest.size());
+        return result;
+    }
+    std::vector<int> test;
+    std::vector<float> before(cells.size());
+    for (size_t i = 0; i < cells.size(); ++i) {
+        before[i] = cells[i].probability;
+        if (!cells[i].adapt)
+            test.push_back(int(i));
+    }
+    result.before = figuresOn(cells, before, test, threshold, errorRatesFromCard(model.card()));
+
+    const std::vector<int> chosen = selectCellsToLabel(cells, o.budget, threshold, o.seed);
+    result.cellsUsed = int(chosen.size());
+    for (int i : chosen)
+        result.parasitizedUsed += cells[size_t(i)].label == 0;
+    log(QStringLiteral("%1 cells labelled (%2 parasitized) from %3 adapt fields")
+            .arg(result.cellsUsed)
+            .arg(result.parasitizedUsed)
+            .arg(result.fieldsAdapt.size()));
+    if (result.parasitizedUsed < o.minParasitized) {
+        result.error = QStringLiteral("only %1 parasitized cells among the %2 labelled: at least "
+                                      "%3 are needed to adapt the model to this lab")
+                           .arg(result.parasitizedUsed)
+                           .arg(result.cellsUsed)
+                           .arg(o.minParasitized);
+        return result;
+    }
+    QString error;
+    if (!writeCrops(cells, chosen, o.workDir, &error)) {
+        result.error = error;
+        return result;
+    }
+    const Dataset ds = scanFolder(o.workDir);
+    if (!ds.error.isEmpty()) {
+        result.error = ds.error;
+        return result;
+    }
+    TrainingCallbacks callbacks;
+    callbacks.log = o.log;
+    callbacks.batchDone = o.batchDone;
+    callbacks.epochDone = o.epochDone;
+    const TrainingResult trained = trainClassifier(ds, adaptConfig(model, o), callbacks, o.cancel);
+    if (trained.cancelled) {
+        result.cancelled = true;
+        return result;
+    }
+    if (!trained.error.isEmpty()) {
+        result.error = trained.error;
+        return result;
+    }
+    const std::vector<float> after = predictCells(trained.classifier, cells, test, &error);
+    if (after.empty()) {
+        result.error = error;
+        return result;
+    }
+    finishResult(result, cells, after, test, threshold, model, trained.classifier, o);
     return result;
+}
+
+LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnnotationSet& truth,
+                                  const Classifier& model, const LabCalibrationOptions& o)
+{
+    LabCells lab = analyseLabFields(fieldFiles, model, o);
+    LabCalibrationResult result;
+    result.error = lab.error;
+    result.cancelled = lab.cancelled;
+    if (!result.ok())
+        return result;
+    labelFromAnnotations(lab.cells, truth);
+    return calibrateCells(lab.cells, lab.threshold, model, o);
 }
 
 } // namespace ml

@@ -2,8 +2,10 @@
 // Calibrating the classifier to one lab's microscope, camera and stain, from that lab's own
 // field images and a few hundred labelled cells.
 //
-//   fields ──segment + classify (the active model)──▶ cells with P(Parasitized)
-//          ──split by field──▶ adapt fields │ test fields
+//   fields ──analyseLabFields(): segment + classify (the active model)──▶ cells with
+//          P(Parasitized), split by field into adapt fields │ test fields
+//   labels ──from box annotations (labelFromAnnotations()), a per-cell CSV or the reviewer's
+//          database (calibrationlabels.h), or set by the GUI's reviewer──▶ labelled cells
 //   adapt cells ──selectCellsToLabel(budget)──▶ the cells a reviewer labels
 //          ──fine-tune the active model (lower rate, few epochs, class-balanced,
 //            cross-lab augmentation, early stopping on held-out adapt fields)──▶ lab model
@@ -14,6 +16,7 @@
 
 #include "classifier.h"
 #include "prevalence.h"
+#include "trainingconfig.h"
 
 #include <QJsonObject>
 #include <QString>
@@ -30,10 +33,16 @@ namespace ml {
 
 struct FieldAnnotationSet;
 
+/// Fewest parasitized cells among the labelled ones before adapting is allowed: below it the
+/// lab's sensitivity cannot be estimated (+-15 points at 95 % with 30 cells) nor learnt.
+constexpr int kMinParasitizedToAdapt = 30;
+
 /// One segmented cell of a lab's field.
 struct CalibrationCell
 {
     QString field;          ///< file name of the field image
+    QString fieldPath;      ///< absolute path of the field image
+    cv::Size fieldSize;     ///< the field image's size
     cv::Rect box;           ///< detection box in the field
     float probability = -1; ///< the starting model's P(Parasitized)
     int label = -1;         ///< 0 Parasitized, 1 Uninfected, -1 not known
@@ -48,6 +57,13 @@ struct CalibrationCell
 /// Returns indices into `cells`.
 std::vector<int> selectCellsToLabel(const std::vector<CalibrationCell>& cells, int budget,
                                     double threshold, quint32 seed = 42);
+
+/// The same rule as selectCellsToLabel() over every cell, labelled or not, on both sides of
+/// the split: the order in which the GUI asks its reviewer. Test-field cells are asked too,
+/// because the before/after report needs labelled cells there; a replayed session
+/// (selectCellsToLabel()) then trains on the adapt cells among them.
+std::vector<int> proposeCellsToLabel(const std::vector<CalibrationCell>& cells, int budget,
+                                     double threshold, quint32 seed = 42);
 
 /// Sensitivity, specificity, balanced accuracy and corrected parasitemia on labelled cells.
 struct CalibrationFigures
@@ -73,9 +89,37 @@ struct LabCalibrationOptions
     int threads = 2;
     quint32 seed = 42;
     QString workDir; ///< where the labelled crops are written for training (a temporary dir)
+    /// Fewest parasitized adapt cells to adapt (kMinParasitizedToAdapt). Lower only for trials
+    /// and tests on a handful of fields: below 30 the lab's sensitivity is a guess.
+    int minParasitized = kMinParasitizedToAdapt;
     const std::atomic<bool>* cancel = nullptr;
     std::function<void(const QString&)> log;
+    /// Fields segmented and classified so far (from worker threads: must be thread-safe).
+    std::function<void(int done, int total)> fieldProgress;
+    /// Fine-tuning progress (from the calling thread): curves in the GUI. `log` is used
+    /// for the training's log lines.
+    std::function<void(int epoch, int batch, int batches, double loss)> batchDone;
+    std::function<void(const EpochStats& stats)> epochDone;
 };
+
+/// A lab's fields, segmented and classified, split by field.
+struct LabCells
+{
+    QString error;
+    bool cancelled = false;
+    double threshold = 0.5; ///< the starting model's decision threshold (its card's)
+    std::vector<CalibrationCell> cells;
+};
+
+/// Segments and classifies every field of `fieldFiles` with `model` (options.threads worker
+/// threads, options.cancel polled per field) and puts each field on its side of the split
+/// (a seeded hash of its name). No labels yet. Never throws.
+LabCells analyseLabFields(const QStringList& fieldFiles, const Classifier& model,
+                          const LabCalibrationOptions& options);
+
+/// Labels the cells from IML-style boxes (detections matched with IoU >= 0.5; difficult
+/// objects left out). Returns how many cells got a label.
+int labelFromAnnotations(std::vector<CalibrationCell>& cells, const FieldAnnotationSet& truth);
 
 struct LabCalibrationResult
 {
@@ -93,11 +137,17 @@ struct LabCalibrationResult
 /// Segments and classifies `fieldFiles` with `model`, labels the detected cells from
 /// `truth` (IML-style boxes, IoU >= 0.5), splits by field, fine-tunes on the selected adapt
 /// cells and reports before/after on the test fields. Never throws.
+/// = analyseLabFields() + labelFromAnnotations() + calibrateCells().
 LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnnotationSet& truth,
                                   const Classifier& model, const LabCalibrationOptions& options);
 
-/// Fewest parasitized cells among the labelled ones before adapting is allowed: below it the
-/// lab's sensitivity cannot be estimated (+-15 points at 95 % with 30 cells) nor learnt.
-constexpr int kMinParasitizedToAdapt = 30;
+/// The labels-provided path shared by every label source (the CLI's --annotations, --labels
+/// and --db, and the GUI's reviewer): fields with a labelled cell form the adapt and test
+/// lists; before figures on the labelled test cells; selectCellsToLabel(options.budget)
+/// among the labelled adapt cells; at least options.minParasitized parasitized among them;
+/// fine-tuning on them (options.workDir receives their crops); after figures and the card's
+/// lab_calibration. `threshold` is the starting model's (LabCells::threshold). Never throws.
+LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, double threshold,
+                                    const Classifier& model, const LabCalibrationOptions& options);
 
 } // namespace ml
