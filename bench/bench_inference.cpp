@@ -11,9 +11,18 @@
 // python3-opencv); see docs/BENCHMARKS.md.
 //
 //   bench_inference [DIR] [--runs N] [--threads T] [--decode-threads D] [--batch B]
-//                   [--model FILE] [--forward-only] [--json]
+//                   [--model FILE] [--precision fp32|int8] [--domain-sample N]
+//                   [--input NORMALIZATION] [--forward-only] [--json]
+//
+// --precision int8 runs the model's int8 companion (Classifier::setPrecision(); the bench
+// stops when there is none). --domain-sample N measures N evenly spread cells for the domain
+// check as `classify` does (default 2000, its setting; 0 = off: the difference is the check's
+// cost). --input NAME replaces the card's input normalisation (e.g. canonical-grey): the cost
+// of that input per cell on the same network; the probabilities are then meaningless.
+// The peak RSS of the process (getrusage) is printed at the end.
 
 #include "benchstats.h"
+#include "blaskernels.h"
 #include "classifier.h"
 #include "folderscanner.h"
 #include "inference.h"
@@ -26,6 +35,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTextStream>
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <ctime>
@@ -42,6 +53,22 @@ double cpuSeconds()
     return double(ts.tv_sec) + ts.tv_nsec / 1e9;
 }
 
+double peakRssMb()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024.0; // kilobytes on Linux
+}
+
+QString inputName(const ml::Classifier& c)
+{
+    return c.card()
+        .value(QStringLiteral("input"))
+        .toObject()
+        .value(QStringLiteral("normalization"))
+        .toString(QStringLiteral("none"));
+}
+
 QJsonArray toJson(const std::vector<double>& v)
 {
     QJsonArray a;
@@ -55,7 +82,9 @@ struct BenchOptions
 {
     QString dir;
     QString modelPath;
-    int runs = 3, threads = 2, decodeThreads = 1, batch = 256;
+    QString precision = QStringLiteral("fp32");
+    QString input; // empty: the card's input normalisation
+    int runs = 3, threads = 2, decodeThreads = 1, batch = 256, domainSample = 2000;
     bool forwardOnly = false, json = false;
 };
 
@@ -75,6 +104,12 @@ bool parseArgs(const QStringList& args, BenchOptions& o)
             o.batch = std::max(1, next().toInt());
         else if (a == QLatin1String("--model"))
             o.modelPath = next();
+        else if (a == QLatin1String("--precision"))
+            o.precision = next();
+        else if (a == QLatin1String("--domain-sample"))
+            o.domainSample = std::max(0, next().toInt());
+        else if (a == QLatin1String("--input"))
+            o.input = next();
         else if (a == QLatin1String("--forward-only"))
             o.forwardOnly = true;
         else if (a == QLatin1String("--json"))
@@ -84,7 +119,8 @@ bool parseArgs(const QStringList& args, BenchOptions& o)
         else {
             QTextStream(stderr)
                 << "usage: bench_inference [DIR] [--runs N] [--threads T] [--decode-threads D] "
-                   "[--batch B] [--model FILE] [--forward-only] [--json]\n";
+                   "[--batch B] [--model FILE] [--precision fp32|int8] [--domain-sample N] "
+                   "[--input NORMALIZATION] [--forward-only] [--json]\n";
             return false;
         }
     }
@@ -144,6 +180,7 @@ bool measureEndToEnd(const BenchOptions& opts, const ml::Classifier& classifier,
     o.batchSize = opts.batch;
     o.threads = opts.threads;
     o.decodeThreads = opts.decodeThreads;
+    o.appearanceSample = opts.domainSample;
     for (int r = 0; r < opts.runs; ++r) {
         const double c0 = cpuSeconds();
         const ml::ClassifyReport rep = ml::classifyDataset(ds, classifier, o);
@@ -165,6 +202,10 @@ void printJson(QTextStream& out, const BenchOptions& opts, const ml::Classifier&
     QJsonObject o{
         {QStringLiteral("model"), classifier.source()},
         {QStringLiteral("architecture"), classifier.architecture()},
+        {QStringLiteral("precision"), ml::precisionName(classifier.precision())},
+        {QStringLiteral("input"), inputName(classifier)},
+        {QStringLiteral("domain_sample"), opts.domainSample},
+        {QStringLiteral("peak_rss_mb"), peakRssMb()},
         {QStringLiteral("threads"), opts.threads},
         {QStringLiteral("decode_threads"), opts.decodeThreads},
         {QStringLiteral("batch"), opts.batch},
@@ -189,8 +230,10 @@ void printText(QTextStream& out, const BenchOptions& opts, const ml::Classifier&
                const Results& res)
 {
     const int batch = opts.batch;
-    out << "model " << classifier.source() << " (" << classifier.architecture() << "), threads "
-        << opts.threads << ", decode threads " << opts.decodeThreads << ", batch " << batch << "\n";
+    out << "model " << classifier.source() << " (" << classifier.architecture() << ", "
+        << ml::precisionName(classifier.precision()) << ", input " << inputName(classifier)
+        << ", domain sample " << opts.domainSample << "), threads " << opts.threads
+        << ", decode threads " << opts.decodeThreads << ", batch " << batch << "\n";
     auto printForward = [&](const char* label, const std::vector<double>& wall,
                             const std::vector<double>& cpu) {
         out << QStringLiteral("%1 forward batch %2: median %3 images/s, %4 images/CPU-s (runs:")
@@ -220,12 +263,35 @@ void printText(QTextStream& out, const BenchOptions& opts, const ml::Classifier&
             out << " " << QString::number(v, 'f', 1);
         out << ")\n";
     }
+    out << QStringLiteral("peak RSS %1 MB\n").arg(peakRssMb(), 0, 'f', 0);
+}
+
+// --precision and --input; false (after printing why) when the precision is not available.
+bool configure(const BenchOptions& opts, ml::Classifier& classifier)
+{
+    const std::optional<ml::Precision> p = ml::precisionFromName(opts.precision);
+    if (!p || !classifier.setPrecision(*p)) {
+        QTextStream(stderr) << "bench_inference: "
+                            << (p ? classifier.precisionNote()
+                                  : QStringLiteral("--precision fp32|int8"))
+                            << "\n";
+        return false;
+    }
+    if (!opts.input.isEmpty()) {
+        QJsonObject card = classifier.card();
+        QJsonObject input = card.value(QStringLiteral("input")).toObject();
+        input.insert(QStringLiteral("normalization"), opts.input);
+        card.insert(QStringLiteral("input"), input);
+        classifier.setCard(card);
+    }
+    return true;
 }
 
 } // namespace
 
 int main(int argc, char** argv)
 {
+    ml::ensureBlasKernels(argv);
     QCoreApplication app(argc, argv);
     BenchOptions opts;
     opts.dir = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");
@@ -237,6 +303,8 @@ int main(int argc, char** argv)
         QTextStream(stderr) << "bench_inference: " << classifier.errorString() << "\n";
         return 1;
     }
+    if (!configure(opts, classifier))
+        return 1;
     const ml::Dataset ds = ml::scanFolder(opts.dir);
     if (!ds.error.isEmpty() || ds.images.isEmpty()) {
         QTextStream(stderr) << "bench_inference: "

@@ -33,8 +33,9 @@ int runClassify(const QStringList& args)
                                    QStringLiteral("images per forward pass (default 256)"),
                                    QStringLiteral("N"), QStringLiteral("256"));
     const QCommandLineOption threshold = thresholdOption();
+    const QCommandLineOption precision = precisionOption();
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print a JSON summary"));
-    p.addOptions({model, csv, threads, decodeThreads, batch, threshold, json});
+    p.addOptions({model, csv, threads, decodeThreads, batch, threshold, precision, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
@@ -49,14 +50,15 @@ int runClassify(const QStringList& args)
     // A given threshold is checked before the model loads (a usage error, exit 2; no model
     // yet, so no card): the card's is read after.
     if (!(ok1 && ok2 && ok3) || options.threads < 1 || options.decodeThreads < 1 ||
-        options.batchSize < 1 || !decisionThreshold(p, threshold, Classifier())) {
-        printError(QStringLiteral(
-            "classify: invalid --threads, --decode-threads, --batch-size or --threshold"));
+        options.batchSize < 1 || !decisionThreshold(p, threshold, Classifier()) ||
+        !validPrecision(p, precision)) {
+        printError(QStringLiteral("classify: invalid --threads, --decode-threads, --batch-size, "
+                                  "--threshold or --precision"));
         return 2;
     }
 
     Classifier classifier;
-    if (!loadModel(p, model, classifier, QStringLiteral("classify")))
+    if (!loadModel(p, model, classifier, QStringLiteral("classify"), &precision))
         return 1;
     options.threshold = *decisionThreshold(p, threshold, classifier);
     const Dataset ds = scanFolder(p.positionalArguments().first());
@@ -82,8 +84,9 @@ int runClassify(const QStringList& args)
         printJson(summary);
         return 0;
     }
-    printLine(
-        QStringLiteral("Model:     %1 (%2)").arg(classifier.source(), classifier.architecture()));
+    printLine(QStringLiteral("Model:     %1 (%2, %3)")
+                  .arg(classifier.source(), classifier.architecture(),
+                       precisionName(classifier.precision())));
     printLine(
         QStringLiteral("Images:    %1, %2 failed to decode").arg(report.images).arg(report.failed));
     const QMap<QString, int> predicted = report.predictedPerClass();

@@ -43,16 +43,21 @@ int runEvaluate(const QStringList& args)
     const QCommandLineOption noCorrections(
         QStringLiteral("no-corrections"),
         QStringLiteral("use the folder labels only, not the reviewer's corrections"));
-    p.addOptions(
-        {model, threshold, patientThreshold, threads, validationSplit, json, noCorrections});
+    const QCommandLineOption precision = precisionOption();
+    p.addOptions({model, threshold, patientThreshold, threads, validationSplit, json, noCorrections,
+                  precision});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
         printError(QStringLiteral("evaluate: expected one folder (see --help)"));
         return 2;
     }
+    if (!validPrecision(p, precision)) {
+        printError(QStringLiteral("evaluate: invalid --precision (fp32 or int8)"));
+        return 2;
+    }
     Classifier classifier;
-    if (!loadModel(p, model, classifier, QStringLiteral("evaluate")))
+    if (!loadModel(p, model, classifier, QStringLiteral("evaluate"), &precision))
         return 1;
     const std::optional<double> t = decisionThreshold(p, threshold, classifier);
     bool okP = false;
@@ -141,13 +146,17 @@ int runEvaluate(const QStringList& args)
         o.insert(QStringLiteral("seconds"), report.seconds);
         o.insert(QStringLiteral("model"), classifier.source());
         o.insert(QStringLiteral("model_sha256"), classifier.weightsSha256());
+        o.insert(QStringLiteral("precision"), precisionName(classifier.precision()));
+        if (!classifier.precisionNote().isEmpty())
+            o.insert(QStringLiteral("precision_note"), classifier.precisionNote());
         o.insert(QStringLiteral("validation_split_only"), mask.applied);
         o.insert(QStringLiteral("corrected_labels"), int(ds->appliedCorrections.size()));
         o.insert(QStringLiteral("domain"), report.domain(classifier).toJson());
         printJson(o);
     } else {
-        printLine(QStringLiteral("Model %1 (%2), %3 cells of %4")
-                      .arg(classifier.source(), classifier.architecture())
+        printLine(QStringLiteral("Model %1 (%2, %3), %4 cells of %5")
+                      .arg(classifier.source(), classifier.architecture(),
+                           precisionName(classifier.precision()))
                       .arg(e.cells)
                       .arg(ds->root));
         printLine(e.toText());

@@ -31,7 +31,8 @@ int runReport(const QStringList& args)
                                      QStringLiteral("most cells in the gallery (default 48)"),
                                      QStringLiteral("N"), QStringLiteral("48"));
     const QCommandLineOption threads = torchThreadsOption();
-    p.addOptions({pdf, model, threshold, gallery, threads});
+    const QCommandLineOption precision = precisionOption();
+    p.addOptions({pdf, model, threshold, gallery, threads, precision});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1 || !p.isSet(pdf)) {
@@ -39,7 +40,11 @@ int runReport(const QStringList& args)
         return 2;
     }
     Classifier classifier;
-    if (!loadModel(p, model, classifier, QStringLiteral("report")))
+    if (!validPrecision(p, precision)) {
+        printError(QStringLiteral("report: invalid --precision (fp32 or int8)"));
+        return 2;
+    }
+    if (!loadModel(p, model, classifier, QStringLiteral("report"), &precision))
         return 1;
     const double t = decisionThreshold(p, threshold, classifier).value_or(-1.0);
     if (t <= 0 || t >= 1) {
@@ -63,9 +68,12 @@ int runReport(const QStringList& args)
     ClassificationResults results(ds, t);
     for (const CellResult& r : report.results)
         results.set(r.index, r.probability, r.error);
-    ReportContent content = buildReport(
-        results, QStringLiteral("%1 (%2)").arg(classifier.source(), classifier.architecture()),
-        classifier.weightsSha256(), classifier.card(), std::max(0, p.value(gallery).toInt()));
+    ReportContent content = buildReport(results,
+                                        QStringLiteral("%1 (%2, %3)")
+                                            .arg(classifier.source(), classifier.architecture(),
+                                                 precisionName(classifier.precision())),
+                                        classifier.weightsSha256(), classifier.card(),
+                                        std::max(0, p.value(gallery).toInt()));
     content.domain = report.domain(classifier);
     QString error;
     if (!writePdfReport(content, p.value(pdf), &error)) {

@@ -1,6 +1,7 @@
 // malarialens-cli segment: find the red blood cells of whole field images, classify them and
 // report parasitemia; with --annotations, compare with the IML ground truth.
 #include "clicommand.h"
+#include "modeloptions.h"
 
 #include "cellsegmenter.h"
 #include "classifier.h"
@@ -133,6 +134,7 @@ void addSegmentOptions(QCommandLineParser& p)
                  QStringLiteral("model file (default: the embedded model)"),
                  QStringLiteral("FILE")});
     p.addOption({QStringLiteral("no-classify"), QStringLiteral("segmentation only")});
+    p.addOption(precisionOption());
     p.addOption({QStringLiteral("exclude-edge"),
                  QStringLiteral("leave out cells cut by the image border (with --annotations, "
                                 "annotated cells at the border too)")});
@@ -256,6 +258,9 @@ std::optional<int> loadClassifier(const QCommandLineParser& p, SegmentRun& run)
             printError(QStringLiteral("segment: %1").arg(run.classifyNote));
         }
     }
+    if (run.classify &&
+        !applyPrecision(p, precisionOption(), run.classifier, QStringLiteral("segment")))
+        return 2;
 
     if (run.classify) {
         run.options.classifier = [classifier = run.classifier](const std::vector<cv::Mat>& crops,
@@ -541,6 +546,9 @@ void printSummaryJson(const SegmentRun& run, const RunTotals& t, const SlideSumm
         o.insert(QStringLiteral("note"), run.classifyNote);
     if (classify) {
         o.insert(QStringLiteral("model"), run.classifier.source());
+        o.insert(QStringLiteral("precision"), precisionName(run.classifier.precision()));
+        if (!run.classifier.precisionNote().isEmpty())
+            o.insert(QStringLiteral("precision_note"), run.classifier.precisionNote());
         o.insert(QStringLiteral("threshold"), run.threshold);
         o.insert(QStringLiteral("colour"), run.colour);
     }

@@ -29,14 +29,45 @@ QCommandLineOption thresholdOption()
             QStringLiteral("T")};
 }
 
+QCommandLineOption precisionOption()
+{
+    return {QStringLiteral("precision"),
+            QStringLiteral("fp32 or int8 (the model's quantised companion, <model>.int8.pt; "
+                           "when it has none, fp32 runs and a note says why; default fp32)"),
+            QStringLiteral("P"), QStringLiteral("fp32")};
+}
+
+bool validPrecision(const QCommandLineParser& parser, const QCommandLineOption& precision)
+{
+    return precisionFromName(parser.value(precision)).has_value();
+}
+
+bool applyPrecision(const QCommandLineParser& parser, const QCommandLineOption& precision,
+                    Classifier& classifier, const QString& command)
+{
+    const std::optional<Precision> wanted = precisionFromName(parser.value(precision));
+    if (!wanted) {
+        printError(QStringLiteral("%1: invalid --precision '%2' (fp32 or int8)")
+                       .arg(command, parser.value(precision)));
+        return false;
+    }
+    // Only an explicit request changes a model: an int8 file given with --model runs as int8
+    // unless fp32 is asked for.
+    if (parser.isSet(precision) && !classifier.setPrecision(*wanted))
+        printError(QStringLiteral("%1: %2").arg(command, classifier.precisionNote()));
+    return true;
+}
+
 bool loadModel(const QCommandLineParser& parser, const QCommandLineOption& model,
-               Classifier& classifier, const QString& command)
+               Classifier& classifier, const QString& command, const QCommandLineOption* precision)
 {
     const bool loaded =
         parser.isSet(model) ? classifier.load(parser.value(model)) : classifier.loadEmbedded();
-    if (!loaded)
+    if (!loaded) {
         printError(QStringLiteral("%1: %2").arg(command, classifier.errorString()));
-    return loaded;
+        return false;
+    }
+    return !precision || applyPrecision(parser, *precision, classifier, command);
 }
 
 std::optional<double> decisionThreshold(const QCommandLineParser& parser,

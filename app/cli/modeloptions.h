@@ -21,10 +21,27 @@ QCommandLineOption torchThreadsOption();
 /// model card's threshold (the operating point saved on the Evaluate page), else 0.5.
 QCommandLineOption thresholdOption();
 
+/// --precision fp32|int8: the arithmetic the network runs in (default fp32). int8 runs the
+/// model's int8 companion (Classifier::setPrecision()); when it has none, says so on stderr
+/// and runs fp32.
+QCommandLineOption precisionOption();
+
 /// Loads the --model file, or the embedded model when the option is absent. On failure
 /// prints "<command>: <reason naming the file>" and returns false; `classifier` is unchanged.
+/// With `precision` (a registered precisionOption()), then applies it with applyPrecision().
 bool loadModel(const QCommandLineParser& parser, const QCommandLineOption& model,
-               Classifier& classifier, const QString& command);
+               Classifier& classifier, const QString& command,
+               const QCommandLineOption* precision = nullptr);
+
+/// Applies --precision to a loaded classifier. A precision that is not available prints
+/// "<command>: <Classifier::precisionNote()>" on stderr and keeps the model's own (never
+/// silent; the note also goes into classify's JSON). Returns false only for a value other
+/// than fp32 or int8 (a usage error, after printing it).
+bool applyPrecision(const QCommandLineParser& parser, const QCommandLineOption& precision,
+                    Classifier& classifier, const QString& command);
+
+/// True when --precision holds fp32 or int8 (or is absent): checked before any work.
+bool validPrecision(const QCommandLineParser& parser, const QCommandLineOption& precision);
 
 /// The decision threshold: --threshold when given, else the card's, else 0.5. nullopt when
 /// the given value is not a number in [0, 1].

@@ -36,6 +36,21 @@ const char kArchKey[] = "malarialens_arch";
 const char kModelKey[] = "model";
 const QString kEmbeddedModel = QStringLiteral(":/models/default.pt");
 const QString kEmbeddedCard = QStringLiteral(":/models/default.json");
+const QString kEmbeddedInt8 = QStringLiteral(":/models/default.int8.pt");
+const QString kInt8Suffix = QStringLiteral(".int8.pt");
+
+// True when a TorchScript module (any method of it or of its submodules) calls quantised
+// operators: what precision() reports, whatever the card says.
+bool hasQuantizedOperators(const torch::jit::Module& module)
+{
+    for (const torch::jit::Module& m : module.modules()) {
+        for (const torch::jit::Method& method : m.get_methods()) {
+            if (method.graph()->toString().find("quantized::") != std::string::npos)
+                return true;
+        }
+    }
+    return false;
+}
 
 QString firstLine(const char* what)
 {
@@ -185,6 +200,7 @@ LoadAttempt loadTorchScript(const QByteArray& data)
         r.model = std::make_shared<LoadedModel>();
         r.model->kind = LoadedModel::Kind::TorchScript;
         r.model->script = module;
+        r.model->quantized = hasQuantizedOperators(*module);
         qint64 n = 0;
         for (const auto& p : module->parameters(true))
             n += p.numel();
@@ -289,6 +305,13 @@ torch::Tensor LoadedModel::probabilities(const torch::Tensor& input) const
     torch::Tensor out;
     if (kind == Kind::Native)
         out = inference ? inference->forward(input) : net->forward(input);
+    else if (quantized)
+        // A quantised TorchScript model runs small int8 operators; with OpenMP splitting each
+        // of them over 2 threads it was 3-4x slower than on 1 (docs/BENCHMARKS.md). The slices
+        // run on single-threaded workers like the fp32 se network's.
+        out = forwardInSlices(input, kInferenceSliceSize, [this](const torch::Tensor& slice) {
+            return script->forward({slice}).toTensor();
+        });
     else
         out = script->forward({input}).toTensor();
     out = out.to(torch::kFloat);
@@ -376,6 +399,7 @@ bool Classifier::loadData(const QByteArray& data, const QString& name, const QJs
                                          "the weights; its metrics may belong to another model";
     m_model = std::move(attempt.model);
     m_error.clear();
+    m_precisionNote.clear();
     return true;
 }
 
@@ -547,6 +571,133 @@ bool Classifier::hasOptimizedInference() const
     return m_model && m_model->inference;
 }
 
+QString precisionName(Precision p)
+{
+    return p == Precision::Int8 ? QStringLiteral("int8") : QStringLiteral("fp32");
+}
+
+std::optional<Precision> precisionFromName(const QString& name)
+{
+    const QString n = name.trimmed().toLower();
+    if (n == QLatin1String("fp32"))
+        return Precision::Fp32;
+    if (n == QLatin1String("int8"))
+        return Precision::Int8;
+    return std::nullopt;
+}
+
+Precision Classifier::precision() const
+{
+    return m_model && m_model->quantized ? Precision::Int8 : Precision::Fp32;
+}
+
+QString Classifier::int8CompanionPath() const
+{
+    if (!m_model)
+        return {};
+    const QString& src = m_model->source;
+    if (src == kEmbeddedModel || src == kEmbeddedInt8)
+        return kEmbeddedInt8;
+    // Only a model read from a file has a place beside it (a trained or untrained network
+    // in memory carries a descriptive name as its source).
+    const QFileInfo fi(src);
+    if (!fi.isFile())
+        return {};
+    if (src.endsWith(kInt8Suffix))
+        return src;
+    return fi.dir().filePath(fi.completeBaseName() + kInt8Suffix);
+}
+
+bool Classifier::loadCompanion(const QString& path, Precision wanted, const QString& expectedSha,
+                               QString* why)
+{
+    Classifier other;
+    if (!other.load(path)) {
+        *why = other.errorString();
+        return false;
+    }
+    if (other.precision() != wanted) {
+        *why = QStringLiteral("%1 is not an %2 model").arg(path, precisionName(wanted));
+        return false;
+    }
+    const QJsonObject q = other.card().value(QStringLiteral("quantization")).toObject();
+    // Which sha256 ties the pair: an int8 file records the fp32 weights it was made from.
+    const QString recorded = wanted == Precision::Int8
+                                 ? q.value(QStringLiteral("source_weights_sha256")).toString()
+                                 : other.weightsSha256();
+    if (recorded != expectedSha) {
+        *why =
+            QStringLiteral("%1 was made from other weights (sha256 %2..., this model's %3...): "
+                           "it must be made again from this model with scripts/quantize.py")
+                .arg(path, recorded.isEmpty() ? QStringLiteral("not recorded") : recorded.left(12),
+                     expectedSha.left(12));
+        return false;
+    }
+    auto model = std::make_shared<LoadedModel>(*other.m_model);
+    if (wanted == Precision::Int8) {
+        // One model in two precisions: the int8 one keeps the fp32 card (its threshold, error
+        // rates, domain and lab calibration: quantize.py checked that the decisions agree on
+        // the held-out cells) and adds what ran and how it was made.
+        QJsonObject card = m_model->card;
+        card.insert(QStringLiteral("precision"), QStringLiteral("int8"));
+        card.insert(QStringLiteral("quantization"), q);
+        card.insert(QStringLiteral("weights_sha256"), other.weightsSha256());
+        model->setCard(card);
+        model->fp32 = m_model;
+    }
+    m_model = std::move(model);
+    return true;
+}
+
+bool Classifier::setPrecision(Precision wanted)
+{
+    m_precisionNote.clear();
+    if (!m_model) {
+        m_precisionNote = QStringLiteral("no model loaded");
+        return false;
+    }
+    if (precision() == wanted)
+        return true;
+    if (wanted == Precision::Fp32 && m_model->fp32) {
+        m_model = m_model->fp32;
+        return true;
+    }
+    const QString asked = precisionName(wanted);
+    const QString running = precisionName(precision());
+    QString path, expectedSha, why;
+    if (wanted == Precision::Int8) {
+        path = int8CompanionPath();
+        expectedSha = m_model->sha256;
+        if (path.isEmpty())
+            why = QStringLiteral("%1 was not loaded from a file, so it has no int8 companion")
+                      .arg(m_model->source);
+        else if (!QFile::exists(path))
+            why = QStringLiteral("%1 has no int8 companion %2 (scripts/quantize.py makes one from "
+                                 "an se model)")
+                      .arg(m_model->source, path);
+    } else {
+        const QJsonObject q = m_model->card.value(QStringLiteral("quantization")).toObject();
+        const QString name = q.value(QStringLiteral("source_model")).toString();
+        expectedSha = q.value(QStringLiteral("source_weights_sha256")).toString();
+        path = m_model->source == kEmbeddedInt8 ? kEmbeddedModel
+                                                : QFileInfo(m_model->source).dir().filePath(name);
+        if (name.isEmpty() || !QFile::exists(path))
+            why = QStringLiteral("the fp32 model %1 was made from is not beside it")
+                      .arg(name.isEmpty() ? QStringLiteral("(not recorded)") : name);
+    }
+    if (why.isEmpty() && loadCompanion(path, wanted, expectedSha, &why))
+        return true;
+    m_precisionNote =
+        QStringLiteral("%1 was asked for, but %2: running %3").arg(asked, why, running);
+    qCWarning(lcModels).noquote() << m_precisionNote;
+    return false;
+}
+
+QString Classifier::precisionNote() const
+{
+    return m_precisionNote;
+}
+
 cv::Mat Classifier::modelInput(const cv::Mat& rgb) const
 {
     if (!m_model)
@@ -556,6 +707,18 @@ cv::Mat Classifier::modelInput(const cv::Mat& rgb) const
 
 std::optional<std::vector<float>> Classifier::predict(const std::vector<cv::Mat>& images,
                                                       QString* error) const
+{
+    return run(images, true, error);
+}
+
+std::optional<std::vector<float>> Classifier::predictModelInputs(const std::vector<cv::Mat>& inputs,
+                                                                 QString* error) const
+{
+    return run(inputs, false, error);
+}
+
+std::optional<std::vector<float>> Classifier::run(const std::vector<cv::Mat>& images,
+                                                  bool normalize, QString* error) const
 {
     if (!m_model) {
         if (error)
@@ -575,7 +738,8 @@ std::optional<std::vector<float>> Classifier::predict(const std::vector<cv::Mat>
         }
         // A model trained on colour-normalised cells (its card says which normalisation) must
         // see them normalised here too, whoever did the preprocessing.
-        const InputNormalization norm = m_model->normalization;
+        const InputNormalization norm =
+            normalize ? m_model->normalization : InputNormalization::None;
         std::vector<cv::Mat> normalized;
         if (norm != InputNormalization::None) {
             normalized.reserve(images.size());

@@ -27,6 +27,16 @@ namespace ml {
 
 struct LoadedModel;
 
+/// The arithmetic a classifier's network runs in.
+///  - Fp32: float weights and activations (native models, most TorchScript models);
+///  - Int8: a post-training statically quantised model (int8 convolutions, float head), made
+///    from an fp32 se model by scripts/quantize.py and saved as TorchScript.
+enum class Precision { Fp32, Int8 };
+/// "fp32" / "int8".
+QString precisionName(Precision p);
+/// The precision named `name` ("fp32", "int8"; case-insensitive), nullopt for anything else.
+std::optional<Precision> precisionFromName(const QString& name);
+
 /// Copyable value holding a shared, immutable loaded model.
 ///
 /// Loading never throws: a failed load returns false, errorString() names the file and the
@@ -79,11 +89,38 @@ public:
     /// Replaces the card (the trainer fills it after validation).
     void setCard(const QJsonObject& card);
 
+    /// The precision predict() runs in: Int8 for a TorchScript model whose graph holds
+    /// quantised operators, else Fp32. Read from the network itself, not from the card.
+    Precision precision() const;
+    /// Where this model's int8 companion is looked for: <file without suffix>.int8.pt beside a
+    /// model file (its card <...>.int8.json beside it), :/models/default.int8.pt for the
+    /// embedded model; empty for a model that did not come from a file (trainer, tests).
+    QString int8CompanionPath() const;
+    /// Makes predict() run in `wanted`. Int8 of an fp32 model loads its companion
+    /// (int8CompanionPath()), which must have been quantised from these very weights: its
+    /// card's quantization.source_weights_sha256 equals weightsSha256(). Fp32 of an int8 model
+    /// loads the fp32 file it was made from (quantization.source_model beside it).
+    /// Returns true when predict() now runs in `wanted` (also when it already did). Otherwise
+    /// the model is unchanged, false is returned and precisionNote() says, in a sentence for
+    /// the user, what was asked, why it is not available and what runs instead; callers must
+    /// show it (never a silent fallback). Thread: not for a Classifier other threads use.
+    bool setPrecision(Precision wanted);
+    /// Why the model runs in a precision other than the one last asked for with
+    /// setPrecision() ("int8 was asked for but ...: running fp32"); empty when it runs what
+    /// was asked (or nothing was asked). Cleared by every load.
+    QString precisionNote() const;
+
     /// Probability of Parasitized (softmax output 0) for each image; images are
     /// kModelInputSize² CV_32FC3 RGB in [0,1] as preprocessImage() returns. nullopt (and
     /// `error`) when no model is loaded, an image has the wrong shape, or libtorch fails.
     std::optional<std::vector<float>> predict(const std::vector<cv::Mat>& images,
                                               QString* error = nullptr) const;
+    /// predict() of images that are already modelInput() of a preprocessImage() output: the
+    /// model's input normalisation is not applied again. For batch pipelines that normalise
+    /// in their decoding threads (classifyDataset()) so the network thread only runs the
+    /// network; the probabilities are exactly predict()'s.
+    std::optional<std::vector<float>> predictModelInputs(const std::vector<cv::Mat>& inputs,
+                                                         QString* error = nullptr) const;
 
     /// What the network actually receives for `rgb` (a preprocessImage() output): the image
     /// after this model's input normalisation from its card (for a canonical-input model: the
@@ -107,8 +144,14 @@ public:
     explicit Classifier(std::shared_ptr<const LoadedModel> model);
 
 private:
+    std::optional<std::vector<float>> run(const std::vector<cv::Mat>& images, bool normalize,
+                                          QString* error) const;
+    bool loadCompanion(const QString& path, Precision wanted, const QString& expectedSha,
+                       QString* why);
+
     std::shared_ptr<const LoadedModel> m_model;
     QString m_error;
+    QString m_precisionNote;
 };
 
 } // namespace ml

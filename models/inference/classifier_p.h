@@ -20,6 +20,12 @@ struct LoadedModel
     CellNet inference;
     std::shared_ptr<torch::jit::Module> script; ///< TorchScript: in eval mode
     bool outputsProbabilities = false;          ///< TorchScript whose card says so
+    /// TorchScript whose graph holds quantised (int8) operators: run in slices on
+    /// single-threaded workers (forwardInSlices()), see probabilities().
+    bool quantized = false;
+    /// An int8 model reached with Classifier::setPrecision(Int8): the fp32 model it was
+    /// quantised from, so setPrecision(Fp32) returns to it without reloading. Else null.
+    std::shared_ptr<const LoadedModel> fp32;
     QString source;
     QString sha256;
     qint64 parameters = 0;

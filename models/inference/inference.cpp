@@ -173,7 +173,13 @@ QJsonObject ClassifyReport::toJson(const Dataset& ds, const Classifier& classifi
         {QStringLiteral("model"),
          QJsonObject{{QStringLiteral("source"), classifier.source()},
                      {QStringLiteral("architecture"), classifier.architecture()},
+                     {QStringLiteral("precision"), precisionName(classifier.precision())},
                      {QStringLiteral("weights_sha256"), classifier.weightsSha256()}}}};
+    if (!classifier.precisionNote().isEmpty()) {
+        QJsonObject model = o.value(QStringLiteral("model")).toObject();
+        model.insert(QStringLiteral("precision_note"), classifier.precisionNote());
+        o.insert(QStringLiteral("model"), model);
+    }
     const double acc = accuracy(ds);
     if (acc >= 0)
         o.insert(QStringLiteral("accuracy"), round4(acc));
@@ -250,14 +256,21 @@ ClassifyReport classifyDataset(const Dataset& ds, const Classifier& classifier,
     const int stride = options.appearanceSample > 0
                            ? qMax(1, (n + options.appearanceSample - 1) / options.appearanceSample)
                            : 0;
-    auto decodeBatch = [&ds, &pool, n, batchSize, stride](int start) {
+    // The decoding threads also apply the model's input normalisation (the per-cell colour
+    // normalisation or the canonical cell), so the network thread runs only the network:
+    // predict() would do the same per cell, serially, between two forward passes.
+    auto decodeBatch = [&ds, &pool, &classifier, n, batchSize, stride](int start) {
         QList<int> indices;
         for (int i = start; i < qMin(n, start + batchSize); ++i)
             indices.append(i);
-        return QtConcurrent::mapped(&pool, indices, [&ds, stride](int i) {
+        return QtConcurrent::mapped(&pool, indices, [&ds, &classifier, stride](int i) {
             DecodedCell d{loadPreprocessed(ds.absolutePath(i)), {}};
-            if (stride > 0 && i % stride == 0 && d.image.ok())
-                d.appearance = measureCell(d.image.rgb, d.image.originalSize);
+            if (d.image.ok()) {
+                // The domain check measures the cell as it came, before the normalisation.
+                if (stride > 0 && i % stride == 0)
+                    d.appearance = measureCell(d.image.rgb, d.image.originalSize);
+                d.image.rgb = classifier.modelInput(d.image.rgb);
+            }
             return d;
         });
     };
@@ -288,7 +301,7 @@ ClassifyReport classifyDataset(const Dataset& ds, const Classifier& classifier,
             batch.append(r);
         }
         QString why;
-        const auto probs = classifier.predict(images, &why);
+        const auto probs = classifier.predictModelInputs(images, &why);
         if (!probs) {
             report.error = why;
             next.waitForFinished();

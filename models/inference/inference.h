@@ -78,7 +78,9 @@ struct ClassifyReport
     /// JSON summary: images, failed, seconds, images_per_second, predicted, accuracy (when
     /// labelled), per_patient (with the apparent and corrected parasitemia, the decision and
     /// the cells to confirm), parasitemia_apparent, parasitemia_corrected,
-    /// parasitemia_corrected_ci95, decision, domain, model, threshold, cancelled.
+    /// parasitemia_corrected_ci95, decision, domain, threshold, cancelled, and model (source,
+    /// architecture, precision that ran: "fp32"/"int8", weights_sha256, and precision_note
+    /// when another precision was asked for and is not available).
     QJsonObject toJson(const Dataset& dataset, const Classifier& classifier) const;
     /// CSV: file,patient,true_label,predicted,probability_parasitized,error.
     QByteArray toCsv(const Dataset& dataset) const;

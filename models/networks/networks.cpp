@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -196,17 +197,18 @@ QThreadPool& slicePool()
 
 } // namespace
 
-torch::Tensor SeInferenceNetImpl::forward(torch::Tensor x)
+torch::Tensor forwardInSlices(const torch::Tensor& x, int64_t sliceSize,
+                              const std::function<torch::Tensor(const torch::Tensor&)>& slice)
 {
     const int64_t threads = at::get_num_threads();
-    if (m_sliceSize < 1 || x.size(0) <= m_sliceSize)
-        return forwardSlice(x);
-    const std::vector<torch::Tensor> slices = x.split(m_sliceSize);
+    if (sliceSize < 1 || x.size(0) <= sliceSize)
+        return slice(x);
+    const std::vector<torch::Tensor> slices = x.split(sliceSize);
     const int64_t n = int64_t(slices.size());
     std::vector<torch::Tensor> outputs(slices.size());
     if (threads <= 1) {
         for (int64_t i = 0; i < n; ++i)
-            outputs[size_t(i)] = forwardSlice(slices[size_t(i)]);
+            outputs[size_t(i)] = slice(slices[size_t(i)]);
         return torch::cat(outputs);
     }
     // The caller's intra-op budget becomes that many slice threads, each running whole
@@ -226,11 +228,11 @@ torch::Tensor SeInferenceNetImpl::forward(torch::Tensor x)
             try {
                 if (at::get_num_threads() != 1)
                     at::set_num_threads(1);
-                // Thread-local modes do not follow into pool threads; this network never
-                // needs gradients, whatever the caller's mode.
+                // Thread-local modes do not follow into pool threads; slices are inference
+                // only, whatever the caller's mode.
                 c10::InferenceMode guard;
                 for (int64_t i = next++; i < n; i = next++)
-                    outputs[size_t(i)] = forwardSlice(slices[size_t(i)]);
+                    outputs[size_t(i)] = slice(slices[size_t(i)]);
             } catch (...) {
                 errors[size_t(k)] = std::current_exception();
                 next = n; // the others stop after their current slice
@@ -244,6 +246,12 @@ torch::Tensor SeInferenceNetImpl::forward(torch::Tensor x)
             std::rethrow_exception(e);
     }
     return torch::cat(outputs);
+}
+
+torch::Tensor SeInferenceNetImpl::forward(torch::Tensor x)
+{
+    return forwardInSlices(x, m_sliceSize,
+                           [this](const torch::Tensor& s) { return forwardSlice(s); });
 }
 
 torch::Tensor SeInferenceNetImpl::forwardSlice(const torch::Tensor& input)

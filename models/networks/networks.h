@@ -13,6 +13,7 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include <functional>
 #include <vector>
 
 namespace ml {
@@ -96,6 +97,15 @@ private:
     torch::Tensor m_se1w, m_se1b, m_se2w, m_se2b;
     torch::Tensor m_fc1w, m_fc1b, m_fc2w, m_fc2b, m_fc3w, m_fc3b;
 };
+
+/// Runs `slice` over `x` (N x ...) in pieces of `sliceSize` images along dimension 0 and
+/// concatenates the outputs; `x` whole when sliceSize < 1 or N <= sliceSize. The calling
+/// thread's intra-op budget (at::get_num_threads()) becomes that many threads of a private
+/// pool, each running whole slices with one intra-op thread and under InferenceMode; the
+/// caller blocks until all are done. An exception of `slice` is rethrown here. For inference
+/// only: SeInferenceNetImpl and quantised TorchScript models (Classifier) run through it.
+torch::Tensor forwardInSlices(const torch::Tensor& x, int64_t sliceSize,
+                              const std::function<torch::Tensor(const torch::Tensor&)>& slice);
 
 /// Builds a freshly initialised network of `arch` (training mode).
 CellNet makeNetwork(Architecture arch);

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Interleaved classify benchmark (issue 19): per round, one run each of
+#   C++ fp32   bench_inference --precision fp32 (the embedded model, domain check on 2,000 cells)
+#   C++ int8   bench_inference --precision int8 (its int8 companion, same settings)
+#   peer       bench/peer_inference.py (python3-torch + python3-opencv, channels-last)
+#   C++ fp32 without the domain check (--domain-sample 0): the check's cost
+#   C++ fp32 with the canonical-grey input (--input canonical-grey): that input's cost
+# so load from other work on the shared machine hits all of them alike. Prints every run with
+# the load average at its start, then the medians and ratios.
+#   bench/run_bench_classify.sh [BUILD_DIR] [ROUNDS] [THREADS] [DIR]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+build="${1:-$here/../build}"
+rounds="${2:-3}"
+threads="${3:-2}"
+data="${4:-$here/../../shared/data/nih-cells}"
+py=/usr/bin/python3 # Debian's python3-torch and python3-opencv, not a pyenv shim
+export OPENBLAS_CORETYPE=Haswell
+out="$(mktemp -d)"
+cpp() { # name, extra options
+  local name="$1"; shift
+  echo "$(cut -d' ' -f1 /proc/loadavg) $("$build/bench/bench_inference" "$data" --runs 1 \
+    --threads "$threads" --json "$@" | tr -d '\n ')" >>"$out/$name"
+  tail -n1 "$out/$name" | cut -c1-160
+}
+for r in $(seq "$rounds"); do
+  echo "round $r"
+  cpp fp32 --precision fp32
+  cpp int8 --precision int8
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  p=$("$py" "$here/peer_inference.py" "$data" --runs 1 --threads "$threads" --batch 256 | tr '\n' ' ')
+  echo "$load $p" >>"$out/peer"
+  echo "peer (load $load): $p" | cut -c1-200
+  cpp nodomain --precision fp32 --domain-sample 0
+  cpp canonical --precision fp32 --input canonical-grey
+done
+"$py" - "$out" <<'PY'
+import json, os, re, statistics, sys
+d = sys.argv[1]
+def runs(name):
+    rows = []
+    for line in open(os.path.join(d, name)):
+        load, body = line.split(" ", 1)
+        rows.append((float(load), json.loads(body)))
+    return rows
+med = statistics.median
+res = {}
+for name in ("fp32", "int8", "nodomain", "canonical"):
+    rows = runs(name)
+    e2e = [x["end_to_end_images_per_second"][0] for _, x in rows]
+    e2ec = [x["end_to_end_per_cpu_second_median"] for _, x in rows]
+    fw = [x["forward_median"] for _, x in rows]
+    fwc = [x["forward_per_cpu_second_median"] for _, x in rows]
+    rss = [x["peak_rss_mb"] for _, x in rows]
+    res[name] = med(e2e)
+    print(f"{name:10s} end to end {med(e2e):7.1f} img/s (runs {e2e}), {med(e2ec):7.1f} img/CPU-s; "
+          f"forward {med(fw):7.1f} img/s, {med(fwc):7.1f} img/CPU-s; peak RSS {max(rss):.0f} MB; "
+          f"loads {[l for l, _ in rows]}")
+peer_e2e, peer_fw = [], []
+for line in open(os.path.join(d, "peer")):
+    m = re.search(r"end to end.*?median ([0-9.]+)", line)
+    f = re.search(r"forward.*?median ([0-9.]+)", line)
+    if m: peer_e2e.append(float(m.group(1)))
+    if f: peer_fw.append(float(f.group(1)))
+if peer_e2e:
+    res["peer"] = med(peer_e2e)
+    print(f"peer       end to end {med(peer_e2e):7.1f} img/s (runs {peer_e2e}); forward {med(peer_fw) if peer_fw else float('nan'):7.1f} img/s")
+    for k in ("fp32", "int8"):
+        print(f"C++ {k} / peer = {res[k] / res['peer']:.2f}x")
+print(f"int8 / fp32 = {res['int8'] / res['fp32']:.2f}x; fp32 without domain check / with = "
+      f"{res['nodomain'] / res['fp32']:.2f}x; canonical-grey input / foreground-median = "
+      f"{res['canonical'] / res['fp32']:.2f}x")
+PY
+echo "raw runs in $out"
