@@ -60,10 +60,34 @@ bool ModelSession::useEmbedded(QString* error)
             *error = c.errorString();
         return false;
     }
-    m_classifier = c;
     m_modelPath.clear();
+    adopt(c);
+    return true;
+}
+
+void ModelSession::adopt(const Classifier& loaded)
+{
+    m_classifier = loaded;
+    // A fallback to fp32 leaves its note on the classifier (precisionNote()): the pages that
+    // name the model show it.
+    if (m_precision != Precision::Fp32)
+        m_classifier.setPrecision(m_precision);
     adoptThresholdFromCard();
     Q_EMIT modelChanged();
+}
+
+bool ModelSession::setPrecision(Precision precision)
+{
+    if (m_engine->isRunning())
+        return false;
+    m_precision = precision;
+    if (!m_classifier.isLoaded())
+        return true;
+    const Precision before = m_classifier.precision();
+    const QString noteBefore = m_classifier.precisionNote();
+    m_classifier.setPrecision(precision);
+    if (m_classifier.precision() != before || m_classifier.precisionNote() != noteBefore)
+        Q_EMIT modelChanged();
     return true;
 }
 
@@ -75,10 +99,8 @@ bool ModelSession::loadFile(const QString& path, QString* error)
             *error = c.errorString();
         return false;
     }
-    m_classifier = c;
     m_modelPath = QFileInfo(path).absoluteFilePath();
-    adoptThresholdFromCard();
-    Q_EMIT modelChanged();
+    adopt(c);
     return true;
 }
 
@@ -86,9 +108,13 @@ QString ModelSession::modelName() const
 {
     if (!m_classifier.isLoaded())
         return tr("no model");
+    // The precision is named only when it is not the usual fp32.
+    const QString kind = m_classifier.precision() == Precision::Int8
+                             ? tr("%1, int8").arg(m_classifier.architecture())
+                             : m_classifier.architecture();
     if (m_modelPath.isEmpty())
-        return tr("embedded default (%1)").arg(m_classifier.architecture());
-    return tr("%1 (%2)").arg(QFileInfo(m_modelPath).fileName(), m_classifier.architecture());
+        return tr("embedded default (%1)").arg(kind);
+    return tr("%1 (%2)").arg(QFileInfo(m_modelPath).fileName(), kind);
 }
 
 void ModelSession::setThreshold(double threshold)

@@ -30,6 +30,17 @@ public:
     /// active and `error` names the file and the reason.
     bool loadFile(const QString& path, QString* error = nullptr);
 
+    /// The precision asked for (fp32 by default). Every model loaded afterwards runs in it
+    /// when it can (Classifier::setPrecision(): int8 needs the model's int8 companion); when
+    /// it cannot, the model runs fp32 and precisionNote() says why.
+    Precision requestedPrecision() const { return m_precision; }
+    /// Asks for `precision` and applies it to the active model now (modelChanged() follows
+    /// when what runs changes). Not while a classification runs: false then.
+    bool setPrecision(Precision precision);
+    /// Why the active model runs in another precision than the one asked for; empty when it
+    /// runs what was asked.
+    QString precisionNote() const { return m_classifier.precisionNote(); }
+
     const Classifier& classifier() const { return m_classifier; }
     bool hasModel() const { return m_classifier.isLoaded(); }
     /// Short name for the UI: "embedded default (se)" or the file name.
@@ -72,7 +83,10 @@ private:
     void adoptThresholdFromCard();
     QString overridePath() const;
 
+    void adopt(const Classifier& loaded);
+
     Classifier m_classifier;
+    Precision m_precision = Precision::Fp32;
     QString m_modelPath; // empty for the embedded model
     double m_threshold = 0.5;
     InferenceEngine* m_engine;

@@ -5,6 +5,7 @@
 
 #include <QWidget>
 
+class QComboBox;
 class QFileSystemWatcher;
 class QLabel;
 class QPlainTextEdit;
@@ -22,7 +23,10 @@ class RegistryTableModel;
 /// patient, date, architecture. Set active (ModelSession::loadFile / useEmbedded), rename,
 /// delete, export, import (validated by loading the copy), use the embedded default. The
 /// table follows the registry folder (file watcher) and the session's active model. Import
-/// and export run off the GUI thread.
+/// and export run off the GUI thread. The precision the models run in (fp32, int8: see
+/// Classifier::setPrecision()) is chosen here, saved in QSettings ("model/precision") and
+/// applied to the session at construction; a model that cannot run int8 is named in the
+/// status line with the reason.
 class RegistryPage : public QWidget
 {
     Q_OBJECT
@@ -53,6 +57,8 @@ public:
 
     RegistryTableModel* tableModel() const { return m_model; }
     QTableView* table() const { return m_table; }
+    /// The precision choice (fp32 / int8).
+    QComboBox* precisionChoice() const { return m_precision; }
     /// Id of the selected row, empty when none.
     QString selectedId() const;
     void selectId(const QString& id);
@@ -65,6 +71,8 @@ Q_SIGNALS:
 
 private:
     void buildUi();
+    QWidget* buildPrecisionChoice();
+    void showPrecisionNote();
     void updateButtons();
     void updateActive();
     void showDetails();
@@ -92,6 +100,7 @@ private:
     QPushButton* m_export;
     QPushButton* m_import;
     QPushButton* m_embedded;
+    QComboBox* m_precision = nullptr;
 };
 
 } // namespace ml
