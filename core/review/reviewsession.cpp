@@ -58,15 +58,17 @@ bool ReviewSession::write(int index, const QString& oldLabel, const QString& new
 {
     Correction c;
     c.path = m_dataset->absolutePath(index);
-    QString hashError;
-    c.sha256 = sha256OfFile(c.path, &hashError);
-    if (c.sha256.isEmpty()) {
-        m_error = tr("%1 cannot be read (%2); the decision was not saved")
-                      .arg(QFileInfo(c.path).fileName(), hashError);
-        Q_EMIT storeFailed(m_error);
-        return false;
+    if (!m_recordByPath) {
+        QString hashError;
+        c.sha256 = sha256OfFile(c.path, &hashError);
+        if (c.sha256.isEmpty()) {
+            m_error = tr("%1 cannot be read (%2); the decision was not saved")
+                          .arg(QFileInfo(c.path).fileName(), hashError);
+            Q_EMIT storeFailed(m_error);
+            return false;
+        }
+        c.bytes = QFileInfo(c.path).size();
     }
-    c.bytes = QFileInfo(c.path).size();
     c.oldLabel = oldLabel;
     c.newLabel = newLabel;
     c.reviewer = m_reviewer;

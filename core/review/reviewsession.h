@@ -34,6 +34,13 @@ public:
     void setReviewer(const QString& name) { m_reviewer = name; }
     QString reviewer() const { return m_reviewer; }
 
+    /// Records decisions by the item's path alone, without a content hash or size: for cells
+    /// that are not image files of their own (a cell inside a field image, whose path is a key
+    /// such as "<field>#cell=x,y,w,h"). Off by default: an image file is recorded with its
+    /// SHA-256 and size, so its decision follows a renamed or moved copy.
+    void setRecordByPath(bool on) { m_recordByPath = on; }
+    bool recordsByPath() const { return m_recordByPath; }
+
     /// Starts a queue over `dataset` (position 0, empty undo history).
     void setQueue(std::shared_ptr<const Dataset> dataset, std::vector<ReviewItem> queue);
     std::shared_ptr<const Dataset> dataset() const { return m_dataset; }
@@ -85,6 +92,7 @@ private:
 
     CorrectionStore m_store;
     QString m_reviewer;
+    bool m_recordByPath = false;
     std::shared_ptr<const Dataset> m_dataset;
     std::vector<ReviewItem> m_queue;
     int m_position = 0;

@@ -383,55 +383,42 @@ QMap<QString, QPair<int, QStringList>> ClassifyPage::confirmedPerPatient() const
     const auto results = m_session->results();
     if (!results)
         return out;
-    CorrectionStore store;
-    if (!store.open(m_dbPath.isEmpty() ? CorrectionStore::defaultPath() : m_dbPath))
-        return out;
-    // The latest decision per image path wins (the trail is append-only).
-    QHash<QString, Correction> latest;
-    for (const Correction& c : store.all())
-        latest.insert(c.path, c);
     const Dataset& ds = *results->dataset();
-    for (int i = 0; i < ds.images.size(); ++i) {
-        const auto it = latest.constFind(ds.absolutePath(i));
-        if (it == latest.constEnd() || it->newLabel != modelClassNames().at(0))
-            continue;
-        auto& entry = out[ds.images.at(i).patient];
-        entry.first += 1;
-        if (!entry.second.contains(it->reviewer))
-            entry.second << it->reviewer;
-    }
+    QHash<QString, QString> patientOf;
+    for (int i = 0; i < ds.images.size(); ++i)
+        patientOf.insert(ds.absolutePath(i), ds.images.at(i).patient);
+    const QHash<QString, Confirmations> confirmed = confirmedParasites(
+        m_dbPath, [&patientOf](const QString& path) { return patientOf.value(path); });
+    for (auto it = confirmed.cbegin(); it != confirmed.cend(); ++it)
+        out.insert(it.key(), {it->parasites, it->reviewers});
     return out;
 }
 
-void ClassifyPage::confirmCells()
+ConfirmCellsDialog* ClassifyPage::confirmCells()
 {
     const auto results = m_session->results();
     const QList<QTableWidgetItem*> selected = m_patients->selectedItems();
     if (!results || selected.isEmpty())
-        return;
+        return nullptr;
     const QString patient = m_patients->item(selected.first()->row(), 0)->text();
-    const Dataset& ds = *results->dataset();
-    std::vector<ReviewItem> items;
-    for (int i = 0; i < results->size(); ++i) {
-        if (results->predicted(i) < 0 || ds.images.at(i).patient != patient)
-            continue;
-        ReviewItem item;
-        item.index = i;
-        item.probability = results->probability(i);
-        item.predicted = results->predicted(i);
-        items.push_back(item);
-    }
-    std::stable_sort(items.begin(), items.end(), [](const ReviewItem& a, const ReviewItem& b) {
-        return a.probability > b.probability;
+    // Window-modal but not blocking (open(), not exec()): the table follows every decision.
+    auto* dialog = new ConfirmCellsDialog(
+        cellsOfPatient(*results, patient), m_session->classifier(),
+        m_dbPath.isEmpty() ? CorrectionStore::defaultPath() : m_dbPath, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &ConfirmCellsDialog::decisionsChanged, this, [this, patient] {
+        updatePatients();
+        selectPatient(patient);
     });
-    if (items.size() > 12)
-        items.resize(12);
-    ConfirmCellsDialog dialog(results->dataset(), std::move(items), m_session->classifier(),
-                              m_session->threshold(),
-                              m_dbPath.isEmpty() ? CorrectionStore::defaultPath() : m_dbPath,
-                              tr("Cells to confirm: %1").arg(patient), this);
-    dialog.exec();
-    updatePatients();
+    dialog->open();
+    return dialog;
+}
+
+void ClassifyPage::selectPatient(const QString& patient)
+{
+    for (int row = 0; row < m_patients->rowCount(); ++row)
+        if (m_patients->item(row, 0) && m_patients->item(row, 0)->text() == patient)
+            m_patients->selectRow(row);
 }
 
 void ClassifyPage::updateDomainBanner()

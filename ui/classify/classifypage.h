@@ -18,6 +18,7 @@ class QTableWidget;
 
 namespace ml {
 
+class ConfirmCellsDialog;
 class DetailView;
 class ModelSession;
 class ResultsFilterProxy;
@@ -45,6 +46,10 @@ public:
 
 public Q_SLOTS:
     void classify();
+    /// Opens the gallery of the selected patient's most suspicious cells to confirm
+    /// (window-modal, deleted on close; the patient table follows each decision). nullptr
+    /// when no patient is selected or nothing is classified.
+    ConfirmCellsDialog* confirmCells();
     /// Writes the results table as CSV to `path` (all rows, not just the filtered ones).
     bool exportCsv(const QString& path, QString* error = nullptr);
     /// Writes the PDF report of the current results to `path` in the background;
@@ -64,8 +69,8 @@ private:
     void updateSummary();
     void updateDomainBanner();
     void connectSession();
-    /// Opens the gallery of the selected patient's most suspicious cells to confirm.
-    void confirmCells();
+    /// Selects `patient`'s row in the patient table (after it was rebuilt).
+    void selectPatient(const QString& patient);
     /// Cells of each patient whose latest label in the corrections database is Parasitized
     /// (a reviewer's confirmation), and who confirmed them.
     QMap<QString, QPair<int, QStringList>> confirmedPerPatient() const;

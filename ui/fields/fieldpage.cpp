@@ -3,6 +3,8 @@
 
 #include "tablecsv.h"
 
+#include "confirmcellsdialog.h"
+#include "correctionstore.h"
 #include "fieldview.h"
 #include "matconvert.h"
 #include "preprocess.h"
@@ -51,6 +53,63 @@ CropClassifier cropClassifier(const Classifier& classifier)
             in.push_back(preprocessImage(c));
         return classifier.predict(in, error);
     };
+}
+
+// The field's cells to confirm: the kCellsToConfirm most suspicious cells with edge cells
+// included and those without them (the checkbox may change after the run), each with its
+// crop exactly as the classifier saw it. A dozen or two small crops per field, so a slide
+// keeps every field's and needs no second pass over its images.
+std::vector<FieldCellToConfirm> suspiciousCells(const cv::Mat& image, const FieldResult& r,
+                                                const FieldOptions& o)
+{
+    std::vector<size_t> order;
+    for (size_t i = 0; i < r.cells.size(); ++i)
+        if (r.cells[i].probability >= 0)
+            order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&r](size_t a, size_t b) {
+        return r.cells[a].probability > r.cells[b].probability;
+    });
+    std::vector<size_t> which;
+    int interior = 0;
+    for (size_t k = 0; k < order.size(); ++k) {
+        const bool edge = r.cells[order[k]].cell.touchesEdge;
+        interior += edge ? 0 : 1;
+        if (int(k) < kCellsToConfirm || (!edge && interior <= kCellsToConfirm))
+            which.push_back(order[k]);
+        if (int(k) >= kCellsToConfirm && interior >= kCellsToConfirm)
+            break;
+    }
+    const std::vector<cv::Mat> crops = classifierCrops(image, r.cells, which, o);
+    const QString field = QFileInfo(r.path).absoluteFilePath();
+    std::vector<FieldCellToConfirm> out;
+    for (size_t k = 0; k < which.size() && k < crops.size(); ++k) {
+        const FieldCell& c = r.cells[which[k]];
+        FieldCellToConfirm t;
+        t.fieldPath = field;
+        t.box = c.cell.detectionBox;
+        t.probability = c.probability;
+        t.crop = crops[k];
+        t.original = cellCrop(image, c.cell, o.cropPadding);
+        t.edge = c.cell.touchesEdge;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+// "Infected (2 parasites confirmed by ana)" / "Not shown infected": the one line a clinician
+// reads, with what decided it.
+QString decisionText(const InfectionDecision& d, const Confirmations& confirmed)
+{
+    if (!d.decided)
+        return QObject::tr("Undecided");
+    if (!d.infected)
+        return QObject::tr("Not shown infected");
+    if (confirmed.parasites == 0)
+        return QObject::tr("Infected");
+    return QObject::tr("Infected (%1 confirmed by %2)")
+        .arg(confirmed.parasites == 1 ? QObject::tr("1 parasite")
+                                      : QObject::tr("%1 parasites").arg(confirmed.parasites))
+        .arg(confirmed.reviewers.join(QStringLiteral(", ")));
 }
 
 } // namespace
@@ -125,6 +184,13 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     auto* fieldLayout = new QVBoxLayout(fieldBox);
     fieldLayout->addWidget(m_fieldLabel);
     fieldLayout->addWidget(m_countsLabel);
+    m_confirmField = new QPushButton(tr("Cells to confirm in this field…"), this);
+    m_confirmField->setToolTip(
+        tr("The %1 most suspicious cells of this field with their heatmaps: confirm or reject "
+           "them (P / U / X / S / Z). A confirmed parasite makes the field and the slide "
+           "infected.")
+            .arg(kCellsToConfirm));
+    fieldLayout->addWidget(m_confirmField);
     fieldLayout->addWidget(m_warningLabel);
     fieldLayout->addWidget(m_legend);
     fieldLayout->addWidget(m_modelLabel);
@@ -147,10 +213,11 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     cellLayout->addWidget(m_cropLabel);
     cellLayout->addWidget(m_cellLabel, 1);
 
-    m_folderTable = new QTableWidget(0, 5, this);
+    m_folderTable = new QTableWidget(0, 7, this);
     addCsvExportAction(m_folderTable, QStringLiteral("slide-fields.csv"));
-    m_folderTable->setHorizontalHeaderLabels(
-        {tr("Field"), tr("Cells"), tr("Parasitized"), tr("Apparent %"), tr("Corrected %")});
+    m_folderTable->setHorizontalHeaderLabels({tr("Field"), tr("Cells"), tr("Parasitized"),
+                                              tr("Apparent %"), tr("Corrected %"), tr("Confirmed"),
+                                              tr("Decision")});
     m_folderTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_folderTable->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_folderTable->verticalHeader()->hide();
@@ -163,6 +230,11 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     auto* folderBox = new QGroupBox(tr("Slide (folder)"), this);
     auto* folderLayout = new QVBoxLayout(folderBox);
     folderLayout->addWidget(m_folderLabel);
+    m_confirmSlide = new QPushButton(tr("Cells to confirm in the slide…"), this);
+    m_confirmSlide->setToolTip(tr("The %1 most suspicious cells of all the slide's fields with "
+                                  "their heatmaps: confirm or reject them (P / U / X / S / Z).")
+                                   .arg(kCellsToConfirm));
+    folderLayout->addWidget(m_confirmSlide);
     folderLayout->addWidget(m_folderTable, 1);
 
     auto* side = new QWidget(this);
@@ -202,6 +274,8 @@ void FieldPage::connectSignals()
     connect(m_openFolder, &QPushButton::clicked, this, &FieldPage::chooseFolder);
     connect(m_model, &QPushButton::clicked, this, &FieldPage::chooseModel);
     connect(m_cancel, &QPushButton::clicked, this, &FieldPage::cancel);
+    connect(m_confirmField, &QPushButton::clicked, this, &FieldPage::confirmFieldCells);
+    connect(m_confirmSlide, &QPushButton::clicked, this, &FieldPage::confirmSlideCells);
     connect(m_excludeEdge, &QCheckBox::toggled, this, [this](bool on) {
         m_view->setExcludeEdge(on);
         updateCounts();
@@ -241,6 +315,7 @@ void FieldPage::connectSignals()
     });
 
     updateCounts();
+    updateFolderSummary();
     updateModelLabel();
     updateBusy();
 }
@@ -345,8 +420,10 @@ void FieldPage::openField(const QString& path)
             job.result = analyzeField(path, o, &job.image);
             if (promise.isCanceled())
                 return;
-            if (job.result.classified && !job.image.empty())
+            if (job.result.classified && !job.image.empty()) {
                 job.appearances = fieldCellAppearances(job.image, job.result, o);
+                job.suspicious = suspiciousCells(job.image, job.result, o);
+            }
             if (!job.image.empty()) {
                 const int side = std::max(job.image.cols, job.image.rows);
                 if (side > kMaxDisplaySide) {
@@ -424,7 +501,7 @@ void FieldPage::onFieldFinished()
     } else {
         m_fieldLabel->setText(tr("Cancelled"));
     }
-    updateCounts();
+    reloadConfirmations();
     updateDomainBanner();
     const QString finishedPath = m_current.result.path;
     if (!m_pendingField.isEmpty()) {
@@ -496,6 +573,7 @@ void FieldPage::startFolder(const QString& dir)
                         row.appearances.push_back(a[k]);
                         row.probabilities.push_back(r.cells[k].probability);
                     }
+                    row.suspicious = suspiciousCells(image, r, o);
                 }
                 promise.addResult(row, i);
                 promise.setProgressValue(i + 1);
@@ -521,7 +599,7 @@ void FieldPage::onFolderFinished()
         startFolder(next);
         return;
     }
-    updateFolderSummary();
+    reloadConfirmations();
     updateDomainBanner();
     updateBusy();
     Q_EMIT folderFinished(m_folder);
@@ -545,6 +623,7 @@ FieldCounts FieldPage::folderCounts() const
 
 void FieldPage::updateCounts()
 {
+    m_confirmField->setEnabled(!cellsToConfirm(false).empty());
     if (m_current.result.path.isEmpty()) {
         m_countsLabel->setText(tr("Cells: —"));
         return;
@@ -566,6 +645,10 @@ void FieldPage::updateCounts()
                 (e.ok ? tr("Corrected for the model's errors:<br><b>%1 %</b> (95 % CI %2–%3 %)")
                             .arg(percent(e.corrected), percent(e.low), percent(e.high))
                       : tr("Corrected: — (%1)").arg(e.error.toHtmlEscaped()));
+        text += QStringLiteral("<br>") +
+                tr("Field: <b>%1</b>")
+                    .arg(decisionText(fieldDecision(), confirmedIn(m_current.result.path))
+                             .toHtmlEscaped());
     } else {
         text += QStringLiteral("<br>") + tr("Parasitemia: — (no model, segmentation only)");
     }
@@ -592,9 +675,8 @@ void FieldPage::updateFolderSummary()
         m_folderTable->setItem(i, 0, name);
         if (!r.error.isEmpty()) {
             m_folderTable->setItem(i, 1, item(tr("error")));
-            m_folderTable->setItem(i, 2, item(QString()));
-            m_folderTable->setItem(i, 3, item(QString()));
-            m_folderTable->setItem(i, 4, item(QString()));
+            for (int column = 2; column < m_folderTable->columnCount(); ++column)
+                m_folderTable->setItem(i, column, item(QString()));
             continue;
         }
         classified = classified || r.classified;
@@ -607,7 +689,18 @@ void FieldPage::updateFolderSummary()
                                : QStringLiteral("—"));
         corr->setToolTip(e.explanation());
         m_folderTable->setItem(i, 4, corr);
+        // A field with a confirmed parasite is infected whatever its estimate.
+        const Confirmations confirmed = confirmedIn(r.path);
+        const InfectionDecision d =
+            r.classified ? decideInfection(e, confirmed.parasites) : InfectionDecision{};
+        auto* byWhom = item(QString::number(confirmed.parasites));
+        byWhom->setToolTip(confirmed.reviewers.join(QStringLiteral(", ")));
+        m_folderTable->setItem(i, 5, byWhom);
+        auto* decision = item(decisionText(d, confirmed));
+        decision->setToolTip(d.reason);
+        m_folderTable->setItem(i, 6, decision);
     }
+    m_confirmSlide->setEnabled(!cellsToConfirm(true).empty());
     if (m_rows.empty())
         return;
     const FieldCounts t = folderCounts();
@@ -625,21 +718,122 @@ void FieldPage::updateFolderSummary()
                     .arg(t.parasitized)
                     .arg(percent(p.p), percent(p.low), percent(p.high));
         const PrevalenceEstimate e = corrected(t.parasitized, t.cells);
-        const InfectionDecision d = decideInfection(e);
+        const InfectionDecision d = slideDecision();
+        const QString verdict =
+            !d.infected ? tr("Not shown infected: confirm the most suspicious cells.")
+                        : tr("Slide %1.").arg(decisionText(d, confirmedInSlide()).toLower());
         text += QStringLiteral("<br>") +
-                (e.ok ? tr("Corrected for the model's errors: <b>%1 %</b> (95 % CI %2–%3 %). "
-                           "<b>%4</b>")
+                (e.ok ? tr("Corrected for the model's errors: <b>%1 %</b> (95 % CI %2–%3 %).")
                             .arg(percent(e.corrected), percent(e.low), percent(e.high))
-                            .arg(d.infected ? tr("Slide infected.")
-                                            : tr("Not shown infected: confirm the most "
-                                                 "suspicious cells."))
-                      : tr("Corrected: — (%1)").arg(e.error.toHtmlEscaped()));
+                      : tr("Corrected: — (%1).").arg(e.error.toHtmlEscaped()));
+        text += QStringLiteral(" <b>%1</b>").arg(verdict.toHtmlEscaped());
     }
     if (m_folderWatcher.isRunning())
         text += tr(" (running: %1 of %2 fields)")
                     .arg(m_folderWatcher.progressValue())
                     .arg(m_folderWatcher.progressMaximum());
     m_folderLabel->setText(text);
+}
+
+void FieldPage::setDatabasePath(const QString& path)
+{
+    m_dbPath = path;
+    reloadConfirmations();
+}
+
+void FieldPage::reloadConfirmations()
+{
+    m_confirmed = confirmedParasites(m_dbPath, fieldOfCellKey);
+    updateCounts();
+    updateFolderSummary();
+}
+
+Confirmations FieldPage::confirmedIn(const QString& fieldPath) const
+{
+    return fieldPath.isEmpty() ? Confirmations{}
+                               : m_confirmed.value(QFileInfo(fieldPath).absoluteFilePath());
+}
+
+Confirmations FieldPage::confirmedInSlide() const
+{
+    Confirmations total;
+    for (const FolderRow& r : m_rows) {
+        const Confirmations c = confirmedIn(r.path);
+        total.parasites += c.parasites;
+        for (const QString& name : c.reviewers)
+            if (!total.reviewers.contains(name))
+                total.reviewers << name;
+    }
+    return total;
+}
+
+InfectionDecision FieldPage::fieldDecision() const
+{
+    if (!m_current.result.classified || !m_current.result.ok())
+        return {};
+    const FieldCounts c = currentCounts();
+    return decideInfection(corrected(c.parasitized, c.cells),
+                           confirmedIn(m_current.result.path).parasites);
+}
+
+InfectionDecision FieldPage::slideDecision() const
+{
+    bool classified = false;
+    for (const FolderRow& r : m_rows)
+        classified = classified || (r.classified && r.error.isEmpty());
+    if (!classified)
+        return {};
+    const FieldCounts t = folderCounts();
+    return decideInfection(corrected(t.parasitized, t.cells), confirmedInSlide().parasites);
+}
+
+std::vector<FieldCellToConfirm> FieldPage::cellsToConfirm(bool slide) const
+{
+    const bool exclude = m_excludeEdge->isChecked();
+    std::vector<FieldCellToConfirm> cells;
+    const auto add = [&cells, exclude](const std::vector<FieldCellToConfirm>& from) {
+        for (const FieldCellToConfirm& c : from)
+            if (!exclude || !c.edge)
+                cells.push_back(c);
+    };
+    if (!slide) {
+        if (m_current.result.ok())
+            add(m_current.suspicious);
+    } else if (!m_folderWatcher.isRunning()) {
+        for (const FolderRow& r : m_rows)
+            add(r.suspicious);
+    }
+    return cells;
+}
+
+ConfirmCellsDialog* FieldPage::confirmFieldCells()
+{
+    return openConfirm(false);
+}
+
+ConfirmCellsDialog* FieldPage::confirmSlideCells()
+{
+    return openConfirm(true);
+}
+
+ConfirmCellsDialog* FieldPage::openConfirm(bool slide)
+{
+    std::vector<FieldCellToConfirm> cells = cellsToConfirm(slide);
+    if (cells.empty())
+        return nullptr;
+    const QString name =
+        slide ? QFileInfo(m_folder).fileName() : QFileInfo(m_current.result.path).fileName();
+    const QString title = slide ? tr("Cells to confirm in the slide %1").arg(name)
+                                : tr("Cells to confirm in the field %1").arg(name);
+    const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
+    // Window-modal but not blocking (open(), not exec()): the page follows every decision.
+    auto* dialog = new ConfirmCellsDialog(
+        cellsOfFields(std::move(cells), title), model,
+        m_dbPath.isEmpty() ? CorrectionStore::defaultPath() : m_dbPath, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &ConfirmCellsDialog::decisionsChanged, this, &FieldPage::reloadConfirmations);
+    dialog->open();
+    return dialog;
 }
 
 PrevalenceEstimate FieldPage::corrected(int called, int cells) const

@@ -9,11 +9,18 @@
 // the side panel gives counts and parasitemia with a Wilson 95 % interval; edge cells can be
 // excluded; a folder gives a per-field table and the slide total.
 //
+// Cells to confirm: per field and per slide, the most suspicious cells (kCellsToConfirm, edge
+// cells left out when they are excluded) open in a ConfirmCellsDialog; decisions go to the
+// corrections database keyed by field and box (fieldCellKey()). A field or slide with a
+// confirmed parasite is reported infected whatever the estimate (side panel, slide summary,
+// the folder table and its CSV export).
+//
 // Model: setClassifier() (the main window passes its active model); until then the embedded
 // default model is loaded in the background on first use when the build has one, otherwise
 // the page segments only and says so.
 
 #include "classifier.h"
+#include "confirmcellsdialog.h"
 #include "domaincheck.h"
 #include "fieldanalysis.h"
 #include "prevalence.h"
@@ -43,7 +50,8 @@ struct FieldJob
     cv::Mat image;         ///< decoded BGR, for crops
     QImage display;        ///< what the view shows (downscaled when very large)
     Classifier classifier; ///< the model used (loaded in the worker when it was not yet)
-    std::vector<CellAppearance> appearances; ///< per cell, for the domain check
+    std::vector<CellAppearance> appearances;    ///< per cell, for the domain check
+    std::vector<FieldCellToConfirm> suspicious; ///< the cells to confirm (suspiciousCells())
 };
 
 /// One row of the folder summary (internal, public for QFuture's template).
@@ -54,9 +62,10 @@ struct FolderRow
     FieldCounts interior; ///< edge cells excluded
     QString error;
     QStringList warnings;
-    bool classified = false;                 ///< parasitized counts came from a model
-    std::vector<CellAppearance> appearances; ///< classified cells, for the slide's domain check
-    std::vector<float> probabilities;        ///< the same cells' P(Parasitized)
+    bool classified = false;                    ///< parasitized counts came from a model
+    std::vector<CellAppearance> appearances;    ///< classified cells, for the slide's domain check
+    std::vector<float> probabilities;           ///< the same cells' P(Parasitized)
+    std::vector<FieldCellToConfirm> suspicious; ///< the field's cells to confirm
 };
 
 class FieldPage : public QWidget
@@ -85,6 +94,22 @@ public:
     /// The summary line of what was found: "104 cells classified; 12 clumps of touching cells
     /// (~45 cells) not classified" (rich text).
     static QString foundSummary(const FieldCounts& counts, bool classified);
+    /// Where reviewers' confirmations go (empty: the user's corrections database, as the
+    /// Review page).
+    void setDatabasePath(const QString& path);
+    /// Opens the gallery of the shown field's / the slide's most suspicious cells
+    /// (window-modal, deleted on close; the page follows every decision). nullptr when
+    /// nothing classified is shown (no field, no model, the slide still running).
+    ConfirmCellsDialog* confirmFieldCells();
+    ConfirmCellsDialog* confirmSlideCells();
+    QPushButton* confirmFieldButton() const { return m_confirmField; }
+    QPushButton* confirmSlideButton() const { return m_confirmSlide; }
+    /// The decision for the shown field and for the slide (folder): the corrected estimate,
+    /// overridden by a parasite a reviewer confirmed. Not decided without a classified field.
+    InfectionDecision fieldDecision() const;
+    InfectionDecision slideDecision() const;
+    /// The folder table (one row per field; exported as CSV from its context menu).
+    QTableWidget* folderTable() const { return m_folderTable; }
     /// The out-of-domain warning (hidden while the cells look like the training cells).
     QLabel* domainBanner() const { return m_domainBanner; }
     /// The domain verdict of the shown field, or of the slide once a folder ran.
@@ -111,6 +136,15 @@ private:
     void updateDomainBanner();
     void connectSignals();
     FieldOptions makeOptions() const;
+    /// Re-reads the reviewers' confirmed parasites per field and updates every figure.
+    void reloadConfirmations();
+    /// The shown field's / the slide's cells to confirm, edge checkbox applied.
+    std::vector<FieldCellToConfirm> cellsToConfirm(bool slide) const;
+    ConfirmCellsDialog* openConfirm(bool slide);
+    /// Parasites confirmed in `fieldPath` (0 when none).
+    Confirmations confirmedIn(const QString& fieldPath) const;
+    /// Parasites confirmed in every field of the folder.
+    Confirmations confirmedInSlide() const;
     /// The corrected parasitemia of `called` of `cells` with the model's error rates; the
     /// reason in `error` when there are none.
     PrevalenceEstimate corrected(int called, int cells) const;
@@ -132,6 +166,10 @@ private:
     QLabel* m_cellLabel = nullptr;
     QLabel* m_folderLabel = nullptr;
     QTableWidget* m_folderTable = nullptr;
+    QPushButton* m_confirmField = nullptr;
+    QPushButton* m_confirmSlide = nullptr;
+    QString m_dbPath;
+    QHash<QString, Confirmations> m_confirmed; ///< per field path
 
     Classifier m_classifier;
     QString m_modelError;
