@@ -61,6 +61,21 @@ std::optional<ErrorRates> ratesFromCounts(const QJsonObject& o)
     return r;
 }
 
+// One source's validation entry: the trainer writes an array of {source, counts...}
+// (SourceFigures::toJson()); an object keyed by source name is read too.
+QJsonObject sourceEntry(const QJsonObject& card, const QString& source)
+{
+    const QJsonValue v = card.value(QStringLiteral("validation_by_source"));
+    if (v.isObject())
+        return v.toObject().value(source).toObject();
+    const QJsonArray entries = v.toArray();
+    for (const QJsonValue& e : entries) {
+        if (e.toObject().value(QStringLiteral("source")).toString() == source)
+            return e.toObject();
+    }
+    return {};
+}
+
 } // namespace
 
 std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error,
@@ -82,10 +97,7 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
         return r;
     }
     if (!source.isEmpty()) {
-        if (auto r = ratesFromCounts(card.value(QStringLiteral("validation_by_source"))
-                                         .toObject()
-                                         .value(source)
-                                         .toObject())) {
+        if (auto r = ratesFromCounts(sourceEntry(card, source))) {
             r->source = QStringLiteral("model card validation on the %1 cells it held out (%2 "
                                        "cells)")
                             .arg(source)

@@ -117,6 +117,10 @@ SourceFigures SourceFigures::of(const QString& source, const std::vector<ScoredC
     f.specificity = r.cells.specificity;
     f.balancedAccuracy = (r.cells.sensitivity + r.cells.specificity) / 2.0;
     f.auc = r.cells.auc;
+    f.truePositive = r.cells.truePositive;
+    f.falseNegative = r.cells.falseNegative;
+    f.trueNegative = r.cells.trueNegative;
+    f.falsePositive = r.cells.falsePositive;
     return f;
 }
 
@@ -125,6 +129,10 @@ QJsonObject SourceFigures::toJson() const
     return QJsonObject{{QStringLiteral("source"), source},
                        {QStringLiteral("cells"), cells},
                        {QStringLiteral("parasitized"), parasitized},
+                       {QStringLiteral("true_positive"), truePositive},
+                       {QStringLiteral("false_negative"), falseNegative},
+                       {QStringLiteral("true_negative"), trueNegative},
+                       {QStringLiteral("false_positive"), falsePositive},
                        {QStringLiteral("sensitivity"), round4(sensitivity)},
                        {QStringLiteral("specificity"), round4(specificity)},
                        {QStringLiteral("balanced_accuracy"), round4(balancedAccuracy)},
@@ -137,6 +145,10 @@ SourceFigures SourceFigures::fromJson(const QJsonObject& o)
     f.source = o.value(QStringLiteral("source")).toString();
     f.cells = o.value(QStringLiteral("cells")).toInt();
     f.parasitized = o.value(QStringLiteral("parasitized")).toInt();
+    f.truePositive = o.value(QStringLiteral("true_positive")).toInt();
+    f.falseNegative = o.value(QStringLiteral("false_negative")).toInt();
+    f.trueNegative = o.value(QStringLiteral("true_negative")).toInt();
+    f.falsePositive = o.value(QStringLiteral("false_positive")).toInt();
     f.sensitivity = o.value(QStringLiteral("sensitivity")).toDouble();
     f.specificity = o.value(QStringLiteral("specificity")).toDouble();
     f.balancedAccuracy = o.value(QStringLiteral("balanced_accuracy")).toDouble();

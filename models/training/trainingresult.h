@@ -51,11 +51,15 @@ struct SourceFigures
     QString source;
     int cells = 0;
     int parasitized = 0; ///< cells labelled Parasitized
+    /// The confusion counts at the threshold, which the parasitemia correction reads
+    /// (errorRatesFromCard()).
+    int truePositive = 0, falseNegative = 0, trueNegative = 0, falsePositive = 0;
     double sensitivity = 0, specificity = 0, balancedAccuracy = 0, auc = 0;
     /// Figures of `scored` (labels 0/1, probabilities of Parasitized) at `threshold`.
     static SourceFigures of(const QString& source, const std::vector<ScoredCell>& scored,
                             double threshold = 0.5);
-    /// {source, cells, parasitized, sensitivity, specificity, balanced_accuracy, auc}.
+    /// {source, cells, parasitized, true_positive, false_negative, true_negative,
+    /// false_positive, sensitivity, specificity, balanced_accuracy, auc}.
     QJsonObject toJson() const;
     static SourceFigures fromJson(const QJsonObject& o);
 };

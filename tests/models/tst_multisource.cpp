@@ -3,6 +3,7 @@
 // sources. Patients stay whole per source, class-balanced sampling, validation figures per
 // source, a held-out source tested after training, and a NaN loss that stops the run.
 #include "folderscanner.h"
+#include "prevalence.h"
 #include "trainer.h"
 #include "trainingdata.h"
 
@@ -12,6 +13,7 @@
 #include <QProcess>
 #include <QSet>
 #include <QTemporaryDir>
+
 #include <QTest>
 
 #include <algorithm>
@@ -190,6 +192,15 @@ void TestMultiSource::trainsOnTwoSourcesWithFiguresPerSource()
     const QJsonObject card = r.classifier.card();
     QCOMPARE(card.value(QStringLiteral("validation_by_source")).toArray().size(),
              r.validationBySource.size());
+    // The parasitemia correction reads each source's own counts from the card.
+    for (const SourceFigures& f : r.validationBySource) {
+        QCOMPARE(f.truePositive + f.falseNegative, f.parasitized);
+        QCOMPARE(f.truePositive + f.falseNegative + f.trueNegative + f.falsePositive, f.cells);
+        const auto rates = errorRatesFromCard(card, nullptr, f.source);
+        QVERIFY(rates);
+        QCOMPARE(rates->positives, f.parasitized);
+        QVERIFY(rates->source.contains(f.source));
+    }
     QVERIFY(card.value(QStringLiteral("training"))
                 .toObject()
                 .value(QStringLiteral("class_balanced_sampling"))

@@ -26,6 +26,7 @@ private Q_SLOTS:
     void ratesFromCardValidation();
     void labCalibrationWinsOverValidation();
     void nearestSourceRatesWinOverPooled();
+    void sourceRatesAsTheTrainerWritesThem();
     void cardWithoutValidationFigures();
     void ratesAtAnotherThresholdAreNotUsed();
     void decisionFromIntervalAndConfirmation();
@@ -213,6 +214,38 @@ void TestPrevalence::nearestSourceRatesWinOverPooled()
     QVERIFY(pooled);
     QCOMPARE(pooled->positives, 1577);
     // A source the card does not know falls back to the pooled figures.
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("other"))->positives, 1577);
+}
+
+// The trainer's card lists the sources as an array of {source, counts, figures}
+// (SourceFigures::toJson()); the per-lab rates must be read from that form too. Before
+// 2026-12-01 they were not, and every multi-source model fell back to the pooled rates.
+void TestPrevalence::sourceRatesAsTheTrainerWritesThem()
+{
+    const auto entry = [](const char* name, int tp, int fn, int tn, int fp) {
+        return QJsonObject{{QStringLiteral("source"), QString::fromLatin1(name)},
+                           {QStringLiteral("cells"), tp + fn + tn + fp},
+                           {QStringLiteral("true_positive"), tp},
+                           {QStringLiteral("false_negative"), fn},
+                           {QStringLiteral("true_negative"), tn},
+                           {QStringLiteral("false_positive"), fp}};
+    };
+    const QJsonObject card{
+        {QStringLiteral("threshold"), 0.5},
+        {QStringLiteral("validation"),
+         QJsonObject{
+             {QStringLiteral("cell_level"), QJsonObject{{QStringLiteral("true_positive"), 1444},
+                                                        {QStringLiteral("false_negative"), 133},
+                                                        {QStringLiteral("true_negative"), 2143},
+                                                        {QStringLiteral("false_positive"), 74}}}}},
+        {QStringLiteral("validation_by_source"),
+         QJsonArray{entry("nih", 1423, 119, 1465, 67), entry("iml", 21, 14, 678, 7)}}};
+    const auto iml = errorRatesFromCard(card, nullptr, QStringLiteral("iml"));
+    QVERIFY(iml);
+    QCOMPARE(iml->positives, 35);
+    QCOMPARE(iml->negatives, 685);
+    QVERIFY(iml->source.contains(QStringLiteral("iml")));
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("nih"))->positives, 1542);
     QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("other"))->positives, 1577);
 }
 
