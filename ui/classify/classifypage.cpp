@@ -139,6 +139,7 @@ ClassifyPage::ClassifyPage(ModelSession* session, QWidget* parent)
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 1);
     m_domainBanner->setWordWrap(true);
+    connect(m_domainBanner, &QLabel::linkActivated, this, [this] { Q_EMIT calibrateRequested(); });
     m_domainBanner->setVisible(false);
     m_domainBanner->setAccessibleName(tr("Domain warning"));
     m_domainBanner->setStyleSheet(QStringLiteral("QLabel { background: #fff3cd; color: #664d03; "
@@ -429,8 +430,8 @@ void ClassifyPage::updateDomainBanner()
     if (warn)
         m_domainBanner->setText(
             tr("<b>These cells are unlike the model's training cells.</b> %1<br>Next step: "
-               "calibrate the model for this lab (label a few hundred of its cells; see "
-               "<i>malarialens-cli calibrate</i>).")
+               "<a href=\"calibrate\">Calibrate for this lab…</a> (on the lab's own field "
+               "images: label a few hundred of its cells, adapt, compare before and after).")
                 .arg(v.reasons.join(QStringLiteral("; ")).toHtmlEscaped()));
 }
 

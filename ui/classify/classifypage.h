@@ -58,6 +58,8 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     void reportWritten(const QString& path, bool ok, const QString& error);
+    /// The domain banner's "Calibrate for this lab…" link was followed.
+    void calibrateRequested();
 
 private:
     void chooseCsv();

@@ -3,6 +3,7 @@
 #include "modelcardsummary.h"
 
 #include "browserpage.h"
+#include "calibrationwizard.h"
 #include "classifypage.h"
 #include "datasetsession.h"
 #include "evaluationpage.h"
@@ -121,6 +122,9 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_cancel, &QToolButton::clicked, m_models, &ModelSession::cancel);
 
     createActions();
+    connect(m_fields, &FieldPage::calibrateRequested, this, &MainWindow::startCalibration);
+    connect(m_classify, &ClassifyPage::calibrateRequested, this,
+            [this] { startCalibration(QString()); });
 
     connect(m_session, &DatasetSession::scanStarted, this, [this](const QString& folder) {
         setBusy(true, tr("Listing %1 ...").arg(QDir::toNativeSeparators(folder)));
@@ -193,6 +197,24 @@ MainWindow::MainWindow(QWidget* parent)
         resize(1280, 820);
     m_statusLabel->setText(
         tr("Open a folder of cell images (File > Open Folder, or drop it here)."));
+}
+
+CalibrationWizard* MainWindow::startCalibration(const QString& folder)
+{
+    auto* wizard = new CalibrationWizard(m_models->classifier(), folder, this);
+    wizard->setAttribute(Qt::WA_DeleteOnClose);
+    wizard->setDatabasePath(m_review->databasePath());
+    wizard->setRegistryRoot(m_registry->registryRoot());
+    connect(wizard, &CalibrationWizard::modelKept, m_registry, &RegistryPage::refresh);
+    connect(wizard, &CalibrationWizard::activateRequested, this, [this](const QString& id) {
+        QString error;
+        if (m_registry->activate(id, &error))
+            m_statusLabel->setText(tr("The lab's calibrated model is now active."));
+        else
+            QMessageBox::warning(this, tr("Cannot activate the model"), error);
+    });
+    wizard->show();
+    return wizard;
 }
 
 // Classification progress and results reach the status bar, the thumbnails and the pages

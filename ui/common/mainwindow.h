@@ -13,6 +13,7 @@ class QToolButton;
 namespace ml {
 
 class BrowserPage;
+class CalibrationWizard;
 class ClassifyPage;
 class DatasetSession;
 class EvaluationPage;
@@ -40,6 +41,10 @@ public:
 
     /// Starts scanning `folder` in the background and remembers it in the recent list.
     void openFolder(const QString& folder);
+    /// Opens the "Calibrate for this lab" flow on a folder of field images (may be empty),
+    /// starting from the active model; labels go to the Review page's database, a kept model
+    /// to the Models page. The window deletes itself when closed.
+    CalibrationWizard* startCalibration(const QString& folder);
 
     DatasetSession* session() const { return m_session; }
     ModelSession* modelSession() const { return m_models; }

@@ -141,6 +141,9 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     m_openFolder = new QPushButton(tr("Open folder…"), this);
     m_model = new QPushButton(tr("Model…"), this);
     m_model->setToolTip(tr("Load a model file (native or TorchScript) for the fields"));
+    m_calibrate = new QPushButton(tr("Calibrate for this &lab…"), this);
+    m_calibrate->setToolTip(tr("Make the model right for your microscope and stain: label "
+                               "some of your own cells, adapt, compare before and after"));
     m_excludeEdge = new QCheckBox(tr("Exclude cells cut by the border"), this);
     m_excludeEdge->setChecked(true);
     m_progress = new QProgressBar(this);
@@ -154,6 +157,7 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
     bar->addWidget(m_openField);
     bar->addWidget(m_openFolder);
     bar->addWidget(m_model);
+    bar->addWidget(m_calibrate);
     bar->addWidget(m_excludeEdge);
     bar->addStretch(1);
     bar->addWidget(m_progress);
@@ -272,6 +276,10 @@ void FieldPage::connectSignals()
 {
     connect(m_openField, &QPushButton::clicked, this, &FieldPage::chooseField);
     connect(m_openFolder, &QPushButton::clicked, this, &FieldPage::chooseFolder);
+    connect(m_calibrate, &QPushButton::clicked, this,
+            [this] { Q_EMIT calibrateRequested(m_folder); });
+    connect(m_domainBanner, &QLabel::linkActivated, this,
+            [this] { Q_EMIT calibrateRequested(m_folder); });
     connect(m_model, &QPushButton::clicked, this, &FieldPage::chooseModel);
     connect(m_cancel, &QPushButton::clicked, this, &FieldPage::cancel);
     connect(m_confirmField, &QPushButton::clicked, this, &FieldPage::confirmFieldCells);
@@ -880,8 +888,8 @@ void FieldPage::updateDomainBanner()
         m_domainBanner->setText(
             tr("<b>These cells are unlike the model's training cells.</b> %1<br>The corrected "
                "figures assume the model's validated error rates, which may not hold here. "
-               "Next step: calibrate the model for this lab (<i>malarialens-cli calibrate</i> "
-               "on a few annotated fields).")
+               "Next step: <a href=\"calibrate\">Calibrate for this lab…</a> (label some of "
+               "your own cells, adapt the model, compare before and after).")
                 .arg(v.reasons.join(QStringLiteral("; ")).toHtmlEscaped()));
 }
 

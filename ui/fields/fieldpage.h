@@ -119,6 +119,9 @@ Q_SIGNALS:
     /// A field finished (ok, failed or cancelled: see currentResult()).
     void fieldFinished(const QString& path);
     void folderFinished(const QString& dir);
+    /// The user asked to calibrate the model for this lab (the button, or the domain
+    /// banner's link); `folder` is the open folder of fields (empty when none).
+    void calibrateRequested(const QString& folder);
 
 private:
     void chooseField();
@@ -154,6 +157,7 @@ private:
     QPushButton* m_openField = nullptr;
     QPushButton* m_openFolder = nullptr;
     QPushButton* m_model = nullptr;
+    QPushButton* m_calibrate = nullptr;
     QPushButton* m_cancel = nullptr;
     QCheckBox* m_excludeEdge = nullptr;
     QProgressBar* m_progress = nullptr;

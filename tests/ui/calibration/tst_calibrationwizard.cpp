@@ -1,0 +1,209 @@
+// "Calibrate for this lab", driven offscreen from the first page to Keep, on real IML fields
+// with the embedded model: cells found in the background, a reviewer (played from the fields'
+// box annotations) labelling with the P / U / X / S / Z keys, labels in a real SQLite database
+// at once, adapting stopped (no label lost) and run again for 1 epoch, the before/after report,
+// and the model kept in a registry with lab_calibration in its card. With
+// MALARIALENS_GRAB_DIR set, every page is saved as a PNG there (to look at them).
+#include "calibrationfields.h"
+#include "calibrationpages.h"
+#include "calibrationwizard.h"
+#include "celllabelsession.h"
+#include "classifier.h"
+#include "correctionstore.h"
+#include "modelregistry.h"
+
+#include <QAbstractButton>
+#include <QCheckBox>
+#include <QJsonArray>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace ml;
+
+class TestCalibrationWizard : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void wholeFlowReachesTheReportAndKeepsTheModel();
+    void stoppingTheSearchChangesNothing();
+
+private:
+    void grab(QWidget* w, const QString& name);
+    /// Plays the reviewer until the page allows Next; returns the labels given.
+    int labelUntilEnough(CalibrationWizard& wizard, const std::vector<CalibrationCell>& truth);
+
+    QTemporaryDir m_dir;
+    QString m_fields;
+    Classifier m_model;
+    FieldAnnotationSet m_truth;
+};
+
+void TestCalibrationWizard::initTestCase()
+{
+    if (!QDir(mltest::imlFieldsDir()).exists())
+        QSKIP("../shared/data/iml-fields is missing");
+    if (!Classifier::hasEmbeddedModel())
+        QSKIP("this build has no embedded model");
+    QVERIFY(m_dir.isValid());
+    m_truth = loadFieldAnnotations(mltest::imlFieldsDir() + QStringLiteral("/annotations.json"));
+    QVERIFY(m_truth.ok());
+    m_fields = m_dir.filePath(QStringLiteral("lab-fields"));
+    QCOMPARE(mltest::linkRichestFields(m_truth, 10, m_fields).size(), 10);
+    QVERIFY(m_model.loadEmbedded());
+}
+
+void TestCalibrationWizard::grab(QWidget* w, const QString& name)
+{
+    const QString dir = qEnvironmentVariable("MALARIALENS_GRAB_DIR");
+    if (!dir.isEmpty())
+        w->grab().save(QDir(dir).filePath(name + QStringLiteral(".png")));
+}
+
+int TestCalibrationWizard::labelUntilEnough(CalibrationWizard& wizard,
+                                            const std::vector<CalibrationCell>& truth)
+{
+    LabelCellsPage* page = wizard.labelPage();
+    CellLabelSession* s = wizard.session();
+    int labels = 0;
+    bool triedUndo = false, triedUnsure = false;
+    while (!page->isComplete() && s->currentCell() >= 0) {
+        const int cell = s->currentCell();
+        const int label = truth[size_t(cell)].label;
+        if (!triedUnsure) { // an unsure label, then undone: the cell is asked again
+            QTest::keyClick(page, Qt::Key_X);
+            QTest::keyClick(page, Qt::Key_Z);
+            triedUnsure = true;
+            if (s->currentCell() != cell)
+                return -1;
+        }
+        QTest::keyClick(page, label == 0 ? Qt::Key_P : label == 1 ? Qt::Key_U : Qt::Key_S);
+        labels += label >= 0;
+        if (!triedUndo && label >= 0) { // undo and label again
+            QTest::keyClick(page, Qt::Key_Z);
+            QTest::keyClick(page, label == 0 ? Qt::Key_P : Qt::Key_U);
+            triedUndo = true;
+        }
+    }
+    return labels;
+}
+
+void TestCalibrationWizard::wholeFlowReachesTheReportAndKeepsTheModel()
+{
+    const QString db = m_dir.filePath(QStringLiteral("corrections.sqlite"));
+    const QString registryRoot = m_dir.filePath(QStringLiteral("registry"));
+    CalibrationWizard wizard(m_model, m_fields);
+    wizard.setDatabasePath(db);
+    wizard.setRegistryRoot(registryRoot);
+    wizard.setMinimumParasitized(4);
+    wizard.setEpochs(1);
+    wizard.setBudget(5000); // every cell may be asked: a few fields hold few parasites
+    wizard.resize(1100, 800);
+    wizard.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&wizard));
+
+    // 1. Fields: the lab's name is needed before Next.
+    QVERIFY(!wizard.fieldsPage()->isComplete());
+    wizard.fieldsPage()->labEdit()->setText(QStringLiteral("Test lab"));
+    wizard.fieldsPage()->reviewerEdit()->setText(QStringLiteral("tester"));
+    QVERIFY(wizard.fieldsPage()->isComplete());
+    grab(&wizard, QStringLiteral("1-fields"));
+    wizard.next();
+
+    // 2. Cells found in the background.
+    QCOMPARE(wizard.currentId(), int(CalibrationWizard::FindCellsPageId));
+    QTRY_VERIFY_WITH_TIMEOUT(wizard.currentPage()->isComplete(), 600000);
+    grab(&wizard, QStringLiteral("2-cells"));
+    std::vector<CalibrationCell> truth = wizard.session()->cells();
+    labelFromAnnotations(truth, m_truth);
+    wizard.next();
+
+    // 3. Labels, with the keys, each in the database at once.
+    QCOMPARE(wizard.currentId(), int(CalibrationWizard::LabelPageId));
+    QTRY_VERIFY(!wizard.labelPage()->budgetLabel()->text().isEmpty());
+    grab(&wizard, QStringLiteral("3-label-start"));
+    const int labels = labelUntilEnough(wizard, truth);
+    QVERIFY2(labels > 0, "the reviewer could not label");
+    QVERIFY2(wizard.labelPage()->isComplete(),
+             qPrintable(wizard.labelPage()->budgetLabel()->text()));
+    QVERIFY(wizard.labelPage()->budgetLabel()->text().contains(QStringLiteral("Enough to adapt")));
+    QCOMPARE(wizard.session()->pendingCount(), 0);
+    grab(&wizard, QStringLiteral("3-label-enough"));
+    CorrectionStore store;
+    QVERIFY(store.open(db));
+    QCOMPARE(latestCellLabels(store.all()).size(), wizard.session()->counts().labelled);
+    const qint64 rowsBefore = store.count();
+
+    // 4. Adapt: stopped first (nothing lost), then run.
+    QSignalSpy finished(&wizard, &CalibrationWizard::adaptFinished);
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(CalibrationWizard::AdaptPageId));
+    wizard.stopWork();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 600000);
+    QVERIFY(!finished.first().at(0).toBool());
+    QVERIFY(!wizard.currentPage()->isComplete());
+    QCOMPARE(store.count(), rowsBefore);
+    wizard.adaptPage()->initializePage(); // "Adapt again"
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, 900000);
+    QVERIFY2(finished.last().at(0).toBool(), qPrintable(finished.last().at(1).toString()));
+    QVERIFY(wizard.currentPage()->isComplete());
+    grab(&wizard, QStringLiteral("4-adapt"));
+
+    // 5. The report on the test fields, then Keep.
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(CalibrationWizard::ReportPageId));
+    const QTableWidget* figures = wizard.reportPage()->figuresTable();
+    for (int row = 0; row < 4; ++row)
+        for (int col = 0; col < 2; ++col)
+            QVERIFY(figures->item(row, col) && !figures->item(row, col)->text().isEmpty());
+    const LabCalibrationResult& r = wizard.result();
+    QVERIFY(!r.fieldsTest.isEmpty());
+    QVERIFY(r.after.truePositive + r.after.falseNegative > 0);
+    grab(&wizard, QStringLiteral("5-report"));
+    QSignalSpy activate(&wizard, &CalibrationWizard::activateRequested);
+    wizard.button(QWizard::FinishButton)->click();
+    QVERIFY(!wizard.keptModelId().isEmpty());
+    QCOMPARE(activate.size(), 1);
+    QCOMPARE(activate.first().at(0).toString(), wizard.keptModelId());
+
+    const std::optional<RegistryEntry> entry =
+        ModelRegistry(registryRoot).entry(wizard.keptModelId());
+    QVERIFY(entry && entry->isUsable());
+    const QJsonObject lab = entry->card.value(QStringLiteral("lab_calibration")).toObject();
+    QCOMPARE(lab.value(QStringLiteral("lab")).toString(), QStringLiteral("Test lab"));
+    QCOMPARE(lab.value(QStringLiteral("reviewer")).toString(), QStringLiteral("tester"));
+    QVERIFY(lab.value(QStringLiteral("sensitivity")).isDouble());
+    QVERIFY(lab.value(QStringLiteral("specificity")).isDouble());
+    const QJsonObject calibration = lab.value(QStringLiteral("calibration")).toObject();
+    QVERIFY(calibration.value(QStringLiteral("cells_used")).toInt() > 0);
+    QCOMPARE(calibration.value(QStringLiteral("fields_test")).toArray().size(),
+             r.fieldsTest.size());
+    Classifier kept;
+    QVERIFY2(kept.load(entry->modelPath), qPrintable(kept.errorString()));
+}
+
+void TestCalibrationWizard::stoppingTheSearchChangesNothing()
+{
+    const QString db = m_dir.filePath(QStringLiteral("stop.sqlite"));
+    CalibrationWizard wizard(m_model, m_fields);
+    wizard.setDatabasePath(db);
+    wizard.setRegistryRoot(m_dir.filePath(QStringLiteral("registry-stop")));
+    wizard.show();
+    wizard.fieldsPage()->labEdit()->setText(QStringLiteral("Stop lab"));
+    QSignalSpy found(&wizard, &CalibrationWizard::cellsFound);
+    wizard.next();
+    wizard.stopWork();
+    QTRY_COMPARE_WITH_TIMEOUT(found.size(), 1, 600000);
+    QVERIFY(!found.first().at(0).toBool());
+    QVERIFY(found.first().at(1).toString().contains(QStringLiteral("Stopped")));
+    QVERIFY(!wizard.currentPage()->isComplete());
+    QVERIFY(!QFile::exists(db));
+}
+
+QTEST_MAIN(TestCalibrationWizard)
+#include "tst_calibrationwizard.moc"
