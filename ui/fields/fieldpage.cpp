@@ -219,9 +219,11 @@ FieldPage::FieldPage(QWidget* parent) : QWidget(parent)
 
     m_folderTable = new QTableWidget(0, 7, this);
     addCsvExportAction(m_folderTable, QStringLiteral("slide-fields.csv"));
-    m_folderTable->setHorizontalHeaderLabels({tr("Field"), tr("Cells"), tr("Parasitized"),
-                                              tr("Apparent %"), tr("Corrected %"), tr("Confirmed"),
-                                              tr("Decision")});
+    // The decision next to the field's name: the side panel is narrow and the table scrolls
+    // sideways, so what a clinician reads first must not be the last column.
+    m_folderTable->setHorizontalHeaderLabels({tr("Field"), tr("Cells"), tr("Decision"),
+                                              tr("Parasitized"), tr("Apparent %"),
+                                              tr("Corrected %"), tr("Confirmed")});
     m_folderTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_folderTable->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_folderTable->verticalHeader()->hide();
@@ -689,24 +691,29 @@ void FieldPage::updateFolderSummary()
         }
         classified = classified || r.classified;
         m_folderTable->setItem(i, 1, item(QString::number(c.cells)));
-        m_folderTable->setItem(i, 2, item(QString::number(c.parasitized)));
-        m_folderTable->setItem(i, 3, item(percent(c.parasitemia().p)));
+        m_folderTable->setItem(i, 3, item(QString::number(c.parasitized)));
+        m_folderTable->setItem(i, 4, item(percent(c.parasitemia().p)));
         const PrevalenceEstimate e = corrected(c.parasitized, c.cells);
         auto* corr = item(e.ok ? QStringLiteral("%1 (%2–%3)")
                                      .arg(percent(e.corrected), percent(e.low), percent(e.high))
                                : QStringLiteral("—"));
         corr->setToolTip(e.explanation());
-        m_folderTable->setItem(i, 4, corr);
-        // A field with a confirmed parasite is infected whatever its estimate.
+        m_folderTable->setItem(i, 5, corr);
+        // A field with a confirmed parasite is infected whatever its estimate. Short in the
+        // table ("Infected (confirmed)"), who confirmed in the last column (and the CSV).
         const Confirmations confirmed = confirmedIn(r.path);
         const InfectionDecision d =
             r.classified ? decideInfection(e, confirmed.parasites) : InfectionDecision{};
-        auto* byWhom = item(QString::number(confirmed.parasites));
-        byWhom->setToolTip(confirmed.reviewers.join(QStringLiteral(", ")));
-        m_folderTable->setItem(i, 5, byWhom);
-        auto* decision = item(decisionText(d, confirmed));
-        decision->setToolTip(d.reason);
-        m_folderTable->setItem(i, 6, decision);
+        auto* decision = item(!d.infected || confirmed.parasites == 0 ? decisionText(d, {})
+                                                                      : tr("Infected (confirmed)"));
+        decision->setToolTip(decisionText(d, confirmed) + QStringLiteral("\n") + d.reason);
+        m_folderTable->setItem(i, 2, decision);
+        m_folderTable->setItem(i, 6,
+                               item(confirmed.parasites == 0 ? QStringLiteral("0")
+                                                             : tr("%1 by %2")
+                                                                   .arg(confirmed.parasites)
+                                                                   .arg(confirmed.reviewers.join(
+                                                                       QStringLiteral(", ")))));
     }
     m_confirmSlide->setEnabled(!cellsToConfirm(true).empty());
     if (m_rows.empty())
