@@ -26,8 +26,10 @@ threads the TorchScript path splits every small operator over OpenMP and is 3-4x
 
 Input preprocessing must match the C++ side's (models/inference/preprocess.cpp): decode,
 BGR->RGB, INTER_AREA to 64x64, /255, then the card's input.normalization; "none" and
-"foreground-median" are reproduced here. Other normalisations stop the script with a
-message: calibrating on inputs the network never sees would give wrong ranges.
+"foreground-median" are reproduced here. Every other normalisation (the canonical cells:
+canonical-lab, canonical-grey) is not reimplemented: the network's exact inputs are read from
+the application itself (`malarialens-cli inputs`, raw float32), so calibration and the
+agreement figures see what the network sees.
 """
 import argparse
 import copy
@@ -36,6 +38,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -71,7 +74,26 @@ def normalize_foreground_median(rgb):
     return np.minimum(1.0, rgb * gain).astype(np.float32)
 
 
+PYTHON_NORMALIZATIONS = ("none", "foreground-median")
+_cli_inputs = {}  # path -> the network's input as the application computes it
+
+
+def load_cli_inputs(paths, cli, model):
+    """The network's inputs for `paths`, from `malarialens-cli inputs` (the app's own
+    normalisation, e.g. the canonical cell), kept for preprocess()."""
+    with tempfile.TemporaryDirectory() as d:
+        listing, out = os.path.join(d, "cells.txt"), os.path.join(d, "inputs.f32")
+        with open(listing, "w") as f:
+            f.write("\n".join(paths) + "\n")
+        subprocess.run([cli, "inputs", "--files", listing, "--out", out, "--model", model],
+                       check=True, capture_output=True, text=True)
+        arr = np.fromfile(out, dtype=np.float32).reshape(len(paths), 64, 64, 3)
+    _cli_inputs.update(zip(paths, arr))
+
+
 def preprocess(path, normalization):
+    if normalization not in PYTHON_NORMALIZATIONS:
+        return _cli_inputs[path]
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
         return None
@@ -172,9 +194,6 @@ def main():
     if card.get("architecture", "se") != "se":
         sys.exit("quantize: only the se architecture is supported, the card says %s" % card["architecture"])
     normalization = card.get("input", {}).get("normalization", "none") or "none"
-    if normalization not in ("none", "foreground-median"):
-        sys.exit("quantize: input normalization '%s' is not reproduced here (only none and "
-                 "foreground-median); calibrating on other inputs would give wrong ranges" % normalization)
     threshold = float(card.get("threshold", 0.5))
 
     archive = torch.jit.load(a.model)
@@ -201,6 +220,8 @@ def main():
         sys.exit("quantize: selected %d held-out cells, the app held out %d" % (len(val), held_out["images"]))
     step = max(1, len(train) // a.calibration)
     calib_paths = [p for p, _ in train[::step]][:a.calibration]
+    if normalization not in PYTHON_NORMALIZATIONS:
+        load_cli_inputs(calib_paths + [p for p, _ in val], a.cli, a.model)
 
     t0 = time.time()
     qnet = quantize(net, batches(calib_paths, normalization), a.engine)

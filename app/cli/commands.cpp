@@ -15,6 +15,7 @@ int runCorrections(const QStringList& args); // review
 int runExplain(const QStringList& args);     // review
 int runDomain(const QStringList& args);      // cell: the model's domain
 int runCalibrate(const QStringList& args);   // calibration to one lab
+int runInputs(const QStringList& args);      // the network's inputs, for outside tools
 
 // Keep one line per command; new commands add their line here.
 const std::vector<Command>& commands()
@@ -41,6 +42,7 @@ const std::vector<Command>& commands()
         {"domain", "Record a model's domain (how its training cells look) in its card", runDomain},
         {"calibrate", "Adapt the model to one lab's own fields; before/after on its test fields",
          runCalibrate},
+        {"inputs", "Write what the network receives for listed cells (raw float32)", runInputs},
     };
     return list;
 }

@@ -1,6 +1,8 @@
 #include "validationsplit.h"
-
 #include "trainer.h"
+
+#include <QJsonArray>
+#include <QSet>
 
 namespace ml {
 
@@ -24,6 +26,34 @@ ValidationMask validationMaskFromCard(const Dataset& dataset, const QJsonObject&
             "the model trained on every patient of its folder (a final fit after a k-fold "
             "cross-validation): no cell was held out, so figures on this folder are training "
             "figures; the card's cross-validation figures are its estimate. All cells are used");
+        return mask;
+    }
+    // A card that lists its held-out patients (split.val_patients) names them in any folder:
+    // a model trained on several labs' folders linked together still finds its held-out
+    // patients in one lab's own folder.
+    const QJsonArray listed = split.value(QStringLiteral("val_patients")).toArray();
+    if (!listed.isEmpty()) {
+        QSet<QString> patients;
+        for (const QJsonValue& v : listed)
+            patients.insert(v.toString());
+        mask.keep.assign(size_t(dataset.images.size()), false);
+        for (int i = 0; i < dataset.images.size(); ++i) {
+            if (patients.contains(dataset.images.at(i).patient)) {
+                mask.keep[size_t(i)] = true;
+                mask.cells += 1;
+            }
+        }
+        mask.applied = mask.cells > 0;
+        if (!mask.applied)
+            mask.keep.clear();
+        mask.note = mask.applied
+                        ? QStringLiteral("validation split of the model's training only (%1 "
+                                         "held-out cells of the %2 patients its card lists)")
+                              .arg(mask.cells)
+                              .arg(patients.size())
+                        : QStringLiteral("none of the %1 patients the model's training held out "
+                                         "is in this folder: all cells are used")
+                              .arg(patients.size());
         return mask;
     }
     // Cells that failed to decode in training are not in the card's counts, so a folder

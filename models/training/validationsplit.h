@@ -21,7 +21,9 @@ struct ValidationMask
     QString note;           ///< why it was (not) applied, for the user
 };
 
-/// Rebuilds the split with the card's mode, fraction and seed (splitDataset(), as the
+/// When the card lists its held-out patients (split.val_patients), keeps the cells of those
+/// patients in any folder (applied when there is at least one). Otherwise rebuilds the split
+/// with the card's mode, fraction and seed (splitDataset(), as the
 /// trainer did) when `dataset` has exactly the class counts the card records for training
 /// plus validation; otherwise `applied` is false and `note` says why.
 ValidationMask validationMaskFromCard(const Dataset& dataset, const QJsonObject& card);

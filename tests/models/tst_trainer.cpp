@@ -42,6 +42,7 @@ private Q_SLOTS:
     void learningRateDecaysOnPlateau();
     void normalizationTravelsWithTheModel();
     void exclusionLeavesOutTrainingCellsOnly();
+    void listedHeldOutPatientsFoundInAnyFolder();
 
 private:
     Dataset makeCells(const QString& folder, int perClass, int patientsPerClass);
@@ -588,6 +589,41 @@ void TestTrainer::exclusionLeavesOutTrainingCellsOnly()
     const TrainingResult other = trainClassifier(reviewed, c);
     QVERIFY(!other.ok);
     QVERIFY2(other.error.contains(QLatin1String("left-out cells")), qPrintable(other.error));
+}
+
+// A card that lists its held-out patients (a model trained on several labs linked into one
+// folder) finds them in a folder with other class counts; patients it does not know are left
+// out; a folder without any of them uses every cell and says so.
+void TestTrainer::listedHeldOutPatientsFoundInAnyFolder()
+{
+    QVERIFY(m_cells.images.size() > 10);
+    const QString first = m_cells.images.at(0).patient;
+    int expected = 0;
+    for (const ImageEntry& e : std::as_const(m_cells.images))
+        expected += e.patient == first ? 1 : 0;
+    const QJsonObject card{
+        {QStringLiteral("split"), QJsonObject{{QStringLiteral("mode"), QStringLiteral("patient")},
+                                              {QStringLiteral("seed"), 42},
+                                              {QStringLiteral("val_fraction"), 0.2},
+                                              {QStringLiteral("val_patients"),
+                                               QJsonArray{first, QStringLiteral("C999999999")}}}},
+        // Class counts of another folder: the rebuilt split would refuse this one.
+        {QStringLiteral("training_data"),
+         QJsonObject{
+             {QStringLiteral("train_cells"), QJsonObject{{QStringLiteral("Parasitized"), 1},
+                                                         {QStringLiteral("Uninfected"), 1}}}}}};
+    const ValidationMask mask = validationMaskFromCard(m_cells, card);
+    QVERIFY2(mask.applied, qPrintable(mask.note));
+    QCOMPARE(mask.cells, expected);
+    for (int i = 0; i < m_cells.images.size(); ++i)
+        QCOMPARE(bool(mask.keep[size_t(i)]), m_cells.images.at(i).patient == first);
+    QJsonObject other = card;
+    other.insert(QStringLiteral("split"),
+                 QJsonObject{{QStringLiteral("mode"), QStringLiteral("patient")},
+                             {QStringLiteral("val_patients"), QJsonArray{QStringLiteral("C0")}}});
+    const ValidationMask none = validationMaskFromCard(m_cells, other);
+    QVERIFY(!none.applied);
+    QVERIFY2(none.note.contains(QLatin1String("none of the 1 patients")), qPrintable(none.note));
 }
 
 QTEST_GUILESS_MAIN(TestTrainer)
