@@ -10,6 +10,7 @@
 #include "torchthreads.h"
 #include "trainer.h"
 
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -24,10 +25,14 @@ namespace ml {
 namespace {
 
 // Adapt or test: a seeded hash of the field's name, so a field stays on its side whatever
-// other fields the folder holds.
+// other fields the folder holds. MD5, not qHash(): qHash() of a string may differ from one
+// process to the next, and a replayed session (calibrate --labels / --db) must split as the
+// GUI did.
 bool isAdaptField(const QString& name, quint32 seed)
 {
-    return qHash(name, seed) % 2 == 0;
+    const QByteArray h = QCryptographicHash::hash(name.toUtf8() + '#' + QByteArray::number(seed),
+                                                  QCryptographicHash::Md5);
+    return (quint8(h.at(0)) & 1u) == 0;
 }
 
 struct FieldCells
@@ -338,9 +343,12 @@ int labelFromAnnotations(std::vector<CalibrationCell>& cells, const FieldAnnotat
 
 namespace {
 
-TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions& o)
+TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions& o, int cells)
 {
     TrainingConfig config;
+    // Batches of a quarter of the cells, at most the usual 100: a small lab's few hundred
+    // labels still make several steps an epoch, and a hundred labels are not one batch.
+    config.batchSize = std::clamp(cells / 4, 8, 100);
     config.arch = parseArchitecture(model.architecture()).value_or(Architecture::Se);
     config.initialModel = model;
     config.epochs = o.epochs;
@@ -437,6 +445,13 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
             .arg(result.cellsUsed)
             .arg(result.parasitizedUsed)
             .arg(result.fieldsAdapt.size()));
+    if (result.cellsUsed < kMinCellsToAdapt) {
+        result.error = QStringLiteral("only %1 labelled cells on the adapt fields: at least %2 "
+                                      "are needed to adapt the model to this lab")
+                           .arg(result.cellsUsed)
+                           .arg(kMinCellsToAdapt);
+        return result;
+    }
     if (result.parasitizedUsed < o.minParasitized) {
         result.error = QStringLiteral("only %1 parasitized cells among the %2 labelled: at least "
                                       "%3 are needed to adapt the model to this lab")
@@ -459,7 +474,8 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
     callbacks.log = o.log;
     callbacks.batchDone = o.batchDone;
     callbacks.epochDone = o.epochDone;
-    const TrainingResult trained = trainClassifier(ds, adaptConfig(model, o), callbacks, o.cancel);
+    const TrainingResult trained =
+        trainClassifier(ds, adaptConfig(model, o, result.cellsUsed), callbacks, o.cancel);
     if (trained.cancelled) {
         result.cancelled = true;
         return result;

@@ -36,6 +36,9 @@ struct FieldAnnotationSet;
 /// Fewest parasitized cells among the labelled ones before adapting is allowed: below it the
 /// lab's sensitivity cannot be estimated (+-15 points at 95 % with 30 cells) nor learnt.
 constexpr int kMinParasitizedToAdapt = 30;
+/// Fewest labelled adapt cells (both classes) before adapting is allowed: the fine-tuning holds
+/// a quarter of them back by field to stop early, and learns in batches of a quarter of them.
+constexpr int kMinCellsToAdapt = 50;
 
 /// One segmented cell of a lab's field.
 struct CalibrationCell

@@ -314,8 +314,9 @@ void LabelCellsPage::pressKey(int key)
 bool LabelCellsPage::isComplete() const
 {
     const CellLabelCounts n = m_wizard->session()->counts();
-    return n.adaptParasitized >= m_wizard->minimumParasitized() && n.adaptUninfected > 0 &&
-           n.testParasitized > 0 && n.testUninfected > 0;
+    return n.adaptParasitized >= m_wizard->minimumParasitized() &&
+           n.adaptParasitized + n.adaptUninfected >= kMinCellsToAdapt && n.testParasitized > 0 &&
+           n.testUninfected > 0;
 }
 
 void LabelCellsPage::refresh()
@@ -337,10 +338,12 @@ void LabelCellsPage::refresh()
                     .arg(n.testUninfected);
     else
         line += tr("To adapt, the model needs at least <b>%1 parasitized</b> cells on the adapt "
-                   "fields (now %2) and both kinds on the test fields (now %3 parasitized, "
-                   "%4 uninfected).")
+                   "fields (now %2) among at least %3 labelled there (now %4), and both kinds "
+                   "on the test fields (now %5 parasitized, %6 uninfected).")
                     .arg(need)
                     .arg(n.adaptParasitized)
+                    .arg(kMinCellsToAdapt)
+                    .arg(n.adaptParasitized + n.adaptUninfected)
                     .arg(n.testParasitized)
                     .arg(n.testUninfected);
     m_budget->setText(line);
@@ -500,14 +503,19 @@ ReportPage::ReportPage(CalibrationWizard* wizard)
                                         tr("Balanced accuracy"), tr("Corrected parasitemia")});
     m_figures->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_figures->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_figures->setMinimumHeight(150);
+    // Tables as tall as their rows: no empty grey area under them.
+    m_figures->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
+    m_figures->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+    m_figures->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     auto* matrices = new QHBoxLayout;
     for (QTableWidget* t : {m_before, m_after}) {
         t->setHorizontalHeaderLabels({tr("called parasitized"), tr("called uninfected")});
         t->setVerticalHeaderLabels({tr("parasitized (your label)"), tr("uninfected (your label)")});
         t->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
         t->setEditTriggers(QAbstractItemView::NoEditTriggers);
-        t->setMinimumHeight(90);
+        t->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
+        t->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+        t->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
         auto* box = new QVBoxLayout;
         box->addWidget(new QLabel(
             t == m_before ? tr("Confusion matrix before") : tr("Confusion matrix after"), this));
@@ -527,6 +535,7 @@ ReportPage::ReportPage(CalibrationWizard* wizard)
     layout->addLayout(keep);
     layout->addWidget(m_activate);
     layout->addWidget(m_status);
+    layout->addStretch(1);
     m_activate->setChecked(true);
 }
 
