@@ -5,22 +5,26 @@
 #   peer       bench/peer_inference.py (python3-torch + python3-opencv, channels-last)
 #   C++ fp32 without the domain check (--domain-sample 0): the check's cost
 #   C++ fp32 with the canonical-grey input (--input canonical-grey): that input's cost
+#   C++ int8 with one libtorch thread
 # so load from other work on the shared machine hits all of them alike. Prints every run with
 # the load average at its start, then the medians and ratios.
-#   bench/run_bench_classify.sh [BUILD_DIR] [ROUNDS] [THREADS] [DIR]
+#   [DOMAIN_SAMPLE=N] bench/run_bench_classify.sh [BUILD_DIR] [ROUNDS] [THREADS] [DIR]
+# DOMAIN_SAMPLE: cells measured for the domain check (default 2000, classify's; on a subset of
+# the folder give the same share, e.g. 286 for 2,000 of the 14,015 cells).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../build}"
 rounds="${2:-3}"
 threads="${3:-2}"
 data="${4:-$here/../../shared/data/nih-cells}"
+sample="${DOMAIN_SAMPLE:-2000}"
 py=/usr/bin/python3 # Debian's python3-torch and python3-opencv, not a pyenv shim
 export OPENBLAS_CORETYPE=Haswell
 out="$(mktemp -d)"
 cpp() { # name, extra options
   local name="$1"; shift
   echo "$(cut -d' ' -f1 /proc/loadavg) $("$build/bench/bench_inference" "$data" --runs 1 \
-    --threads "$threads" --json "$@" | tr -d '\n ')" >>"$out/$name"
+    --threads "$threads" --domain-sample "$sample" --json "$@" | tr -d '\n ')" >>"$out/$name"
   tail -n1 "$out/$name" | cut -c1-160
 }
 for r in $(seq "$rounds"); do
@@ -33,6 +37,7 @@ for r in $(seq "$rounds"); do
   echo "peer (load $load): $p" | cut -c1-200
   cpp nodomain --precision fp32 --domain-sample 0
   cpp canonical --precision fp32 --input canonical-grey
+  cpp int8t1 --precision int8 --threads 1
 done
 "$py" - "$out" <<'PY'
 import json, os, re, statistics, sys
@@ -45,7 +50,7 @@ def runs(name):
     return rows
 med = statistics.median
 res = {}
-for name in ("fp32", "int8", "nodomain", "canonical"):
+for name in ("fp32", "int8", "int8t1", "nodomain", "canonical"):
     rows = runs(name)
     e2e = [x["end_to_end_images_per_second"][0] for _, x in rows]
     e2ec = [x["end_to_end_per_cpu_second_median"] for _, x in rows]

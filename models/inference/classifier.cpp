@@ -305,14 +305,27 @@ torch::Tensor LoadedModel::probabilities(const torch::Tensor& input) const
     torch::Tensor out;
     if (kind == Kind::Native)
         out = inference ? inference->forward(input) : net->forward(input);
-    else if (quantized)
-        // A quantised TorchScript model runs small int8 operators; with OpenMP splitting each
-        // of them over 2 threads it was 3-4x slower than on 1 (docs/BENCHMARKS.md). The slices
-        // run on single-threaded workers like the fp32 se network's.
-        out = forwardInSlices(input, kInferenceSliceSize, [this](const torch::Tensor& slice) {
-            return script->forward({slice}).toTensor();
-        });
-    else
+    else if (quantized) {
+        // A quantised TorchScript model runs small int8 operators in 16-cell slices
+        // (forwardInSlices) on ONE thread, whatever the caller's budget: measured on this
+        // 2-core machine (docs/BENCHMARKS.md, issue 19), int8 with one libtorch thread beat
+        // int8 with two in every interleaved round (1.8-4.6x end to end; with OpenMP per
+        // operator the first session measured 3-4x). The budget's other core decodes.
+        const int budget = at::get_num_threads();
+        if (budget != 1)
+            at::set_num_threads(1);
+        try {
+            out = forwardInSlices(input, kInferenceSliceSize, [this](const torch::Tensor& slice) {
+                return script->forward({slice}).toTensor();
+            });
+        } catch (...) {
+            if (budget != 1)
+                at::set_num_threads(budget);
+            throw;
+        }
+        if (budget != 1)
+            at::set_num_threads(budget);
+    } else
         out = script->forward({input}).toTensor();
     out = out.to(torch::kFloat);
     return outputsProbabilities ? out : torch::softmax(out, 1);

@@ -100,6 +100,8 @@ public:
     /// (int8CompanionPath()), which must have been quantised from these very weights: its
     /// card's quantization.source_weights_sha256 equals weightsSha256(). Fp32 of an int8 model
     /// loads the fp32 file it was made from (quantization.source_model beside it).
+    /// An int8 model runs its 16-cell slices on one intra-op thread whatever the calling
+    /// thread's budget (faster than two on 2 cores, docs/BENCHMARKS.md).
     /// Returns true when predict() now runs in `wanted` (also when it already did). Otherwise
     /// the model is unchanged, false is returned and precisionNote() says, in a sentence for
     /// the user, what was asked, why it is not available and what runs instead; callers must

@@ -167,8 +167,9 @@ void TestInt8Inference::embeddedInt8AgreesWithFp32OnHeldOutPatients()
 
 void TestInt8Inference::int8SlicesGiveTheSameProbabilitiesOnOneAndTwoThreads()
 {
-    // The int8 network runs in 16-cell slices on single-threaded workers (forwardInSlices):
-    // each slice is computed alone, so the thread count must not change a single value.
+    // The int8 network runs in 16-cell slices (forwardInSlices), on one thread whatever the
+    // caller's budget: the budget must not change a single value, and the caller's budget is
+    // given back afterwards.
     Classifier int8;
     QVERIFY(int8.loadEmbedded());
     QVERIFY2(int8.setPrecision(Precision::Int8), qPrintable(int8.precisionNote()));
@@ -178,6 +179,7 @@ void TestInt8Inference::int8SlicesGiveTheSameProbabilitiesOnOneAndTwoThreads()
     const auto one = int8.predict(cells);
     setTorchThreads(2);
     const auto two = int8.predict(cells);
+    QCOMPARE(torchThreads(), 2);
     QVERIFY(one && two);
     QCOMPARE(one->size(), cells.size());
     for (size_t i = 0; i < cells.size(); ++i)
