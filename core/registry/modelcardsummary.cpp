@@ -2,6 +2,7 @@
 
 #include <QCoreApplication>
 #include <QJsonArray>
+#include <QLocale>
 #include <QStringList>
 
 namespace ml {
@@ -72,6 +73,18 @@ QString modelCardSummary(const QJsonObject& card)
                      .arg(percent(mean.value(QStringLiteral("accuracy")).toDouble()))
                      .arg(percent(sd.value(QStringLiteral("accuracy")).toDouble()))
                      .arg(pooled.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4);
+    }
+    // Each lab's own figures on the patients or fields the training held out: a two-lab
+    // model's pooled figures hide a weaker lab.
+    const QJsonArray perLab = card.value(QStringLiteral("validation_by_source")).toArray();
+    for (const QJsonValue& v : perLab) {
+        const QJsonObject o = v.toObject();
+        lines << tr("Held out, lab %1 (%2 cells): sensitivity %3, specificity %4, AUC %5")
+                     .arg(o.value(QStringLiteral("source")).toString().toHtmlEscaped())
+                     .arg(QLocale::c().toString(o.value(QStringLiteral("cells")).toInt()))
+                     .arg(percent(o.value(QStringLiteral("sensitivity")).toDouble()))
+                     .arg(percent(o.value(QStringLiteral("specificity")).toDouble()))
+                     .arg(o.value(QStringLiteral("auc")).toDouble(), 0, 'f', 4);
     }
     // The worst of the simulated stain and imaging shifts (scripts/stain-shift-eval.py).
     const QJsonArray shifts = card.value(QStringLiteral("stain_shift_robustness"))

@@ -303,12 +303,13 @@ void TestConfirmCells::fromFieldsPageField()
 void TestConfirmCells::fromFieldsPageSlide()
 {
     const QString images = sharedData() + QStringLiteral("/iml-fields/images");
-    if (!QFile::exists(images + QStringLiteral("/PA171721.JPG")))
+    if (!QFile::exists(images + QStringLiteral("/PA171740.JPG")))
         QSKIP("../shared/data/iml-fields is missing: cells to confirm (slide) not tested");
-    // A slide of two fields, neither shown infected by the estimate (3 of 77, 3 of 104).
+    // A slide of two fields, neither shown infected by the estimate of the two-lab default
+    // model (0 of 131 and 1 of 117 cells called parasitized).
     const QString slide = m_dir.filePath(QStringLiteral("slide"));
     QVERIFY(QDir().mkpath(slide));
-    for (const QString name : {QStringLiteral("PA171721.JPG"), QStringLiteral("PA171727.JPG")})
+    for (const QString name : {QStringLiteral("PA171740.JPG"), QStringLiteral("PA171730.JPG")})
         QVERIFY(QFile::copy(images + QLatin1Char('/') + name, slide + QLatin1Char('/') + name));
     const QString db = m_dir.filePath(QStringLiteral("slide-corrections.sqlite"));
     ml::FieldPage page;
@@ -350,9 +351,9 @@ void TestConfirmCells::fromFieldsPageSlide()
     const QString fieldName = QFileInfo(ml::fieldOfCellKey(key)).fileName();
     QCOMPARE(rowText(page.folderTable(), fieldName, 2), QStringLiteral("Infected (confirmed)"));
     QCOMPARE(rowText(page.folderTable(), fieldName, 6), QStringLiteral("1 by Slide Reviewer"));
-    const QString other = fieldName == QStringLiteral("PA171721.JPG")
-                              ? QStringLiteral("PA171727.JPG")
-                              : QStringLiteral("PA171721.JPG");
+    const QString other = fieldName == QStringLiteral("PA171740.JPG")
+                              ? QStringLiteral("PA171730.JPG")
+                              : QStringLiteral("PA171740.JPG");
     QCOMPARE(rowText(page.folderTable(), other, 2), QStringLiteral("Not shown infected"));
 
     // Undo the confirmation, then the skip.
