@@ -1,4 +1,5 @@
-// Benchmark: PNG decoding of the shared cells, libspng against OpenCV, one thread, in
+// Benchmark: PNG decoding of the shared cells, libspng and the app's own reader against OpenCV,
+// one thread, in
 // interleaved rounds (every round runs every method once over all files, in a rotated
 // order, so load from other work hits all methods alike); prints per-round times and
 // medians. See docs/BENCHMARKS.md ("Speed, the next step (issue 19)").
@@ -9,12 +10,14 @@
 //   imread          cv::imread(path, IMREAD_UNCHANGED)
 //   imdecode        QFile::readAll + cv::imdecode(IMREAD_UNCHANGED)
 //   spng            QFile::readAll + ml::bench::decodePngFast (libspng, same cv::Mat as imdecode)
-//   decodeImage/cv  ml::decodeImage with the libspng path off (the function before issue 19)
-//   decodeImage     ml::decodeImage as shipped (libspng path on)
-// The warm-up pass also checks that spng's pixels equal imdecode's, file by file.
+//   decodeImage     ml::decodeImage as shipped (since issue 19: ml::readPngFast, else OpenCV)
+//   pngreader       QFile::readAll + ml::readPngFast (libdeflate + SSE2 filters), imdecode for
+//                   the files it leaves to OpenCV
+// The warm-up pass also checks that spng's and pngreader's pixels equal imdecode's, file by file.
 
 #include "benchstats.h"
 #include "imageio.h"
+#include "pngreader.h"
 #include "spngdecoder.h"
 
 #include <QCoreApplication>
@@ -116,8 +119,20 @@ int main(int argc, char** argv)
         if (!samePixels(fast.raw, imdecodeBytes(data)))
             ++mismatches;
     }
+    int readerDeclined = 0, readerMismatches = 0;
+    for (const QString& path : files) {
+        const QByteArray data = readFile(path);
+        cv::Mat mine;
+        if (!ml::readPngFast(reinterpret_cast<const uchar*>(data.constData()), size_t(data.size()),
+                             100'000'000, mine))
+            ++readerDeclined;
+        else if (!samePixels(mine, imdecodeBytes(data)))
+            ++readerMismatches;
+    }
     out << files.size() << " PNG files, " << bytes / 1e6 << " MB; libspng declined " << spngDeclined
-        << ", pixel mismatches against imdecode: " << mismatches << "\n";
+        << ", pixel mismatches against imdecode: " << mismatches << "; pngreader declined "
+        << readerDeclined << ", mismatches: " << readerMismatches << "\n";
+    mismatches += readerMismatches;
     out.flush();
 
     std::vector<Method> methods;
@@ -132,6 +147,13 @@ int main(int argc, char** argv)
                        }});
     methods.push_back(
         {QStringLiteral("decodeImage"), [](const QString& p) { return ml::decodeImage(p).ok(); }});
+    methods.push_back({QStringLiteral("pngreader"), [](const QString& p) {
+                           const QByteArray data = readFile(p);
+                           cv::Mat m;
+                           return ml::readPngFast(reinterpret_cast<const uchar*>(data.constData()),
+                                                  size_t(data.size()), 100'000'000, m) ||
+                                  !imdecodeBytes(data).empty();
+                       }});
 
     if (!only.isEmpty()) {
         methods.erase(std::remove_if(methods.begin(), methods.end(),

@@ -4,7 +4,8 @@
 #   C++ int8   bench_inference --precision int8 (its int8 companion, same settings)
 #   peer       bench/peer_inference.py (python3-torch + python3-opencv, channels-last)
 #   C++ fp32 without the domain check (--domain-sample 0): the check's cost
-#   C++ fp32 with the canonical-grey input (--input canonical-grey): that input's cost
+#   C++ fp32 with the canonical-grey input (--input canonical-grey): that input's cost against
+#     the embedded model's own input (canonical-lab since the two-lab default; both canonical)
 #   C++ int8 with one libtorch thread
 # so load from other work on the shared machine hits all of them alike. Prints every run with
 # the load average at its start, then the medians and ratios.
@@ -70,10 +71,11 @@ for line in open(os.path.join(d, "peer")):
 if peer_e2e:
     res["peer"] = med(peer_e2e)
     print(f"peer       end to end {med(peer_e2e):7.1f} img/s (runs {peer_e2e}); forward {med(peer_fw) if peer_fw else float('nan'):7.1f} img/s")
-    for k in ("fp32", "int8"):
+    for k in ("fp32", "int8", "int8t1"):
         print(f"C++ {k} / peer = {res[k] / res['peer']:.2f}x")
 print(f"int8 / fp32 = {res['int8'] / res['fp32']:.2f}x; fp32 without domain check / with = "
-      f"{res['nodomain'] / res['fp32']:.2f}x; canonical-grey input / foreground-median = "
+      f"{res['nodomain'] / res['fp32']:.2f}x; canonical-grey input / the model's own "
+      f"(canonical-lab) = "
       f"{res['canonical'] / res['fp32']:.2f}x")
 PY
 echo "raw runs in $out"

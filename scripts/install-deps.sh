@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6opengl6-dev qt6-image-formats-plugins libqt6svg6
-  libopencv-dev libspng-dev
+  libopencv-dev libspng-dev libdeflate-dev
   libtorch-dev libopenblas0-openmp
   libqcustomplot-dev libqcustomplot2.1-qt6
   xvfb xauth imagemagick
