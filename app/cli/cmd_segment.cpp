@@ -138,9 +138,7 @@ void addSegmentOptions(QCommandLineParser& p)
     p.addOption({QStringLiteral("exclude-edge"),
                  QStringLiteral("leave out cells cut by the image border (with --annotations, "
                                 "annotated cells at the border too)")});
-    p.addOption({QStringLiteral("threshold"),
-                 QStringLiteral("P(Parasitized) counted as parasitized (default 0.5)"),
-                 QStringLiteral("P"), QStringLiteral("0.5")});
+    p.addOption(thresholdOption());
     p.addOption({QStringLiteral("colour"),
                  QStringLiteral("recolour crops onto the training colours before classifying: "
                                 "none, shift (default) or reinhard"),
@@ -160,8 +158,10 @@ std::optional<int> parseInputs(const QCommandLineParser& p, SegmentRun& run)
         printError(QStringLiteral("segment: expected one image or folder (see --help)"));
         return 2;
     }
-    bool okThreshold = false, okIou = false;
-    run.threshold = p.value(QStringLiteral("threshold")).toDouble(&okThreshold);
+    bool okThreshold = true, okIou = false;
+    // Without --threshold: the model card's (loadClassifier()), as classify does.
+    if (p.isSet(QStringLiteral("threshold")))
+        run.threshold = p.value(QStringLiteral("threshold")).toDouble(&okThreshold);
     run.minIou = p.value(QStringLiteral("iou")).toDouble(&okIou);
     if (!okThreshold || run.threshold < 0 || run.threshold > 1 || !okIou || run.minIou <= 0 ||
         run.minIou > 1) {
@@ -261,6 +261,11 @@ std::optional<int> loadClassifier(const QCommandLineParser& p, SegmentRun& run)
     if (run.classify &&
         !applyPrecision(p, precisionOption(), run.classifier, QStringLiteral("segment")))
         return 2;
+    // A lab-calibrated model's card holds that lab's operating threshold.
+    if (run.classify && !p.isSet(QStringLiteral("threshold"))) {
+        run.threshold = *decisionThreshold(p, thresholdOption(), run.classifier);
+        run.options.threshold = run.threshold;
+    }
 
     if (run.classify) {
         run.options.classifier = [classifier = run.classifier](const std::vector<cv::Mat>& crops,

@@ -105,6 +105,7 @@ private Q_SLOTS:
     void exportCrops();
     void imlFieldsWithAnnotations();
     void csvOneRowPerCellOnImlFields();
+    void thresholdComesFromTheModelCard();
     void unsplitClumpsInJsonOnCrowdedImlField();
 };
 
@@ -410,6 +411,58 @@ void TestCliSegment::csvOneRowPerCellOnImlFields()
                 QStringLiteral("--no-classify"), QStringLiteral("--csv"),
                 d.filePath(QStringLiteral("no/such/dir/cells.csv"))});
     QCOMPARE(bad.exitCode, 1);
+}
+
+void TestCliSegment::thresholdComesFromTheModelCard()
+{
+    // A lab-calibrated model's card carries the lab's operating threshold; segment must count
+    // parasitized cells at that threshold unless --threshold says otherwise, as classify does.
+    const QString root = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    const QString model = QStringLiteral(MALARIALENS_TEST_SOURCE_DIR) +
+                          QStringLiteral("/../resources/models/default.pt");
+    if (!QFile::exists(root + QStringLiteral("/annotations.json")))
+        QSKIP("shared data missing (../shared/data/iml-fields)");
+    QTemporaryDir dir;
+    const QDir d(dir.path());
+    const QString copy = d.filePath(QStringLiteral("lab.pt"));
+    QVERIFY(QFile::copy(model, copy));
+    // The default model's own card with a lab's threshold in it.
+    QFile original(model.chopped(3) + QStringLiteral(".json"));
+    QVERIFY(original.open(QIODevice::ReadOnly));
+    QJsonObject labCard = QJsonDocument::fromJson(original.readAll()).object();
+    QVERIFY(labCard.contains(QStringLiteral("threshold")));
+    labCard.insert(QStringLiteral("threshold"), 0.02);
+    QFile card(d.filePath(QStringLiteral("lab.json")));
+    QVERIFY(card.open(QIODevice::WriteOnly));
+    card.write(QJsonDocument(labCard).toJson());
+    card.close();
+    const QString field = root + QStringLiteral("/images/PA171690.JPG");
+    const QString csv = d.filePath(QStringLiteral("cells.csv"));
+    const Run r = runCli({QStringLiteral("segment"), field, QStringLiteral("--model"), copy,
+                          QStringLiteral("--json"), QStringLiteral("--csv"), csv},
+                         180000);
+    QCOMPARE(r.exitCode, 0);
+    QCOMPARE(r.json().value(QStringLiteral("threshold")).toDouble(), 0.02);
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QStringList lines =
+        QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    int below = 0;
+    for (int i = 1; i < lines.size(); ++i) {
+        const QStringList c = lines.at(i).split(QLatin1Char(','));
+        QCOMPARE(c.size(), 8);
+        const double p = c[6].toDouble();
+        QCOMPARE(c[7], p >= 0.02 ? QStringLiteral("1") : QStringLiteral("0"));
+        below += p < 0.5 && p >= 0.02;
+    }
+    QVERIFY2(below > 0, "no cell between 0.02 and 0.5: the field does not test the threshold");
+    // --threshold still wins over the card.
+    const Run explicitRun = runCli({QStringLiteral("segment"), field, QStringLiteral("--model"),
+                                    copy, QStringLiteral("--json"), QStringLiteral("--threshold"),
+                                    QStringLiteral("0.5")},
+                                   180000);
+    QCOMPARE(explicitRun.exitCode, 0);
+    QCOMPARE(explicitRun.json().value(QStringLiteral("threshold")).toDouble(), 0.5);
 }
 
 void TestCliSegment::unsplitClumpsInJsonOnCrowdedImlField()
