@@ -147,23 +147,44 @@ int runCalibrate(const QStringList& args)
     const QCommandLineOption epochs(QStringLiteral("epochs"),
                                     QStringLiteral("fine-tuning epochs (default 8)"),
                                     QStringLiteral("N"), QStringLiteral("8"));
+    const QCommandLineOption fineTune(
+        QStringLiteral("fine-tune"),
+        QStringLiteral("how the model keeps what it knew: l2sp (default: pulled towards its "
+                       "starting weights), freeze-early (first two blocks frozen) or full"),
+        QStringLiteral("HOW"), fineTuneName(LabCalibrationOptions().fineTune));
+    const QCommandLineOption maxFalsePositive(
+        QStringLiteral("max-false-positive"),
+        QStringLiteral("healthy-cell false-positive rate the lab's threshold aims at on the "
+                       "held-back adapt fields (default 0.015; 0 keeps the model's threshold)"),
+        QStringLiteral("RATE"), QString::number(kLabFalsePositiveTarget));
+    const QCommandLineOption l2spWeight(
+        QStringLiteral("l2sp-weight"),
+        QStringLiteral("how strongly l2sp pulls towards the starting weights (default %1)")
+            .arg(LabCalibrationOptions().l2spWeight),
+        QStringLiteral("W"), QString::number(LabCalibrationOptions().l2spWeight));
     const QCommandLineOption model = modelOption();
     const QCommandLineOption threads = torchThreadsOption();
     const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
                                  QStringLiteral("MODEL.pt"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
-    p.addOptions(
-        {annotations, labels, db, budget, lab, epochs, minParasitized, model, threads, out, json});
+    p.addOptions({annotations, labels, db, budget, lab, epochs, minParasitized, fineTune,
+                  l2spWeight, maxFalsePositive, model, threads, out, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
-    bool okBudget = false, okEpochs = false, okMin = false;
+    bool okBudget = false, okEpochs = false, okMin = false, okFp = false;
     const int n = p.value(budget).toInt(&okBudget);
     const int e = p.value(epochs).toInt(&okEpochs);
     const int minP = p.value(minParasitized).toInt(&okMin);
+    const double fp = p.value(maxFalsePositive).toDouble(&okFp);
+    bool okL2sp = false;
+    const double l2sp = p.value(l2spWeight).toDouble(&okL2sp);
+    const std::optional<TrainingConfig::FineTune> how = parseFineTune(p.value(fineTune));
     if (p.positionalArguments().size() != 1 || !p.isSet(out) || !okBudget || n < 10 || !okEpochs ||
-        e < 1 || !okMin || minP < 1) {
+        e < 1 || !okMin || minP < 1 || !okFp || fp < 0 || fp >= 1 || !how || !okL2sp || l2sp < 0) {
         printError(QStringLiteral("calibrate: expected FIELDS_DIR, --out MODEL.pt, --budget >= "
-                                  "10, --epochs >= 1 and --min-parasitized >= 1 (see --help)"));
+                                  "10, --epochs >= 1, --min-parasitized >= 1, --fine-tune "
+                                  "l2sp|freeze-early|full and --max-false-positive in [0, 1) "
+                                  "(see --help)"));
         return 2;
     }
     if (int(p.isSet(annotations)) + int(p.isSet(labels)) + int(p.isSet(db)) != 1) {
@@ -199,6 +220,9 @@ int runCalibrate(const QStringList& args)
     o.epochs = e;
     o.threads = std::max(1, p.value(threads).toInt());
     o.minParasitized = minP;
+    o.fineTune = *how;
+    o.maxFalsePositive = fp;
+    o.l2spWeight = l2sp;
     o.workDir = work.path();
     if (!p.isSet(json))
         o.log = [](const QString& s) { printLine(QStringLiteral("calibrate: %1").arg(s)); };
@@ -236,8 +260,11 @@ int runCalibrate(const QStringList& args)
                   .arg(r.fieldsTest.size())
                   .arg(r.cellsUsed)
                   .arg(r.parasitizedUsed));
-    printFigures(QStringLiteral("Before:"), r.before);
-    printFigures(QStringLiteral("After:"), r.after);
+    printFigures(QStringLiteral("Before (threshold %1):").arg(r.thresholdBefore), r.before);
+    printFigures(QStringLiteral("After (the lab's threshold %1, %2):")
+                     .arg(r.labThreshold.threshold)
+                     .arg(r.labThreshold.note),
+                 r.after);
     printLine(QStringLiteral("Model written to %1").arg(p.value(out)));
     return 0;
 }

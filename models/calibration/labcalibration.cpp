@@ -14,6 +14,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
+#include <QSet>
 #include <QtConcurrent/QtConcurrentMap>
 
 #include <algorithm>
@@ -188,7 +189,45 @@ std::vector<float> predictCells(const Classifier& model, const std::vector<Calib
     return out;
 }
 
+// The adapt cells on the fields the fine-tuning held back for its validation (its split's
+// patients are the fields' crop ids, writeCrops()).
+std::vector<int> heldBackCells(const std::vector<CalibrationCell>& cells, const Dataset& ds,
+                               const std::vector<int>& validationIndices)
+{
+    QSet<QString> fields;
+    for (int i : validationIndices)
+        if (i >= 0 && i < ds.images.size())
+            fields.insert(ds.images.at(i).patient);
+    std::vector<int> out;
+    for (size_t i = 0; i < cells.size(); ++i)
+        if (cells[i].adapt && fields.contains(fieldCropId(cells[i].field)))
+            out.push_back(int(i));
+    return out;
+}
+
 } // namespace
+
+QString fineTuneName(TrainingConfig::FineTune f)
+{
+    switch (f) {
+    case TrainingConfig::FineTune::FreezeEarly:
+        return QStringLiteral("freeze-early");
+    case TrainingConfig::FineTune::L2SP:
+        return QStringLiteral("l2sp");
+    case TrainingConfig::FineTune::Full:
+        break;
+    }
+    return QStringLiteral("full");
+}
+
+std::optional<TrainingConfig::FineTune> parseFineTune(const QString& name)
+{
+    for (auto f : {TrainingConfig::FineTune::Full, TrainingConfig::FineTune::FreezeEarly,
+                   TrainingConfig::FineTune::L2SP})
+        if (fineTuneName(f) == name)
+            return f;
+    return std::nullopt;
+}
 
 std::vector<int> selectCellsToLabel(const std::vector<CalibrationCell>& cells, int budget,
                                     double threshold, quint32 seed)
@@ -260,10 +299,97 @@ QJsonObject CalibrationFigures::toJson() const
     return o;
 }
 
+QJsonObject LabThreshold::toJson() const
+{
+    return QJsonObject{{QStringLiteral("threshold"), threshold},
+                       {QStringLiteral("chosen"), chosen},
+                       {QStringLiteral("meets_target"), meetsTarget},
+                       {QStringLiteral("false_positive_rate_estimated"), falsePositiveRate},
+                       {QStringLiteral("sensitivity_estimated"), sensitivity},
+                       {QStringLiteral("cells"), cells},
+                       {QStringLiteral("parasitized"), parasitized},
+                       {QStringLiteral("note"), note}};
+}
+
+LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
+                                const std::vector<float>& probabilities,
+                                const std::vector<int>& heldBack, double start,
+                                double maxFalsePositive)
+{
+    LabThreshold out;
+    out.threshold = start;
+    std::vector<float> positives, others;
+    for (int i : heldBack) {
+        const float p = probabilities[size_t(i)];
+        if (p < 0)
+            continue;
+        (cells[size_t(i)].label == 0 ? positives : others).push_back(p);
+    }
+    out.cells = int(others.size());
+    out.parasitized = int(positives.size());
+    const auto rateAt = [](const std::vector<float>& v, double t) {
+        const auto n = std::count_if(v.begin(), v.end(), [t](float p) { return p >= t; });
+        return v.empty() ? 0.0 : double(n) / double(v.size());
+    };
+    const auto describe = [&](LabThreshold& r) {
+        r.falsePositiveRate = rateAt(others, r.threshold);
+        r.sensitivity = rateAt(positives, r.threshold);
+    };
+    if (maxFalsePositive <= 0 || out.cells < kMinCellsForLabThreshold || positives.empty()) {
+        describe(out);
+        out.note = maxFalsePositive <= 0
+                       ? QStringLiteral("the starting model's threshold, as asked")
+                       : QStringLiteral("the starting model's threshold: %1 cells and %2 "
+                                        "labelled parasitized cells on the held-back adapt "
+                                        "fields (at least %3 and 1 are needed to choose one)")
+                             .arg(out.cells)
+                             .arg(out.parasitized)
+                             .arg(kMinCellsForLabThreshold);
+        return out;
+    }
+    // Highest first, so that a tie in parasites found keeps the higher threshold.
+    double best = -1;
+    int bestFound = -1;
+    for (int k = 95; k >= 5; --k) {
+        const double t = k / 100.0;
+        if (rateAt(others, t) > maxFalsePositive)
+            break; // lower thresholds only call more cells
+        const int found =
+            int(std::count_if(positives.begin(), positives.end(), [t](float p) { return p >= t; }));
+        if (found > bestFound) {
+            bestFound = found;
+            best = t;
+        }
+    }
+    if (best < 0) {
+        // Nothing meets the target: the fewest false positives on offer, and say so.
+        out.threshold = 0.95;
+        out.chosen = true;
+        describe(out);
+        out.note = QStringLiteral("the target is NOT met: even at 0.95, %1 of the held-back "
+                                  "cells are called parasitized (target %2); adapt with more "
+                                  "labelled cells or epochs")
+                       .arg(out.falsePositiveRate, 0, 'f', 4)
+                       .arg(maxFalsePositive);
+        return out;
+    }
+    out.threshold = best;
+    out.chosen = true;
+    out.meetsTarget = true;
+    describe(out);
+    out.note = QStringLiteral("the most labelled parasites found on the held-back adapt fields "
+                              "with at most %1 of their other cells called parasitized")
+                   .arg(maxFalsePositive);
+    return out;
+}
+
 QJsonObject LabCalibrationResult::toJson() const
 {
     return QJsonObject{{QStringLiteral("before"), before.toJson()},
                        {QStringLiteral("after"), after.toJson()},
+                       {QStringLiteral("threshold_before"), thresholdBefore},
+                       {QStringLiteral("lab_threshold"), labThreshold.toJson()},
+                       {QStringLiteral("fine_tune"), fineTune},
                        {QStringLiteral("cells_used"), cellsUsed},
                        {QStringLiteral("parasitized_used"), parasitizedUsed},
                        {QStringLiteral("fields_adapt"), QJsonArray::fromStringList(fieldsAdapt)},
@@ -361,6 +487,8 @@ TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions&
     config.augmentConfig = AugmentConfig::crossLab();
     config.augmentPreset = QStringLiteral("cross-lab");
     config.balanceClasses = true;
+    config.fineTune = o.fineTune;
+    config.l2spWeight = o.l2spWeight;
     config.normalization = inputNormalizationFromName(model.card()
                                                           .value(QStringLiteral("input"))
                                                           .toObject()
@@ -372,9 +500,10 @@ TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions&
 
 // The after figures with the lab's own rates, and the card that records them.
 void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCell>& cells,
-                  const std::vector<float>& after, const std::vector<int>& test, double threshold,
+                  const std::vector<float>& after, const std::vector<int>& test,
                   const Classifier& start, Classifier trained, const LabCalibrationOptions& o)
 {
+    const double threshold = result.labThreshold.threshold;
     // The lab's own rates, measured on its test fields: what the correction then uses.
     const CalibrationFigures measured = figuresOn(cells, after, test, threshold, std::nullopt);
     ErrorRates labRates;
@@ -395,6 +524,8 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
                             {QStringLiteral("positives"), labRates.positives},
                             {QStringLiteral("negatives"), labRates.negatives},
                             {QStringLiteral("threshold"), threshold},
+                            {QStringLiteral("threshold_choice"), result.labThreshold.toJson()},
+                            {QStringLiteral("fine_tune"), result.fineTune},
                             {QStringLiteral("started_from"), start.source()},
                             {QStringLiteral("started_from_sha256"), start.weightsSha256()},
                             {QStringLiteral("calibration"), result.toJson()}});
@@ -436,6 +567,8 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
             test.push_back(int(i));
     }
     result.before = figuresOn(cells, before, test, threshold, errorRatesFromCard(model.card()));
+    result.thresholdBefore = threshold;
+    result.fineTune = fineTuneName(o.fineTune);
 
     const std::vector<int> chosen = selectCellsToLabel(cells, o.budget, threshold, o.seed);
     result.cellsUsed = int(chosen.size());
@@ -484,12 +617,26 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
         result.error = trained.error;
         return result;
     }
-    const std::vector<float> after = predictCells(trained.classifier, cells, test, &error);
+    // The held-back adapt fields (the fine-tuning's own validation side) choose the lab's
+    // threshold; the test fields only report.
+    const std::vector<int> heldBack = heldBackCells(cells, ds, trained.validationIndices);
+    std::vector<int> scored = test;
+    scored.insert(scored.end(), heldBack.begin(), heldBack.end());
+    const std::vector<float> after = predictCells(trained.classifier, cells, scored, &error);
     if (after.empty()) {
         result.error = error;
         return result;
     }
-    finishResult(result, cells, after, test, threshold, model, trained.classifier, o);
+    result.labThreshold = chooseLabThreshold(cells, after, heldBack, threshold, o.maxFalsePositive);
+    log(QStringLiteral("lab threshold %1 (%2; estimated false-positive rate %3 and sensitivity "
+                       "%4 on %5 cells, %6 labelled parasitized, of the held-back adapt fields)")
+            .arg(result.labThreshold.threshold)
+            .arg(result.labThreshold.note)
+            .arg(result.labThreshold.falsePositiveRate, 0, 'f', 4)
+            .arg(result.labThreshold.sensitivity, 0, 'f', 3)
+            .arg(result.labThreshold.cells)
+            .arg(result.labThreshold.parasitized));
+    finishResult(result, cells, after, test, model, trained.classifier, o);
     return result;
 }
 

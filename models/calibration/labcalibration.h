@@ -40,6 +40,13 @@ constexpr int kMinParasitizedToAdapt = 30;
 /// a quarter of them back by field to stop early, and learns in batches of a quarter of them.
 constexpr int kMinCellsToAdapt = 50;
 
+/// Healthy-cell false-positive rate the lab's operating threshold aims at: the limit
+/// is 0.02; 0.015 leaves room for the estimate's own error.
+constexpr double kLabFalsePositiveTarget = 0.015;
+/// Fewest cells (not labelled parasitized) on the held-back adapt fields before a lab
+/// threshold is chosen: with fewer, one false positive moves the estimate by over 0.2 points.
+constexpr int kMinCellsForLabThreshold = 500;
+
 /// One segmented cell of a lab's field.
 struct CalibrationCell
 {
@@ -83,6 +90,35 @@ CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
                              const std::vector<float>& probabilities, const std::vector<int>& which,
                              double threshold, const std::optional<ErrorRates>& rates);
 
+/// "full", "freeze-early" or "l2sp" (the CLI's --fine-tune and the card's lab_calibration).
+QString fineTuneName(TrainingConfig::FineTune f);
+std::optional<TrainingConfig::FineTune> parseFineTune(const QString& name);
+
+/// The lab's operating threshold, chosen on cells the fine-tuning did not learn from.
+struct LabThreshold
+{
+    double threshold = 0.5;
+    bool chosen = false;            ///< false: the starting threshold was kept (see note)
+    bool meetsTarget = false;       ///< the false-positive target is met at `threshold`
+    double falsePositiveRate = 0;   ///< estimated, at `threshold`
+    double sensitivity = 0;         ///< on the labelled parasitized cells, at `threshold`
+    int cells = 0, parasitized = 0; ///< behind the estimates
+    QString note;
+    QJsonObject toJson() const;
+};
+
+/// Chooses the threshold (0.05, 0.06 ... 0.95) that calls the most labelled parasitized cells
+/// of `heldBack` while calling at most `maxFalsePositive` of its other cells parasitized; on
+/// ties the highest. Unlabelled cells count as healthy: at a few per cent parasitemia nearly
+/// all are, and the few that are not make the estimate cautious. Keeps `start` (chosen false)
+/// with fewer than kMinCellsForLabThreshold such cells or no labelled parasitized one; takes
+/// 0.95 (meetsTarget false, the note says so) when no threshold meets the target.
+/// `probabilities` are the adapted model's, same order as `cells`.
+LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
+                                const std::vector<float>& probabilities,
+                                const std::vector<int>& heldBack, double start,
+                                double maxFalsePositive);
+
 struct LabCalibrationOptions
 {
     QString lab = QStringLiteral("my lab"); ///< the name the user gives
@@ -95,6 +131,17 @@ struct LabCalibrationOptions
     /// Fewest parasitized adapt cells to adapt (kMinParasitizedToAdapt). Lower only for trials
     /// and tests on a handful of fields: below 30 the lab's sensitivity is a guess.
     int minParasitized = kMinParasitizedToAdapt;
+    /// How the fine-tuning keeps what the model knew. Measured on the IML fields (docs/MODEL.md,
+    /// "Calibrating to a lab"): L2-SP at weight 10 came within 0.005 of full fine-tuning's
+    /// balanced accuracy on the lab's test fields and lost less of the NIH AUC; freezing the
+    /// first two blocks lost the least NIH AUC but learnt the lab least; L2-SP at 0.01 was
+    /// full fine-tuning.
+    TrainingConfig::FineTune fineTune = TrainingConfig::FineTune::L2SP;
+    double l2spWeight = 10.0; ///< L2-SP's weight (TrainingConfig::l2spWeight)
+    /// The lab's operating threshold is the one that finds the most labelled parasites on the
+    /// held-back adapt fields while at most this share of their other cells is called
+    /// parasitized (chooseLabThreshold()); 0 keeps the starting model's threshold.
+    double maxFalsePositive = kLabFalsePositiveTarget;
     const std::atomic<bool>* cancel = nullptr;
     std::function<void(const QString&)> log;
     /// Fields segmented and classified so far (from worker threads: must be thread-safe).
@@ -128,12 +175,16 @@ struct LabCalibrationResult
 {
     QString error;
     bool cancelled = false;
-    Classifier model; ///< the calibrated model with its card (lab_calibration)
-    CalibrationFigures before, after;
+    Classifier model;                 ///< the calibrated model with its card (lab_calibration)
+    CalibrationFigures before, after; ///< before at the starting threshold, after at the lab's
+    double thresholdBefore = 0.5;
+    LabThreshold labThreshold; ///< the after figures' threshold and how it was chosen
     int cellsUsed = 0, parasitizedUsed = 0;
     QStringList fieldsAdapt, fieldsTest;
+    QString fineTune; ///< "full", "freeze-early" or "l2sp"
     bool ok() const { return error.isEmpty() && !cancelled; }
-    /// {before, after, cells_used, parasitized_used, fields_adapt, fields_test, lab}
+    /// {before, after, threshold_before, lab_threshold, fine_tune, cells_used,
+    /// parasitized_used, fields_adapt, fields_test}
     QJsonObject toJson() const;
 };
 

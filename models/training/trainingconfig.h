@@ -65,6 +65,16 @@ struct TrainingConfig
     /// Fine-tuning: start from these weights instead of a fresh network (a native model of
     /// the same architecture; ignored when not loaded). Copied, never modified.
     Classifier initialModel;
+    /// How a fine-tuning (initialModel loaded) keeps what the starting model knew.
+    enum class FineTune {
+        Full,        ///< every weight learns
+        FreezeEarly, ///< the first two convolution blocks (conv1, bn1, conv2, bn2) keep their
+                     ///< weights; their BatchNorm statistics still follow the new cells
+        L2SP         ///< every weight learns, pulled back towards the starting weights (L2-SP:
+                     ///< loss + l2spWeight / 2 * sum of squared distances to them)
+    };
+    FineTune fineTune = FineTune::Full;
+    double l2spWeight = 0.01; ///< L2-SP's weight (FineTune::L2SP only)
     /// Final fit on every patient (crossValidate() sets it after the folds): when not empty,
     /// nothing is held out, exactly fixedRates.size() epochs run, epoch e trains at rate
     /// fixedRates[e - 1], and there is no validation, early stopping or rate decay on a

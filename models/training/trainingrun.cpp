@@ -156,6 +156,7 @@ struct TrainingRun::Impl
     std::vector<int> labels;
     CellNet net{nullptr};
     std::unique_ptr<torch::optim::Adam> optimizer;
+    std::vector<torch::Tensor> startWeights; ///< L2-SP's starting point (FineTune::L2SP only)
     std::mt19937 rng;
     StateCopy best;
     LoopState state;
@@ -208,6 +209,11 @@ struct TrainingRun::Impl
     bool decode();
     void summariseSplit();
     bool buildNetwork();
+    /// The optimiser's parameters; freezes early layers or keeps the L2-SP starting point
+    /// when config.fineTune asks for it.
+    std::vector<torch::Tensor> learnableParameters();
+    /// L2-SP's penalty: l2spWeight / 2 * squared distance of the weights to startWeights.
+    torch::Tensor startPenalty();
     bool resume();
     bool trainBatches(const std::vector<int>& order);
     void recomputeBatchNorm(const std::vector<int>& order);
@@ -451,6 +457,45 @@ void TrainingRun::Impl::summariseSplit()
                 .arg(holdoutIdx.size()));
 }
 
+std::vector<torch::Tensor> TrainingRun::Impl::learnableParameters()
+{
+    if (!config.initialModel.isLoaded() || config.fineTune == TrainingConfig::FineTune::Full)
+        return net->parameters();
+    if (config.fineTune == TrainingConfig::FineTune::L2SP) {
+        // The starting point the penalty pulls back to: a copy, never trained.
+        for (const torch::Tensor& p : net->parameters())
+            startWeights.push_back(p.detach().clone());
+        log(QStringLiteral("fine-tuning with L2-SP (weight %1) towards the starting weights")
+                .arg(config.l2spWeight));
+        return net->parameters();
+    }
+    std::vector<torch::Tensor> learnable;
+    int frozen = 0;
+    for (auto& named : net->named_parameters()) {
+        const std::string& name = named.key();
+        const bool early = name.rfind("conv1.", 0) == 0 || name.rfind("bn1.", 0) == 0 ||
+                           name.rfind("conv2.", 0) == 0 || name.rfind("bn2.", 0) == 0;
+        if (early) {
+            named.value().set_requires_grad(false);
+            ++frozen;
+        } else {
+            learnable.push_back(named.value());
+        }
+    }
+    log(QStringLiteral("fine-tuning with the first two blocks frozen (%1 weight tensors)")
+            .arg(frozen));
+    return learnable;
+}
+
+torch::Tensor TrainingRun::Impl::startPenalty()
+{
+    std::vector<torch::Tensor> params = net->parameters();
+    torch::Tensor sum = torch::zeros({}, params.front().options());
+    for (size_t i = 0; i < params.size() && i < startWeights.size(); ++i)
+        sum = sum + (params[i] - startWeights[i]).pow(2).sum();
+    return sum * (config.l2spWeight / 2.0);
+}
+
 bool TrainingRun::Impl::buildNetwork()
 {
     net = makeNetwork(config.arch);
@@ -465,7 +510,7 @@ bool TrainingRun::Impl::buildNetwork()
     }
     net->train();
     optimizer = std::make_unique<torch::optim::Adam>(
-        net->parameters(), torch::optim::AdamOptions(config.learningRate));
+        learnableParameters(), torch::optim::AdamOptions(config.learningRate));
     rng.seed(config.seed);
     best.take(*net);
     state.learningRate = config.learningRate;
@@ -551,10 +596,14 @@ bool TrainingRun::Impl::trainBatches(const std::vector<int>& order)
             makeBatch(images, labels, order, begin, end, config.augment, config, rng);
         optimizer->zero_grad();
         const torch::Tensor logits = net->forward(batch.input);
-        const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, batch.labels);
-        const double l = loss.item<double>();
+        const torch::Tensor crossEntropy =
+            torch::nn::functional::cross_entropy(logits, batch.labels);
+        // The curves show the cross-entropy alone, comparable with and without L2-SP.
+        const torch::Tensor loss =
+            startWeights.empty() ? crossEntropy : crossEntropy + startPenalty();
+        const double l = crossEntropy.item<double>();
         // A NaN or infinite loss never recovers: stop before it reaches the weights.
-        if (!std::isfinite(l)) {
+        if (!std::isfinite(l) || (!startWeights.empty() && !std::isfinite(loss.item<double>()))) {
             result.diverged = true;
             result.history = state.history;
             result.bestEpoch = state.bestEpoch;

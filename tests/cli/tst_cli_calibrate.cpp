@@ -137,8 +137,31 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
                                 .value(QStringLiteral("lab_calibration"))
                                 .toObject();
     QCOMPARE(lab.value(QStringLiteral("lab")).toString(), QStringLiteral("IML test"));
+    // The lab's operating threshold, chosen on the held-back adapt fields, is the card's
+    // threshold and the one its rates were measured at. One epoch is no real adaptation, so
+    // the false-positive target is checked only where the run says it is met.
+    const QJsonObject choice = j.value(QStringLiteral("lab_threshold")).toObject();
+    QVERIFY2(choice.value(QStringLiteral("chosen")).toBool(),
+             qPrintable(choice.value(QStringLiteral("note")).toString()));
+    const double labThreshold = choice.value(QStringLiteral("threshold")).toDouble();
+    QVERIFY(labThreshold >= 0.05 && labThreshold <= 0.95);
+    const double fpEstimate =
+        choice.value(QStringLiteral("false_positive_rate_estimated")).toDouble(-1);
+    QVERIFY(fpEstimate >= 0);
+    QCOMPARE(choice.value(QStringLiteral("meets_target")).toBool(), fpEstimate <= 0.015);
+    QVERIFY(choice.value(QStringLiteral("cells")).toInt() >= 500);
+    QCOMPARE(lab.value(QStringLiteral("threshold")).toDouble(), labThreshold);
+    QCOMPARE(lab.value(QStringLiteral("fine_tune")).toString(),
+             j.value(QStringLiteral("fine_tune")).toString());
+    QVERIFY(!lab.value(QStringLiteral("fine_tune")).toString().isEmpty());
     QVERIFY(lab.value(QStringLiteral("negatives")).toInt() > 100);
     QVERIFY(lab.value(QStringLiteral("specificity")).isDouble());
+    card.seek(0);
+    QCOMPARE(QJsonDocument::fromJson(card.readAll())
+                 .object()
+                 .value(QStringLiteral("threshold"))
+                 .toDouble(),
+             labThreshold);
     // The calibrated model loads and its card drives the correction.
     const Run info = runCli(
         {QStringLiteral("model-info"), QStringLiteral("--model"), out, QStringLiteral("--json")},

@@ -1,6 +1,7 @@
 // Training: refusals, patient-grouped split, a short real training run on cells the test
 // draws (two colours of cell with and without a dark parasite-like dot), early stopping,
 // checkpoint + resume, cancel.
+#include "classifier_p.h"
 #include "folderscanner.h"
 #include "modelcardsummary.h"
 #include "preprocess.h"
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 
 using namespace ml;
@@ -43,6 +45,7 @@ private Q_SLOTS:
     void normalizationTravelsWithTheModel();
     void exclusionLeavesOutTrainingCellsOnly();
     void listedHeldOutPatientsFoundInAnyFolder();
+    void fineTuningKeepsWhatItIsAskedTo();
 
 private:
     Dataset makeCells(const QString& folder, int perClass, int patientsPerClass);
@@ -624,6 +627,67 @@ void TestTrainer::listedHeldOutPatientsFoundInAnyFolder()
     const ValidationMask none = validationMaskFromCard(m_cells, other);
     QVERIFY(!none.applied);
     QVERIFY2(none.note.contains(QLatin1String("none of the 1 patients")), qPrintable(none.note));
+}
+
+namespace {
+
+// Squared distance of each named weight of `b` from the same weight of `a`.
+std::map<std::string, double> weightDistances(const Classifier& a, const Classifier& b)
+{
+    std::map<std::string, double> out;
+    auto pa = a.loadedModel()->net->named_parameters();
+    auto pb = b.loadedModel()->net->named_parameters();
+    for (const auto& named : pa)
+        out[named.key()] = (named.value() - pb[named.key()]).pow(2).sum().item<double>();
+    return out;
+}
+
+double totalDistance(const std::map<std::string, double>& m)
+{
+    double s = 0;
+    for (const auto& kv : m)
+        s += kv.second;
+    return s;
+}
+
+} // namespace
+
+void TestTrainer::fineTuningKeepsWhatItIsAskedTo()
+{
+    // A start model, then three fine-tunings of it on the same cells with the same seed.
+    TrainingConfig c;
+    c.arch = Architecture::Se;
+    c.epochs = 1;
+    c.batchSize = 40;
+    c.learningRate = 3e-3;
+    c.threads = 2;
+    const TrainingResult start = trainClassifier(m_cells, c);
+    QVERIFY2(start.ok, qPrintable(start.error));
+    c.initialModel = start.classifier;
+    c.epochs = 2;
+    c.patience = 10;
+    c.l2spWeight = 50.0; // strong enough to tell apart in two epochs
+    std::map<TrainingConfig::FineTune, std::map<std::string, double>> moved;
+    for (const auto how : {TrainingConfig::FineTune::Full, TrainingConfig::FineTune::FreezeEarly,
+                           TrainingConfig::FineTune::L2SP}) {
+        c.fineTune = how;
+        const TrainingResult r = trainClassifier(m_cells, c);
+        QVERIFY2(r.ok, qPrintable(r.error));
+        moved[how] = weightDistances(start.classifier, r.classifier);
+    }
+    // Full fine-tuning moves the first blocks; freezing keeps them bit for bit while the
+    // later layers still learn.
+    QVERIFY(moved[TrainingConfig::FineTune::Full]["conv1.weight"] > 0);
+    for (const char* frozen :
+         {"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight"})
+        QCOMPARE(moved[TrainingConfig::FineTune::FreezeEarly][frozen], 0.0);
+    QVERIFY(moved[TrainingConfig::FineTune::FreezeEarly]["conv3.weight"] > 0);
+    QVERIFY(moved[TrainingConfig::FineTune::FreezeEarly]["fc3.weight"] > 0);
+    // L2-SP pulls every weight back towards the start: it moves less than full fine-tuning.
+    const double full = totalDistance(moved[TrainingConfig::FineTune::Full]);
+    const double l2sp = totalDistance(moved[TrainingConfig::FineTune::L2SP]);
+    QVERIFY2(l2sp > 0 && l2sp < 0.5 * full,
+             qPrintable(QStringLiteral("L2-SP %1, full %2").arg(l2sp).arg(full)));
 }
 
 QTEST_GUILESS_MAIN(TestTrainer)

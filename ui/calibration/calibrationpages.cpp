@@ -550,6 +550,34 @@ void ReportPage::fillConfusion(QTableWidget* table, const CalibrationFigures& f)
         }
 }
 
+// Why "after" may call more cells: the lab's own threshold, and how it was chosen.
+QString ReportPage::thresholdSentence(const LabCalibrationResult& r)
+{
+    const LabThreshold& t = r.labThreshold;
+    if (!t.chosen)
+        return tr("A cell counts as parasitized from a probability of %1, as before (%2).")
+            .arg(t.threshold)
+            .arg(t.note.toHtmlEscaped());
+    if (!t.meetsTarget)
+        return tr("<b>Warning:</b> after adapting, even a probability of %1 calls %2 of the "
+                  "healthy cells on the fields held back from the learning parasitized (the aim "
+                  "is at most %3). Label more cells, or do not keep this model.")
+            .arg(t.threshold)
+            .arg(percent(t.falsePositiveRate))
+            .arg(percent(m_wizard->options().maxFalsePositive));
+    return tr("After: a cell counts as parasitized from a probability of <b>%1</b> instead of "
+              "%2: the setting that found the most of your parasitized cells on the fields "
+              "held back from the learning while calling at most %3 of their other cells "
+              "parasitized (measured there: %4 of the other cells called parasitized, %5 of %6 "
+              "parasites found).")
+        .arg(t.threshold)
+        .arg(r.thresholdBefore)
+        .arg(percent(m_wizard->options().maxFalsePositive))
+        .arg(percent(t.falsePositiveRate))
+        .arg(int(std::lround(t.sensitivity * t.parasitized)))
+        .arg(t.parasitized);
+}
+
 void ReportPage::initializePage()
 {
     wizard()->setButtonText(QWizard::FinishButton, tr("Keep model"));
@@ -566,7 +594,8 @@ void ReportPage::initializePage()
             .arg(r.parasitizedUsed)
             .arg(r.fieldsAdapt.size())
             .arg(tests)
-            .arg(r.fieldsTest.size()));
+            .arg(r.fieldsTest.size()) +
+        QStringLiteral("<br>") + thresholdSentence(r));
     const CalibrationFigures* sides[2] = {&r.before, &r.after};
     for (int c = 0; c < 2; ++c) {
         const CalibrationFigures& f = *sides[c];

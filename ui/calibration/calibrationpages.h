@@ -21,6 +21,7 @@ namespace ml {
 class CalibrationWizard;
 class TrainingCurves;
 struct CalibrationFigures;
+struct LabCalibrationResult;
 
 /// 1. The folder of the lab's field images, the lab's name and the reviewer's name.
 class FieldsChoicePage : public QWizardPage
@@ -139,6 +140,7 @@ public:
 
 private:
     void fillConfusion(QTableWidget* table, const CalibrationFigures& f);
+    QString thresholdSentence(const LabCalibrationResult& r);
     CalibrationWizard* m_wizard;
     QLabel* m_summary;
     QTableWidget* m_figures;

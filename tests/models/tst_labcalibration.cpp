@@ -1,0 +1,127 @@
+// The lab calibration's own rules, on cells whose probabilities are set by the test: how the
+// lab's operating threshold is chosen, and the fine-tuning methods' names.
+#include "labcalibration.h"
+
+#include <QTest>
+
+using namespace ml;
+
+namespace {
+
+// `healthy` cells at probabilities spread evenly over [0, top), then parasitized cells at the
+// given probabilities; all on held-back adapt fields.
+struct Cells
+{
+    std::vector<CalibrationCell> cells;
+    std::vector<float> p;
+    std::vector<int> all;
+    void add(float probability, int label)
+    {
+        CalibrationCell c;
+        c.field = QStringLiteral("F%1.JPG").arg(cells.size() / 100);
+        c.label = label;
+        c.adapt = true;
+        all.push_back(int(cells.size()));
+        cells.push_back(c);
+        p.push_back(probability);
+    }
+};
+
+Cells makeCells(int healthy, float top, const std::vector<float>& parasitized)
+{
+    Cells c;
+    for (int i = 0; i < healthy; ++i)
+        c.add(top * float(i) / float(healthy), i % 3 == 0 ? 1 : -1); // most not labelled
+    for (float q : parasitized)
+        c.add(q, 0);
+    return c;
+}
+
+} // namespace
+
+class TestLabCalibration : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void lowersTheThresholdWithinTheFalsePositiveTarget();
+    void keepsTheHigherThresholdOnATie();
+    void keepsTheStartWithTooFewCells();
+    void keepsTheStartWhenAsked();
+    void saysWhenNoThresholdMeetsTheTarget();
+    void fineTuneNames();
+};
+
+void TestLabCalibration::lowersTheThresholdWithinTheFalsePositiveTarget()
+{
+    // 1,000 healthy cells spread over [0, 0.5): 1 % of them lie at or above 0.495. Parasites at
+    // 0.2 and 0.7: at target 0.02 the threshold may go down to 0.49 (2 % of cells at or above
+    // it is reached at 0.49), so only the one at 0.7 is found; at target 0.7 both are.
+    const Cells c = makeCells(1000, 0.5f, {0.2f, 0.7f});
+    const LabThreshold strict = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.02);
+    QVERIFY(strict.chosen && strict.meetsTarget);
+    QCOMPARE(strict.sensitivity, 0.5);
+    QVERIFY(strict.falsePositiveRate <= 0.02);
+    QCOMPARE(strict.cells, 1000);
+    QCOMPARE(strict.parasitized, 2);
+    const LabThreshold loose = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.7);
+    QVERIFY(loose.chosen);
+    QCOMPARE(loose.sensitivity, 1.0);
+    QVERIFY2(loose.threshold <= 0.2 && loose.threshold > 0.15,
+             qPrintable(QString::number(loose.threshold)));
+    QVERIFY(loose.falsePositiveRate <= 0.7);
+    // Only the cells named count: without the parasites there is nothing to find.
+    std::vector<int> healthyOnly(c.all.begin(), c.all.begin() + 1000);
+    QVERIFY(!chooseLabThreshold(c.cells, c.p, healthyOnly, 0.5, 0.02).chosen);
+}
+
+void TestLabCalibration::keepsTheHigherThresholdOnATie()
+{
+    // Healthy cells all below 0.1 and a parasite at 0.925: every threshold from 0.1 to 0.92
+    // finds it with no false positive; the highest is kept (no extra calls for nothing).
+    const Cells c = makeCells(800, 0.1f, {0.925f});
+    const LabThreshold t = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.015);
+    QVERIFY(t.chosen);
+    QCOMPARE(t.threshold, 0.92);
+    QCOMPARE(t.falsePositiveRate, 0.0);
+}
+
+void TestLabCalibration::keepsTheStartWithTooFewCells()
+{
+    const Cells c = makeCells(kMinCellsForLabThreshold - 1, 0.5f, {0.3f});
+    const LabThreshold t = chooseLabThreshold(c.cells, c.p, c.all, 0.42, 0.015);
+    QVERIFY(!t.chosen);
+    QCOMPARE(t.threshold, 0.42);
+    QVERIFY2(t.note.contains(QString::number(kMinCellsForLabThreshold)), qPrintable(t.note));
+}
+
+void TestLabCalibration::keepsTheStartWhenAsked()
+{
+    const Cells c = makeCells(1000, 0.5f, {0.3f});
+    const LabThreshold t = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.0);
+    QVERIFY(!t.chosen);
+    QCOMPARE(t.threshold, 0.5);
+}
+
+void TestLabCalibration::saysWhenNoThresholdMeetsTheTarget()
+{
+    // Healthy cells spread over [0, 1): 5 % of them at or above 0.95, over a 1.5 % target.
+    const Cells c = makeCells(1000, 1.0f, {0.99f});
+    const LabThreshold t = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.015);
+    QVERIFY(!t.meetsTarget);
+    QCOMPARE(t.threshold, 0.95);
+    QVERIFY(t.falsePositiveRate > 0.015);
+    QVERIFY2(t.note.contains(QLatin1String("NOT met")), qPrintable(t.note));
+    QVERIFY(chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.06).meetsTarget);
+}
+
+void TestLabCalibration::fineTuneNames()
+{
+    for (const auto f : {TrainingConfig::FineTune::Full, TrainingConfig::FineTune::FreezeEarly,
+                         TrainingConfig::FineTune::L2SP})
+        QCOMPARE(parseFineTune(fineTuneName(f)), std::optional<TrainingConfig::FineTune>(f));
+    QCOMPARE(fineTuneName(TrainingConfig::FineTune::L2SP), QStringLiteral("l2sp"));
+    QVERIFY(!parseFineTune(QStringLiteral("partial")));
+}
+
+QTEST_GUILESS_MAIN(TestLabCalibration)
+#include "tst_labcalibration.moc"
