@@ -8,6 +8,7 @@
 
 #include <QCryptographicHash>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QImageReader>
 #include <QJsonArray>
@@ -64,6 +65,7 @@ private Q_SLOTS:
     void tooFewParasitesIsRefused();
     void labelsCsvGivesTheAnnotationsFigures();
     void reviewersDatabaseGivesTheSameFigures();
+    void killedWhileAdaptingLosesNoLabel();
     void twoLabelSourcesAreAUsageError();
 
 private:
@@ -340,6 +342,65 @@ void TestCliCalibrate::reviewersDatabaseGivesTheSameFigures()
                  .toObject()
                  .value(QStringLiteral("confusion")));
     QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("db.pt"))));
+}
+
+void TestCliCalibrate::killedWhileAdaptingLosesNoLabel()
+{
+    // The GUI's labels live in the reviewer's database, one committed row each; adapting only
+    // reads them. `kill -9` in the middle of the fine-tuning must leave the database as it was
+    // (every label there, byte for byte), no half-written model, and a re-run that works.
+    QVERIFY(prepareSmallLab());
+    const QString db = m_dir.filePath(QStringLiteral("killed.sqlite"));
+    {
+        ml::CorrectionStore store;
+        QVERIFY(store.open(db));
+        QList<ml::Correction> rows;
+        QDateTime t = QDateTime::currentDateTimeUtc();
+        for (ml::CellLabel l : m_labels) {
+            l.fieldPath = QDir(m_small).filePath(l.field);
+            l.reviewer = QStringLiteral("tester");
+            l.time = t = t.addMSecs(1);
+            rows << ml::cellLabelCorrection(l, QStringLiteral("abc"), QString(),
+                                            QStringLiteral("lab"));
+        }
+        QVERIFY(store.addAll(rows));
+        store.close();
+    }
+    const QByteArray dbBefore = sha256(db);
+    const QString out = m_dir.filePath(QStringLiteral("killed.pt"));
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(QStringLiteral(MALARIALENS_CLI),
+            {QStringLiteral("calibrate"), m_small, QStringLiteral("--db"), db,
+             QStringLiteral("--epochs"), QStringLiteral("4"), QStringLiteral("--min-parasitized"),
+             QStringLiteral("5"), QStringLiteral("--threads"), QStringLiteral("2"),
+             QStringLiteral("--out"), out});
+    QVERIFY(p.waitForStarted());
+    // Killed once the fine-tuning has started (its first log line).
+    QByteArray log;
+    QElapsedTimer timer;
+    timer.start();
+    while (!log.contains("starting from the weights") && p.state() == QProcess::Running &&
+           timer.elapsed() < 600000) {
+        p.waitForReadyRead(200);
+        log += p.readAll();
+    }
+    QVERIFY2(log.contains("starting from the weights"), log.constData());
+    QCOMPARE(p.state(), QProcess::Running);
+    p.kill(); // SIGKILL: no handler, no cleanup
+    QVERIFY(p.waitForFinished(10000));
+    QCOMPARE(p.exitStatus(), QProcess::CrashExit);
+    QVERIFY(!QFile::exists(out));
+    QCOMPARE(sha256(db), dbBefore);
+    ml::CorrectionStore store;
+    QVERIFY(store.open(db));
+    store.close();
+    // The same labels adapt the model on a second run.
+    const Run again = calibrate({QStringLiteral("--db"), db}, out);
+    QVERIFY2(again.exitCode == 0, again.err.constData());
+    QCOMPARE(QJsonDocument::fromJson(again.out).object().value(QStringLiteral("cells_used")),
+             m_annotationsRun.value(QStringLiteral("cells_used")));
+    QVERIFY(QFile::exists(out));
 }
 
 void TestCliCalibrate::twoLabelSourcesAreAUsageError()
