@@ -36,5 +36,8 @@ void printLine(const QString& line);
 /// Writes `bytes` to `path` atomically (QSaveFile: the old file stays whole on failure).
 /// False, with "<file>: cannot be written: <reason>" in `error`, when it cannot.
 bool writeFileAtomically(const QString& path, const QByteArray& bytes, QString* error);
+/// The lines of a "one path per line" list file, trimmed, without empty lines and '#'
+/// comments; nullopt (with "<file>: <reason>" in `error`) when it cannot be read.
+std::optional<QStringList> readListFile(const QString& path, QString* error);
 
 } // namespace ml::cli

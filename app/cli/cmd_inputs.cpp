@@ -11,31 +11,9 @@
 #include "preprocess.h"
 
 #include <QCommandLineParser>
-#include <QFile>
 #include <QSaveFile>
-#include <QTextStream>
 
 namespace ml::cli {
-
-namespace {
-
-// The non-empty lines of `path`; nullopt when it cannot be read.
-std::optional<QStringList> readList(const QString& path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly | QIODevice::Text))
-        return std::nullopt;
-    QStringList files;
-    QTextStream in(&f);
-    while (!in.atEnd()) {
-        const QString line = in.readLine().trimmed();
-        if (!line.isEmpty())
-            files << line;
-    }
-    return files;
-}
-
-} // namespace
 
 int runInputs(const QStringList& args)
 {
@@ -59,9 +37,10 @@ int runInputs(const QStringList& args)
         printError(QStringLiteral("inputs: --files and --out are required (see --help)"));
         return 2;
     }
-    const std::optional<QStringList> list = readList(p.value(files));
+    QString error;
+    const std::optional<QStringList> list = readListFile(p.value(files), &error);
     if (!list) {
-        printError(QStringLiteral("inputs: cannot read %1").arg(p.value(files)));
+        printError(QStringLiteral("inputs: cannot read %1").arg(error));
         return 2;
     }
     Classifier classifier;

@@ -303,18 +303,16 @@ std::optional<int> configFromOptions(const QCommandLineParser& p, TrainingConfig
     }
 
     if (p.isSet(QStringLiteral("exclude-list"))) {
-        QFile f(p.value(QStringLiteral("exclude-list")));
-        if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
-            printError(QStringLiteral("train: cannot read the exclusion list %1: %2")
-                           .arg(f.fileName(), f.errorString()));
+        QString error;
+        const std::optional<QStringList> list =
+            readListFile(p.value(QStringLiteral("exclude-list")), &error);
+        if (!list) {
+            printError(QStringLiteral("train: cannot read the exclusion list %1").arg(error));
             return 1;
         }
-        while (!f.atEnd()) {
-            const QString line = QString::fromUtf8(f.readLine()).trimmed();
-            if (!line.isEmpty() && !line.startsWith(QLatin1Char('#')))
-                config.excludedFromTraining.insert(line);
-        }
-        config.exclusionSource = QFileInfo(f.fileName()).fileName();
+        for (const QString& line : *list)
+            config.excludedFromTraining.insert(line);
+        config.exclusionSource = QFileInfo(p.value(QStringLiteral("exclude-list"))).fileName();
     }
 
     return std::nullopt;

@@ -4,6 +4,7 @@
 #include <QGuiApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QFile>
 #include <QSaveFile>
 #include <QTextStream>
 
@@ -29,6 +30,22 @@ std::optional<int> parseArguments(QCommandLineParser& parser, const QStringList&
         return 0;
     }
     return std::nullopt;
+}
+
+std::optional<QStringList> readListFile(const QString& path, QString* error)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
+        *error = QStringLiteral("%1: %2").arg(path, f.errorString());
+        return std::nullopt;
+    }
+    QStringList lines;
+    while (!f.atEnd()) {
+        const QString line = QString::fromUtf8(f.readLine()).trimmed();
+        if (!line.isEmpty() && !line.startsWith(QLatin1Char('#')))
+            lines << line;
+    }
+    return lines;
 }
 
 bool writeFileAtomically(const QString& path, const QByteArray& bytes, QString* error)

@@ -626,12 +626,6 @@ void TrainingRun::Impl::recomputeBatchNorm(const std::vector<int>& order)
 {
     if (config.batchNormCells <= 0 || order.empty())
         return;
-    if (qEnvironmentVariableIsSet("ML_DEBUG_BN") && !valIdx.empty()) {
-        const EvalOutput raw = scoreCells(*net, images, labels, valIdx, config);
-        log(QStringLiteral("BatchNorm running averages: val_loss %1 val_acc %2")
-                .arg(raw.loss, 0, 'f', 4)
-                .arg(raw.accuracy, 0, 'f', 4));
-    }
     // The first cells of this epoch's (shuffled, possibly class-balanced) draw, augmented as
     // in training: the network learnt to read features normalised by the statistics of
     // augmented batches. Statistics of clean cells were measured to be wrong for it (the
