@@ -621,7 +621,16 @@ void ReportPage::initializePage()
     fillConfusion(m_after, r.after);
     m_name->setText(tr("%1 (calibrated %2)")
                         .arg(m_wizard->options().lab, QDate::currentDate().toString(Qt::ISODate)));
-    m_status->clear();
+    // A model that does worse on the lab's own test fields is not made active unasked.
+    const bool worse = r.after.balancedAccuracy < r.before.balancedAccuracy;
+    m_activate->setChecked(!worse);
+    m_status->setText(
+        worse ? tr("<span style=\"color:#b00020\"><b>The adapted model does not do better than "
+                   "the current one on your test fields</b> (balanced accuracy %1 before, %2 "
+                   "after): it is not made active. Label more cells (check the labels you gave) "
+                   "and adapt again, or keep it only to compare.</span>")
+                    .arg(percent(r.before.balancedAccuracy), percent(r.after.balancedAccuracy))
+              : QString());
 }
 
 bool ReportPage::validatePage()

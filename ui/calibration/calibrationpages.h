@@ -137,6 +137,7 @@ public:
     QTableWidget* figuresTable() const { return m_figures; }
     QLineEdit* nameEdit() const { return m_name; }
     QCheckBox* activateBox() const { return m_activate; }
+    QLabel* statusLabel() const { return m_status; }
 
 private:
     void fillConfusion(QTableWidget* table, const CalibrationFigures& f);

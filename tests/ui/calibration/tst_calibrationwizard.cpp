@@ -165,6 +165,13 @@ void TestCalibrationWizard::wholeFlowReachesTheReportAndKeepsTheModel()
     QVERIFY(!r.fieldsTest.isEmpty());
     QVERIFY(r.after.truePositive + r.after.falseNegative > 0);
     grab(&wizard, QStringLiteral("5-report"));
+    // A model that does worse on the lab's test fields is not made active unasked, and the
+    // report says why; the reviewer may still tick the box.
+    const bool better = r.after.balancedAccuracy >= r.before.balancedAccuracy;
+    QCOMPARE(wizard.reportPage()->activateBox()->isChecked(), better);
+    QCOMPARE(wizard.reportPage()->statusLabel()->text().contains(QLatin1String("not made active")),
+             !better);
+    wizard.reportPage()->activateBox()->setChecked(true);
     QSignalSpy activate(&wizard, &CalibrationWizard::activateRequested);
     wizard.button(QWizard::FinishButton)->click();
     QVERIFY(!wizard.keptModelId().isEmpty());
