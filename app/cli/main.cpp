@@ -1,10 +1,10 @@
 #include "blaskernels.h"
 #include "clicommand.h"
 
+#include <QFile>
 #include <QGuiApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QFile>
 #include <QSaveFile>
 #include <QTextStream>
 

@@ -457,10 +457,10 @@ void TestCliSegment::thresholdComesFromTheModelCard()
     }
     QVERIFY2(below > 0, "no cell between 0.02 and 0.5: the field does not test the threshold");
     // --threshold still wins over the card.
-    const Run explicitRun = runCli({QStringLiteral("segment"), field, QStringLiteral("--model"),
-                                    copy, QStringLiteral("--json"), QStringLiteral("--threshold"),
-                                    QStringLiteral("0.5")},
-                                   180000);
+    const Run explicitRun =
+        runCli({QStringLiteral("segment"), field, QStringLiteral("--model"), copy,
+                QStringLiteral("--json"), QStringLiteral("--threshold"), QStringLiteral("0.5")},
+               180000);
     QCOMPARE(explicitRun.exitCode, 0);
     QCOMPARE(explicitRun.json().value(QStringLiteral("threshold")).toDouble(), 0.5);
 }
