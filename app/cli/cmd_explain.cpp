@@ -73,7 +73,7 @@ int runExplain(const QStringList& args)
     Classifier classifier;
     if (!loadModel(p, model, classifier, QStringLiteral("explain")))
         return 1;
-    options.threshold = classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    options.threshold = classifier.cardThreshold();
     setTorchThreads(QThread::idealThreadCount());
     const QString image = p.positionalArguments().first();
     const Explanation e = explainFile(classifier, image, options);

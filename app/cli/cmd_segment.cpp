@@ -261,9 +261,10 @@ std::optional<int> loadClassifier(const QCommandLineParser& p, SegmentRun& run)
     if (run.classify &&
         !applyPrecision(p, precisionOption(), run.classifier, QStringLiteral("segment")))
         return 2;
-    // A lab-calibrated model's card holds that lab's operating threshold.
-    if (run.classify && !p.isSet(QStringLiteral("threshold"))) {
-        run.threshold = *decisionThreshold(p, thresholdOption(), run.classifier);
+    // --threshold, else the model card's (a lab-calibrated model carries its lab's).
+    if (run.classify) {
+        run.threshold =
+            decisionThreshold(p, thresholdOption(), run.classifier).value_or(run.threshold);
         run.options.threshold = run.threshold;
     }
 

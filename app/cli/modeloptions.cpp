@@ -75,7 +75,7 @@ std::optional<double> decisionThreshold(const QCommandLineParser& parser,
                                         const Classifier& classifier)
 {
     if (!parser.isSet(threshold))
-        return classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
+        return classifier.cardThreshold();
     bool ok = false;
     const double t = parser.value(threshold).toDouble(&ok);
     if (!ok || t < 0 || t > 1)

@@ -404,7 +404,7 @@ LabCells analyseLabFields(const QStringList& fieldFiles, const Classifier& model
         out.error = QStringLiteral("no model loaded");
         return out;
     }
-    out.threshold = model.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    out.threshold = model.cardThreshold();
     if (o.log)
         o.log(QStringLiteral("segmenting and classifying %1 fields").arg(fieldFiles.size()));
     QThreadPool pool;

@@ -551,6 +551,12 @@ QJsonObject Classifier::card() const
     return m_model ? m_model->card : QJsonObject();
 }
 
+double Classifier::cardThreshold() const
+{
+    const double t = card().value(QStringLiteral("threshold")).toDouble(0.5);
+    return t > 0.0 && t < 1.0 ? t : 0.5;
+}
+
 QString Classifier::weightsSha256() const
 {
     return m_model ? m_model->sha256 : QString();

@@ -83,6 +83,10 @@ public:
     /// The model card (architecture, training data, validation metrics, ...). A minimal card
     /// (architecture, parameters, source) when the model came without one.
     QJsonObject card() const;
+    /// The card's decision threshold (P(Parasitized) from which a cell is called
+    /// parasitized; a lab-calibrated model carries its lab's), or 0.5 when the card has none
+    /// or one outside (0, 1).
+    double cardThreshold() const;
     /// SHA-256 (hex) of the bytes the model was loaded from; empty for a model that was
     /// never loaded from bytes (a freshly trained one: hash serialize() to identify it).
     QString weightsSha256() const;

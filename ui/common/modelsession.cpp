@@ -37,7 +37,7 @@ QString ModelSession::overridePath() const
 
 void ModelSession::adoptThresholdFromCard()
 {
-    double t = m_classifier.card().value(QStringLiteral("threshold")).toDouble(0.5);
+    double t = m_classifier.cardThreshold();
     if (m_modelPath.isEmpty()) {
         QFile f(overridePath());
         if (f.open(QIODevice::ReadOnly))

@@ -33,14 +33,6 @@ namespace ml {
 
 namespace {
 
-// The model's operating threshold: its card's (a lab-calibrated model carries its lab's), as
-// the Classify page and `segment` use; 0.5 when the card has none.
-double cardThreshold(const Classifier& model)
-{
-    const double t = model.card().value(QStringLiteral("threshold")).toDouble(0.5);
-    return t > 0.0 && t < 1.0 ? t : 0.5;
-}
-
 // The view never needs more pixels than a large screen shows; a huge field is shown downscaled
 // (crops still come from the full-resolution image).
 constexpr int kMaxDisplaySide = 4096;
@@ -429,7 +421,7 @@ void FieldPage::openField(const QString& path)
                 // One libtorch thread: the other core stays free for the GUI.
                 setTorchThreads(1);
                 o.classifier = cropClassifier(job.classifier);
-                o.threshold = cardThreshold(job.classifier);
+                o.threshold = job.classifier.cardThreshold();
             }
             o.cancelled = [&promise] { return promise.isCanceled(); };
             o.progress = [&promise](int done, int total) {
@@ -568,7 +560,7 @@ void FieldPage::startFolder(const QString& dir)
             if (c.isLoaded()) {
                 setTorchThreads(1);
                 o.classifier = cropClassifier(c);
-                o.threshold = cardThreshold(c);
+                o.threshold = c.cardThreshold();
             }
             o.cancelled = [&promise] { return promise.isCanceled(); };
             for (int i = 0; i < files.size(); ++i) {
@@ -866,7 +858,7 @@ PrevalenceEstimate FieldPage::corrected(int called, int cells) const
     const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
     QString error;
     const std::optional<ErrorRates> rates =
-        errorRatesAt(model.card(), cardThreshold(model), &error, domainVerdict().nearestSource);
+        errorRatesAt(model.card(), model.cardThreshold(), &error, domainVerdict().nearestSource);
     return estimateOrExplain(called, cells, rates, error);
 }
 
