@@ -327,9 +327,11 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
     }
     out.cells = int(others.size());
     out.parasitized = int(positives.size());
-    const auto rateAt = [](const std::vector<float>& v, double t) {
-        const auto n = std::count_if(v.begin(), v.end(), [t](float p) { return p >= t; });
-        return v.empty() ? 0.0 : double(n) / double(v.size());
+    const auto countAt = [](const std::vector<float>& v, double t) {
+        return int(std::count_if(v.begin(), v.end(), [t](float p) { return p >= t; }));
+    };
+    const auto rateAt = [&](const std::vector<float>& v, double t) {
+        return v.empty() ? 0.0 : double(countAt(v, t)) / double(v.size());
     };
     const auto describe = [&](LabThreshold& r) {
         r.falsePositiveRate = rateAt(others, r.threshold);
@@ -354,8 +356,7 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
         const double t = k / 100.0;
         if (rateAt(others, t) > maxFalsePositive)
             break; // lower thresholds only call more cells
-        const int found =
-            int(std::count_if(positives.begin(), positives.end(), [t](float p) { return p >= t; }));
+        const int found = countAt(positives, t);
         if (found > bestFound) {
             bestFound = found;
             best = t;
