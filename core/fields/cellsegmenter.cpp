@@ -399,7 +399,7 @@ bool seedAndFlood(const SegmentationParams& p, SegmentationResult& res, SegmentS
 
 // Splits piece l again with finer seeds, inside the piece only; the new pieces take labels
 // s.nLabels.. (s.nLabels grows by their number).
-void resplitPiece(const SegmentationParams& p, SegmentState& s, int l)
+void resplitPiece(SegmentState& s, int l, double separation, double depth)
 {
     cv::Mat& markers = s.markers;
     const cv::Rect roi = (s.boxes[size_t(l)] + cv::Size(2, 2) - cv::Point(1, 1)) &
@@ -407,12 +407,11 @@ void resplitPiece(const SegmentationParams& p, SegmentState& s, int l)
     const cv::Mat piece = (markers(roi) == l) & s.mask(roi);
     cv::Mat pieceDist;
     cv::distanceTransform(piece, pieceDist, cv::DIST_L2, 3);
-    const int win2 = std::max(3, int(2.0 * p.resplitSeparation * s.radius) | 1);
+    const int win2 = std::max(3, int(2.0 * separation * s.radius) | 1);
     cv::Mat pieceDil;
     cv::dilate(pieceDist, pieceDil,
                cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(win2, win2)));
-    cv::Mat piecePeaks =
-        (pieceDist >= pieceDil - 1e-3f) & (pieceDist >= float(p.resplitDepth * s.radius));
+    cv::Mat piecePeaks = (pieceDist >= pieceDil - 1e-3f) & (pieceDist >= float(depth * s.radius));
     cv::dilate(piecePeaks, piecePeaks, s.k3);
     cv::Mat pieceMarkers;
     const int k = cv::connectedComponents(piecePeaks, pieceMarkers, 8, CV_32S) - 1;
@@ -433,19 +432,39 @@ void resplitPiece(const SegmentationParams& p, SegmentState& s, int l)
     s.nLabels += k;
 }
 
+// Whether piece l holds stained material: at least `minFraction` of its pixels darker than
+// `level` times the mean foreground level (parasite chromatin and cytoplasm; healthy red
+// cells are evenly pale).
+bool pieceIsStained(const SegmentState& s, int l, double level, double minFraction)
+{
+    const cv::Rect roi = s.boxes[size_t(l)];
+    const cv::Mat piece = (s.markers(roi) == l) & s.mask(roi);
+    const cv::Mat dark = (s.flat(roi) < level * s.meanLow) & piece;
+    return cv::countNonZero(dark) >= minFraction * std::max(1, cv::countNonZero(piece));
+}
+
 // Step 6: boxes and areas of the pieces; pieces still much larger than a cell are re-split.
 void resplitClumps(const SegmentationParams& p, SegmentState& s)
 {
     // 6. Pieces still much larger than a cell are clumps of three or more overlapping cells,
     // whose necks are shallower than the global peak criteria allow: split them again with
     // finer seeds, inside the piece only (so single cells elsewhere are never over-split).
+    // Stained pieces (an infected cell among them) are split from a smaller size and with
+    // finer seeds still: P. vivax enlarges the cells it infects, and the clump around an
+    // enlarged infected cell is where most undetected parasites were (docs/MODEL.md). Doing it
+    // only there keeps the healthy clumps, where the finer split mostly cuts single cells in
+    // two, as they were.
     s.boxes = labelBoxes(s.markers, s.mask, s.nLabels, &s.areas);
-    if (p.resplitAbove > 0) {
+    const bool stainedSplit = p.stainedResplitAbove > 0;
+    if (p.resplitAbove > 0 || stainedSplit) {
         const int nFirst = s.nLabels;
         for (int l = 1; l < nFirst; ++l) {
-            if (s.areas[size_t(l)] <= p.resplitAbove * s.cellArea)
-                continue;
-            resplitPiece(p, s, l);
+            const double area = s.areas[size_t(l)];
+            if (stainedSplit && area > p.stainedResplitAbove * s.cellArea &&
+                pieceIsStained(s, l, p.stainLevel, p.minStainFraction))
+                resplitPiece(s, l, p.stainedResplitSeparation, p.stainedResplitDepth);
+            else if (p.resplitAbove > 0 && area > p.resplitAbove * s.cellArea)
+                resplitPiece(s, l, p.resplitSeparation, p.resplitDepth);
         }
         if (s.nLabels != nFirst)
             s.boxes = labelBoxes(s.markers, s.mask, s.nLabels, &s.areas);

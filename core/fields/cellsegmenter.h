@@ -29,10 +29,13 @@
 //     centre; peaks (local maxima within 0.7 cell radius, at least 0.4 radius deep) seed a
 //     marker watershed on the inverted distance map (flooded here with a bucket queue, in
 //     order of decreasing distance, inside the foreground only), which cuts the blobs along
-//     the necks between cells. Pieces still over twice a cell are clumps: they are split once
-//     more, alone, with finer seeds. This is the classical, cheap split of touching round
-//     objects (no training, ~50 ms per 1280x960 field on one core); strongly overlapping cells
-//     whose union is still convex stay merged, which is the method's known limit.
+//     the necks between cells. Pieces still over twice a cell are clumps: they are split
+//     once more, alone, with finer seeds. Stained pieces (parasite-dark pixels, see
+//     stainLevel) are split from 1.3 cells, with finer seeds still: the clump around an
+//     enlarged P. vivax cell was where most undetected parasites were (docs/MODEL.md). This is
+//     the classical, cheap split of touching round objects (no training, ~50 ms per 1280x960
+//     field on one core); strongly overlapping cells whose union is still convex stay merged,
+//     which is the method's known limit.
 //  6. Size filter. Pieces smaller than `minAreaFraction` of the typical cell (platelets,
 //     debris, watershed slivers) are dropped; pieces larger than `maxAreaFraction` (white
 //     cells' cytoplasm + clumps watershed could not split) are dropped and counted in the
@@ -103,6 +106,15 @@ struct SegmentationParams
     /// Peak separation and depth (fractions of the cell radius) of that second split.
     double resplitSeparation = 0.45;
     double resplitDepth = 0.3;
+    /// Stained pieces (see stainLevel) larger than this multiple of the typical cell area are
+    /// split again with the finer seeds below instead (<= 0 disables).
+    double stainedResplitAbove = 1.3;
+    double stainedResplitSeparation = 0.35;
+    double stainedResplitDepth = 0.2;
+    /// A piece is stained when at least minStainFraction of its pixels are darker than
+    /// stainLevel times the mean foreground level (flat-fielded green).
+    double stainLevel = 0.75;
+    double minStainFraction = 0.03;
     /// Pieces less round than this (4πA/P², 1 = disc) are dropped: merged cells, slabs,
     /// streaks. Single cells score ~0.85 (median over the IML fields; no field median below
     /// 0.70), so 0.6 keeps nearly all of them.
