@@ -349,18 +349,16 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
                              .arg(kMinCellsForLabThreshold);
         return out;
     }
-    // Highest first, so that a tie in parasites found keeps the higher threshold.
+    // The lowest threshold within the false-positive target (Neyman-Pearson): it finds every
+    // parasite the target allows. Ties in the parasites found on the held-back fields are not
+    // broken upwards: with the 20-30 labelled parasites a budget leaves there, a plateau says
+    // little about the lab's other parasites, and the target bounds the cost.
     double best = -1;
-    int bestFound = -1;
     for (int k = 95; k >= 5; --k) {
         const double t = k / 100.0;
         if (rateAt(others, t) > maxFalsePositive)
             break; // lower thresholds only call more cells
-        const int found = countAt(positives, t);
-        if (found > bestFound) {
-            bestFound = found;
-            best = t;
-        }
+        best = t;
     }
     if (best < 0) {
         // Nothing meets the target: the fewest false positives on offer, and say so.
@@ -378,8 +376,8 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
     out.chosen = true;
     out.meetsTarget = true;
     describe(out);
-    out.note = QStringLiteral("the most labelled parasites found on the held-back adapt fields "
-                              "with at most %1 of their other cells called parasitized")
+    out.note = QStringLiteral("the lowest threshold at which at most %1 of the other cells of "
+                              "the held-back adapt fields are called parasitized")
                    .arg(maxFalsePositive);
     return out;
 }

@@ -107,13 +107,13 @@ struct LabThreshold
     QJsonObject toJson() const;
 };
 
-/// Chooses the threshold (0.05, 0.06 ... 0.95) that calls the most labelled parasitized cells
-/// of `heldBack` while calling at most `maxFalsePositive` of its other cells parasitized; on
-/// ties the highest. Unlabelled cells count as healthy: at a few per cent parasitemia nearly
-/// all are, and the few that are not make the estimate cautious. Keeps `start` (chosen false)
-/// with fewer than kMinCellsForLabThreshold such cells or no labelled parasitized one; takes
-/// 0.95 (meetsTarget false, the note says so) when no threshold meets the target.
-/// `probabilities` are the adapted model's, same order as `cells`.
+/// Chooses the lowest threshold (of 0.05, 0.06 ... 0.95) that calls at most `maxFalsePositive`
+/// of the cells of `heldBack` not labelled parasitized, parasitized (the Neyman-Pearson
+/// operating point: the most parasites the false-positive target allows). Unlabelled cells count as
+/// healthy: at a few per cent parasitemia nearly all are, and the few that are not make the
+/// estimate cautious. Keeps `start` (chosen false) with fewer than kMinCellsForLabThreshold such
+/// cells or no labelled parasitized one; takes 0.95 (meetsTarget false, the note says so) when no
+/// threshold meets the target. `probabilities` are the adapted model's, same order as `cells`.
 LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
                                 const std::vector<float>& probabilities,
                                 const std::vector<int>& heldBack, double start,
@@ -138,9 +138,9 @@ struct LabCalibrationOptions
     /// full fine-tuning.
     TrainingConfig::FineTune fineTune = TrainingConfig::FineTune::L2SP;
     double l2spWeight = 10.0; ///< L2-SP's weight (TrainingConfig::l2spWeight)
-    /// The lab's operating threshold is the one that finds the most labelled parasites on the
-    /// held-back adapt fields while at most this share of their other cells is called
-    /// parasitized (chooseLabThreshold()); 0 keeps the starting model's threshold.
+    /// The lab's operating threshold is the lowest at which at most this share of the cells of
+    /// the held-back adapt fields not labelled parasitized is called parasitized
+    /// (chooseLabThreshold()); 0 keeps the starting model's threshold.
     double maxFalsePositive = kLabFalsePositiveTarget;
     const std::atomic<bool>* cancel = nullptr;
     std::function<void(const QString&)> log;
