@@ -86,6 +86,7 @@ struct BenchOptions
     QString input; // empty: the card's input normalisation
     int runs = 3, threads = 2, decodeThreads = 1, batch = 256, domainSample = 2000;
     bool forwardOnly = false, json = false;
+    bool workers = true; // --pipeline workers (default) | prefetch: ClassifyOptions::workers
 };
 
 // Reads the arguments into o; false (after printing the usage) on an unknown option.
@@ -110,6 +111,8 @@ bool parseArgs(const QStringList& args, BenchOptions& o)
             o.domainSample = std::max(0, next().toInt());
         else if (a == QLatin1String("--input"))
             o.input = next();
+        else if (a == QLatin1String("--pipeline"))
+            o.workers = next() != QLatin1String("prefetch");
         else if (a == QLatin1String("--forward-only"))
             o.forwardOnly = true;
         else if (a == QLatin1String("--json"))
@@ -120,7 +123,8 @@ bool parseArgs(const QStringList& args, BenchOptions& o)
             QTextStream(stderr)
                 << "usage: bench_inference [DIR] [--runs N] [--threads T] [--decode-threads D] "
                    "[--batch B] [--model FILE] [--precision fp32|int8] [--domain-sample N] "
-                   "[--input NORMALIZATION] [--forward-only] [--json]\n";
+                   "[--input NORMALIZATION] [--pipeline workers|prefetch] [--forward-only] "
+                   "[--json]\n";
             return false;
         }
     }
@@ -180,6 +184,7 @@ bool measureEndToEnd(const BenchOptions& opts, const ml::Classifier& classifier,
     o.batchSize = opts.batch;
     o.threads = opts.threads;
     o.decodeThreads = opts.decodeThreads;
+    o.workers = opts.workers;
     o.appearanceSample = opts.domainSample;
     for (int r = 0; r < opts.runs; ++r) {
         const double c0 = cpuSeconds();
@@ -208,6 +213,8 @@ void printJson(QTextStream& out, const BenchOptions& opts, const ml::Classifier&
         {QStringLiteral("peak_rss_mb"), peakRssMb()},
         {QStringLiteral("threads"), opts.threads},
         {QStringLiteral("decode_threads"), opts.decodeThreads},
+        {QStringLiteral("pipeline"),
+         opts.workers ? QStringLiteral("workers") : QStringLiteral("prefetch")},
         {QStringLiteral("batch"), opts.batch},
         {QStringLiteral("forward_images_per_second"), toJson(res.forward)},
         {QStringLiteral("forward_median"), std::round(median(res.forward) * 10) / 10},

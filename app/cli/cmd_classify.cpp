@@ -25,17 +25,13 @@ int runClassify(const QStringList& args)
                                  QStringLiteral("write one row per image to OUT"),
                                  QStringLiteral("OUT"));
     const QCommandLineOption threads = torchThreadsOption();
-    const QCommandLineOption decodeThreads(
-        QStringLiteral("decode-threads"),
-        QStringLiteral("threads decoding the next batch (default 1)"), QStringLiteral("N"),
-        QStringLiteral("1"));
     const QCommandLineOption batch(QStringLiteral("batch-size"),
                                    QStringLiteral("images per forward pass (default 256)"),
                                    QStringLiteral("N"), QStringLiteral("256"));
     const QCommandLineOption threshold = thresholdOption();
     const QCommandLineOption precision = precisionOption();
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print a JSON summary"));
-    p.addOptions({model, csv, threads, decodeThreads, batch, threshold, precision, json});
+    p.addOptions({model, csv, threads, batch, threshold, precision, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     if (p.positionalArguments().size() != 1) {
@@ -43,16 +39,15 @@ int runClassify(const QStringList& args)
         return 2;
     }
     ClassifyOptions options;
-    bool ok1 = false, ok2 = false, ok3 = false;
+    bool ok1 = false, ok2 = false;
+    // --threads workers each decode their share of a batch and run the network on it.
     options.threads = p.value(threads).toInt(&ok1);
-    options.decodeThreads = p.value(decodeThreads).toInt(&ok2);
-    options.batchSize = p.value(batch).toInt(&ok3);
+    options.batchSize = p.value(batch).toInt(&ok2);
     // A given threshold is checked before the model loads (a usage error, exit 2; no model
     // yet, so no card): the card's is read after.
-    if (!(ok1 && ok2 && ok3) || options.threads < 1 || options.decodeThreads < 1 ||
-        options.batchSize < 1 || !decisionThreshold(p, threshold, Classifier()) ||
-        !validPrecision(p, precision)) {
-        printError(QStringLiteral("classify: invalid --threads, --decode-threads, --batch-size, "
+    if (!(ok1 && ok2) || options.threads < 1 || options.batchSize < 1 ||
+        !decisionThreshold(p, threshold, Classifier()) || !validPrecision(p, precision)) {
+        printError(QStringLiteral("classify: invalid --threads, --batch-size, "
                                   "--threshold or --precision"));
         return 2;
     }

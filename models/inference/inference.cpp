@@ -9,11 +9,15 @@
 
 #include <QElapsedTimer>
 #include <QJsonArray>
+#include <QMutex>
 #include <QThreadPool>
 #include <QtConcurrent/QtConcurrentMap>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 namespace ml {
@@ -57,6 +61,73 @@ std::vector<int> labelToModelClass(const Dataset& ds)
 double round4(double v)
 {
     return std::round(v * 10000.0) / 10000.0;
+}
+
+// Decodes cell i of `ds` into the model's input; every `stride`-th cell (stride > 0) is also
+// measured for the domain check, as it came, before the normalisation.
+DecodedCell decodeCell(const Dataset& ds, const Classifier& classifier, int i, int stride)
+{
+    DecodedCell d{loadPreprocessed(ds.absolutePath(i)), {}};
+    if (d.image.ok()) {
+        if (stride > 0 && i % stride == 0)
+            d.appearance = measureCell(d.image.rgb, d.image.originalSize);
+        d.image.rgb = classifier.modelInput(d.image.rgb);
+    }
+    return d;
+}
+
+// Cells a worker takes at a time in classifyInWorkers(): two inference slices, small enough
+// that the workers end a batch within a chunk's time of each other.
+constexpr int kWorkerChunk = 32;
+
+// The results of cells [start, start + count) of `ds` (ClassifyOptions::workers): `workers`
+// threads of `pool` take chunks of kWorkerChunk cells from a shared counter, decode them and
+// run the network on them with one intra-op thread each. CellResult::predicted is left for
+// the caller; a failed network call is returned in `error` (the first one).
+QList<CellResult> classifyInWorkers(const Dataset& ds, const Classifier& classifier, int start,
+                                    int count, int stride, int workers, QThreadPool& pool,
+                                    QString* error)
+{
+    QList<CellResult> batch(count);
+    std::atomic<int> next{0};
+    QMutex errorLock;
+    const auto work = [&] {
+        // OpenMP thread counts are per thread: one here, whatever the pool thread had.
+        setTorchThreads(1);
+        for (int c = next.fetch_add(kWorkerChunk); c < count; c = next.fetch_add(kWorkerChunk)) {
+            std::vector<cv::Mat> images;
+            std::vector<int> positions;
+            for (int k = c; k < std::min(count, c + kWorkerChunk); ++k) {
+                const DecodedCell d = decodeCell(ds, classifier, start + k, stride);
+                CellResult& r = batch[k];
+                r.index = start + k;
+                if (d.image.ok()) {
+                    images.push_back(d.image.rgb);
+                    positions.push_back(k);
+                    r.appearance = d.appearance;
+                } else {
+                    r.error = d.image.error;
+                }
+            }
+            QString why;
+            const auto probs = classifier.predictModelInputs(images, &why);
+            if (!probs) {
+                const QMutexLocker lock(&errorLock);
+                if (error->isEmpty())
+                    *error = why;
+                next = count; // the other workers stop after their current chunk
+                return;
+            }
+            for (size_t j = 0; j < positions.size(); ++j)
+                batch[positions[j]].probability = (*probs)[j];
+        }
+    };
+    QList<QFuture<void>> running;
+    for (int w = 0; w < workers; ++w)
+        running.append(QtConcurrent::run(&pool, work));
+    for (QFuture<void>& f : running)
+        f.waitForFinished();
+    return batch;
 }
 
 } // namespace
@@ -230,6 +301,103 @@ QByteArray ClassifyReport::toCsv(const Dataset& ds) const
     return csv;
 }
 
+namespace {
+
+// Sets CellResult::predicted from the probability of every decoded cell of `batch`, turns a
+// non-finite probability into that cell's failure, and counts the failures in `report`.
+void callCells(QList<CellResult>& batch, double threshold, ClassifyReport& report)
+{
+    for (CellResult& r : batch) {
+        if (!r.ok()) {
+            report.failed += 1;
+            continue;
+        }
+        // A NaN compares false with the threshold and would be called Uninfected: the worst
+        // silent failure for a diagnostic aid. It is a failure of that image.
+        if (!std::isfinite(r.probability)) {
+            r.probability = 0.0f;
+            r.error = QStringLiteral("the model returned no valid probability (NaN or infinite) "
+                                     "for this image");
+            report.failed += 1;
+            continue;
+        }
+        r.predicted = r.probability >= threshold ? kParasitizedClass : 1 - kParasitizedClass;
+    }
+}
+
+// ClassifyOptions::workers == false: decodeThreads decode the next batch while this thread
+// runs the network on the current one. Returns the batch, or sets report.error.
+class PrefetchingDecoder
+{
+public:
+    PrefetchingDecoder(const Dataset& ds, const Classifier& classifier, int batchSize, int stride,
+                       int threads)
+        : m_ds(ds), m_classifier(classifier), m_batchSize(batchSize), m_stride(stride)
+    {
+        m_pool.setMaxThreadCount(qMax(1, threads));
+    }
+    ~PrefetchingDecoder()
+    {
+        if (m_next.isRunning())
+            m_next.waitForFinished();
+    }
+    void start(int first) { m_next = decode(first); }
+    // The batch at `start` (the one start() or the previous call asked for), and begins
+    // decoding the one after it.
+    QList<DecodedCell> take(int start)
+    {
+        const QList<DecodedCell> decoded = m_next.results();
+        if (start + m_batchSize < int(m_ds.images.size()))
+            m_next = decode(start + m_batchSize);
+        return decoded;
+    }
+
+private:
+    QFuture<DecodedCell> decode(int start)
+    {
+        QList<int> indices;
+        for (int i = start; i < qMin(int(m_ds.images.size()), start + m_batchSize); ++i)
+            indices.append(i);
+        return QtConcurrent::mapped(&m_pool, indices, [this](int i) {
+            return decodeCell(m_ds, m_classifier, i, m_stride);
+        });
+    }
+    const Dataset& m_ds;
+    const Classifier& m_classifier;
+    const int m_batchSize, m_stride;
+    QThreadPool m_pool;
+    QFuture<DecodedCell> m_next;
+};
+
+// The network on a batch decoded by PrefetchingDecoder, on this thread's intra-op threads.
+QList<CellResult> classifyDecoded(const QList<DecodedCell>& decoded, int start,
+                                  const Classifier& classifier, QString* error)
+{
+    QList<CellResult> batch(decoded.size());
+    std::vector<cv::Mat> images;
+    std::vector<int> positions;
+    for (int k = 0; k < decoded.size(); ++k) {
+        CellResult& r = batch[k];
+        r.index = start + k;
+        const PreprocessedImage& image = decoded.at(k).image;
+        if (image.ok()) {
+            images.push_back(image.rgb);
+            positions.push_back(k);
+            r.appearance = decoded.at(k).appearance;
+        } else {
+            r.error = image.error;
+        }
+    }
+    const auto probs = classifier.predictModelInputs(images, error);
+    if (!probs)
+        return {};
+    for (size_t j = 0; j < positions.size(); ++j)
+        batch[positions[j]].probability = (*probs)[j];
+    return batch;
+}
+
+} // namespace
+
 ClassifyReport classifyDataset(const Dataset& ds, const Classifier& classifier,
                                const ClassifyOptions& options)
 {
@@ -247,86 +415,44 @@ ClassifyReport classifyDataset(const Dataset& ds, const Classifier& classifier,
     const int n = int(ds.images.size());
     const int batchSize = qMax(1, options.batchSize);
     report.results.reserve(n);
-
-    // Decoding runs on its own small pool so the next batch is decoded while the network
-    // works on the current one; its size is part of the caller's thread budget.
-    QThreadPool pool;
-    pool.setMaxThreadCount(qMax(1, options.decodeThreads));
-    // Every `stride`-th cell is measured for the domain check, in the decoding threads.
+    // Every `stride`-th cell is measured for the domain check, where it is decoded.
     const int stride = options.appearanceSample > 0
                            ? qMax(1, (n + options.appearanceSample - 1) / options.appearanceSample)
                            : 0;
     // The decoding threads also apply the model's input normalisation (the per-cell colour
-    // normalisation or the canonical cell), so the network thread runs only the network:
-    // predict() would do the same per cell, serially, between two forward passes.
-    auto decodeBatch = [&ds, &pool, &classifier, n, batchSize, stride](int start) {
-        QList<int> indices;
-        for (int i = start; i < qMin(n, start + batchSize); ++i)
-            indices.append(i);
-        return QtConcurrent::mapped(&pool, indices, [&ds, &classifier, stride](int i) {
-            DecodedCell d{loadPreprocessed(ds.absolutePath(i)), {}};
-            if (d.image.ok()) {
-                // The domain check measures the cell as it came, before the normalisation.
-                if (stride > 0 && i % stride == 0)
-                    d.appearance = measureCell(d.image.rgb, d.image.originalSize);
-                d.image.rgb = classifier.modelInput(d.image.rgb);
-            }
-            return d;
-        });
-    };
-    QFuture<DecodedCell> next = n > 0 ? decodeBatch(0) : QFuture<DecodedCell>();
+    // normalisation or the canonical cell), so the network runs only the network: predict()
+    // would do the same per cell, serially, between two forward passes.
+    const int workers = qMax(1, options.threads);
+    QThreadPool workerPool;
+    workerPool.setMaxThreadCount(workers);
+    std::optional<PrefetchingDecoder> prefetch;
+    if (!options.workers) {
+        prefetch.emplace(ds, classifier, batchSize, stride, options.decodeThreads);
+        if (n > 0)
+            prefetch->start(0);
+    }
     for (int start = 0; start < n; start += batchSize) {
-        const QList<DecodedCell> decoded = next.results();
+        QList<DecodedCell> decoded;
+        if (prefetch)
+            decoded = prefetch->take(start);
         if (options.cancel && options.cancel->load()) {
             report.cancelled = true;
             break;
         }
-        if (start + batchSize < n)
-            next = decodeBatch(start + batchSize);
-        std::vector<cv::Mat> images;
-        std::vector<int> positions;
-        QList<CellResult> batch;
-        for (int k = 0; k < decoded.size(); ++k) {
-            CellResult r;
-            r.index = start + k;
-            const PreprocessedImage& image = decoded.at(k).image;
-            if (image.ok()) {
-                images.push_back(image.rgb);
-                positions.push_back(k);
-                r.appearance = decoded.at(k).appearance;
-            } else {
-                r.error = image.error;
-                report.failed += 1;
-            }
-            batch.append(r);
-        }
         QString why;
-        const auto probs = classifier.predictModelInputs(images, &why);
-        if (!probs) {
+        QList<CellResult> batch =
+            prefetch ? classifyDecoded(decoded, start, classifier, &why)
+                     : classifyInWorkers(ds, classifier, start, qMin(batchSize, n - start), stride,
+                                         workers, workerPool, &why);
+        if (!why.isEmpty()) {
             report.error = why;
-            next.waitForFinished();
             break;
         }
-        for (size_t j = 0; j < positions.size(); ++j) {
-            CellResult& r = batch[positions[j]];
-            const float p = (*probs)[j];
-            // A NaN compares false with the threshold and would be called Uninfected: the
-            // worst silent failure for a diagnostic aid. It is a failure of that image.
-            if (!std::isfinite(p)) {
-                r.error = QStringLiteral("the model returned no valid probability (NaN or "
-                                         "infinite) for this image");
-                report.failed += 1;
-                continue;
-            }
-            r.probability = p;
-            r.predicted = p >= options.threshold ? kParasitizedClass : 1 - kParasitizedClass;
-        }
+        callCells(batch, options.threshold, report);
         report.results.append(batch);
         if (options.onBatch)
             options.onBatch(batch, int(report.results.size()), n);
     }
-    if (next.isRunning())
-        next.waitForFinished();
     report.seconds = timer.elapsed() / 1000.0;
     return report;
 }

@@ -38,8 +38,14 @@ struct CellResult
 struct ClassifyOptions
 {
     int batchSize = 256;
-    int threads = 2;        ///< libtorch intra-op threads, set in the thread that runs the network
-    int decodeThreads = 1;  ///< threads decoding the next batch while the network runs
+    int threads = 2;       ///< libtorch intra-op threads, set in the thread that runs the network
+    int decodeThreads = 1; ///< threads decoding the next batch while the network runs
+    /// true: `threads` workers each decode a share of every batch and run the network on it
+    /// with one intra-op thread (decodeThreads unused); no thread waits for another within a
+    /// batch, so both cores of a 2-core PC stay busy (docs/BENCHMARKS.md, "Classify in
+    /// workers"). false: decodeThreads decode the next batch while the network runs on this
+    /// batch with `threads` intra-op threads.
+    bool workers = true;
     double threshold = 0.5; ///< P(Parasitized) >= threshold -> Parasitized
     /// Measure how the cells look (CellAppearance), on at most this many evenly spread cells,
     /// for the domain check. 0: none. Done by the decoding threads.

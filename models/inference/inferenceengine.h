@@ -39,7 +39,8 @@ private:
 /// batch. cancel() sets an atomic flag checked between batches, so it works although the
 /// worker never returns to its event loop during a run. One run at a time. The destructor
 /// cancels, quits and joins the thread. The libtorch thread budget is
-/// ClassifyOptions::threads (+ decodeThreads for decoding): keep their sum below the core
+/// ClassifyOptions::threads (workers that decode and run the network; + decodeThreads with
+/// ClassifyOptions::workers false): keep their sum below the core
 /// count to leave the GUI responsive.
 class InferenceEngine : public QObject
 {

@@ -26,6 +26,7 @@ private Q_SLOTS:
     void classifiesFolder();
     void badImageIsReportedPerRow();
     void batchesStreamInOrder();
+    void bothPipelinesAgree();
     void cancelStopsBetweenBatches();
     void engineStreamsResults();
     void engineCancel();
@@ -154,6 +155,41 @@ void TestInference::batchesStreamInOrder()
     const ClassifyReport whole = classifyDataset(m_dataset, m_classifier);
     for (int i = 0; i < whole.results.size(); ++i)
         QVERIFY(std::abs(whole.results.at(i).probability - r.results.at(i).probability) < 1e-4f);
+}
+
+void TestInference::bothPipelinesAgree()
+{
+    // Workers that decode and run the network themselves (the default) and a decoding pool
+    // feeding this thread's network give the same cells the same results: probabilities,
+    // calls, failures and the cells measured for the domain check. Batch 12 is not a multiple
+    // of the workers' chunk, so the last chunk of every batch is a short one.
+    ClassifyOptions o;
+    o.batchSize = 12;
+    o.appearanceSample = 5;
+    o.workers = false;
+    o.decodeThreads = 2;
+    const ClassifyReport prefetch = classifyDataset(m_dataset, m_classifier, o);
+    o.workers = true;
+    const ClassifyReport workers = classifyDataset(m_dataset, m_classifier, o);
+    QVERIFY(prefetch.ok() && workers.ok());
+    QCOMPARE(workers.processed(), 2 * m_perClass + 1);
+    QCOMPARE(workers.processed(), prefetch.processed());
+    QCOMPARE(workers.failed, 1);
+    QCOMPARE(workers.failed, prefetch.failed);
+    int measured = 0;
+    for (int i = 0; i < workers.results.size(); ++i) {
+        const CellResult& w = workers.results.at(i);
+        const CellResult& p = prefetch.results.at(i);
+        QCOMPARE(w.index, i);
+        QCOMPARE(w.index, p.index);
+        QCOMPARE(w.ok(), p.ok());
+        QCOMPARE(w.predicted, p.predicted);
+        QVERIFY2(std::abs(w.probability - p.probability) < 1e-5f,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(w.probability).arg(p.probability)));
+        QCOMPARE(w.appearance.cellFound, p.appearance.cellFound);
+        measured += w.appearance.cellFound ? 1 : 0;
+    }
+    QVERIFY(measured > 0);
 }
 
 void TestInference::cancelStopsBetweenBatches()
