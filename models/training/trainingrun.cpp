@@ -594,7 +594,10 @@ bool TrainingRun::Impl::trainBatches(const std::vector<int>& order)
         const size_t end = std::min(order.size(), begin + config.batchSize);
         const Batch batch =
             makeBatch(images, labels, order, begin, end, config.augment, config, rng);
-        optimizer->zero_grad();
+        // Gradients set to none rather than filled with zeros: backward() then writes them
+        // instead of adding to a zeroed tensor, one pass over every gradient less per step
+        // (Adam skips a parameter without one; every trained one gets one here).
+        net->zero_grad(/*set_to_none=*/true);
         const torch::Tensor logits = net->forward(batch.input);
         const torch::Tensor crossEntropy =
             torch::nn::functional::cross_entropy(logits, batch.labels);
