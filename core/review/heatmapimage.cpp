@@ -41,4 +41,11 @@ QImage heatmapOverlay(const QImage& cell, const cv::Mat& heatmap, double opacity
     return out;
 }
 
+double parasiteEvidenceOpacity(double probability, double maxOpacity)
+{
+    if (!(probability > 0)) // also NaN
+        return 0.0;
+    return std::min(probability, 1.0) * maxOpacity;
+}
+
 } // namespace ml

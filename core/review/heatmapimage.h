@@ -18,4 +18,10 @@ QImage heatmapColours(const cv::Mat& heatmap, const QSize& size);
 /// of the cell's size; the cell unchanged when the heatmap is empty.
 QImage heatmapOverlay(const QImage& cell, const cv::Mat& heatmap, double opacity);
 
+/// The opacity to draw a heatmap of the Parasitized class's evidence with over a cell the
+/// model gives P(Parasitized) = `probability`: `maxOpacity` times it (0 for NaN). A heatmap is
+/// normalised per cell, so its strongest spot is red even on a cell the model is sure is
+/// healthy; drawn at a fixed opacity it would point at a "parasite" the model does not see.
+double parasiteEvidenceOpacity(double probability, double maxOpacity = 0.6);
+
 } // namespace ml

@@ -3,9 +3,12 @@
 // occlusion must both put their evidence on the square. Plus: the split forward pass equals
 // each network's own forward(), and the embedded model on real cells looks at the cell,
 // not the black background around it.
+#include "augment.h"
 #include "classifier.h"
 #include "classifier_p.h"
 #include "gradcam.h"
+#include "heatmapimage.h"
+#include "matconvert.h"
 #include "networks.h"
 #include "preprocess.h"
 #include "reviewdata.h"
@@ -79,6 +82,7 @@ private Q_SLOTS:
     void targetWithoutEvidenceIsEmpty();
     void badInputIsAnError();
     void embeddedModelLooksAtTheCell();
+    void parasiteEvidenceFadesWithTheProbability();
 };
 
 void TestGradCam::splitForwardMatchesNetwork_data()
@@ -294,6 +298,63 @@ void TestGradCam::embeddedModelLooksAtTheCell()
     qInfo("embedded model, %d parasitized cells: %.3f of the heatmap on the cell", explained,
           meanInside);
     QVERIFY2(meanInside > 0.9, qPrintable(QString::number(meanInside)));
+}
+
+void TestGradCam::parasiteEvidenceFadesWithTheProbability()
+{
+    // The labelling page draws the Parasitized class's heatmap at parasiteEvidenceOpacity().
+    // Over real cells of the embedded model: on cells it gives under 2 % no pixel moves by
+    // more than a few grey levels, although the normalised heatmap at the fixed 0.4 it used
+    // before moves them by far more; on cells it calls parasitized the evidence shows.
+    if (!Classifier::hasEmbeddedModel())
+        QSKIP("this build has no embedded model");
+    if (reviewtest::nihCells().isEmpty())
+        QSKIP("shared data folder missing (MALARIALENS_SHARED_DATA/nih-cells): real images needed");
+    Classifier model;
+    QVERIFY2(model.loadEmbedded(), qPrintable(model.errorString()));
+    QCOMPARE(parasiteEvidenceOpacity(std::nan("")), 0.0);
+    QCOMPARE(parasiteEvidenceOpacity(-1.0), 0.0);
+    QCOMPARE(parasiteEvidenceOpacity(2.0), 0.6);
+    const auto largestChange = [](const QImage& a, const QImage& b) {
+        int most = 0;
+        for (int y = 0; y < a.height(); ++y)
+            for (int x = 0; x < a.width(); ++x) {
+                const QRgb p = a.pixel(x, y), q = b.pixel(x, y);
+                most = std::max({most, std::abs(qRed(p) - qRed(q)), std::abs(qGreen(p) - qGreen(q)),
+                                 std::abs(qBlue(p) - qBlue(q))});
+            }
+        return most;
+    };
+    int sure = 0, calledParasitized = 0;
+    for (const QString& cls : {QStringLiteral("Uninfected"), QStringLiteral("Parasitized")}) {
+        const QDir dir(reviewtest::nihCells() + QLatin1Char('/') + cls);
+        const QStringList files = dir.entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
+        QVERIFY(files.size() >= 30);
+        for (int i = 0; i < 30; ++i) {
+            const PreprocessedImage img = loadPreprocessed(dir.filePath(files.at(i * 7)));
+            QVERIFY2(img.ok(), qPrintable(img.error));
+            ExplainOptions o;
+            o.targetClass = kParasitizedClass;
+            const Explanation e = explainCell(model, img.rgb, o);
+            if (!e.ok() || cv::sum(e.heatmap)[0] <= 0)
+                continue; // no evidence at all: nothing is drawn either way
+            const QImage seen = matToQImage(toBgr8(model.modelInput(img.rgb)));
+            const int faded = largestChange(
+                seen, heatmapOverlay(seen, e.heatmap, parasiteEvidenceOpacity(e.probability)));
+            if (e.probability < 0.02) {
+                ++sure;
+                QVERIFY2(faded <= 8, qPrintable(QString::number(faded)));
+                QVERIFY(largestChange(seen, heatmapOverlay(seen, e.heatmap, 0.4)) > 40);
+            } else if (e.probability > 0.9) {
+                ++calledParasitized;
+                QVERIFY2(faded > 40, qPrintable(QString::number(faded)));
+            }
+        }
+    }
+    QVERIFY2(
+        sure >= 10 && calledParasitized >= 10,
+        qPrintable(
+            QStringLiteral("%1 sure healthy, %2 parasitized").arg(sure).arg(calledParasitized)));
 }
 
 QTEST_GUILESS_MAIN(TestGradCam)

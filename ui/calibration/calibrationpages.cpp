@@ -211,7 +211,8 @@ LabelCellsPage::LabelCellsPage(CalibrationWizard* wizard)
         return box;
     };
     views->addLayout(column(tr("The cell in its field (yellow box)"), m_context));
-    views->addLayout(column(tr("What the model sees; red = its evidence"), m_seen));
+    views->addLayout(column(
+        tr("What the model sees; red = where it sees a parasite (fainter the less sure)"), m_seen));
     views->addStretch(1);
     auto* buttons = new QHBoxLayout;
     const auto button = [this, buttons](const QString& text, int key, const QString& colour) {
@@ -408,8 +409,13 @@ void LabelCellsPage::startHeatmap(int cell)
         setTorchThreads(1);
         const cv::Mat rgb = preprocessImage(crop);
         const QImage seen = matToQImage(toBgr8(model.modelInput(rgb)));
-        const Explanation e = explainCell(model, rgb);
-        return e.ok() ? heatmapOverlay(seen, e.heatmap, 0.4) : seen;
+        // The Parasitized class's evidence, as strong as the model's belief in it: the
+        // predicted class's would paint a healthy cell's evidence of health red too.
+        ExplainOptions o;
+        o.targetClass = kParasitizedClass;
+        const Explanation e = explainCell(model, rgb, o);
+        return e.ok() ? heatmapOverlay(seen, e.heatmap, parasiteEvidenceOpacity(e.probability))
+                      : seen;
     }));
 }
 
