@@ -5,11 +5,11 @@
 
 #include "cellsegmenter.h"
 #include "classifier.h"
+#include "cropclassifier.h"
 #include "domainprofile.h"
 #include "fieldanalysis.h"
 #include "fieldannotations.h"
 #include "matconvert.h"
-#include "preprocess.h"
 #include "prevalence.h"
 #include "torchthreads.h"
 
@@ -269,14 +269,7 @@ std::optional<int> loadClassifier(const QCommandLineParser& p, SegmentRun& run)
     }
 
     if (run.classify) {
-        run.options.classifier = [classifier = run.classifier](const std::vector<cv::Mat>& crops,
-                                                               QString* error) {
-            std::vector<cv::Mat> in;
-            in.reserve(crops.size());
-            for (const cv::Mat& c : crops)
-                in.push_back(preprocessImage(c));
-            return classifier.predict(in, error);
-        };
+        run.options.classifier = cellCropClassifier(run.classifier);
     }
     return std::nullopt;
 }

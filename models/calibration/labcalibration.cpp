@@ -1,6 +1,7 @@
 #include "labcalibration.h"
 
 #include "augment.h"
+#include "cropclassifier.h"
 #include "fieldanalysis.h"
 #include "fieldannotations.h"
 #include "folderscanner.h"
@@ -55,13 +56,7 @@ FieldCells analyseField(const QString& file, const Classifier& model, double thr
     setTorchThreads(1);
     FieldOptions options;
     options.threshold = threshold;
-    options.classifier = [&model](const std::vector<cv::Mat>& crops, QString* error) {
-        std::vector<cv::Mat> in;
-        in.reserve(crops.size());
-        for (const cv::Mat& c : crops)
-            in.push_back(preprocessImage(c));
-        return model.predict(in, error);
-    };
+    options.classifier = cellCropClassifier(model);
     cv::Mat image;
     const FieldResult r = analyzeField(file, options, &image);
     if (!r.error.isEmpty()) {

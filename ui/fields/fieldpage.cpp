@@ -5,9 +5,9 @@
 
 #include "confirmcellsdialog.h"
 #include "correctionstore.h"
+#include "cropclassifier.h"
 #include "fieldview.h"
 #include "matconvert.h"
-#include "preprocess.h"
 #include "probabilitylegend.h"
 #include "torchthreads.h"
 
@@ -41,18 +41,6 @@ constexpr int kCropSide = 160;
 QString percent(double p)
 {
     return QString::number(p * 100.0, 'f', 2);
-}
-
-// Wraps the classifier for the field pipeline: crops -> model input -> P(Parasitized).
-CropClassifier cropClassifier(const Classifier& classifier)
-{
-    return [classifier](const std::vector<cv::Mat>& crops, QString* error) {
-        std::vector<cv::Mat> in;
-        in.reserve(crops.size());
-        for (const cv::Mat& c : crops)
-            in.push_back(preprocessImage(c));
-        return classifier.predict(in, error);
-    };
 }
 
 // The field's cells to confirm: the kCellsToConfirm most suspicious cells with edge cells
@@ -420,7 +408,7 @@ void FieldPage::openField(const QString& path)
             if (job.classifier.isLoaded()) {
                 // One libtorch thread: the other core stays free for the GUI.
                 setTorchThreads(1);
-                o.classifier = cropClassifier(job.classifier);
+                o.classifier = cellCropClassifier(job.classifier);
                 o.threshold = job.classifier.cardThreshold();
             }
             o.cancelled = [&promise] { return promise.isCanceled(); };
@@ -559,7 +547,7 @@ void FieldPage::startFolder(const QString& dir)
             FieldOptions o = base;
             if (c.isLoaded()) {
                 setTorchThreads(1);
-                o.classifier = cropClassifier(c);
+                o.classifier = cellCropClassifier(c);
                 o.threshold = c.cardThreshold();
             }
             o.cancelled = [&promise] { return promise.isCanceled(); };
