@@ -325,8 +325,8 @@ void callCells(QList<CellResult>& batch, double threshold, ClassifyReport& repor
     }
 }
 
-// ClassifyOptions::workers == false: decodeThreads decode the next batch while this thread
-// runs the network on the current one. Returns the batch, or sets report.error.
+// ClassifyOptions::workers == false: decodeThreads decode the next batch while the calling
+// thread runs the network on the current one (classifyDecoded()).
 class PrefetchingDecoder
 {
 public:
@@ -370,6 +370,8 @@ private:
 };
 
 // The network on a batch decoded by PrefetchingDecoder, on this thread's intra-op threads.
+// CellResult::predicted is left for the caller; on a failed network call, empty and `error`
+// says why.
 QList<CellResult> classifyDecoded(const QList<DecodedCell>& decoded, int start,
                                   const Classifier& classifier, QString* error)
 {

@@ -574,8 +574,7 @@ QString ReportPage::thresholdSentence(const LabCalibrationResult& r)
     return tr("After: a cell counts as parasitized from a probability of <b>%1</b> instead of "
               "%2: the lowest setting that calls at most %3 of the other cells parasitized on "
               "the fields held back from the learning (measured there: %4 of the other cells "
-              "called parasitized, %5 of %6 "
-              "parasites found).")
+              "called parasitized, %5 of %6 parasites found).")
         .arg(t.threshold)
         .arg(r.thresholdBefore)
         .arg(percent(m_wizard->options().maxFalsePositive))
