@@ -162,13 +162,19 @@ int runCalibrate(const QStringList& args)
         QStringLiteral("how strongly l2sp pulls towards the starting weights (default %1)")
             .arg(LabCalibrationOptions().l2spWeight),
         QStringLiteral("W"), QString::number(LabCalibrationOptions().l2spWeight));
+    const QCommandLineOption seed(
+        QStringLiteral("seed"),
+        QStringLiteral("seed of the budget's random share, the fine-tuning's split and its "
+                       "draws (default %1): other seeds show how much the figures vary")
+            .arg(LabCalibrationOptions().seed),
+        QStringLiteral("N"), QString::number(LabCalibrationOptions().seed));
     const QCommandLineOption model = modelOption();
     const QCommandLineOption threads = torchThreadsOption();
     const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
                                  QStringLiteral("MODEL.pt"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
     p.addOptions({annotations, labels, db, budget, lab, epochs, minParasitized, fineTune,
-                  l2spWeight, maxFalsePositive, model, threads, out, json});
+                  l2spWeight, maxFalsePositive, seed, model, threads, out, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     bool okBudget = false, okEpochs = false, okMin = false, okFp = false;
@@ -176,15 +182,17 @@ int runCalibrate(const QStringList& args)
     const int e = p.value(epochs).toInt(&okEpochs);
     const int minP = p.value(minParasitized).toInt(&okMin);
     const double fp = p.value(maxFalsePositive).toDouble(&okFp);
-    bool okL2sp = false;
+    bool okL2sp = false, okSeed = false;
     const double l2sp = p.value(l2spWeight).toDouble(&okL2sp);
+    const uint seedValue = p.value(seed).toUInt(&okSeed);
     const std::optional<TrainingConfig::FineTune> how = parseFineTune(p.value(fineTune));
     if (p.positionalArguments().size() != 1 || !p.isSet(out) || !okBudget || n < 10 || !okEpochs ||
-        e < 1 || !okMin || minP < 1 || !okFp || fp < 0 || fp >= 1 || !how || !okL2sp || l2sp < 0) {
+        e < 1 || !okMin || minP < 1 || !okFp || fp < 0 || fp >= 1 || !how || !okL2sp || l2sp < 0 ||
+        !okSeed) {
         printError(QStringLiteral("calibrate: expected FIELDS_DIR, --out MODEL.pt, --budget >= "
                                   "10, --epochs >= 1, --min-parasitized >= 1, --fine-tune "
-                                  "l2sp|freeze-early|full and --max-false-positive in [0, 1) "
-                                  "(see --help)"));
+                                  "l2sp|freeze-early|full, --max-false-positive in [0, 1) and "
+                                  "a whole --seed (see --help)"));
         return 2;
     }
     if (int(p.isSet(annotations)) + int(p.isSet(labels)) + int(p.isSet(db)) != 1) {
@@ -223,6 +231,7 @@ int runCalibrate(const QStringList& args)
     o.fineTune = *how;
     o.maxFalsePositive = fp;
     o.l2spWeight = l2sp;
+    o.seed = quint32(seedValue);
     o.workDir = work.path();
     if (!p.isSet(json))
         o.log = [](const QString& s) { printLine(QStringLiteral("calibrate: %1").arg(s)); };

@@ -67,6 +67,7 @@ private Q_SLOTS:
     void reviewersDatabaseGivesTheSameFigures();
     void killedWhileAdaptingLosesNoLabel();
     void twoLabelSourcesAreAUsageError();
+    void seedChoosesTheSplit();
 
 private:
     // A small lab: the 14 shared fields richest in parasites, segmented (segment --csv) and
@@ -412,6 +413,31 @@ void TestCliCalibrate::twoLabelSourcesAreAUsageError()
                          60000);
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.contains("one label source"), r.err.constData());
+}
+
+void TestCliCalibrate::seedChoosesTheSplit()
+{
+    // --seed draws the adapt / test split of the fields (and the budget's random share): another
+    // seed splits the same small lab differently, and a seed that is not a whole number is a
+    // usage error before any work.
+    if (!prepareSmallLab())
+        QSKIP("shared IML fields missing");
+    const Run bad = runCli({QStringLiteral("calibrate"), m_small, QStringLiteral("--annotations"),
+                            kFields + QStringLiteral("/annotations.json"), QStringLiteral("--seed"),
+                            QStringLiteral("x"), QStringLiteral("--out"),
+                            m_dir.filePath(QStringLiteral("bad.pt"))},
+                           60000);
+    QCOMPARE(bad.exitCode, 2);
+    QVERIFY2(bad.err.contains("--seed"), bad.err.constData());
+    const Run other =
+        calibrate({QStringLiteral("--annotations"), kFields + QStringLiteral("/annotations.json"),
+                   QStringLiteral("--seed"), QStringLiteral("7")},
+                  m_dir.filePath(QStringLiteral("seed7.pt")));
+    QVERIFY2(other.exitCode == 0, other.err.constData());
+    const QJsonObject o = QJsonDocument::fromJson(other.out).object();
+    const QJsonArray adapt = o.value(QStringLiteral("fields_adapt")).toArray();
+    QVERIFY(!adapt.isEmpty());
+    QVERIFY(adapt != m_annotationsRun.value(QStringLiteral("fields_adapt")).toArray());
 }
 
 QTEST_GUILESS_MAIN(TestCliCalibrate)
