@@ -40,8 +40,8 @@ private:
 /// worker never returns to its event loop during a run. One run at a time. The destructor
 /// cancels, quits and joins the thread. The libtorch thread budget is
 /// ClassifyOptions::threads (workers that decode and run the network; + decodeThreads with
-/// ClassifyOptions::workers false): keep their sum below the core
-/// count to leave the GUI responsive.
+/// ClassifyOptions::workers false). The GUI's ModelSession runs one worker per core: the GUI
+/// thread sleeps but for the batches' results, and the scheduler gives it its share.
 class InferenceEngine : public QObject
 {
     Q_OBJECT

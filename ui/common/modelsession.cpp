@@ -156,11 +156,12 @@ bool ModelSession::classify(std::shared_ptr<const Dataset> dataset)
         return false;
     m_results = std::make_shared<ClassificationResults>(dataset, m_threshold);
     ClassifyOptions opts;
-    // Leave a core for the GUI: one network thread, one decoding thread on 2 cores.
-    opts.threads = std::max(1, QThread::idealThreadCount() - 1);
-    opts.decodeThreads = 1;
+    // As many workers (each decodes its cells and runs the network on them) as cores: the
+    // threads busy are the same as the network thread plus decoding thread of the pipeline
+    // before (2 on 2 cores), and the GUI thread, idle but for the results, still gets its share.
+    opts.threads = std::max(1, QThread::idealThreadCount());
     opts.threshold = m_threshold;
-    // Cells measured for the domain check (the decoding thread does it).
+    // Cells measured for the domain check (the workers do it as they decode).
     opts.appearanceSample = 2000;
     m_domain = DomainVerdict{};
     if (!m_engine->start(*dataset, m_classifier, opts))
