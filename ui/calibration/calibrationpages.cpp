@@ -557,7 +557,7 @@ void ReportPage::fillConfusion(QTableWidget* table, const CalibrationFigures& f)
 }
 
 // Why "after" may call more cells: the lab's own threshold, and how it was chosen.
-QString ReportPage::thresholdSentence(const LabCalibrationResult& r)
+QString ReportPage::thresholdSentence(const LabCalibrationResult& r, double maxFalsePositive)
 {
     const LabThreshold& t = r.labThreshold;
     if (!t.chosen)
@@ -570,14 +570,14 @@ QString ReportPage::thresholdSentence(const LabCalibrationResult& r)
                   "is at most %3). Label more cells, or do not keep this model.")
             .arg(t.threshold)
             .arg(percent(t.falsePositiveRate))
-            .arg(percent(m_wizard->options().maxFalsePositive));
+            .arg(percent(maxFalsePositive));
     return tr("After: a cell counts as parasitized from a probability of <b>%1</b> instead of "
               "%2: the lowest setting that calls at most %3 of the other cells parasitized on "
               "the fields held back from the learning (measured there: %4 of the other cells "
               "called parasitized, %5 of %6 parasites found).")
         .arg(t.threshold)
         .arg(r.thresholdBefore)
-        .arg(percent(m_wizard->options().maxFalsePositive))
+        .arg(percent(maxFalsePositive))
         .arg(percent(t.falsePositiveRate))
         .arg(int(std::lround(t.sensitivity * t.parasitized)))
         .arg(t.parasitized);
@@ -600,7 +600,7 @@ void ReportPage::initializePage()
             .arg(r.fieldsAdapt.size())
             .arg(tests)
             .arg(r.fieldsTest.size()) +
-        QStringLiteral("<br>") + thresholdSentence(r));
+        QStringLiteral("<br>") + thresholdSentence(r, m_wizard->options().maxFalsePositive));
     const CalibrationFigures* sides[2] = {&r.before, &r.after};
     for (int c = 0; c < 2; ++c) {
         const CalibrationFigures& f = *sides[c];

@@ -138,10 +138,12 @@ public:
     QLineEdit* nameEdit() const { return m_name; }
     QCheckBox* activateBox() const { return m_activate; }
     QLabel* statusLabel() const { return m_status; }
+    /// The report's sentence on the lab's threshold (rich text): kept as before, chosen
+    /// (against `maxFalsePositive`, with what it measured), or chosen without meeting it.
+    static QString thresholdSentence(const LabCalibrationResult& r, double maxFalsePositive);
 
 private:
     void fillConfusion(QTableWidget* table, const CalibrationFigures& f);
-    QString thresholdSentence(const LabCalibrationResult& r);
     CalibrationWizard* m_wizard;
     QLabel* m_summary;
     QTableWidget* m_figures;

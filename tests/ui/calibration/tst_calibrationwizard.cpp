@@ -32,6 +32,7 @@ private Q_SLOTS:
     void initTestCase();
     void wholeFlowReachesTheReportAndKeepsTheModel();
     void stoppingTheSearchChangesNothing();
+    void thresholdSentenceSaysTheRule();
 
 private:
     void grab(QWidget* w, const QString& name);
@@ -210,6 +211,37 @@ void TestCalibrationWizard::stoppingTheSearchChangesNothing()
     QVERIFY(found.first().at(1).toString().contains(QStringLiteral("Stopped")));
     QVERIFY(!wizard.currentPage()->isComplete());
     QVERIFY(!QFile::exists(db));
+}
+
+void TestCalibrationWizard::thresholdSentenceSaysTheRule()
+{
+    // The report's three sentences on the lab's threshold, with the figures they quote.
+    LabCalibrationResult r;
+    r.thresholdBefore = 0.5;
+    LabThreshold& t = r.labThreshold;
+    t.threshold = 0.28;
+    t.chosen = true;
+    t.meetsTarget = true;
+    t.falsePositiveRate = 0.0148;
+    t.sensitivity = 22.0 / 25.0;
+    t.parasitized = 25;
+    const QString chosen = ReportPage::thresholdSentence(r, 0.015);
+    for (const char* part : {"<b>0.28</b> instead of 0.5", "the lowest setting", "1.5 %",
+                             "1.5 % of the other cells called", "22 of 25 parasites found"})
+        QVERIFY2(chosen.contains(QLatin1String(part)), qPrintable(chosen));
+    t.meetsTarget = false;
+    t.threshold = 0.95;
+    t.falsePositiveRate = 0.031;
+    const QString missed = ReportPage::thresholdSentence(r, 0.015);
+    for (const char* part : {"Warning", "0.95", "3.1 %", "at most 1.5 %", "do not keep"})
+        QVERIFY2(missed.contains(QLatin1String(part)), qPrintable(missed));
+    t.chosen = false;
+    t.threshold = 0.5;
+    t.note = QStringLiteral("too few cells <500");
+    const QString kept = ReportPage::thresholdSentence(r, 0.015);
+    QVERIFY2(kept.contains(QLatin1String("from a probability of 0.5, as before")),
+             qPrintable(kept));
+    QVERIFY2(kept.contains(QLatin1String("too few cells &lt;500")), qPrintable(kept)); // escaped
 }
 
 QTEST_MAIN(TestCalibrationWizard)
