@@ -261,14 +261,11 @@ std::optional<int> loadClassifier(const QCommandLineParser& p, SegmentRun& run)
     if (run.classify &&
         !applyPrecision(p, precisionOption(), run.classifier, QStringLiteral("segment")))
         return 2;
-    // --threshold, else the model card's (a lab-calibrated model carries its lab's).
     if (run.classify) {
+        // --threshold, else the model card's (a lab-calibrated model carries its lab's).
         run.threshold =
             decisionThreshold(p, thresholdOption(), run.classifier).value_or(run.threshold);
         run.options.threshold = run.threshold;
-    }
-
-    if (run.classify) {
         run.options.classifier = cellCropClassifier(run.classifier);
     }
     return std::nullopt;
