@@ -209,9 +209,12 @@ struct TrainingRun::Impl
     bool decode();
     void summariseSplit();
     bool buildNetwork();
-    /// The optimiser's parameters; freezes early layers or keeps the L2-SP starting point
-    /// when config.fineTune asks for it.
+    /// The optimiser's parameters: all of them, or (FineTune::FreezeEarly) the ones it leaves
+    /// learnable after freezing the first two blocks.
     std::vector<torch::Tensor> learnableParameters();
+    /// FineTune::L2SP of a loaded initial model: copies the starting weights into
+    /// startWeights, the point startPenalty() pulls back to.
+    void keepStartWeights();
     /// L2-SP's penalty: l2spWeight / 2 * squared distance of the weights to startWeights.
     torch::Tensor startPenalty();
     bool resume();
@@ -457,18 +460,21 @@ void TrainingRun::Impl::summariseSplit()
                 .arg(holdoutIdx.size()));
 }
 
+void TrainingRun::Impl::keepStartWeights()
+{
+    if (!config.initialModel.isLoaded() || config.fineTune != TrainingConfig::FineTune::L2SP)
+        return;
+    // The starting point the penalty pulls back to: a copy, never trained.
+    for (const torch::Tensor& p : net->parameters())
+        startWeights.push_back(p.detach().clone());
+    log(QStringLiteral("fine-tuning with L2-SP (weight %1) towards the starting weights")
+            .arg(config.l2spWeight));
+}
+
 std::vector<torch::Tensor> TrainingRun::Impl::learnableParameters()
 {
-    if (!config.initialModel.isLoaded() || config.fineTune == TrainingConfig::FineTune::Full)
+    if (!config.initialModel.isLoaded() || config.fineTune != TrainingConfig::FineTune::FreezeEarly)
         return net->parameters();
-    if (config.fineTune == TrainingConfig::FineTune::L2SP) {
-        // The starting point the penalty pulls back to: a copy, never trained.
-        for (const torch::Tensor& p : net->parameters())
-            startWeights.push_back(p.detach().clone());
-        log(QStringLiteral("fine-tuning with L2-SP (weight %1) towards the starting weights")
-                .arg(config.l2spWeight));
-        return net->parameters();
-    }
     std::vector<torch::Tensor> learnable;
     int frozen = 0;
     for (auto& named : net->named_parameters()) {
@@ -509,6 +515,7 @@ bool TrainingRun::Impl::buildNetwork()
         log(QStringLiteral("starting from the weights of %1").arg(init->source));
     }
     net->train();
+    keepStartWeights();
     optimizer = std::make_unique<torch::optim::Adam>(
         learnableParameters(), torch::optim::AdamOptions(config.learningRate));
     rng.seed(config.seed);
