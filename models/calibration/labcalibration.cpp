@@ -322,11 +322,10 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
     }
     out.cells = int(others.size());
     out.parasitized = int(positives.size());
-    const auto countAt = [](const std::vector<float>& v, double t) {
-        return int(std::count_if(v.begin(), v.end(), [t](float p) { return p >= t; }));
-    };
-    const auto rateAt = [&](const std::vector<float>& v, double t) {
-        return v.empty() ? 0.0 : double(countAt(v, t)) / double(v.size());
+    // The share of `v` called parasitized at threshold t.
+    const auto rateAt = [](const std::vector<float>& v, double t) {
+        const auto called = std::count_if(v.begin(), v.end(), [t](float p) { return p >= t; });
+        return v.empty() ? 0.0 : double(called) / double(v.size());
     };
     const auto describe = [&](LabThreshold& r) {
         r.falsePositiveRate = rateAt(others, r.threshold);
