@@ -420,8 +420,7 @@ void TestCliCalibrate::seedChoosesTheSplit()
     // --seed draws the adapt / test split of the fields (and the budget's random share): another
     // seed splits the same small lab differently, and a seed that is not a whole number is a
     // usage error before any work.
-    if (!prepareSmallLab())
-        QSKIP("shared IML fields missing");
+    QVERIFY(prepareSmallLab());
     const Run bad = runCli({QStringLiteral("calibrate"), m_small, QStringLiteral("--annotations"),
                             kFields + QStringLiteral("/annotations.json"), QStringLiteral("--seed"),
                             QStringLiteral("x"), QStringLiteral("--out"),
