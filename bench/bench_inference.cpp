@@ -22,6 +22,7 @@
 // The peak RSS of the process (getrusage) is printed at the end.
 
 #include "benchstats.h"
+#include "allocator.h"
 #include "blaskernels.h"
 #include "classifier.h"
 #include "folderscanner.h"
@@ -299,6 +300,7 @@ bool configure(const BenchOptions& opts, ml::Classifier& classifier)
 int main(int argc, char** argv)
 {
     ml::ensureBlasKernels(argv);
+    ml::keepBatchBuffersInTheHeap();
     QCoreApplication app(argc, argv);
     BenchOptions opts;
     opts.dir = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/nih-cells");

@@ -29,7 +29,7 @@ int runClassify(const QStringList& args)
                                    QStringLiteral("images per forward pass (default 256)"),
                                    QStringLiteral("N"), QStringLiteral("256"));
     const QCommandLineOption threshold = thresholdOption();
-    const QCommandLineOption precision = precisionOption();
+    const QCommandLineOption precision = precisionOption(PrecisionDefault::Auto);
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print a JSON summary"));
     p.addOptions({model, csv, threads, batch, threshold, precision, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))

@@ -53,7 +53,7 @@ int runEvaluate(const QStringList& args)
         return 2;
     }
     if (!validPrecision(p, precision)) {
-        printError(QStringLiteral("evaluate: invalid --precision (fp32 or int8)"));
+        printError(QStringLiteral("evaluate: invalid --precision (fp32, int8 or auto)"));
         return 2;
     }
     Classifier classifier;

@@ -41,7 +41,7 @@ int runReport(const QStringList& args)
     }
     Classifier classifier;
     if (!validPrecision(p, precision)) {
-        printError(QStringLiteral("report: invalid --precision (fp32 or int8)"));
+        printError(QStringLiteral("report: invalid --precision (fp32, int8 or auto)"));
         return 2;
     }
     if (!loadModel(p, model, classifier, QStringLiteral("report"), &precision))

@@ -1,3 +1,4 @@
+#include "allocator.h"
 #include "blaskernels.h"
 #include "clicommand.h"
 
@@ -91,6 +92,7 @@ int main(int argc, char** argv)
 {
     // Before anything else: OpenBLAS kernels that compute right on virtual machines.
     ml::ensureBlasKernels(argv);
+    ml::keepBatchBuffersInTheHeap();
     // Grids and reports paint text: a GUI application with the offscreen platform needs
     // no display and gives QPainter its fonts.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))

@@ -21,10 +21,16 @@ QCommandLineOption torchThreadsOption();
 /// model card's threshold (the operating point saved on the Evaluate page), else 0.5.
 QCommandLineOption thresholdOption();
 
-/// --precision fp32|int8: the arithmetic the network runs in (default fp32). int8 runs the
-/// model's int8 companion (Classifier::setPrecision()); when it has none, says so on stderr
-/// and runs fp32.
-QCommandLineOption precisionOption();
+/// What --precision means when it is absent.
+enum class PrecisionDefault {
+    Fp32, ///< the card's own arithmetic: commands whose figures are the card's
+    Auto  ///< int8 when the model has an int8 companion (classify: the speed path)
+};
+
+/// --precision fp32|int8|auto: the arithmetic the network runs in. int8 runs the model's int8
+/// companion (Classifier::setPrecision()); when it has none, says so on stderr and runs fp32.
+/// auto runs int8 when the companion is there and fp32 without a note when it is not.
+QCommandLineOption precisionOption(PrecisionDefault byDefault = PrecisionDefault::Fp32);
 
 /// Loads the --model file, or the embedded model when the option is absent. On failure
 /// prints "<command>: <reason naming the file>" and returns false; `classifier` is unchanged.
@@ -36,11 +42,11 @@ bool loadModel(const QCommandLineParser& parser, const QCommandLineOption& model
 /// Applies --precision to a loaded classifier. A precision that is not available prints
 /// "<command>: <Classifier::precisionNote()>" on stderr and keeps the model's own (never
 /// silent; the note also goes into classify's JSON). Returns false only for a value other
-/// than fp32 or int8 (a usage error, after printing it).
+/// than fp32, int8 or auto (a usage error, after printing it).
 bool applyPrecision(const QCommandLineParser& parser, const QCommandLineOption& precision,
                     Classifier& classifier, const QString& command);
 
-/// True when --precision holds fp32 or int8 (or is absent): checked before any work.
+/// True when --precision holds fp32, int8 or auto (or is absent): checked before any work.
 bool validPrecision(const QCommandLineParser& parser, const QCommandLineOption& precision);
 
 /// The decision threshold: --threshold when given, else the card's, else 0.5. nullopt when

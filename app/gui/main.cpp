@@ -1,3 +1,4 @@
+#include "allocator.h"
 #include "blaskernels.h"
 #include "classifypage.h"
 #include "datasetsession.h"
@@ -15,6 +16,7 @@ int main(int argc, char** argv)
 {
     // Before anything else: OpenBLAS kernels that compute right on virtual machines.
     ml::ensureBlasKernels(argv);
+    ml::keepBatchBuffersInTheHeap();
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("malarialens"));
     QApplication::setApplicationDisplayName(QStringLiteral("MalariaLens"));

@@ -316,13 +316,19 @@ void TestInt8Inference::cliPrecisionOption()
     const QJsonObject model = int8.value(QStringLiteral("model")).toObject();
     QCOMPARE(model.value(QStringLiteral("precision")).toString(), QStringLiteral("int8"));
     QVERIFY(!model.contains(QStringLiteral("precision_note")));
-    auto [fp32, fp32Err] = run({}, &code);
+    auto precisionRun = [](const QJsonObject& o) {
+        return o.value(QStringLiteral("model")).toObject().value(QStringLiteral("precision"));
+    };
+    auto [fp32, fp32Err] = run({QStringLiteral("--precision"), QStringLiteral("fp32")}, &code);
     QCOMPARE(code, 0);
-    QCOMPARE(fp32.value(QStringLiteral("model"))
-                 .toObject()
-                 .value(QStringLiteral("precision"))
-                 .toString(),
-             QStringLiteral("fp32"));
+    QCOMPARE(precisionRun(fp32).toString(), QStringLiteral("fp32"));
+    // classify's default is auto: the embedded model has its companion, so int8 runs, and
+    // says so; its calls are the explicit int8 run's.
+    auto [byDefault, byDefaultErr] = run({}, &code);
+    QCOMPARE(code, 0);
+    QCOMPARE(precisionRun(byDefault).toString(), QStringLiteral("int8"));
+    QVERIFY2(!byDefaultErr.contains(QLatin1String("int8")), qPrintable(byDefaultErr));
+    QCOMPARE(byDefault.value(QStringLiteral("predicted")), int8.value(QStringLiteral("predicted")));
     run({QStringLiteral("--precision"), QStringLiteral("fp16")}, &code);
     QCOMPARE(code, 2);
     // A model file without a companion: the note on stderr and in the JSON, fp32 runs.
@@ -340,6 +346,13 @@ void TestInt8Inference::cliPrecisionOption()
                 .toString()
                 .contains(QLatin1String("untrained.int8.pt")));
     QVERIFY2(fallbackErr.contains(QLatin1String("running fp32")), qPrintable(fallbackErr));
+    // The same model by default (auto): fp32, and no companion is no news (no note anywhere).
+    auto [autoFallback, autoFallbackErr] = run({QStringLiteral("--model"), path}, &code);
+    QCOMPARE(code, 0);
+    const QJsonObject am = autoFallback.value(QStringLiteral("model")).toObject();
+    QCOMPARE(am.value(QStringLiteral("precision")).toString(), QStringLiteral("fp32"));
+    QVERIFY(!am.contains(QStringLiteral("precision_note")));
+    QVERIFY2(!autoFallbackErr.contains(QLatin1String("int8")), qPrintable(autoFallbackErr));
 }
 
 QTEST_GUILESS_MAIN(TestInt8Inference)
