@@ -504,19 +504,9 @@ struct Piece
     double roundness = 0.0;         // 4πA/P²
 };
 
-// Outline of piece l; false when it has no pixels or no outline.
-bool outlinePiece(const SegmentState& s, int l, Piece& pc)
+// Outline and shape of pc.cellMask (inside pc.pr); false when it has no outline.
+bool outlineMask(Piece& pc)
 {
-    const cv::Mat& markers = s.markers;
-    pc.r = s.boxes[size_t(l)];
-    if (pc.r.empty())
-        return false;
-    // Pad by one pixel so findContours sees a closed outline.
-    pc.pr = (pc.r + cv::Size(2, 2) - cv::Point(1, 1)) & cv::Rect(0, 0, markers.cols, markers.rows);
-    pc.cellMask = (markers(pc.pr) == l) & s.mask(pc.pr);
-    // Watershed regions can hang on by one-pixel bridges along the lines; an opening
-    // removes them so the contour follows the cell instead of spiking along the line.
-    cv::morphologyEx(pc.cellMask, pc.cellMask, cv::MORPH_OPEN, s.k3);
     std::vector<std::vector<cv::Point>> cs;
     cv::findContours(pc.cellMask, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, pc.pr.tl());
     if (cs.empty())
@@ -537,6 +527,80 @@ bool outlinePiece(const SegmentState& s, int l, Piece& pc)
     pc.area = bestArea + 0.5 * perimeter;
     // Roundness 4πA/P² (1 for a disc; ~0.8 for a cell outline on the pixel grid).
     pc.roundness = perimeter > 0 ? 4.0 * M_PI * bestArea / (perimeter * perimeter) : 0.0;
+    return true;
+}
+
+// Outline of piece l; false when it has no pixels or no outline.
+bool outlinePiece(const SegmentState& s, int l, Piece& pc)
+{
+    const cv::Mat& markers = s.markers;
+    pc.r = s.boxes[size_t(l)];
+    if (pc.r.empty())
+        return false;
+    // Pad by one pixel so findContours sees a closed outline.
+    pc.pr = (pc.r + cv::Size(2, 2) - cv::Point(1, 1)) & cv::Rect(0, 0, markers.cols, markers.rows);
+    pc.cellMask = (markers(pc.pr) == l) & s.mask(pc.pr);
+    // Watershed regions can hang on by one-pixel bridges along the lines; an opening
+    // removes them so the contour follows the cell instead of spiking along the line.
+    cv::morphologyEx(pc.cellMask, pc.cellMask, cv::MORPH_OPEN, s.k3);
+    return outlineMask(pc);
+}
+
+// A cell-sized region of a clump that stains clearly darker than the rest of it: a cell
+// a parasite fills (P. vivax gametocytes, schizonts, grown trophozoites) among the healthy
+// cells it overlaps. The distance transform cannot cut it out when the union has no neck
+// (docs/MODEL.md: most parasites the segmenter missed on the IML fields lay in such clumps),
+// but its level can: Otsu inside the clump, then an opening of a fifth of a cell removes the
+// overlap lenses and rims that are dark too but thin. Returns the region as a piece
+// (`dark`), and the clump without it (`rest`); false when the clump holds no such region.
+bool carveDarkCell(const SegmentationParams& p, const SegmentState& s, const Piece& clump,
+                   Piece& dark, Piece& rest)
+{
+    if (p.darkCellContrast <= 0)
+        return false;
+    const cv::Mat flat = s.flat(clump.pr);
+    // Otsu over the clump's pixels only (cv::threshold takes no mask).
+    std::vector<uchar> inside;
+    for (int y = 0; y < flat.rows; ++y)
+        for (int x = 0; x < flat.cols; ++x)
+            if (clump.cellMask.at<uchar>(y, x))
+                inside.push_back(flat.at<uchar>(y, x));
+    if (inside.size() < 16)
+        return false;
+    cv::Mat darkMask;
+    const double t = cv::threshold(cv::Mat(inside), darkMask, 0, 255,
+                                   cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    darkMask = (flat <= t) & clump.cellMask;
+    const double darkMean = cv::mean(flat, darkMask)[0];
+    const double lightMean = cv::mean(flat, clump.cellMask & ~darkMask)[0];
+    if (lightMean - darkMean < p.darkCellContrast * s.meanLow)
+        return false;
+    const int k = std::max(3, int(0.2 * s.diameter) | 1);
+    const cv::Mat disc = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(k, k));
+    cv::morphologyEx(darkMask, darkMask, cv::MORPH_OPEN, disc);
+    // Stippling and the parasite's pale parts leave holes: the cell is the filled outline.
+    std::vector<std::vector<cv::Point>> cs;
+    cv::findContours(darkMask, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    if (cs.empty())
+        return false;
+    const auto largest = std::max_element(cs.begin(), cs.end(), [](const auto& a, const auto& b) {
+        return cv::contourArea(a) < cv::contourArea(b);
+    });
+    dark.pr = clump.pr;
+    dark.cellMask = cv::Mat::zeros(clump.cellMask.size(), CV_8U);
+    cv::drawContours(dark.cellMask, cs, int(largest - cs.begin()), cv::Scalar(255), cv::FILLED);
+    dark.cellMask &= clump.cellMask;
+    if (!outlineMask(dark) || dark.area < p.darkCellMinFraction * s.cellArea ||
+        dark.area > p.darkCellMaxFraction * s.cellArea || dark.roundness < p.darkCellRoundness)
+        return false;
+    dark.r = cv::boundingRect(dark.contour); // outlineMask() gives image coordinates
+    rest.pr = clump.pr;
+    cv::Mat grown;
+    cv::dilate(dark.cellMask, grown, s.k3);
+    rest.cellMask = clump.cellMask & ~grown;
+    cv::morphologyEx(rest.cellMask, rest.cellMask, cv::MORPH_OPEN, disc);
+    if (outlineMask(rest))
+        rest.r = cv::boundingRect(rest.contour);
     return true;
 }
 
@@ -633,6 +697,15 @@ std::vector<double> collectCells(const SegmentationParams& p, SegmentationResult
         const bool hollow = pc.area < 0.45 * double(pc.r.area());
         const bool tooLarge = pc.area > maxArea;
         if (notRound || hollow || tooLarge) {
+            Piece dark, rest;
+            if (pc.area >= p.unsplitMinFraction * s.cellArea &&
+                carveDarkCell(p, s, pc, dark, rest)) {
+                if (addCell(p, res, s, dark))
+                    roundnesses.push_back(dark.roundness);
+                if (!rest.contour.empty())
+                    keepIfUnsplit(p, res, s, rest);
+                continue;
+            }
             if (tooLarge && !notRound && !hollow)
                 ++res.droppedClumps;
             keepIfUnsplit(p, res, s, pc);

@@ -66,6 +66,8 @@ private Q_SLOTS:
     void crowdedImlFieldShowsUnsplitClumps();
     void stainedClumpAroundParasiteIsSplit_data();
     void stainedClumpAroundParasiteIsSplit();
+    void darkInfectedCellIsCarvedFromAClump_data();
+    void darkInfectedCellIsCarvedFromAClump();
 };
 
 void TestCellSegmenter::separateDiscs_data()
@@ -674,6 +676,51 @@ void TestCellSegmenter::stainedClumpAroundParasiteIsSplit()
     const double plain = bestIou(off);
     QVERIFY2(stained >= 0.5, qPrintable(QString::number(stained)));
     QVERIFY2(plain < 0.5, qPrintable(QString::number(plain)));
+}
+
+void TestCellSegmenter::darkInfectedCellIsCarvedFromAClump_data()
+{
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QRect>("parasite");
+    // Annotated parasites whose cell stains darker than the healthy cells it overlaps, in
+    // clumps without a neck: without the carving each is inside an unsplit clump (best IoU
+    // 0 and 0.02 on 2026-12-02).
+    QTest::newRow("gametocyte") << QStringLiteral("PA171971.JPG") << QRect(591, 389, 98, 87);
+    QTest::newRow("ring") << QStringLiteral("PA171985.JPG") << QRect(565, 439, 86, 94);
+}
+
+void TestCellSegmenter::darkInfectedCellIsCarvedFromAClump()
+{
+    // The dark region of the clump becomes a cell of its own, and what is left of the clump
+    // stays a clump; with darkCellContrast 0 (no carving) the same field does not find it.
+    QFETCH(QString, field);
+    QFETCH(QRect, parasite);
+    const QString file =
+        QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields/images/") + field;
+    if (!QFileInfo::exists(file))
+        QSKIP("shared data missing (../shared/data/iml-fields)");
+    const cv::Rect truth(parasite.x(), parasite.y(), parasite.width(), parasite.height());
+    const auto analyse = [&](const SegmentationParams& params) {
+        FieldOptions o;
+        o.segmentation = params;
+        return analyzeField(file, o);
+    };
+    const auto bestIou = [&](const FieldResult& r) {
+        double best = 0.0;
+        for (const cv::Rect& b : r.boxes(false))
+            best = std::max(best, boxIou(b, truth));
+        return best;
+    };
+    const FieldResult carved = analyse(SegmentationParams{});
+    SegmentationParams off;
+    off.darkCellContrast = 0.0;
+    const FieldResult plain = analyse(off);
+    QVERIFY2(bestIou(carved) >= 0.5, qPrintable(QString::number(bestIou(carved))));
+    QVERIFY2(bestIou(plain) < 0.5, qPrintable(QString::number(bestIou(plain))));
+    // Carving adds the infected cell, not a spray of pieces: at most a few cells more over
+    // the whole field (one per clump with a dark cell in it).
+    const int added = carved.counts(false).cells - plain.counts(false).cells;
+    QVERIFY2(added >= 1 && added <= 3, qPrintable(QString::number(added)));
 }
 
 QTEST_GUILESS_MAIN(TestCellSegmenter)
