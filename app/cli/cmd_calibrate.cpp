@@ -155,7 +155,8 @@ int runCalibrate(const QStringList& args)
     const QCommandLineOption maxFalsePositive(
         QStringLiteral("max-false-positive"),
         QStringLiteral("healthy-cell false-positive rate the lab's threshold aims at on the "
-                       "held-back adapt fields (default 0.015; 0 keeps the model's threshold)"),
+                       "held-back adapt fields (default %1; 0 keeps the model's threshold)")
+            .arg(kLabFalsePositiveTarget),
         QStringLiteral("RATE"), QString::number(kLabFalsePositiveTarget));
     const QCommandLineOption l2spWeight(
         QStringLiteral("l2sp-weight"),

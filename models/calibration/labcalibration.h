@@ -40,9 +40,14 @@ constexpr int kMinParasitizedToAdapt = 30;
 /// a quarter of them back by field to stop early, and learns in batches of a quarter of them.
 constexpr int kMinCellsToAdapt = 50;
 
-/// Healthy-cell false-positive rate the lab's operating threshold aims at: the limit
-/// is 0.02; 0.015 leaves room for the estimate's own error.
-constexpr double kLabFalsePositiveTarget = 0.015;
+/// Estimated healthy-cell false-positive rate the lab's operating threshold aims at: the
+/// issue's limit, 0.02. The estimate is an upper bound: it counts every cell of the held-back
+/// fields not labelled parasitized as healthy, so the parasites nobody was asked about and
+/// the detections that are no red cell (debris, cut cells) count as false positives too. On
+/// 30 IML fields outside the calibration, three seeds, an estimate of 1.8-2.0 % went with a
+/// measured 0.44-0.61 %, and 1.5 % (the target until 2026-12-02) cost a mean 0.08 of
+/// sensitivity for nothing (docs/MODEL.md).
+constexpr double kLabFalsePositiveTarget = 0.02;
 /// Fewest cells (not labelled parasitized) on the held-back adapt fields before a lab
 /// threshold is chosen: with fewer, one false positive moves the estimate by over 0.2 points.
 constexpr int kMinCellsForLabThreshold = 500;

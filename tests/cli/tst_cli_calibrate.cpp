@@ -5,6 +5,7 @@
 #include "calibrationlabels.h"
 #include "correctionstore.h"
 #include "fieldannotations.h"
+#include "labcalibration.h"
 
 #include <QCryptographicHash>
 #include <QDir>
@@ -151,7 +152,8 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
     const double fpEstimate =
         choice.value(QStringLiteral("false_positive_rate_estimated")).toDouble(-1);
     QVERIFY(fpEstimate >= 0);
-    QCOMPARE(choice.value(QStringLiteral("meets_target")).toBool(), fpEstimate <= 0.015);
+    QCOMPARE(choice.value(QStringLiteral("meets_target")).toBool(),
+             fpEstimate <= ml::kLabFalsePositiveTarget);
     QVERIFY(choice.value(QStringLiteral("cells")).toInt() >= 500);
     QCOMPARE(lab.value(QStringLiteral("threshold")).toDouble(), labThreshold);
     QCOMPARE(lab.value(QStringLiteral("fine_tune")).toString(),
