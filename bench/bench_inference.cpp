@@ -21,8 +21,8 @@
 // of that input per cell on the same network; the probabilities are then meaningless.
 // The peak RSS of the process (getrusage) is printed at the end.
 
-#include "benchstats.h"
 #include "allocator.h"
+#include "benchstats.h"
 #include "blaskernels.h"
 #include "classifier.h"
 #include "folderscanner.h"

@@ -568,8 +568,8 @@ bool carveDarkCell(const SegmentationParams& p, const SegmentState& s, const Pie
     if (inside.size() < 16)
         return false;
     cv::Mat darkMask;
-    const double t = cv::threshold(cv::Mat(inside), darkMask, 0, 255,
-                                   cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
+    const double t =
+        cv::threshold(cv::Mat(inside), darkMask, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
     darkMask = (flat <= t) & clump.cellMask;
     const double darkMean = cv::mean(flat, darkMask)[0];
     const double lightMean = cv::mean(flat, clump.cellMask & ~darkMask)[0];

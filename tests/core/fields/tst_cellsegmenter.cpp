@@ -33,6 +33,32 @@ double worstIou(const std::vector<Disc>& discs, const SegmentationResult& r)
     return worst;
 }
 
+// An IML field of the shared data by name ("" when the shared data is missing).
+QString imlField(const QString& name)
+{
+    const QString file =
+        QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields/images/") + name;
+    return QFileInfo::exists(file) ? file : QString();
+}
+
+// The best IoU of the annotated box `truth` with a detection box of `field` (analyzeField()).
+double bestIou(const FieldResult& field, const QRect& truth)
+{
+    const cv::Rect t(truth.x(), truth.y(), truth.width(), truth.height());
+    double best = 0.0;
+    for (const cv::Rect& b : field.boxes(false))
+        best = std::max(best, boxIou(b, t));
+    return best;
+}
+
+// analyzeField() of `file` with these segmentation parameters.
+FieldResult analyseWith(const QString& file, const SegmentationParams& params)
+{
+    FieldOptions o;
+    o.segmentation = params;
+    return analyzeField(file, o);
+}
+
 } // namespace
 
 class TestCellSegmenter : public QObject
@@ -656,24 +682,13 @@ void TestCellSegmenter::stainedClumpAroundParasiteIsSplit()
     // it (stainedResplitAbove 0) the same field does not.
     QFETCH(QString, field);
     QFETCH(QRect, parasite);
-    const QString file =
-        QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields/images/") + field;
-    if (!QFileInfo::exists(file))
+    const QString file = imlField(field);
+    if (file.isEmpty())
         QSKIP("shared data missing (../shared/data/iml-fields)");
-    const cv::Rect truth(parasite.x(), parasite.y(), parasite.width(), parasite.height());
-    const auto bestIou = [&](const SegmentationParams& params) {
-        FieldOptions o;
-        o.segmentation = params;
-        const FieldResult r = analyzeField(file, o);
-        double best = 0.0;
-        for (const cv::Rect& b : r.boxes(false))
-            best = std::max(best, boxIou(b, truth));
-        return best;
-    };
-    const double stained = bestIou(SegmentationParams{});
+    const double stained = bestIou(analyseWith(file, SegmentationParams{}), parasite);
     SegmentationParams off;
     off.stainedResplitAbove = 0.0;
-    const double plain = bestIou(off);
+    const double plain = bestIou(analyseWith(file, off), parasite);
     QVERIFY2(stained >= 0.5, qPrintable(QString::number(stained)));
     QVERIFY2(plain < 0.5, qPrintable(QString::number(plain)));
 }
@@ -695,28 +710,16 @@ void TestCellSegmenter::darkInfectedCellIsCarvedFromAClump()
     // stays a clump; with darkCellContrast 0 (no carving) the same field does not find it.
     QFETCH(QString, field);
     QFETCH(QRect, parasite);
-    const QString file =
-        QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields/images/") + field;
-    if (!QFileInfo::exists(file))
+    const QString file = imlField(field);
+    if (file.isEmpty())
         QSKIP("shared data missing (../shared/data/iml-fields)");
-    const cv::Rect truth(parasite.x(), parasite.y(), parasite.width(), parasite.height());
-    const auto analyse = [&](const SegmentationParams& params) {
-        FieldOptions o;
-        o.segmentation = params;
-        return analyzeField(file, o);
-    };
-    const auto bestIou = [&](const FieldResult& r) {
-        double best = 0.0;
-        for (const cv::Rect& b : r.boxes(false))
-            best = std::max(best, boxIou(b, truth));
-        return best;
-    };
-    const FieldResult carved = analyse(SegmentationParams{});
+    const FieldResult carved = analyseWith(file, SegmentationParams{});
     SegmentationParams off;
     off.darkCellContrast = 0.0;
-    const FieldResult plain = analyse(off);
-    QVERIFY2(bestIou(carved) >= 0.5, qPrintable(QString::number(bestIou(carved))));
-    QVERIFY2(bestIou(plain) < 0.5, qPrintable(QString::number(bestIou(plain))));
+    const FieldResult plain = analyseWith(file, off);
+    QVERIFY2(bestIou(carved, parasite) >= 0.5,
+             qPrintable(QString::number(bestIou(carved, parasite))));
+    QVERIFY2(bestIou(plain, parasite) < 0.5, qPrintable(QString::number(bestIou(plain, parasite))));
     // Carving adds the infected cell, not a spray of pieces: at most a few cells more over
     // the whole field (one per clump with a dark cell in it).
     const int added = carved.counts(false).cells - plain.counts(false).cells;

@@ -48,8 +48,7 @@ QMap<QString, QByteArray> fileHashes(const QString& dir)
 }
 
 /// Waits (processing events) until `done` holds or `ms` pass; true when it held.
-template <typename F>
-bool waitUntil(F done, int ms)
+template <typename F> bool waitUntil(F done, int ms)
 {
     QElapsedTimer t;
     t.start();
@@ -189,9 +188,9 @@ void TestCalibrationKill::killedWhileAdaptingLosesNoLabel()
     CalibrationWizard wizard(model, fields);
     wizard.setEpochs(1);
     const QString message = findCells(wizard, db, registry);
-    QVERIFY2(message.contains(
-                 QStringLiteral("%1 cells you labelled before are restored").arg(labelled)),
-             qPrintable(message));
+    QVERIFY2(
+        message.contains(QStringLiteral("%1 cells you labelled before are restored").arg(labelled)),
+        qPrintable(message));
     QCOMPARE(wizard.session()->counts().labelled, labelled);
     wizard.next();
     QCOMPARE(wizard.currentId(), int(CalibrationWizard::LabelPageId));
