@@ -593,6 +593,12 @@ bool carveDarkCell(const SegmentationParams& p, const SegmentState& s, const Pie
     if (!outlineMask(dark) || dark.area < p.darkCellMinFraction * s.cellArea ||
         dark.area > p.darkCellMaxFraction * s.cellArea || dark.roundness < p.darkCellRoundness)
         return false;
+    // A white cell's nucleus among red cells is dark, round and cell-sized too: the same test
+    // as for whole pieces (collectCells) keeps it from becoming a "cell".
+    const cv::Mat nucleus = (flat < p.nucleusLevel * s.meanLow) & dark.cellMask;
+    if (p.maxNucleusFraction < 1.0 &&
+        cv::countNonZero(nucleus) > p.maxNucleusFraction * cv::countNonZero(dark.cellMask))
+        return false;
     dark.r = cv::boundingRect(dark.contour); // outlineMask() gives image coordinates
     rest.pr = clump.pr;
     cv::Mat grown;

@@ -49,8 +49,9 @@
 //     inside the piece): a cell-sized, round region clearly darker than the rest is a cell a
 //     parasite fills or stains (P. vivax gametocytes, schizonts, rings with Schüffner's dots)
 //     among the healthy cells it overlaps, and becomes a cell of its own (darkCell*). On the
-//     188 IML fields it found 14 more annotated parasites (237 -> 251 of 285) for 32 more
-//     detections; what remains of the piece is treated as below.
+//     188 IML fields it found 13 more annotated parasites (237 -> 250 of 285) for 28 more
+//     detections; a region mostly nucleus-dark (a white cell's nucleus) is not carved, as
+//     such a piece is not kept either. What remains of the piece is treated as below.
 //     Dropped is not the same as gone: a piece dropped for its size or shape that is at
 //     least `unsplitMinFraction` of a cell and as thick as a cell (its deepest point at least
 //     `unsplitMinDepth` of the cell radius from the background: fibres, streaks and slivers
