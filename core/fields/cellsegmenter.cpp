@@ -546,6 +546,18 @@ bool outlinePiece(const SegmentState& s, int l, Piece& pc)
     return outlineMask(pc);
 }
 
+// White blood cells: their nucleus is far darker than any red cell (green ~20-40 of a 220
+// background against ~90-150 for red cells, parasites included); a piece that is mostly such
+// pixels is a nucleus, not a red cell. Parasite chromatin is as dark but covers only a small
+// part of its cell. Never true with maxNucleusFraction >= 1 (the check disabled).
+bool isMostlyNucleus(const SegmentationParams& p, const SegmentState& s, const Piece& pc)
+{
+    if (p.maxNucleusFraction >= 1.0)
+        return false;
+    const cv::Mat nucleus = (s.flat(pc.pr) < p.nucleusLevel * s.meanLow) & pc.cellMask;
+    return cv::countNonZero(nucleus) > p.maxNucleusFraction * cv::countNonZero(pc.cellMask);
+}
+
 // A cell-sized region of a clump that stains clearly darker than the rest of it: a cell
 // a parasite fills (P. vivax gametocytes, schizonts, grown trophozoites) among the healthy
 // cells it overlaps. The distance transform cannot cut it out when the union has no neck
@@ -593,11 +605,9 @@ bool carveDarkCell(const SegmentationParams& p, const SegmentState& s, const Pie
     if (!outlineMask(dark) || dark.area < p.darkCellMinFraction * s.cellArea ||
         dark.area > p.darkCellMaxFraction * s.cellArea || dark.roundness < p.darkCellRoundness)
         return false;
-    // A white cell's nucleus among red cells is dark, round and cell-sized too: the same test
-    // as for whole pieces (collectCells) keeps it from becoming a "cell".
-    const cv::Mat nucleus = (flat < p.nucleusLevel * s.meanLow) & dark.cellMask;
-    if (p.maxNucleusFraction < 1.0 &&
-        cv::countNonZero(nucleus) > p.maxNucleusFraction * cv::countNonZero(dark.cellMask))
+    // A white cell's nucleus among red cells is dark, round and cell-sized too: the test
+    // whole pieces pass (collectCells) keeps it from becoming a "cell".
+    if (isMostlyNucleus(p, s, dark))
         return false;
     dark.r = cv::boundingRect(dark.contour); // outlineMask() gives image coordinates
     rest.pr = clump.pr;
@@ -675,7 +685,6 @@ std::vector<double> collectCells(const SegmentationParams& p, SegmentationResult
                                  const SegmentState& s)
 {
     std::vector<double> roundnesses;
-    const double nucleusLevel = p.nucleusLevel * s.meanLow;
     const double minArea = p.minAreaFraction * s.cellArea;
     const double maxArea = p.maxAreaFraction * s.cellArea;
     for (int l = 1; l < s.nLabels; ++l) {
@@ -686,15 +695,8 @@ std::vector<double> collectCells(const SegmentationParams& p, SegmentationResult
         // reported as unsplit clumps, never which pieces become cells.
         if (pc.area < minArea)
             continue;
-        // White blood cells: their nucleus is far darker than any red cell (green ~20-40 of
-        // a 220 background against ~90-150 for red cells, parasites included); a piece that
-        // is mostly such pixels is a nucleus, not a red cell. Parasite chromatin is as dark
-        // but covers only a small part of its cell.
-        if (p.maxNucleusFraction < 1.0) {
-            const cv::Mat dark = (s.flat(pc.pr) < nucleusLevel) & pc.cellMask;
-            if (cv::countNonZero(dark) > p.maxNucleusFraction * cv::countNonZero(pc.cellMask))
-                continue;
-        }
+        if (isMostlyNucleus(p, s, pc))
+            continue;
         // Two or more cells merged into one piece, and slabs that are no cell at all, are far
         // less round than any single cell; counting them would cost precision and never match.
         const bool notRound = pc.roundness < p.minRoundness;
