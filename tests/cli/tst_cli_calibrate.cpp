@@ -7,7 +7,6 @@
 #include "fieldannotations.h"
 #include "labcalibration.h"
 
-#include <QCryptographicHash>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -44,14 +43,6 @@ Run runCli(const QStringList& args, int timeoutMs)
     r.out = p.readAllStandardOutput();
     r.err = p.readAllStandardError();
     return r;
-}
-
-QByteArray sha256(const QString& path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256);
 }
 
 } // namespace
@@ -96,7 +87,7 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
     const QString probe =
         QDir(images).entryList({QStringLiteral("*.JPG")}, QDir::Files, QDir::Name).value(0);
     QVERIFY(!probe.isEmpty());
-    const QByteArray before = sha256(QDir(images).filePath(probe));
+    const QByteArray before = mltest::fileSha256(QDir(images).filePath(probe));
     const QString out = m_dir.filePath(QStringLiteral("lab.pt"));
     const Run r =
         runCli({QStringLiteral("calibrate"), images, QStringLiteral("--annotations"),
@@ -173,7 +164,7 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
         120000);
     QVERIFY2(info.exitCode == 0, info.err.constData());
     // User files are only read.
-    QCOMPARE(sha256(QDir(images).filePath(probe)), before);
+    QCOMPARE(mltest::fileSha256(QDir(images).filePath(probe)), before);
 }
 
 void TestCliCalibrate::tooFewParasitesIsRefused()
@@ -369,7 +360,7 @@ void TestCliCalibrate::killedWhileAdaptingLosesNoLabel()
         QVERIFY(store.addAll(rows));
         store.close();
     }
-    const QByteArray dbBefore = sha256(db);
+    const QByteArray dbBefore = mltest::fileSha256(db);
     const QString out = m_dir.filePath(QStringLiteral("killed.pt"));
     QProcess p;
     p.setProcessChannelMode(QProcess::MergedChannels);
@@ -394,7 +385,7 @@ void TestCliCalibrate::killedWhileAdaptingLosesNoLabel()
     QVERIFY(p.waitForFinished(10000));
     QCOMPARE(p.exitStatus(), QProcess::CrashExit);
     QVERIFY(!QFile::exists(out));
-    QCOMPARE(sha256(db), dbBefore);
+    QCOMPARE(mltest::fileSha256(db), dbBefore);
     ml::CorrectionStore store;
     QVERIFY(store.open(db));
     store.close();

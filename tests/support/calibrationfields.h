@@ -5,6 +5,7 @@
 
 #include "fieldannotations.h"
 
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
 #include <QStringList>
@@ -14,6 +15,17 @@
 #include <vector>
 
 namespace mltest {
+
+/// SHA-256 of the file at `path`, empty when it cannot be read: a user's file before and after.
+inline QByteArray fileSha256(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    h.addData(&f);
+    return h.result();
+}
 
 inline QString imlFieldsDir()
 {

@@ -14,7 +14,6 @@
 #include "correctionstore.h"
 
 #include <QApplication>
-#include <QCryptographicHash>
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
@@ -32,17 +31,16 @@ namespace {
 constexpr char kChildVar[] = "MALARIALENS_KILL_CHILD";
 constexpr int kFields = 8;
 
-/// SHA-256 of every file of `dir`, by name: the user's images before and after.
+/// SHA-256 of every file of `dir`, by name: the user's images before and after. Empty when
+/// one of them cannot be read.
 QMap<QString, QByteArray> fileHashes(const QString& dir)
 {
     QMap<QString, QByteArray> out;
     for (const QFileInfo& fi : QDir(dir).entryInfoList(QDir::Files)) {
-        QFile f(fi.absoluteFilePath());
-        if (!f.open(QIODevice::ReadOnly))
+        const QByteArray hash = mltest::fileSha256(fi.absoluteFilePath());
+        if (hash.isEmpty())
             return {};
-        QCryptographicHash h(QCryptographicHash::Sha256);
-        h.addData(&f);
-        out.insert(fi.fileName(), h.result());
+        out.insert(fi.fileName(), hash);
     }
     return out;
 }
