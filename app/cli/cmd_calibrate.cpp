@@ -16,6 +16,8 @@
 #include <QFileInfo>
 #include <QTemporaryDir>
 
+#include <cmath>
+
 namespace ml::cli {
 
 namespace {
@@ -163,6 +165,13 @@ int runCalibrate(const QStringList& args)
         QStringLiteral("how strongly l2sp pulls towards the starting weights (default %1)")
             .arg(LabCalibrationOptions().l2spWeight),
         QStringLiteral("W"), QString::number(LabCalibrationOptions().l2spWeight));
+    const QCommandLineOption startShare(
+        QStringLiteral("start-share"),
+        QStringLiteral("share of the starting weights in the adapted model, whose weights are "
+                       "then that mix of the starting and the fine-tuned ones (default %1; 0: "
+                       "the fine-tuned weights as they are)")
+            .arg(LabCalibrationOptions().startWeightShare),
+        QStringLiteral("S"), QString::number(LabCalibrationOptions().startWeightShare));
     const QCommandLineOption seed(
         QStringLiteral("seed"),
         QStringLiteral("seed of the budget's random share, the fine-tuning's split and its "
@@ -175,7 +184,7 @@ int runCalibrate(const QStringList& args)
                                  QStringLiteral("MODEL.pt"));
     const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("print JSON"));
     p.addOptions({annotations, labels, db, budget, lab, epochs, minParasitized, fineTune,
-                  l2spWeight, maxFalsePositive, seed, model, threads, out, json});
+                  l2spWeight, startShare, maxFalsePositive, seed, model, threads, out, json});
     if (const std::optional<int> exitCode = parseArguments(p, args))
         return *exitCode;
     bool okBudget = false, okEpochs = false, okMin = false, okFp = false;
@@ -183,17 +192,18 @@ int runCalibrate(const QStringList& args)
     const int e = p.value(epochs).toInt(&okEpochs);
     const int minP = p.value(minParasitized).toInt(&okMin);
     const double fp = p.value(maxFalsePositive).toDouble(&okFp);
-    bool okL2sp = false, okSeed = false;
+    bool okL2sp = false, okSeed = false, okShare = false;
     const double l2sp = p.value(l2spWeight).toDouble(&okL2sp);
+    const double share = p.value(startShare).toDouble(&okShare);
     const uint seedValue = p.value(seed).toUInt(&okSeed);
     const std::optional<TrainingConfig::FineTune> how = parseFineTune(p.value(fineTune));
     if (p.positionalArguments().size() != 1 || !p.isSet(out) || !okBudget || n < 10 || !okEpochs ||
         e < 1 || !okMin || minP < 1 || !okFp || fp < 0 || fp >= 1 || !how || !okL2sp || l2sp < 0 ||
-        !okSeed) {
+        !okShare || share < 0 || share >= 1 || !okSeed) {
         printError(QStringLiteral("calibrate: expected FIELDS_DIR, --out MODEL.pt, --budget >= "
                                   "10, --epochs >= 1, --min-parasitized >= 1, --fine-tune "
-                                  "l2sp|freeze-early|full, --max-false-positive in [0, 1) and "
-                                  "a whole --seed (see --help)"));
+                                  "l2sp|freeze-early|full, --max-false-positive and "
+                                  "--start-share in [0, 1) and a whole --seed (see --help)"));
         return 2;
     }
     if (int(p.isSet(annotations)) + int(p.isSet(labels)) + int(p.isSet(db)) != 1) {
@@ -232,6 +242,7 @@ int runCalibrate(const QStringList& args)
     o.fineTune = *how;
     o.maxFalsePositive = fp;
     o.l2spWeight = l2sp;
+    o.startWeightShare = share;
     o.seed = quint32(seedValue);
     o.workDir = work.path();
     if (!p.isSet(json))
@@ -275,6 +286,17 @@ int runCalibrate(const QStringList& args)
                      .arg(r.labThreshold.threshold)
                      .arg(r.labThreshold.note),
                  r.after);
+    if (r.weights == LabWeights::Starting) {
+        const auto found = [](const LabThreshold& t) {
+            return t.meetsTarget ? int(std::lround(t.sensitivity * t.parasitized)) : 0;
+        };
+        printLine(QStringLiteral("Kept the starting weights, with the lab's threshold: adapted, "
+                                 "they found %1 of the %2 labelled parasites on the held-back "
+                                 "adapt fields, the starting ones %3")
+                      .arg(found(r.otherThreshold))
+                      .arg(r.labThreshold.parasitized)
+                      .arg(found(r.labThreshold)));
+    }
     printLine(QStringLiteral("Model written to %1").arg(p.value(out)));
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "preprocess.h"
 #include "torchthreads.h"
 #include "trainer.h"
+#include "weightinterpolation.h"
 
 #include <QCryptographicHash>
 #include <QDir>
@@ -378,12 +379,31 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
     return out;
 }
 
+QString labWeightsName(LabWeights w)
+{
+    return w == LabWeights::Starting ? QStringLiteral("starting") : QStringLiteral("adapted");
+}
+
+LabWeights chooseLabWeights(const LabThreshold& adapted, const LabThreshold& starting)
+{
+    const auto usable = [](const LabThreshold& t) { return t.chosen && t.meetsTarget; };
+    if (!usable(starting))
+        return LabWeights::Adapted;
+    if (!usable(adapted))
+        return LabWeights::Starting;
+    // Both estimates count the same labelled parasites, so this compares parasites found.
+    return adapted.sensitivity > starting.sensitivity ? LabWeights::Adapted
+                                                      : LabWeights::Starting;
+}
+
 QJsonObject LabCalibrationResult::toJson() const
 {
     return QJsonObject{{QStringLiteral("before"), before.toJson()},
                        {QStringLiteral("after"), after.toJson()},
                        {QStringLiteral("threshold_before"), thresholdBefore},
                        {QStringLiteral("lab_threshold"), labThreshold.toJson()},
+                       {QStringLiteral("weights"), labWeightsName(weights)},
+                       {QStringLiteral("lab_threshold_other"), otherThreshold.toJson()},
                        {QStringLiteral("fine_tune"), fineTune},
                        {QStringLiteral("cells_used"), cellsUsed},
                        {QStringLiteral("parasitized_used"), parasitizedUsed},
@@ -521,6 +541,8 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
                             {QStringLiteral("threshold"), threshold},
                             {QStringLiteral("threshold_choice"), result.labThreshold.toJson()},
                             {QStringLiteral("fine_tune"), result.fineTune},
+                            {QStringLiteral("weights"), labWeightsName(result.weights)},
+                            {QStringLiteral("start_weight_share"), o.startWeightShare},
                             {QStringLiteral("started_from"), start.source()},
                             {QStringLiteral("started_from_sha256"), start.weightsSha256()},
                             {QStringLiteral("calibration"), result.toJson()}});
@@ -612,26 +634,56 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
         result.error = trained.error;
         return result;
     }
+    Classifier adaptedModel = trained.classifier;
+    if (o.startWeightShare > 0) {
+        adaptedModel = interpolateWeights(model, trained.classifier, o.startWeightShare, &error);
+        if (!adaptedModel.isLoaded()) {
+            result.error = error;
+            return result;
+        }
+        log(QStringLiteral("adapted weights: %1 of the starting ones, %2 of the fine-tuned ones")
+                .arg(o.startWeightShare)
+                .arg(1.0 - o.startWeightShare));
+    }
     // The held-back adapt fields (the fine-tuning's own validation side) choose the lab's
     // threshold; the test fields only report.
     const std::vector<int> heldBack = heldBackCells(cells, ds, trained.validationIndices);
     std::vector<int> scored = test;
     scored.insert(scored.end(), heldBack.begin(), heldBack.end());
-    const std::vector<float> after = predictCells(trained.classifier, cells, scored, &error);
+    const std::vector<float> after = predictCells(adaptedModel, cells, scored, &error);
     if (after.empty()) {
         result.error = error;
         return result;
     }
-    result.labThreshold = chooseLabThreshold(cells, after, heldBack, threshold, o.maxFalsePositive);
-    log(QStringLiteral("lab threshold %1 (%2; estimated false-positive rate %3 and sensitivity "
-                       "%4 on %5 cells, %6 labelled parasitized, of the held-back adapt fields)")
+    // Two candidates, each with its own lab threshold on the same held-back cells: the
+    // fine-tuned weights and the starting ones (chooseLabWeights()).
+    const LabThreshold adapted =
+        chooseLabThreshold(cells, after, heldBack, threshold, o.maxFalsePositive);
+    const LabThreshold starting =
+        chooseLabThreshold(cells, before, heldBack, threshold, o.maxFalsePositive);
+    result.weights = chooseLabWeights(adapted, starting);
+    const bool keepStart = result.weights == LabWeights::Starting;
+    result.labThreshold = keepStart ? starting : adapted;
+    result.otherThreshold = keepStart ? adapted : starting;
+    const auto describe = [](const LabThreshold& t) {
+        return QStringLiteral("threshold %1, estimated false-positive rate %2, sensitivity %3")
+            .arg(t.threshold)
+            .arg(t.falsePositiveRate, 0, 'f', 4)
+            .arg(t.sensitivity, 0, 'f', 3);
+    };
+    log(QStringLiteral("on the held-back adapt fields (%1 cells, %2 labelled parasitized): "
+                       "adapted weights %3; starting weights %4")
+            .arg(adapted.cells)
+            .arg(adapted.parasitized)
+            .arg(describe(adapted), describe(starting)));
+    log(QStringLiteral("keeping the %1 weights, lab threshold %2 (%3)")
+            .arg(labWeightsName(result.weights))
             .arg(result.labThreshold.threshold)
-            .arg(result.labThreshold.note)
-            .arg(result.labThreshold.falsePositiveRate, 0, 'f', 4)
-            .arg(result.labThreshold.sensitivity, 0, 'f', 3)
-            .arg(result.labThreshold.cells)
-            .arg(result.labThreshold.parasitized));
-    finishResult(result, cells, after, test, model, trained.classifier, o);
+            .arg(result.labThreshold.note));
+    if (keepStart)
+        finishResult(result, cells, before, test, model, model, o);
+    else
+        finishResult(result, cells, after, test, model, adaptedModel, o);
     return result;
 }
 

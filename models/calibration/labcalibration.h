@@ -124,6 +124,21 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
                                 const std::vector<int>& heldBack, double start,
                                 double maxFalsePositive);
 
+/// The weights a lab's model keeps (chooseLabWeights()).
+enum class LabWeights { Adapted, Starting };
+QString labWeightsName(LabWeights w); ///< "adapted" or "starting"
+
+/// Keeps the fine-tuned weights only when, each at its own lab threshold, they find more of
+/// the labelled parasitized cells of the held-back adapt fields than the starting weights
+/// do; otherwise (and on a tie) the starting weights, with their own lab threshold. Both
+/// candidates are scored on the same held-back cells, which neither learnt from. Why: on 400
+/// labels the fine-tuning is unstable (docs/MODEL.md: one seed's model scored 18 of 40
+/// held-out parasites under 0.01), and a lab must not receive a model worse than the one it
+/// had. A candidate whose threshold was not chosen or misses the false-positive target does
+/// not win; with neither chosen (too few held-back cells, or no target asked), the adapted
+/// weights are kept as before.
+LabWeights chooseLabWeights(const LabThreshold& adapted, const LabThreshold& starting);
+
 struct LabCalibrationOptions
 {
     QString lab = QStringLiteral("my lab"); ///< the name the user gives
@@ -143,6 +158,9 @@ struct LabCalibrationOptions
     /// full fine-tuning.
     TrainingConfig::FineTune fineTune = TrainingConfig::FineTune::L2SP;
     double l2spWeight = 10.0; ///< L2-SP's weight (TrainingConfig::l2spWeight)
+    /// Share of the starting weights in the adapted model: its weights are this mix of the
+    /// starting and the fine-tuned ones (interpolateWeights()); 0 keeps the fine-tune as is.
+    double startWeightShare = 0.0;
     /// The lab's operating threshold is the lowest at which at most this share of the cells of
     /// the held-back adapt fields not labelled parasitized is called parasitized
     /// (chooseLabThreshold()); 0 keeps the starting model's threshold.
@@ -184,12 +202,17 @@ struct LabCalibrationResult
     CalibrationFigures before, after; ///< before at the starting threshold, after at the lab's
     double thresholdBefore = 0.5;
     LabThreshold labThreshold; ///< the after figures' threshold and how it was chosen
+    /// The other candidate's lab threshold on the same held-back cells (the starting
+    /// weights' when the adapted ones were kept, and the reverse).
+    LabThreshold otherThreshold;
+    LabWeights weights = LabWeights::Adapted; ///< which weights the model keeps
     int cellsUsed = 0, parasitizedUsed = 0;
     QStringList fieldsAdapt, fieldsTest;
     QString fineTune; ///< "full", "freeze-early" or "l2sp"
     bool ok() const { return error.isEmpty() && !cancelled; }
-    /// {before, after, threshold_before, lab_threshold, fine_tune, cells_used,
-    /// parasitized_used, fields_adapt, fields_test}
+    /// {before, after, threshold_before, lab_threshold, weights ("adapted" or "starting"),
+    /// lab_threshold_other (the other candidate's), fine_tune, cells_used, parasitized_used,
+    /// fields_adapt, fields_test}
     QJsonObject toJson() const;
 };
 
@@ -204,8 +227,9 @@ LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnno
 /// and --db, and the GUI's reviewer): fields with a labelled cell form the adapt and test
 /// lists; before figures on the labelled test cells; selectCellsToLabel(options.budget)
 /// among the labelled adapt cells; at least options.minParasitized parasitized among them;
-/// fine-tuning on them (options.workDir receives their crops); after figures and the card's
-/// lab_calibration. `threshold` is the starting model's (LabCells::threshold). Never throws.
+/// fine-tuning on them (options.workDir receives their crops); a lab threshold for the
+/// fine-tuned and for the starting weights, and the better of the two (chooseLabWeights());
+/// after figures and the card's lab_calibration. `threshold` is the starting model's (LabCells::threshold). Never throws.
 LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, double threshold,
                                     const Classifier& model, const LabCalibrationOptions& options);
 

@@ -98,9 +98,9 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
                900000);
     QVERIFY2(r.exitCode == 0, r.err.constData());
     const QJsonObject j = QJsonDocument::fromJson(r.out).object();
-    for (const QString side : {QStringLiteral("before"), QStringLiteral("after")}) {
+    for (const QString& side : {QStringLiteral("before"), QStringLiteral("after")}) {
         const QJsonObject f = j.value(side).toObject();
-        for (const QString key : {QStringLiteral("sensitivity"), QStringLiteral("specificity"),
+        for (const QString& key : {QStringLiteral("sensitivity"), QStringLiteral("specificity"),
                                   QStringLiteral("balanced_accuracy")}) {
             QVERIFY2(f.value(key).isDouble(), qPrintable(side + QLatin1Char('.') + key));
             QVERIFY(f.value(key).toDouble() >= 0.0 && f.value(key).toDouble() <= 1.0);
@@ -276,7 +276,7 @@ void TestCliCalibrate::labelsCsvGivesTheAnnotationsFigures()
     const QJsonObject j = QJsonDocument::fromJson(r.out).object();
     // The same cells with the same labels: the same split, the same cells used and the same
     // figures of the starting model on the test fields.
-    for (const QString key : {QStringLiteral("cells_used"), QStringLiteral("parasitized_used"),
+    for (const QString& key : {QStringLiteral("cells_used"), QStringLiteral("parasitized_used"),
                               QStringLiteral("fields_adapt"), QStringLiteral("fields_test")})
         QCOMPARE(j.value(key), m_annotationsRun.value(key));
     QCOMPARE(j.value(QStringLiteral("before")).toObject().value(QStringLiteral("confusion")),

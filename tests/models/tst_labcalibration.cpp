@@ -49,6 +49,8 @@ private Q_SLOTS:
     void keepsTheStartWithTooFewCells();
     void keepsTheStartWhenAsked();
     void saysWhenNoThresholdMeetsTheTarget();
+    void keepsTheWeightsThatFindMoreHeldBackParasites();
+    void keepsTheAdaptedWeightsWithoutAChosenThreshold();
     void fineTuneNames();
 };
 
@@ -132,6 +134,45 @@ void TestLabCalibration::saysWhenNoThresholdMeetsTheTarget()
     QVERIFY(t.falsePositiveRate > 0.015);
     QVERIFY2(t.note.contains(QLatin1String("NOT met")), qPrintable(t.note));
     QVERIFY(chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.06).meetsTarget);
+}
+
+void TestLabCalibration::keepsTheWeightsThatFindMoreHeldBackParasites()
+{
+    // The same held-back cells scored by two sets of weights. "Sharp" scores healthy cells
+    // over [0, 0.1) and finds all three parasites (0.3, 0.5, 0.8); "blunt" scores healthy
+    // cells over [0, 0.6): within a 2 % target its threshold stays near 0.6, so it finds
+    // only the parasite at 0.8.
+    const Cells sharp = makeCells(1000, 0.1f, {0.3f, 0.5f, 0.8f});
+    const Cells blunt = makeCells(1000, 0.6f, {0.3f, 0.5f, 0.8f});
+    const LabThreshold s = chooseLabThreshold(sharp.cells, sharp.p, sharp.all, 0.5, 0.02);
+    const LabThreshold b = chooseLabThreshold(blunt.cells, blunt.p, blunt.all, 0.5, 0.02);
+    QVERIFY(s.meetsTarget && b.meetsTarget);
+    QVERIFY(s.sensitivity > b.sensitivity);
+    QCOMPARE(chooseLabWeights(s, b), LabWeights::Adapted);  // the fine-tune learnt the lab
+    QCOMPARE(chooseLabWeights(b, s), LabWeights::Starting); // the fine-tune made it worse
+    // A tie keeps the starting weights: they forgot nothing of the labs they knew.
+    QCOMPARE(chooseLabWeights(s, s), LabWeights::Starting);
+    // Weights that miss the false-positive target never win, however many they find.
+    const Cells noisy = makeCells(1000, 1.0f, {0.99f, 0.99f, 0.99f});
+    const LabThreshold n = chooseLabThreshold(noisy.cells, noisy.p, noisy.all, 0.5, 0.02);
+    QVERIFY(!n.meetsTarget);
+    QCOMPARE(chooseLabWeights(n, b), LabWeights::Starting);
+    QCOMPARE(chooseLabWeights(b, n), LabWeights::Adapted);
+    QCOMPARE(labWeightsName(LabWeights::Starting), QStringLiteral("starting"));
+    QCOMPARE(labWeightsName(LabWeights::Adapted), QStringLiteral("adapted"));
+}
+
+void TestLabCalibration::keepsTheAdaptedWeightsWithoutAChosenThreshold()
+{
+    // Too few held-back cells, or no target asked: no threshold is chosen for either set of
+    // weights, and the fine-tuned ones are kept (the behaviour before the comparison).
+    const Cells c = makeCells(kMinCellsForLabThreshold - 1, 0.1f, {0.3f});
+    const LabThreshold few = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.02);
+    QVERIFY(!few.chosen);
+    QCOMPARE(chooseLabWeights(few, few), LabWeights::Adapted);
+    const Cells d = makeCells(1000, 0.1f, {0.3f});
+    const LabThreshold asked = chooseLabThreshold(d.cells, d.p, d.all, 0.5, 0.0);
+    QCOMPARE(chooseLabWeights(asked, asked), LabWeights::Adapted);
 }
 
 void TestLabCalibration::fineTuneNames()

@@ -309,7 +309,7 @@ void TestConfirmCells::fromFieldsPageSlide()
     // model (0 of 131 and 1 of 117 cells called parasitized).
     const QString slide = m_dir.filePath(QStringLiteral("slide"));
     QVERIFY(QDir().mkpath(slide));
-    for (const QString name : {QStringLiteral("PA171740.JPG"), QStringLiteral("PA171730.JPG")})
+    for (const QString& name : {QStringLiteral("PA171740.JPG"), QStringLiteral("PA171730.JPG")})
         QVERIFY(QFile::copy(images + QLatin1Char('/') + name, slide + QLatin1Char('/') + name));
     const QString db = m_dir.filePath(QStringLiteral("slide-corrections.sqlite"));
     ml::FieldPage page;

@@ -556,6 +556,26 @@ void ReportPage::fillConfusion(QTableWidget* table, const CalibrationFigures& f)
         }
 }
 
+// Which weights the lab's model keeps, when adapting did not help: said before the threshold,
+// because "after" then differs from "before" only by the threshold.
+QString ReportPage::weightsSentence(const LabCalibrationResult& r)
+{
+    if (r.weights != LabWeights::Starting)
+        return {};
+    const LabThreshold& kept = r.labThreshold;
+    const LabThreshold& adapted = r.otherThreshold;
+    const auto found = [](const LabThreshold& t) {
+        return int(std::lround(t.sensitivity * t.parasitized));
+    };
+    return tr("Adapting did not find more parasites on the fields held back from the learning "
+              "than the model you had (%1 of %2 against %3), so the lab's model keeps the "
+              "weights you had and only its threshold is set for your lab.")
+               .arg(adapted.meetsTarget ? found(adapted) : 0)
+               .arg(kept.parasitized)
+               .arg(found(kept)) +
+           QStringLiteral("<br>");
+}
+
 // Why "after" may call more cells: the lab's own threshold, and how it was chosen.
 QString ReportPage::thresholdSentence(const LabCalibrationResult& r, double maxFalsePositive)
 {
@@ -600,7 +620,8 @@ void ReportPage::initializePage()
             .arg(r.fieldsAdapt.size())
             .arg(tests)
             .arg(r.fieldsTest.size()) +
-        QStringLiteral("<br>") + thresholdSentence(r, m_wizard->options().maxFalsePositive));
+        QStringLiteral("<br>") + weightsSentence(r) +
+        thresholdSentence(r, m_wizard->options().maxFalsePositive));
     const CalibrationFigures* sides[2] = {&r.before, &r.after};
     for (int c = 0; c < 2; ++c) {
         const CalibrationFigures& f = *sides[c];

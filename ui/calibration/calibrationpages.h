@@ -140,6 +140,7 @@ public:
     QLabel* statusLabel() const { return m_status; }
     /// The report's sentence on the lab's threshold (rich text): kept as before, chosen
     /// (against `maxFalsePositive`, with what it measured), or chosen without meeting it.
+    static QString weightsSentence(const LabCalibrationResult& r);
     static QString thresholdSentence(const LabCalibrationResult& r, double maxFalsePositive);
 
 private:

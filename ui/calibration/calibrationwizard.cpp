@@ -24,6 +24,11 @@ CalibrationWizard::CalibrationWizard(const Classifier& model, const QString& fol
     : QWizard(parent), m_model(model), m_databasePath(CorrectionStore::defaultPath()),
       m_registryRoot(ModelRegistry::defaultRoot()), m_session(new CellLabelSession(this))
 {
+    // Fine-tuning, and keeping the starting weights, need fp32 weights: an int8 active model
+    // (Models page) lends the fp32 model it was quantised from. Should that be missing, the
+    // model stays int8 and adapting says it cannot fine-tune it.
+    if (m_model.precision() == Precision::Int8)
+        m_model.setPrecision(Precision::Fp32);
     setWindowTitle(tr("Calibrate for this lab"));
     setWizardStyle(QWizard::ClassicStyle);
     setOption(QWizard::NoBackButtonOnStartPage);

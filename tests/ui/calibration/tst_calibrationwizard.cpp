@@ -33,6 +33,8 @@ private Q_SLOTS:
     void wholeFlowReachesTheReportAndKeepsTheModel();
     void stoppingTheSearchChangesNothing();
     void thresholdSentenceSaysTheRule();
+    void weightsSentenceSaysWhenTheStartIsKept();
+    void anInt8ActiveModelIsCalibratedInFp32();
 
 private:
     void grab(QWidget* w, const QString& name);
@@ -242,6 +244,35 @@ void TestCalibrationWizard::thresholdSentenceSaysTheRule()
     QVERIFY2(kept.contains(QLatin1String("from a probability of 0.5, as before")),
              qPrintable(kept));
     QVERIFY2(kept.contains(QLatin1String("too few cells &lt;500")), qPrintable(kept)); // escaped
+}
+
+void TestCalibrationWizard::weightsSentenceSaysWhenTheStartIsKept()
+{
+    LabCalibrationResult r;
+    r.weights = LabWeights::Adapted;
+    QVERIFY(ReportPage::weightsSentence(r).isEmpty()); // the usual case needs no sentence
+    r.weights = LabWeights::Starting;
+    r.labThreshold.chosen = r.labThreshold.meetsTarget = true;
+    r.labThreshold.parasitized = 26;
+    r.labThreshold.sensitivity = 23.0 / 26.0;
+    r.otherThreshold = r.labThreshold;
+    r.otherThreshold.sensitivity = 17.0 / 26.0;
+    const QString s = ReportPage::weightsSentence(r);
+    for (const char* part : {"did not find more parasites", "17 of 26 against 23",
+                             "keeps the weights you had", "only its threshold"})
+        QVERIFY2(s.contains(QLatin1String(part)), qPrintable(s));
+}
+
+void TestCalibrationWizard::anInt8ActiveModelIsCalibratedInFp32()
+{
+    // The Models page can make the embedded model run int8; fine-tuning, and keeping the
+    // starting weights, both need the fp32 weights it was quantised from.
+    Classifier int8 = m_model;
+    QVERIFY2(int8.setPrecision(Precision::Int8), qPrintable(int8.precisionNote()));
+    QCOMPARE(int8.precision(), Precision::Int8);
+    CalibrationWizard wizard(int8, m_fields);
+    QCOMPARE(wizard.startModel().precision(), Precision::Fp32);
+    QCOMPARE(wizard.startModel().weightsSha256(), m_model.weightsSha256());
 }
 
 QTEST_MAIN(TestCalibrationWizard)
