@@ -392,8 +392,7 @@ LabWeights chooseLabWeights(const LabThreshold& adapted, const LabThreshold& sta
     if (!usable(adapted))
         return LabWeights::Starting;
     // Both estimates count the same labelled parasites, so this compares parasites found.
-    return adapted.sensitivity > starting.sensitivity ? LabWeights::Adapted
-                                                      : LabWeights::Starting;
+    return adapted.sensitivity > starting.sensitivity ? LabWeights::Adapted : LabWeights::Starting;
 }
 
 QJsonObject LabCalibrationResult::toJson() const

@@ -44,9 +44,10 @@ constexpr int kMinCellsToAdapt = 50;
 /// issue's limit, 0.02. The estimate is an upper bound: it counts every cell of the held-back
 /// fields not labelled parasitized as healthy, so the parasites nobody was asked about and
 /// the detections that are no red cell (debris, cut cells) count as false positives too. On
-/// 30 IML fields outside the calibration, in eight calibrations, the estimate was 3.2 to 7.4
-/// times the rate measured on annotated healthy cells (docs/MODEL.md), so the margin of the
-/// earlier 1.5 % target bought nothing but missed parasites.
+/// the same fields it runs 1.5 to 1.8 times the rate on annotated healthy cells (the default
+/// model on the 158 calibration fields of docs/MODEL.md, thresholds 0.15 to 0.5); on 30 other
+/// IML fields, whose healthy cells score lower, the measured rate was 3.2 to 7.4 times below
+/// it, in eight calibrations.
 constexpr double kLabFalsePositiveTarget = 0.02;
 /// Fewest cells (not labelled parasitized) on the held-back adapt fields before a lab
 /// threshold is chosen: with fewer, one false positive moves the estimate by over 0.2 points.
@@ -229,7 +230,8 @@ LabCalibrationResult calibrateLab(const QStringList& fieldFiles, const FieldAnno
 /// among the labelled adapt cells; at least options.minParasitized parasitized among them;
 /// fine-tuning on them (options.workDir receives their crops); a lab threshold for the
 /// fine-tuned and for the starting weights, and the better of the two (chooseLabWeights());
-/// after figures and the card's lab_calibration. `threshold` is the starting model's (LabCells::threshold). Never throws.
+/// after figures and the card's lab_calibration. `threshold` is the starting model's
+/// (LabCells::threshold). Never throws.
 LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, double threshold,
                                     const Classifier& model, const LabCalibrationOptions& options);
 

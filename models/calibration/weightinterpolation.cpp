@@ -21,8 +21,8 @@ void mix(torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, dou
 
 } // namespace
 
-Classifier interpolateWeights(const Classifier& start, const Classifier& adapted,
-                              double startShare, QString* error)
+Classifier interpolateWeights(const Classifier& start, const Classifier& adapted, double startShare,
+                              QString* error)
 {
     const auto fail = [error](const QString& why) {
         if (error)

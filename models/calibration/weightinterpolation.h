@@ -17,7 +17,7 @@ namespace ml {
 /// counter) are taken from `adapted`. Both must be native models of the same architecture
 /// (a fine-tune of `start` is). The card is `adapted`'s. On a mismatch returns an unloaded
 /// Classifier and says why in `error`. Never throws.
-Classifier interpolateWeights(const Classifier& start, const Classifier& adapted,
-                              double startShare, QString* error = nullptr);
+Classifier interpolateWeights(const Classifier& start, const Classifier& adapted, double startShare,
+                              QString* error = nullptr);
 
 } // namespace ml

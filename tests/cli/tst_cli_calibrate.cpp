@@ -101,7 +101,7 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
     for (const QString& side : {QStringLiteral("before"), QStringLiteral("after")}) {
         const QJsonObject f = j.value(side).toObject();
         for (const QString& key : {QStringLiteral("sensitivity"), QStringLiteral("specificity"),
-                                  QStringLiteral("balanced_accuracy")}) {
+                                   QStringLiteral("balanced_accuracy")}) {
             QVERIFY2(f.value(key).isDouble(), qPrintable(side + QLatin1Char('.') + key));
             QVERIFY(f.value(key).toDouble() >= 0.0 && f.value(key).toDouble() <= 1.0);
         }
@@ -147,6 +147,26 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
              fpEstimate <= ml::kLabFalsePositiveTarget);
     QVERIFY(choice.value(QStringLiteral("cells")).toInt() >= 500);
     QCOMPARE(lab.value(QStringLiteral("threshold")).toDouble(), labThreshold);
+    // Which weights were kept, by the rule: the fine-tuned ones only when they found more of
+    // the held-back parasites within the target than the starting ones (chooseLabWeights()).
+    const QString weights = j.value(QStringLiteral("weights")).toString();
+    QCOMPARE(lab.value(QStringLiteral("weights")).toString(), weights);
+    const QJsonObject other = j.value(QStringLiteral("lab_threshold_other")).toObject();
+    QVERIFY(other.contains(QStringLiteral("sensitivity_estimated")));
+    const auto usable = [](const QJsonObject& t) {
+        return t.value(QStringLiteral("chosen")).toBool() &&
+               t.value(QStringLiteral("meets_target")).toBool();
+    };
+    const auto found = [](const QJsonObject& t) {
+        return t.value(QStringLiteral("sensitivity_estimated")).toDouble();
+    };
+    if (weights == QLatin1String("adapted"))
+        QVERIFY(!usable(other) || found(other) < found(choice));
+    else {
+        QCOMPARE(weights, QStringLiteral("starting"));
+        QVERIFY(usable(choice));
+        QVERIFY(!usable(other) || found(other) <= found(choice));
+    }
     QCOMPARE(lab.value(QStringLiteral("fine_tune")).toString(),
              j.value(QStringLiteral("fine_tune")).toString());
     QVERIFY(!lab.value(QStringLiteral("fine_tune")).toString().isEmpty());
@@ -277,7 +297,7 @@ void TestCliCalibrate::labelsCsvGivesTheAnnotationsFigures()
     // The same cells with the same labels: the same split, the same cells used and the same
     // figures of the starting model on the test fields.
     for (const QString& key : {QStringLiteral("cells_used"), QStringLiteral("parasitized_used"),
-                              QStringLiteral("fields_adapt"), QStringLiteral("fields_test")})
+                               QStringLiteral("fields_adapt"), QStringLiteral("fields_test")})
         QCOMPARE(j.value(key), m_annotationsRun.value(key));
     QCOMPARE(j.value(QStringLiteral("before")).toObject().value(QStringLiteral("confusion")),
              m_annotationsRun.value(QStringLiteral("before"))

@@ -595,12 +595,17 @@ QString ReportPage::thresholdSentence(const LabCalibrationResult& r, double maxF
               "%2: the lowest setting that calls at most %3 of the other cells parasitized on "
               "the fields held back from the learning (measured there: %4 of the other cells "
               "called parasitized, %5 of %6 parasites found).")
-        .arg(t.threshold)
-        .arg(r.thresholdBefore)
-        .arg(percent(maxFalsePositive))
-        .arg(percent(t.falsePositiveRate))
-        .arg(int(std::lround(t.sensitivity * t.parasitized)))
-        .arg(t.parasitized);
+               .arg(t.threshold)
+               .arg(r.thresholdBefore)
+               .arg(percent(maxFalsePositive))
+               .arg(percent(t.falsePositiveRate))
+               .arg(int(std::lround(t.sensitivity * t.parasitized)))
+               .arg(t.parasitized) +
+           // A setting of 0.02 looks like a mistake to a technician used to 0.5; say why it is not.
+           (t.threshold < 0.1 ? tr(" A setting this low is not a fault: this model gives your "
+                                   "lab's cells low probabilities overall, and the setting was "
+                                   "measured on your own cells.")
+                              : QString());
 }
 
 void ReportPage::initializePage()
@@ -622,6 +627,10 @@ void ReportPage::initializePage()
             .arg(r.fieldsTest.size()) +
         QStringLiteral("<br>") + weightsSentence(r) +
         thresholdSentence(r, m_wizard->options().maxFalsePositive));
+    m_figures->setHorizontalHeaderLabels(
+        {tr("Before (current model)"), r.weights == LabWeights::Starting
+                                           ? tr("After (same weights, your lab's threshold)")
+                                           : tr("After (adapted)")});
     const CalibrationFigures* sides[2] = {&r.before, &r.after};
     for (int c = 0; c < 2; ++c) {
         const CalibrationFigures& f = *sides[c];

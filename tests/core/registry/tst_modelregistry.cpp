@@ -1,19 +1,24 @@
 // Model registry: add / list / rename / delete / export / import with validation, the
 // remembered active model, atomic files (a failed add touches nothing: unwritable folder and
-// a full disk simulated with RLIMIT_FSIZE), and the comparison table model.
+// a full disk simulated with RLIMIT_FSIZE, a writer process killed with SIGKILL mid-add), and
+// the comparison table model.
 #include "modelregistry.h"
 #include "registrytablemodel.h"
 
 #include <QAbstractItemModelTester>
 #include <QCryptographicHash>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFont>
+#include <QGuiApplication>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 #include <csignal>
 #include <sys/resource.h>
@@ -78,6 +83,7 @@ private Q_SLOTS:
     void unwritableFolderFailsCleanly();
     void fullDiskFailsCleanly();
     void staleFoldersAreIgnoredAndCleaned();
+    void killedWhileAddingLeavesNoHalfEntry();
     void tableModel();
     void tableModelFinalFitCard();
 };
@@ -321,6 +327,94 @@ void TestModelRegistry::staleFoldersAreIgnoredAndCleaned()
     QVERIFY(QFileInfo::exists(dir.filePath(QStringLiteral(".checkpoints"))));
 }
 
+namespace {
+
+constexpr char kWriterVar[] = "MLTEST_REGISTRY_WRITER";
+
+// 8 MiB that a torn write would not reproduce: each 4-byte word holds its own index.
+QByteArray killTestPayload()
+{
+    QByteArray bytes(8 << 20, Qt::Uninitialized);
+    auto* words = reinterpret_cast<quint32*>(bytes.data());
+    for (int i = 0; i < bytes.size() / 4; ++i)
+        words[i] = quint32(i) * 2654435761u;
+    return bytes;
+}
+
+// The child: adds entries to `root` until it is killed, every other one with a display name
+// (so registry.json is rewritten too), and says "ADDED" after each.
+int runRegistryWriter(const QString& root)
+{
+    const QByteArray payload = killTestPayload();
+    ModelRegistry reg(root);
+    for (int i = 0;; ++i) {
+        QString error;
+        const QString name = i % 2 ? QStringLiteral("model %1").arg(i) : QString();
+        if (!reg.addEntry(payload, cardWith(QStringLiteral("se"), 0.9, 0.95, QString()),
+                          QByteArray("epoch,loss\n1,0.5\n"), name, &error)) {
+            fprintf(stderr, "add failed: %s\n", qPrintable(error));
+            return 1;
+        }
+        fprintf(stdout, "ADDED\n");
+        fflush(stdout);
+    }
+}
+
+} // namespace
+
+void TestModelRegistry::killedWhileAddingLeavesNoHalfEntry()
+{
+    // A writer process is killed (SIGKILL: no handler, no clean-up) at five moments of its
+    // adds. Whatever it was writing, every entry listed afterwards is whole, registry.json
+    // still reads, and cleanStale() removes what the kill left half-done.
+    const QByteArray payload = killTestPayload();
+    for (int round = 0; round < 5; ++round) {
+        QTemporaryDir dir;
+        QProcess child;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QLatin1String(kWriterVar), dir.path());
+        child.setProcessEnvironment(env);
+        child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        child.start(QCoreApplication::applicationFilePath(), {});
+        QVERIFY(child.waitForStarted());
+        QByteArray out;
+        QElapsedTimer waited;
+        waited.start();
+        while (out.count("ADDED") < 2 && child.state() == QProcess::Running &&
+               waited.elapsed() < 60000) {
+            child.waitForReadyRead(100);
+            out += child.readAllStandardOutput();
+        }
+        QVERIFY2(out.count("ADDED") >= 2, out.constData());
+        QThread::msleep(static_cast<unsigned long>(round * 7)); // a different moment each round
+        child.kill();
+        QVERIFY(child.waitForFinished());
+        QCOMPARE(child.exitStatus(), QProcess::CrashExit);
+        out += child.readAllStandardOutput();
+
+        ModelRegistry reg(dir.path());
+        const QList<RegistryEntry> list = reg.entries();
+        const int added = int(out.count("ADDED"));
+        // The last add may have been published before its "ADDED" was written.
+        QVERIFY2(list.size() == added || list.size() == added + 1,
+                 qPrintable(QStringLiteral("%1 entries, %2 reported").arg(list.size()).arg(added)));
+        for (const RegistryEntry& e : list) {
+            QVERIFY2(e.isUsable(), qPrintable(e.id + QLatin1String(": ") + e.problem));
+            QVERIFY2(fileBytes(e.modelPath) == payload, qPrintable(e.id));
+            QCOMPARE(e.card.value(QStringLiteral("architecture")).toString(), QStringLiteral("se"));
+        }
+        QCOMPARE(reg.activeId(), ModelRegistry::embeddedId()); // the index still reads
+        const QStringList partial =
+            QDir(dir.path()).entryList({QStringLiteral("*.partial")}, QDir::Dirs);
+        qInfo("round %d: killed after %d adds, %s", round, added,
+              partial.isEmpty() ? "between two adds" : "in the middle of an add");
+        reg.cleanStale();
+        for (const QString& f : QDir(dir.path()).entryList(QDir::AllEntries | QDir::NoDotAndDotDot))
+            QVERIFY2(!f.endsWith(QLatin1String(".partial")), qPrintable(f));
+        QCOMPARE(reg.entries().size(), list.size());
+    }
+}
+
 void TestModelRegistry::tableModelFinalFitCard()
 {
     // A model trained on every patient after a 3-fold cross-validation, whose healthy
@@ -393,5 +487,13 @@ void TestModelRegistry::tableModel()
     QCOMPARE(model.rowCount(), 0);
 }
 
-QTEST_MAIN(TestModelRegistry)
+int main(int argc, char** argv)
+{
+    QGuiApplication app(argc, argv); // QFont in the table model's tests
+    const QString writer = qEnvironmentVariable(kWriterVar);
+    if (!writer.isEmpty())
+        return runRegistryWriter(writer);
+    TestModelRegistry test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_modelregistry.moc"

@@ -166,6 +166,9 @@ void TestCalibrationWizard::wholeFlowReachesTheReportAndKeepsTheModel()
             QVERIFY(figures->item(row, col) && !figures->item(row, col)->text().isEmpty());
     const LabCalibrationResult& r = wizard.result();
     QVERIFY(!r.fieldsTest.isEmpty());
+    // The "after" column names what it measured: adapted weights, or the ones the lab had.
+    QCOMPARE(figures->horizontalHeaderItem(1)->text().contains(QLatin1String("same weights")),
+             r.weights == LabWeights::Starting);
     QVERIFY(r.after.truePositive + r.after.falseNegative > 0);
     grab(&wizard, QStringLiteral("5-report"));
     // A model that does worse on the lab's test fields is not made active unasked, and the
@@ -231,6 +234,13 @@ void TestCalibrationWizard::thresholdSentenceSaysTheRule()
     for (const char* part : {"<b>0.28</b> instead of 0.5", "the lowest setting", "1.5 %",
                              "1.5 % of the other cells called", "22 of 25 parasites found"})
         QVERIFY2(chosen.contains(QLatin1String(part)), qPrintable(chosen));
+    QVERIFY2(!chosen.contains(QLatin1String("not a fault")), qPrintable(chosen));
+    t.threshold = 0.02; // a low-scoring fine-tune's setting gets a word of explanation
+    const QString low = ReportPage::thresholdSentence(r, 0.015);
+    QVERIFY2(low.contains(QLatin1String("<b>0.02</b>")) &&
+                 low.contains(QLatin1String("not a fault")),
+             qPrintable(low));
+    t.threshold = 0.28;
     t.meetsTarget = false;
     t.threshold = 0.95;
     t.falsePositiveRate = 0.031;
