@@ -495,7 +495,7 @@ ReportPage::ReportPage(CalibrationWizard* wizard)
     : QWizardPage(wizard), m_wizard(wizard), m_summary(wrapped(QString(), this)),
       m_figures(new QTableWidget(4, 2, this)), m_before(new QTableWidget(2, 2, this)),
       m_after(new QTableWidget(2, 2, this)), m_name(new QLineEdit(this)),
-      m_activate(new QCheckBox(tr("Use the adapted model from now on (make it the active "
+      m_activate(new QCheckBox(tr("Use the lab's model from now on (make it the active "
                                   "model; the Models page can switch back at any time)"),
                                this)),
       m_status(wrapped(QString(), this))
@@ -660,11 +660,14 @@ void ReportPage::initializePage()
     const bool worse = r.after.balancedAccuracy < r.before.balancedAccuracy;
     m_activate->setChecked(!worse);
     m_status->setText(
-        worse ? tr("<span style=\"color:#b00020\"><b>The adapted model does not do better than "
-                   "the current one on your test fields</b> (balanced accuracy %1 before, %2 "
-                   "after): it is not made active. Label more cells (check the labels you gave) "
-                   "and adapt again, or keep it only to compare.</span>")
-                    .arg(percent(r.before.balancedAccuracy), percent(r.after.balancedAccuracy))
+        worse ? tr("<span style=\"color:#b00020\"><b>The lab's model (%1) does not do better "
+                   "than the current one on your test fields</b> (balanced accuracy %2 before, "
+                   "%3 after): it is not made active. Label more cells (check the labels you "
+                   "gave) and adapt again, or keep it only to compare.</span>")
+                    .arg(r.weights == LabWeights::Starting
+                             ? tr("the weights you had, with your lab's threshold")
+                             : tr("adapted"),
+                         percent(r.before.balancedAccuracy), percent(r.after.balancedAccuracy))
               : QString());
 }
 
