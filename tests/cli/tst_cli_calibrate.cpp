@@ -3,6 +3,7 @@
 // its lab calibration, and the user's files untouched.
 #include "calibrationfields.h"
 #include "calibrationlabels.h"
+#include "clirun.h"
 #include "correctionstore.h"
 #include "fieldannotations.h"
 #include "labcalibration.h"
@@ -23,27 +24,9 @@ namespace {
 
 const QString kFields = QStringLiteral(MALARIALENS_SHARED_DATA "/iml-fields");
 
-struct Run
-{
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using Run = mltest::CliRun;
 
-Run runCli(const QStringList& args, int timeoutMs)
-{
-    QProcess p;
-    p.start(QStringLiteral(MALARIALENS_CLI), args);
-    Run r;
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
-}
+using mltest::runCli;
 
 } // namespace
 

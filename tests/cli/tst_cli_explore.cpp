@@ -1,5 +1,6 @@
 // `malarialens-cli mean` and `malarialens-cli grid`, run as the real executable.
 
+#include "clirun.h"
 #include "folderscanner.h"
 #include "gridrenderer.h"
 
@@ -26,27 +27,12 @@ bool writeConstant(const QString& path, int w, int h, cv::Scalar bgr)
     return cv::imwrite(path.toStdString(), cv::Mat(h, w, CV_8UC3, bgr));
 }
 
-struct Run
-{
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using Run = mltest::CliRun;
 
+// Keeps the test's cache out of the user's ~/.cache.
 Run runCli(const QStringList& args, const QString& cacheHome)
 {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    // Keep the test's cache out of the user's ~/.cache.
-    env.insert(QStringLiteral("XDG_CACHE_HOME"), cacheHome);
-    p.setProcessEnvironment(env);
-    p.start(QStringLiteral(MALARIALENS_CLI), args);
-    Run r;
-    if (!p.waitForFinished(120000))
-        return r;
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
+    return mltest::runCli(args, 120000, {{QStringLiteral("XDG_CACHE_HOME"), cacheHome}});
 }
 
 } // namespace

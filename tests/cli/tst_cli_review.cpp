@@ -1,6 +1,7 @@
 // malarialens-cli corrections export|import and explain, run as child processes: CSV round
 // trip, kill -9 in the middle of an import (every committed batch survives, the file stays
 // sound, importing again completes it), two processes importing into one database at once.
+#include "clirun.h"
 #include "correctionstore.h"
 #include "reviewdata.h"
 
@@ -20,31 +21,14 @@ using namespace ml;
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using Run = mltest::CliRun;
 
+// `dataHome`: the child's user data folder, where the corrections database lives.
 Run runCli(const QStringList& args, int timeoutMs = 60000, const QString& dataHome = {})
 {
-    QProcess p;
-    if (!dataHome.isEmpty()) {
-        // The user's data folder (where the corrections database lives) of the child.
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert(QStringLiteral("XDG_DATA_HOME"), dataHome);
-        p.setProcessEnvironment(env);
-    }
-    p.start(QStringLiteral(MALARIALENS_CLI), args);
-    Run r;
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
+    if (dataHome.isEmpty())
+        return mltest::runCli(args, timeoutMs);
+    return mltest::runCli(args, timeoutMs, {{QStringLiteral("XDG_DATA_HOME"), dataHome}});
 }
 
 // `n` distinct rows for `reviewer`, as CSV.

@@ -1,5 +1,6 @@
 // malarialens-cli segment, run as a real process on fields the test draws and on a few
 // shared IML fields.
+#include "clirun.h"
 #include "fieldimages.h"
 
 #include <QDir>
@@ -20,29 +21,9 @@ using namespace mltest;
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QByteArray out;
-    QByteArray err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out).object(); }
-};
+using Run = mltest::CliRun;
 
-Run runCli(const QStringList& args, int timeoutMs = 90000)
-{
-    QProcess p;
-    p.start(QStringLiteral(MALARIALENS_CLI), args);
-    Run r;
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
-}
+using mltest::runCli;
 
 // A field with 12 interior discs, one touching pair and 2 discs cut by the border, written as
 // PNG, and its IML-style annotations.
