@@ -35,15 +35,7 @@ void printCard(const QJsonObject& o, const QString& indent)
 void printSourceFigures(const QJsonObject& card)
 {
     auto line = [](const QString& what, const SourceFigures& f) {
-        printLine(QStringLiteral("%1 %2: %3 cells (%4 parasitized), sensitivity %5, specificity "
-                                 "%6, balanced accuracy %7, AUC %8")
-                      .arg(what, f.source)
-                      .arg(f.cells)
-                      .arg(f.parasitized)
-                      .arg(f.sensitivity, 0, 'f', 4)
-                      .arg(f.specificity, 0, 'f', 4)
-                      .arg(f.balancedAccuracy, 0, 'f', 4)
-                      .arg(f.auc, 0, 'f', 4));
+        printLine(what + QLatin1Char(' ') + f.describe());
     };
     const QJsonArray perSource = card.value(QStringLiteral("validation_by_source")).toArray();
     for (const QJsonValue& v : perSource)

@@ -47,15 +47,7 @@ int matchExclusionList(const Dataset& ds, const QString& folder, QSet<QString>& 
 void printSourceFigures(const TrainingResult& r)
 {
     auto line = [](const QString& what, const SourceFigures& f) {
-        printLine(QStringLiteral("%1 %2: %3 cells (%4 parasitized), sensitivity %5, specificity "
-                                 "%6, balanced accuracy %7, AUC %8")
-                      .arg(what, f.source)
-                      .arg(f.cells)
-                      .arg(f.parasitized)
-                      .arg(f.sensitivity, 0, 'f', 4)
-                      .arg(f.specificity, 0, 'f', 4)
-                      .arg(f.balancedAccuracy, 0, 'f', 4)
-                      .arg(f.auc, 0, 'f', 4));
+        printLine(what + QLatin1Char(' ') + f.describe());
     };
     if (r.validationBySource.size() > 1) {
         for (const SourceFigures& f : r.validationBySource)

@@ -139,6 +139,19 @@ QJsonObject SourceFigures::toJson() const
                        {QStringLiteral("auc"), round4(auc)}};
 }
 
+QString SourceFigures::describe() const
+{
+    return QStringLiteral("%1: %2 cells (%3 parasitized), sensitivity %4, specificity %5, "
+                          "balanced accuracy %6, AUC %7")
+        .arg(source)
+        .arg(cells)
+        .arg(parasitized)
+        .arg(sensitivity, 0, 'f', 4)
+        .arg(specificity, 0, 'f', 4)
+        .arg(balancedAccuracy, 0, 'f', 4)
+        .arg(auc, 0, 'f', 4);
+}
+
 SourceFigures SourceFigures::fromJson(const QJsonObject& o)
 {
     SourceFigures f;

@@ -62,6 +62,9 @@ struct SourceFigures
     /// false_positive, sensitivity, specificity, balanced_accuracy, auc}.
     QJsonObject toJson() const;
     static SourceFigures fromJson(const QJsonObject& o);
+    /// "<source>: <cells> cells (<parasitized> parasitized), sensitivity ..., specificity ...,
+    /// balanced accuracy ..., AUC ..." (4 decimals), for text output.
+    QString describe() const;
 };
 
 struct TrainingResult
