@@ -16,8 +16,6 @@
 #include <QFileInfo>
 #include <QTemporaryDir>
 
-#include <cmath>
-
 namespace ml::cli {
 
 namespace {
@@ -287,15 +285,12 @@ int runCalibrate(const QStringList& args)
                      .arg(r.labThreshold.note),
                  r.after);
     if (r.weights == LabWeights::Starting) {
-        const auto found = [](const LabThreshold& t) {
-            return t.meetsTarget ? int(std::lround(t.sensitivity * t.parasitized)) : 0;
-        };
         printLine(QStringLiteral("Kept the starting weights, with the lab's threshold: adapted, "
                                  "they found %1 of the %2 labelled parasites on the held-back "
                                  "adapt fields, the starting ones %3")
-                      .arg(found(r.otherThreshold))
+                      .arg(r.otherThreshold.meetsTarget ? r.otherThreshold.parasitesFound() : 0)
                       .arg(r.labThreshold.parasitized)
-                      .arg(found(r.labThreshold)));
+                      .arg(r.labThreshold.parasitesFound()));
     }
     printLine(QStringLiteral("Model written to %1").arg(p.value(out)));
     return 0;

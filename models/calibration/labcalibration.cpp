@@ -20,6 +20,7 @@
 #include <QtConcurrent/QtConcurrentMap>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -293,6 +294,11 @@ QJsonObject CalibrationFigures::toJson() const
         if (it.key().startsWith(QLatin1String("parasitemia")))
             o.insert(it.key(), it.value());
     return o;
+}
+
+int LabThreshold::parasitesFound() const
+{
+    return int(std::lround(sensitivity * parasitized));
 }
 
 QJsonObject LabThreshold::toJson() const

@@ -110,10 +110,13 @@ struct LabThreshold
     double sensitivity = 0;         ///< on the labelled parasitized cells, at `threshold`
     int cells = 0, parasitized = 0; ///< behind the estimates
     QString note;
+    /// The labelled parasitized cells called parasitized at `threshold` (sensitivity x
+    /// parasitized, rounded).
+    int parasitesFound() const;
     QJsonObject toJson() const;
 };
 
-/// Chooses the lowest threshold (of 0.05, 0.06 ... 0.95) that calls at most `maxFalsePositive`
+/// Chooses the lowest threshold (of 0.01, 0.02 ... 0.95) that calls at most `maxFalsePositive`
 /// of the cells of `heldBack` not labelled parasitized, parasitized (the Neyman-Pearson
 /// operating point: the most parasites the false-positive target allows). Unlabelled cells count as
 /// healthy: at a few per cent parasitemia nearly all are, and the few that are not make the

@@ -35,14 +35,11 @@ inline CliRun runCli(const QStringList& args, int timeoutMs = 90000,
         p.setProcessEnvironment(env);
     }
     p.start(QStringLiteral(MALARIALENS_CLI), args);
-    CliRun r;
     if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
+        p.kill(); // then exitStatus() is CrashExit: exitCode -1
         p.waitForFinished();
-        r.out = p.readAllStandardOutput();
-        r.err = p.readAllStandardError();
-        return r;
     }
+    CliRun r;
     r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
     r.out = p.readAllStandardOutput();
     r.err = p.readAllStandardError();

@@ -564,15 +564,12 @@ QString ReportPage::weightsSentence(const LabCalibrationResult& r)
         return {};
     const LabThreshold& kept = r.labThreshold;
     const LabThreshold& adapted = r.otherThreshold;
-    const auto found = [](const LabThreshold& t) {
-        return int(std::lround(t.sensitivity * t.parasitized));
-    };
     return tr("Adapting did not find more parasites on the fields held back from the learning "
               "than the model you had (%1 of %2 against %3), so the lab's model keeps the "
               "weights you had and only its threshold is set for your lab.")
-               .arg(adapted.meetsTarget ? found(adapted) : 0)
+               .arg(adapted.meetsTarget ? adapted.parasitesFound() : 0)
                .arg(kept.parasitized)
-               .arg(found(kept)) +
+               .arg(kept.parasitesFound()) +
            QStringLiteral("<br>");
 }
 
@@ -599,7 +596,7 @@ QString ReportPage::thresholdSentence(const LabCalibrationResult& r, double maxF
                .arg(r.thresholdBefore)
                .arg(percent(maxFalsePositive))
                .arg(percent(t.falsePositiveRate))
-               .arg(int(std::lround(t.sensitivity * t.parasitized)))
+               .arg(t.parasitesFound())
                .arg(t.parasitized) +
            // A setting of 0.02 looks like a mistake to a technician used to 0.5; say why it is not.
            (t.threshold < 0.1 ? tr(" A setting this low is not a fault: this model gives your "
