@@ -177,8 +177,13 @@ void CalibrationWizard::onAdapted()
     else if (!m_result.error.isEmpty())
         Q_EMIT adaptFinished(false, tr("The model could not be adapted: %1").arg(m_result.error));
     else
-        Q_EMIT adaptFinished(true, tr("Done: the adapted model was measured on the test fields. "
-                                      "Press Next for the report."));
+        Q_EMIT adaptFinished(
+            true, m_result.weights == LabWeights::Starting
+                      ? tr("Done: adapting did not beat the model you had, so the lab's model "
+                           "keeps its weights with your lab's threshold; it was measured on the "
+                           "test fields. Press Next for the report.")
+                      : tr("Done: the adapted model was measured on the test fields. "
+                           "Press Next for the report."));
 }
 
 QString CalibrationWizard::keepModel(const QString& name, QString* error)

@@ -169,6 +169,8 @@ void TestCalibrationWizard::wholeFlowReachesTheReportAndKeepsTheModel()
     // The "after" column names what it measured: adapted weights, or the ones the lab had.
     QCOMPARE(figures->horizontalHeaderItem(1)->text().contains(QLatin1String("same weights")),
              r.weights == LabWeights::Starting);
+    QCOMPARE(finished.last().at(1).toString().contains(QLatin1String("did not beat")),
+             r.weights == LabWeights::Starting); // and so does the adapt page's last line
     QVERIFY(r.after.truePositive + r.after.falseNegative > 0);
     grab(&wizard, QStringLiteral("5-report"));
     // A model that does worse on the lab's test fields is not made active unasked, and the
