@@ -9,6 +9,7 @@
 #include "folderscanner.h"
 #include "labelcorrections.h"
 #include "trainer.h"
+#include "validationsplit.h"
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -42,6 +43,27 @@ int matchExclusionList(const Dataset& ds, const QString& folder, QSet<QString>& 
     }
     entries = matched;
     return unmatched;
+}
+
+// The held-out patients listed by the card at `path` (a .json card, or a model whose card
+// is beside it).
+std::optional<QSet<QString>> heldOutPatientsOfCard(const QString& path, QString* error)
+{
+    QString cardPath = path;
+    if (cardPath.endsWith(QLatin1String(".pt")))
+        cardPath = cardPath.left(cardPath.size() - 3) + QStringLiteral(".json");
+    QFile f(cardPath);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read %1: %2").arg(cardPath, f.errorString());
+        return std::nullopt;
+    }
+    const QSet<QString> patients =
+        heldOutPatients(QJsonDocument::fromJson(f.readAll()).object());
+    if (patients.isEmpty()) {
+        *error = QStringLiteral("%1 lists no held-out patients (split.val_patients)").arg(cardPath);
+        return std::nullopt;
+    }
+    return patients;
 }
 
 void printSourceFigures(const TrainingResult& r)
@@ -139,6 +161,13 @@ void addTrainOptions(QCommandLineParser* p)
                        "comments) out of the training side; the split and the validation cells "
                        "are unchanged, the model card counts them"),
         QStringLiteral("FILE"));
+    const QCommandLineOption valPatientsFrom(
+        QStringLiteral("val-patients-from"),
+        QStringLiteral("validate on exactly the patients a model card lists as held out "
+                       "(split.val_patients of CARD, a .json card or the .pt beside it), e.g. "
+                       "to train further from that model (--init-from) without ever learning "
+                       "its held-out patients; replaces --val-fraction"),
+        QStringLiteral("CARD"));
     const QCommandLineOption noCorrections(
         QStringLiteral("no-corrections"),
         QStringLiteral("train on the folder's own labels, without the reviewer's corrections"));
@@ -194,6 +223,7 @@ void addTrainOptions(QCommandLineParser* p)
                    lrPatience,
                    folds,
                    excludeList,
+                   valPatientsFrom,
                    noCorrections,
                    source,
                    holdoutSource,
@@ -307,6 +337,16 @@ std::optional<int> configFromOptions(const QCommandLineParser& p, TrainingConfig
         config.exclusionSource = QFileInfo(p.value(QStringLiteral("exclude-list"))).fileName();
     }
 
+    if (p.isSet(QStringLiteral("val-patients-from"))) {
+        QString error;
+        const std::optional<QSet<QString>> given =
+            heldOutPatientsOfCard(p.value(QStringLiteral("val-patients-from")), &error);
+        if (!given) {
+            printError(QStringLiteral("train: --val-patients-from: %1").arg(error));
+            return 1;
+        }
+        config.validationPatients = *given;
+    }
     return std::nullopt;
 }
 
@@ -471,6 +511,11 @@ int runTrain(const QStringList& args)
     int k = 0;
     if (const std::optional<int> exitCode = configFromOptions(p, config, &k))
         return *exitCode;
+    if (!config.validationPatients.isEmpty() && (k > 1 || config.split != SplitMode::Patient)) {
+        printError(QStringLiteral("train: --val-patients-from gives the validation patients; it "
+                                  "cannot go with --folds or --split random"));
+        return 2;
+    }
     const QString outPath = p.value(QStringLiteral("out"));
     Dataset ds;
     if (const std::optional<int> exitCode = loadSources(p, config, &ds))

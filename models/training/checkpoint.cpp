@@ -106,6 +106,11 @@ QJsonObject runIdentity(const TrainingConfig& c, const Dataset& ds, const QStrin
         id.insert(QStringLiteral("folds"), c.folds);
         id.insert(QStringLiteral("fold"), c.fold);
     }
+    if (!c.validationPatients.isEmpty()) {
+        QStringList given(c.validationPatients.begin(), c.validationPatients.end());
+        given.sort();
+        id.insert(QStringLiteral("val_patients"), QJsonArray::fromStringList(given));
+    }
     if (!c.fixedRates.isEmpty()) {
         QJsonArray rates;
         for (double r : c.fixedRates)

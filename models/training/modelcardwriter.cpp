@@ -141,6 +141,13 @@ QJsonObject TrainingResult::modelCard() const
     } else if (c.folds > 1) {
         splitJson.insert(QStringLiteral("folds"), c.folds);
         splitJson.insert(QStringLiteral("fold"), c.fold);
+    } else if (!c.validationPatients.isEmpty()) {
+        // Given, not drawn: listed, so validationMaskFromCard() finds them in any folder.
+        QStringList given(c.validationPatients.begin(), c.validationPatients.end());
+        given.sort();
+        splitJson.remove(QStringLiteral("val_fraction"));
+        splitJson.insert(QStringLiteral("val_patients"), QJsonArray::fromStringList(given));
+        splitJson.insert(QStringLiteral("val_patients_given"), true);
     }
     QJsonObject validationJson = validation.toJson(true);
     if (finalFit)

@@ -32,6 +32,11 @@ struct TrainingConfig
     /// be Patient. crossValidate() runs every fold.
     int folds = 0;
     int fold = 0;
+    /// When not empty (and no folds): the validation side is exactly the cells of these
+    /// patients, the rest trains (train --val-patients-from CARD). A second training stage
+    /// that starts from a model keeps that model's held-out patients held out, whatever the
+    /// folder's cell counts (which a valFraction split depends on).
+    QSet<QString> validationPatients;
     quint32 seed = 42; ///< split, weight init, shuffling and augmentation draws
     bool augment = false;
     AugmentConfig augmentConfig = AugmentConfig::withStainJitter();

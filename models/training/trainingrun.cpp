@@ -309,6 +309,17 @@ bool TrainingRun::Impl::splitIndices()
             return fail(QStringLiteral("%1 folds need at least %1 patients").arg(config.folds));
         for (int i = 0; i < int(fold.size()); ++i)
             (fold[size_t(i)] == config.fold ? valIdx : trainIdx).push_back(full(i));
+    } else if (!config.validationPatients.isEmpty()) {
+        for (int i = 0; i < int(eligible->images.size()); ++i)
+            (config.validationPatients.contains(eligible->images.at(i).patient) ? valIdx
+                                                                                 : trainIdx)
+                .push_back(full(i));
+        if (valIdx.empty() || trainIdx.empty())
+            return fail(QStringLiteral("the %1 validation patients given leave %2 validation "
+                                       "and %3 training cells in this folder")
+                            .arg(config.validationPatients.size())
+                            .arg(valIdx.size())
+                            .arg(trainIdx.size()));
     } else {
         std::vector<int> train, val;
         splitDataset(*eligible, config.split, config.valFraction, config.seed, &train, &val);

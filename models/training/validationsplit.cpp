@@ -6,6 +6,18 @@
 
 namespace ml {
 
+QSet<QString> heldOutPatients(const QJsonObject& card)
+{
+    QSet<QString> patients;
+    const QJsonArray listed = card.value(QStringLiteral("split"))
+                                  .toObject()
+                                  .value(QStringLiteral("val_patients"))
+                                  .toArray();
+    for (const QJsonValue& v : listed)
+        patients.insert(v.toString());
+    return patients;
+}
+
 ValidationMask validationMaskFromCard(const Dataset& dataset, const QJsonObject& card)
 {
     ValidationMask mask;
@@ -31,11 +43,8 @@ ValidationMask validationMaskFromCard(const Dataset& dataset, const QJsonObject&
     // A card that lists its held-out patients (split.val_patients) names them in any folder:
     // a model trained on several labs' folders linked together still finds its held-out
     // patients in one lab's own folder.
-    const QJsonArray listed = split.value(QStringLiteral("val_patients")).toArray();
-    if (!listed.isEmpty()) {
-        QSet<QString> patients;
-        for (const QJsonValue& v : listed)
-            patients.insert(v.toString());
+    const QSet<QString> patients = heldOutPatients(card);
+    if (!patients.isEmpty()) {
         mask.keep.assign(size_t(dataset.images.size()), false);
         for (int i = 0; i < dataset.images.size(); ++i) {
             if (patients.contains(dataset.images.at(i).patient)) {

@@ -6,6 +6,7 @@
 #include "dataset.h"
 
 #include <QJsonObject>
+#include <QSet>
 #include <QString>
 
 #include <vector>
@@ -20,6 +21,10 @@ struct ValidationMask
     int cells = 0;          ///< images kept
     QString note;           ///< why it was (not) applied, for the user
 };
+
+/// The patients a model card lists as held out by its training (split.val_patients); empty
+/// when it lists none.
+QSet<QString> heldOutPatients(const QJsonObject& card);
 
 /// When the card lists its held-out patients (split.val_patients), keeps the cells of those
 /// patients in any folder (applied when there is at least one). Otherwise rebuilds the split

@@ -45,6 +45,7 @@ private Q_SLOTS:
     void normalizationTravelsWithTheModel();
     void exclusionLeavesOutTrainingCellsOnly();
     void listedHeldOutPatientsFoundInAnyFolder();
+    void givenValidationPatientsAreTheValidationSide();
     void fineTuningKeepsWhatItIsAskedTo();
 
 private:
@@ -627,6 +628,59 @@ void TestTrainer::listedHeldOutPatientsFoundInAnyFolder()
     const ValidationMask none = validationMaskFromCard(m_cells, other);
     QVERIFY(!none.applied);
     QVERIFY2(none.note.contains(QLatin1String("none of the 1 patients")), qPrintable(none.note));
+}
+
+// A second training stage validates on exactly the patients it is given (a first model's
+// held-out ones), not on a fraction drawn from its own folder, whose cell counts differ (here:
+// one training patient's cells twice, as an oversampled lab is linked); its card lists them, so
+// evaluate --validation-split finds them again. A list naming no patient of the folder is refused.
+void TestTrainer::givenValidationPatientsAreTheValidationSide()
+{
+    std::vector<int> train, val;
+    splitDataset(m_cells, SplitMode::Patient, 0.2, 42, &train, &val);
+    QSet<QString> given;
+    for (int i : val)
+        given.insert(m_cells.images.at(i).patient);
+    // The first validation patient's cells five times over: a drawn split then takes fewer
+    // patients to reach its share.
+    const QString oversampled = m_cells.images.at(val.front()).patient;
+    Dataset more = m_cells;
+    for (int copy = 0; copy < 4; ++copy)
+        for (const ImageEntry& e : std::as_const(m_cells.images))
+            if (e.patient == oversampled)
+                more.images.append(e);
+    std::vector<int> drawnTrain, drawnVal;
+    splitDataset(more, SplitMode::Patient, 0.2, 42, &drawnTrain, &drawnVal);
+    QSet<QString> drawn;
+    for (int i : drawnVal)
+        drawn.insert(more.images.at(i).patient);
+    QVERIFY2(drawn != given, "the premise: a drawn split moves with the folder's counts");
+
+    TrainingConfig c;
+    c.arch = Architecture::Gap;
+    c.epochs = 1;
+    c.batchSize = 40;
+    c.validationPatients = given;
+    const TrainingResult r = trainClassifier(more, c);
+    QVERIFY2(r.ok, qPrintable(r.error));
+    int valCells = 0;
+    for (int n : r.split.valCells)
+        valCells += n;
+    int givenCells = 0;
+    for (const ImageEntry& e : std::as_const(more.images))
+        givenCells += given.contains(e.patient) ? 1 : 0;
+    QCOMPARE(valCells, givenCells);
+    QCOMPARE(r.validation.cells.count, givenCells);
+    const QJsonObject card = r.modelCard();
+    QCOMPARE(heldOutPatients(card), given);
+    const ValidationMask mask = validationMaskFromCard(m_cells, card);
+    QVERIFY2(mask.applied, qPrintable(mask.note));
+    QCOMPARE(mask.cells, int(val.size()));
+
+    c.validationPatients = {QStringLiteral("C999999999")};
+    const TrainingResult none = trainClassifier(more, c);
+    QVERIFY(!none.ok);
+    QVERIFY2(none.error.contains(QLatin1String("leave 0 validation")), qPrintable(none.error));
 }
 
 namespace {
