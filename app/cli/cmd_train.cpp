@@ -57,8 +57,7 @@ std::optional<QSet<QString>> heldOutPatientsOfCard(const QString& path, QString*
         *error = QStringLiteral("cannot read %1: %2").arg(cardPath, f.errorString());
         return std::nullopt;
     }
-    const QSet<QString> patients =
-        heldOutPatients(QJsonDocument::fromJson(f.readAll()).object());
+    const QSet<QString> patients = heldOutPatients(QJsonDocument::fromJson(f.readAll()).object());
     if (patients.isEmpty()) {
         *error = QStringLiteral("%1 lists no held-out patients (split.val_patients)").arg(cardPath);
         return std::nullopt;

@@ -311,8 +311,7 @@ bool TrainingRun::Impl::splitIndices()
             (fold[size_t(i)] == config.fold ? valIdx : trainIdx).push_back(full(i));
     } else if (!config.validationPatients.isEmpty()) {
         for (int i = 0; i < int(eligible->images.size()); ++i)
-            (config.validationPatients.contains(eligible->images.at(i).patient) ? valIdx
-                                                                                 : trainIdx)
+            (config.validationPatients.contains(eligible->images.at(i).patient) ? valIdx : trainIdx)
                 .push_back(full(i));
         if (valIdx.empty() || trainIdx.empty())
             return fail(QStringLiteral("the %1 validation patients given leave %2 validation "
