@@ -11,6 +11,7 @@
 #   scripts/train-two-lab-model.sh            # uses build/app/malarialens-cli (builds it)
 #   NORMALIZE=canonical-grey OUT=/tmp/grey.pt scripts/train-two-lab-model.sh
 #   STAGE1=resources/models/default.pt OUT=/tmp/m.pt scripts/train-two-lab-model.sh  # stage 2 only
+#   (OUT must not be STAGE1: stage 2 reads stage 1's card and history after training)
 #
 # Two stages. Stage 1 is the recipe below, on one folder of links. Stage 2 (since 2026-12-02)
 # goes on from stage 1's weights for STAGE2_EPOCHS (2) epochs at a third of its rate, on the same
@@ -112,6 +113,17 @@ for cls in ("Parasitized", "Uninfected"):
 PY
 "$CLI" train "$WORK/balanced" "${RECIPE[@]}" --epochs "$STAGE2_EPOCHS" --learning-rate 0.0001 \
   --init-from "$STAGE1" --val-patients-from "$STAGE1" --out "$OUT" "$@"
+# One history for the model (the training curves the app shows): stage 1's epochs, then stage
+# 2's numbered on from them. (Its card keeps stage 1's card under training.initialized_from.)
+/usr/bin/python3 - "${STAGE1%.pt}.history.csv" "${OUT%.pt}.history.csv" <<'PY'
+import os, sys
+first, second = sys.argv[1:]
+if os.path.exists(first):
+    head, *rows1 = open(first).read().splitlines()
+    _, *rows2 = open(second).read().splitlines()
+    rows2 = [f"{len(rows1) + int(r.split(',', 1)[0])},{r.split(',', 1)[1]}" for r in rows2]
+    open(second, "w").write("\n".join([head] + rows1 + rows2) + "\n")
+PY
 
 # The model's domain: how each lab's cells look, and the spread of its outputs on them.
 "$CLI" domain --model "$OUT" --source "nih=$SHARED/nih-cells" \

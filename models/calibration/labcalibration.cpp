@@ -323,7 +323,7 @@ LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
     std::vector<float> positives, others;
     for (int i : heldBack) {
         const float p = probabilities[size_t(i)];
-        if (p < 0)
+        if (p < 0 || cells[size_t(i)].notACell)
             continue;
         (cells[size_t(i)].label == 0 ? positives : others).push_back(p);
     }
@@ -455,6 +455,17 @@ LabCells analyseLabFields(const QStringList& fieldFiles, const Classifier& model
     return out;
 }
 
+namespace {
+
+// Whether `box` overlaps any of `boxes` at IoU >= 0.5 (the matching's own criterion).
+bool overlapsAny(const cv::Rect& box, const std::vector<cv::Rect>& boxes)
+{
+    return std::any_of(boxes.begin(), boxes.end(),
+                       [&box](const cv::Rect& b) { return boxIou(box, b) >= 0.5; });
+}
+
+} // namespace
+
 int labelFromAnnotations(std::vector<CalibrationCell>& cells, const FieldAnnotationSet& truth)
 {
     int labelled = 0;
@@ -466,9 +477,12 @@ int labelFromAnnotations(std::vector<CalibrationCell>& cells, const FieldAnnotat
             const FieldAnnotation clipped = fa->clippedTo(cells[begin].fieldSize);
             std::vector<cv::Rect> boxes;
             std::vector<bool> infected;
+            std::vector<cv::Rect> difficult;
             for (const AnnotatedObject& o : clipped.objects) {
-                if (o.difficult)
+                if (o.difficult) {
+                    difficult.push_back(o.box);
                     continue;
+                }
                 boxes.push_back(o.box);
                 infected.push_back(o.infected);
             }
@@ -476,11 +490,17 @@ int labelFromAnnotations(std::vector<CalibrationCell>& cells, const FieldAnnotat
             for (size_t i = begin; i < end; ++i)
                 detections.push_back(cells[i].box);
             const std::vector<int> match = matchBoxes(detections, boxes, 0.5);
-            for (size_t i = 0; i < match.size(); ++i)
+            // A detection matching no object is no red cell by the annotations (the
+            // healthy-cell false-positive rate does not count it). One overlapping a
+            // "difficult" object is neither: that object is left out of every figure.
+            for (size_t i = 0; i < match.size(); ++i) {
                 if (match[i] >= 0) {
                     cells[begin + i].label = infected[size_t(match[i])] ? 0 : 1;
                     ++labelled;
+                } else {
+                    cells[begin + i].notACell = !overlapsAny(cells[begin + i].box, difficult);
                 }
+            }
         }
         begin = end;
     }

@@ -41,13 +41,14 @@ constexpr int kMinParasitizedToAdapt = 30;
 constexpr int kMinCellsToAdapt = 50;
 
 /// Estimated healthy-cell false-positive rate the lab's operating threshold aims at: the
-/// issue's limit, 0.02. The estimate is an upper bound: it counts every cell of the held-back
-/// fields not labelled parasitized as healthy, so the parasites nobody was asked about and
-/// the detections that are no red cell (debris, cut cells) count as false positives too. On
-/// the same fields it runs 1.5 to 1.8 times the rate on annotated healthy cells (the default
-/// model on the 158 calibration fields of docs/MODEL.md, thresholds 0.15 to 0.5); on 30 other
-/// IML fields, whose healthy cells score lower, the measured rate was 3.2 to 7.4 times below
-/// it, in eight calibrations.
+/// issue's limit, 0.02. The estimate counts every cell of the held-back fields not labelled
+/// parasitized as healthy, except the detections box annotations show to be no red cell
+/// (CalibrationCell::notACell), which a healthy-cell rate does not count. So it is an upper
+/// bound: the parasites nobody was asked about count as false positives, and with a
+/// reviewer's labels (which never mark a detection as no cell) so does the debris. With
+/// annotations and the debris left out, the estimate is the annotated healthy cells' rate on
+/// the held-back fields; before the debris was left out it ran 1.5 to 1.8 times that rate
+/// (docs/MODEL.md, "Calibrating to a lab").
 constexpr double kLabFalsePositiveTarget = 0.02;
 /// Fewest cells (not labelled parasitized) on the held-back adapt fields before a lab
 /// threshold is chosen: with fewer, one false positive moves the estimate by over 0.2 points.
@@ -62,8 +63,12 @@ struct CalibrationCell
     cv::Rect box;           ///< detection box in the field
     float probability = -1; ///< the starting model's P(Parasitized)
     int label = -1;         ///< 0 Parasitized, 1 Uninfected, -1 not known
-    bool adapt = false;     ///< on the adapt side of the field split (else test)
-    cv::Mat crop;           ///< 8-bit BGR crop as the classifier sees it
+    /// The field's box annotations say this detection is no red cell: it matches none of
+    /// their objects (debris, a cut or merged cell; labelFromAnnotations()). Never set from a
+    /// reviewer's labels, which only ever name some cells.
+    bool notACell = false;
+    bool adapt = false; ///< on the adapt side of the field split (else test)
+    cv::Mat crop;       ///< 8-bit BGR crop as the classifier sees it
 };
 
 /// The cells worth a reviewer's time, in the order they are asked, at most `budget`: taken in
@@ -120,9 +125,10 @@ struct LabThreshold
 /// of the cells of `heldBack` not labelled parasitized, parasitized (the Neyman-Pearson
 /// operating point: the most parasites the false-positive target allows). Unlabelled cells count as
 /// healthy: at a few per cent parasitemia nearly all are, and the few that are not make the
-/// estimate cautious. Keeps `start` (chosen false) with fewer than kMinCellsForLabThreshold such
-/// cells or no labelled parasitized one; takes 0.95 (meetsTarget false, the note says so) when no
-/// threshold meets the target. `probabilities` are the adapted model's, same order as `cells`.
+/// estimate cautious. Detections known to be no red cell (notACell) are left out. Keeps `start`
+/// (chosen false) with fewer than kMinCellsForLabThreshold such cells or no labelled parasitized
+/// one; takes 0.95 (meetsTarget false, the note says so) when no threshold meets the target.
+/// `probabilities` are the adapted model's, same order as `cells`.
 LabThreshold chooseLabThreshold(const std::vector<CalibrationCell>& cells,
                                 const std::vector<float>& probabilities,
                                 const std::vector<int>& heldBack, double start,
@@ -195,7 +201,8 @@ LabCells analyseLabFields(const QStringList& fieldFiles, const Classifier& model
                           const LabCalibrationOptions& options);
 
 /// Labels the cells from IML-style boxes (detections matched with IoU >= 0.5; difficult
-/// objects left out). Returns how many cells got a label.
+/// objects left out); a detection matching no object (nor a difficult one) is marked
+/// notACell. Returns how many cells got a label.
 int labelFromAnnotations(std::vector<CalibrationCell>& cells, const FieldAnnotationSet& truth);
 
 struct LabCalibrationResult

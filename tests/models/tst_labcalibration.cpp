@@ -1,5 +1,6 @@
 // The lab calibration's own rules, on cells whose probabilities are set by the test: how the
 // lab's operating threshold is chosen, and the fine-tuning methods' names.
+#include "fieldannotations.h"
 #include "labcalibration.h"
 
 #include <QTest>
@@ -46,6 +47,8 @@ private Q_SLOTS:
     void lowersTheThresholdWithinTheFalsePositiveTarget();
     void takesTheLowestThresholdWithinTheTarget();
     void goesBelowFivePercentForALowScoringModel();
+    void debrisIsNoHealthyCell();
+    void annotationsMarkTheDetectionsThatAreNoCell();
     void keepsTheStartWithTooFewCells();
     void keepsTheStartWhenAsked();
     void saysWhenNoThresholdMeetsTheTarget();
@@ -105,6 +108,62 @@ void TestLabCalibration::goesBelowFivePercentForALowScoringModel()
     QVERIFY2(t.threshold <= 0.03 + 1e-9, qPrintable(QString::number(t.threshold)));
     QCOMPARE(t.sensitivity, 1.0);
     QVERIFY(t.falsePositiveRate <= 0.02);
+}
+
+void TestLabCalibration::debrisIsNoHealthyCell()
+{
+    // 1,000 healthy cells over [0, 0.5), a parasite at 0.55 and 40 detections at 0.6 that are
+    // no red cell. Counted as healthy, the 40 alone are 3.8 % of the cells: no threshold under
+    // 0.61 meets 2 %, and the parasite is missed. Known as no cell (box annotations), they
+    // are left out, the threshold goes down to 0.49 and the parasite is found.
+    Cells c = makeCells(1000, 0.5f, {0.55f});
+    for (int i = 0; i < 40; ++i)
+        c.add(0.6f, -1);
+    const LabThreshold counted = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.02);
+    QVERIFY(counted.chosen && counted.meetsTarget);
+    QVERIFY2(counted.threshold > 0.6, qPrintable(QString::number(counted.threshold)));
+    QCOMPARE(counted.sensitivity, 0.0);
+    QCOMPARE(counted.cells, 1040);
+    for (size_t i = 1001; i < c.cells.size(); ++i)
+        c.cells[i].notACell = true;
+    const LabThreshold left = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.02);
+    QVERIFY(left.chosen && left.meetsTarget);
+    QVERIFY2(left.threshold <= 0.5, qPrintable(QString::number(left.threshold)));
+    QCOMPARE(left.sensitivity, 1.0);
+    QCOMPARE(left.cells, 1000);
+}
+
+void TestLabCalibration::annotationsMarkTheDetectionsThatAreNoCell()
+{
+    // One healthy cell, one ring, one difficult object; four detections: on the healthy cell,
+    // on the ring, on the difficult object, and on nothing. Only the last is no cell; a field
+    // without annotations marks nothing.
+    const FieldAnnotationSet truth = parseFieldAnnotations(R"([{"image_name": "F.JPG", "objects": [
+        {"type": "red blood cell", "bbox": {"x": 10, "y": 10, "w": 40, "h": 40}},
+        {"type": "ring", "bbox": {"x": 100, "y": 10, "w": 40, "h": 40}},
+        {"type": "difficult", "bbox": {"x": 200, "y": 10, "w": 40, "h": 40}}]}])");
+    QVERIFY2(truth.error.isEmpty(), qPrintable(truth.error));
+    std::vector<CalibrationCell> cells(5);
+    const cv::Rect boxes[] = {{12, 10, 40, 40},
+                              {100, 12, 40, 40},
+                              {200, 10, 38, 40},
+                              {300, 300, 40, 40},
+                              {10, 10, 40, 40}};
+    for (size_t i = 0; i < cells.size(); ++i) {
+        cells[i].field = i < 4 ? QStringLiteral("F.JPG") : QStringLiteral("G.JPG");
+        cells[i].fieldSize = cv::Size(400, 400);
+        cells[i].box = boxes[i];
+    }
+    QCOMPARE(labelFromAnnotations(cells, truth), 2);
+    QCOMPARE(cells[0].label, 1);
+    QCOMPARE(cells[1].label, 0);
+    QCOMPARE(cells[2].label, -1);
+    QCOMPARE(cells[3].label, -1);
+    QCOMPARE(cells[4].label, -1);
+    QVERIFY(!cells[0].notACell && !cells[1].notACell);
+    QVERIFY2(!cells[2].notACell, "a detection on a difficult object is not called no cell");
+    QVERIFY(cells[3].notACell);
+    QVERIFY2(!cells[4].notACell, "a field without annotations says nothing");
 }
 
 void TestLabCalibration::keepsTheStartWithTooFewCells()
