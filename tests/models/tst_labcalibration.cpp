@@ -1,9 +1,13 @@
 // The lab calibration's own rules, on cells whose probabilities are set by the test: how the
 // lab's operating threshold is chosen, and the fine-tuning methods' names.
+#include "cellsegmenter.h"
 #include "fieldannotations.h"
 #include "labcalibration.h"
 
+#include <QFile>
 #include <QTest>
+
+#include <opencv2/imgcodecs.hpp>
 
 using namespace ml;
 
@@ -49,6 +53,7 @@ private Q_SLOTS:
     void goesBelowFivePercentForALowScoringModel();
     void debrisIsNoHealthyCell();
     void annotationsMarkTheDetectionsThatAreNoCell();
+    void aRealFieldsDebrisIsMarked();
     void keepsTheStartWithTooFewCells();
     void keepsTheStartWhenAsked();
     void saysWhenNoThresholdMeetsTheTarget();
@@ -164,6 +169,45 @@ void TestLabCalibration::annotationsMarkTheDetectionsThatAreNoCell()
     QVERIFY2(!cells[2].notACell, "a detection on a difficult object is not called no cell");
     QVERIFY(cells[3].notACell);
     QVERIFY2(!cells[4].notACell, "a field without annotations says nothing");
+}
+
+void TestLabCalibration::aRealFieldsDebrisIsMarked()
+{
+    // A real IML field segmented as the calibration does, labelled from its real boxes: every
+    // detection is a labelled cell, no cell, or on a difficult object, and those marked no cell
+    // match no annotated box.
+    const QString dir = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    const QString field = QStringLiteral("PA171690.JPG");
+    if (!QFile::exists(dir + QStringLiteral("/images/") + field))
+        QSKIP("shared data missing: no IML field");
+    const FieldAnnotationSet truth =
+        loadFieldAnnotations(dir + QStringLiteral("/annotations.json"));
+    QVERIFY2(truth.ok(), qPrintable(truth.error));
+    const cv::Mat bgr = cv::imread((dir + QStringLiteral("/images/") + field).toStdString());
+    QVERIFY(!bgr.empty());
+    const SegmentationResult seg = segmentCells(bgr);
+    std::vector<CalibrationCell> cells(seg.cells.size());
+    for (size_t i = 0; i < cells.size(); ++i) {
+        cells[i].field = field;
+        cells[i].fieldSize = bgr.size();
+        cells[i].box = seg.cells[i].detectionBox;
+    }
+    const int labelled = labelFromAnnotations(cells, truth);
+    const FieldAnnotation clipped = truth.find(field)->clippedTo(bgr.size());
+    int noCell = 0;
+    for (const CalibrationCell& c : cells) {
+        if (!c.notACell)
+            continue;
+        ++noCell;
+        QCOMPARE(c.label, -1);
+        for (const AnnotatedObject& o : clipped.objects)
+            QVERIFY2(boxIou(c.box, o.box) < 0.5, "a cell marked no cell matches a box");
+    }
+    QVERIFY2(labelled > 50 && noCell > 0 && labelled + noCell <= int(cells.size()),
+             qPrintable(QStringLiteral("%1 labelled, %2 no cell of %3")
+                            .arg(labelled)
+                            .arg(noCell)
+                            .arg(cells.size())));
 }
 
 void TestLabCalibration::keepsTheStartWithTooFewCells()
