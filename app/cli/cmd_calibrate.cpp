@@ -288,7 +288,7 @@ int runCalibrate(const QStringList& args)
         printLine(QStringLiteral("Kept the starting weights, with the lab's threshold: adapted, "
                                  "they found %1 of the %2 labelled parasites on the held-back "
                                  "adapt fields, the starting ones %3")
-                      .arg(r.otherThreshold.meetsTarget ? r.otherThreshold.parasitesFound() : 0)
+                      .arg(r.otherThreshold.parasitesFoundWithinTarget())
                       .arg(r.labThreshold.parasitized)
                       .arg(r.labThreshold.parasitesFound()));
     }

@@ -8,6 +8,7 @@
 #include "classifier.h"
 #include "domainprofile.h"
 #include "folderscanner.h"
+#include "trainingresult.h"
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -77,8 +78,7 @@ int runDomain(const QStringList& args)
     if (p.isSet(write)) {
         QJsonObject card = classifier.card();
         card.insert(QStringLiteral("domain"), profile.toJson());
-        const QFileInfo fi(p.value(model));
-        const QString cardPath = fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".json"));
+        const QString cardPath = cardPathForModel(p.value(model));
         if (!writeFileAtomically(cardPath, QJsonDocument(card).toJson(QJsonDocument::Indented),
                                  &error)) {
             printError(QStringLiteral("domain: %1").arg(error));

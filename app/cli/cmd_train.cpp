@@ -49,9 +49,7 @@ int matchExclusionList(const Dataset& ds, const QString& folder, QSet<QString>& 
 // is beside it).
 std::optional<QSet<QString>> heldOutPatientsOfCard(const QString& path, QString* error)
 {
-    QString cardPath = path;
-    if (cardPath.endsWith(QLatin1String(".pt")))
-        cardPath = cardPath.left(cardPath.size() - 3) + QStringLiteral(".json");
+    const QString cardPath = cardPathForModel(path);
     QFile f(cardPath);
     if (!f.open(QIODevice::ReadOnly)) {
         *error = QStringLiteral("cannot read %1: %2").arg(cardPath, f.errorString());
@@ -344,6 +342,11 @@ std::optional<int> configFromOptions(const QCommandLineParser& p, TrainingConfig
             printError(QStringLiteral("train: --val-patients-from: %1").arg(error));
             return 1;
         }
+        if (*k > 1 || config.split != SplitMode::Patient) {
+            printError(QStringLiteral("train: --val-patients-from gives the validation patients; "
+                                      "it cannot go with --folds or --split random"));
+            return 2;
+        }
         config.validationPatients = *given;
     }
     return std::nullopt;
@@ -510,11 +513,6 @@ int runTrain(const QStringList& args)
     int k = 0;
     if (const std::optional<int> exitCode = configFromOptions(p, config, &k))
         return *exitCode;
-    if (!config.validationPatients.isEmpty() && (k > 1 || config.split != SplitMode::Patient)) {
-        printError(QStringLiteral("train: --val-patients-from gives the validation patients; it "
-                                  "cannot go with --folds or --split random"));
-        return 2;
-    }
     const QString outPath = p.value(QStringLiteral("out"));
     Dataset ds;
     if (const std::optional<int> exitCode = loadSources(p, config, &ds))

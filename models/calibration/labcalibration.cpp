@@ -301,6 +301,11 @@ int LabThreshold::parasitesFound() const
     return int(std::lround(sensitivity * parasitized));
 }
 
+int LabThreshold::parasitesFoundWithinTarget() const
+{
+    return meetsTarget ? parasitesFound() : 0;
+}
+
 QJsonObject LabThreshold::toJson() const
 {
     return QJsonObject{{QStringLiteral("threshold"), threshold},

@@ -118,6 +118,9 @@ struct LabThreshold
     /// The labelled parasitized cells called parasitized at `threshold` (sensitivity x
     /// parasitized, rounded).
     int parasitesFound() const;
+    /// parasitesFound() when the false-positive target is met at `threshold`, else 0: what a
+    /// candidate that cannot be kept is reported to find (chooseLabWeights()).
+    int parasitesFoundWithinTarget() const;
     QJsonObject toJson() const;
 };
 

@@ -567,7 +567,7 @@ QString ReportPage::weightsSentence(const LabCalibrationResult& r)
     return tr("Adapting did not find more parasites on the fields held back from the learning "
               "than the model you had (%1 of %2 against %3), so the lab's model keeps the "
               "weights you had and only its threshold is set for your lab.")
-               .arg(adapted.meetsTarget ? adapted.parasitesFound() : 0)
+               .arg(adapted.parasitesFoundWithinTarget())
                .arg(kept.parasitized)
                .arg(kept.parasitesFound()) +
            QStringLiteral("<br>");
