@@ -105,6 +105,72 @@ struct LabelSource
     }
 };
 
+// Segments and classifies the lab's fields, labels their cells from `source` and calibrates;
+// nothing when a step failed (it said why).
+std::optional<LabCalibrationResult> calibrateFields(const QStringList& files,
+                                                    const Classifier& classifier,
+                                                    const LabelSource& source,
+                                                    const LabCalibrationOptions& o)
+{
+    setTorchThreads(o.threads);
+    LabCells cells = analyseLabFields(files, classifier, o);
+    if (!cells.error.isEmpty() || cells.cancelled) {
+        printError(QStringLiteral("calibrate: %1")
+                       .arg(cells.cancelled ? QStringLiteral("cancelled") : cells.error));
+        return std::nullopt;
+    }
+    if (!source.apply(cells.cells))
+        return std::nullopt;
+    const LabCalibrationResult r = calibrateCells(cells.cells, cells.threshold, classifier, o);
+    if (!r.ok()) {
+        printError(QStringLiteral("calibrate: %1")
+                       .arg(r.cancelled ? QStringLiteral("cancelled") : r.error));
+        return std::nullopt;
+    }
+    return r;
+}
+
+// Saves the calibrated model to `outPath`, then prints the result: JSON, or the before and
+// after figures as text. The exit code.
+int saveAndReport(const LabCalibrationResult& r, const QString& lab, const QString& outPath,
+                  bool json)
+{
+    QString error;
+    if (!r.model.save(outPath, &error)) {
+        printError(QStringLiteral("calibrate: %1").arg(error));
+        return 1;
+    }
+    if (json) {
+        QJsonObject j = r.toJson();
+        j.insert(QStringLiteral("lab"), lab);
+        j.insert(QStringLiteral("model"), QFileInfo(outPath).absoluteFilePath());
+        printJson(j);
+        return 0;
+    }
+    printLine(QStringLiteral("Lab %1: %2 adapt fields, %3 test fields, %4 cells labelled (%5 "
+                             "parasitized)")
+                  .arg(lab)
+                  .arg(r.fieldsAdapt.size())
+                  .arg(r.fieldsTest.size())
+                  .arg(r.cellsUsed)
+                  .arg(r.parasitizedUsed));
+    printFigures(QStringLiteral("Before (threshold %1):").arg(r.thresholdBefore), r.before);
+    printFigures(QStringLiteral("After (the lab's threshold %1, %2):")
+                     .arg(r.labThreshold.threshold)
+                     .arg(r.labThreshold.note),
+                 r.after);
+    if (r.weights == LabWeights::Starting) {
+        printLine(QStringLiteral("Kept the starting weights, with the lab's threshold: adapted, "
+                                 "they found %1 of the %2 labelled parasites on the held-back "
+                                 "adapt fields, the starting ones %3")
+                      .arg(r.otherThreshold.parasitesFoundWithinTarget())
+                      .arg(r.labThreshold.parasitized)
+                      .arg(r.labThreshold.parasitesFound()));
+    }
+    printLine(QStringLiteral("Model written to %1").arg(outPath));
+    return 0;
+}
+
 } // namespace
 
 int runCalibrate(const QStringList& args)
@@ -245,55 +311,10 @@ int runCalibrate(const QStringList& args)
     o.workDir = work.path();
     if (!p.isSet(json))
         o.log = [](const QString& s) { printLine(QStringLiteral("calibrate: %1").arg(s)); };
-    setTorchThreads(o.threads);
-    LabCells cells = analyseLabFields(files, classifier, o);
-    if (!cells.error.isEmpty() || cells.cancelled) {
-        printError(QStringLiteral("calibrate: %1")
-                       .arg(cells.cancelled ? QStringLiteral("cancelled") : cells.error));
+    const std::optional<LabCalibrationResult> r = calibrateFields(files, classifier, source, o);
+    if (!r)
         return 1;
-    }
-    if (!source.apply(cells.cells))
-        return 1;
-    const LabCalibrationResult r = calibrateCells(cells.cells, cells.threshold, classifier, o);
-    if (!r.ok()) {
-        printError(QStringLiteral("calibrate: %1")
-                       .arg(r.cancelled ? QStringLiteral("cancelled") : r.error));
-        return 1;
-    }
-    QString error;
-    if (!r.model.save(p.value(out), &error)) {
-        printError(QStringLiteral("calibrate: %1").arg(error));
-        return 1;
-    }
-    if (p.isSet(json)) {
-        QJsonObject j = r.toJson();
-        j.insert(QStringLiteral("lab"), o.lab);
-        j.insert(QStringLiteral("model"), QFileInfo(p.value(out)).absoluteFilePath());
-        printJson(j);
-        return 0;
-    }
-    printLine(QStringLiteral("Lab %1: %2 adapt fields, %3 test fields, %4 cells labelled (%5 "
-                             "parasitized)")
-                  .arg(o.lab)
-                  .arg(r.fieldsAdapt.size())
-                  .arg(r.fieldsTest.size())
-                  .arg(r.cellsUsed)
-                  .arg(r.parasitizedUsed));
-    printFigures(QStringLiteral("Before (threshold %1):").arg(r.thresholdBefore), r.before);
-    printFigures(QStringLiteral("After (the lab's threshold %1, %2):")
-                     .arg(r.labThreshold.threshold)
-                     .arg(r.labThreshold.note),
-                 r.after);
-    if (r.weights == LabWeights::Starting) {
-        printLine(QStringLiteral("Kept the starting weights, with the lab's threshold: adapted, "
-                                 "they found %1 of the %2 labelled parasites on the held-back "
-                                 "adapt fields, the starting ones %3")
-                      .arg(r.otherThreshold.parasitesFoundWithinTarget())
-                      .arg(r.labThreshold.parasitized)
-                      .arg(r.labThreshold.parasitesFound()));
-    }
-    printLine(QStringLiteral("Model written to %1").arg(p.value(out)));
-    return 0;
+    return saveAndReport(*r, o.lab, p.value(out), p.isSet(json));
 }
 
 } // namespace ml::cli

@@ -76,24 +76,9 @@ void printSourceFigures(const TrainingResult& r)
         line(QStringLiteral("held-out source"), r.holdout);
 }
 
-// Adds train's options to `p`.
-void addTrainOptions(QCommandLineParser* p)
+// Adds train's options on where the cells come from and how they are split to `p`.
+void addTrainDataOptions(QCommandLineParser* p)
 {
-    const QCommandLineOption arch(QStringLiteral("arch"),
-                                  QStringLiteral("base, gap or se (default se)"),
-                                  QStringLiteral("ARCH"), QStringLiteral("se"));
-    const QCommandLineOption epochs(QStringLiteral("epochs"),
-                                    QStringLiteral("maximum epochs (default 20)"),
-                                    QStringLiteral("N"), QStringLiteral("20"));
-    const QCommandLineOption batch(QStringLiteral("batch-size"),
-                                   QStringLiteral("batch size (default 100)"), QStringLiteral("N"),
-                                   QStringLiteral("100"));
-    const QCommandLineOption lr(QStringLiteral("learning-rate"),
-                                QStringLiteral("Adam learning rate (default 0.001)"),
-                                QStringLiteral("LR"), QStringLiteral("0.001"));
-    const QCommandLineOption patience(QStringLiteral("patience"),
-                                      QStringLiteral("early-stopping patience (default 5)"),
-                                      QStringLiteral("N"), QStringLiteral("5"));
     const QCommandLineOption split(QStringLiteral("split"),
                                    QStringLiteral("patient (default) or random"),
                                    QStringLiteral("MODE"), QStringLiteral("patient"));
@@ -101,48 +86,6 @@ void addTrainOptions(QCommandLineParser* p)
         QStringLiteral("val-fraction"),
         QStringLiteral("share of cells for validation (default 0.2)"), QStringLiteral("F"),
         QStringLiteral("0.2"));
-    const QCommandLineOption augment(
-        QStringLiteral("augment"),
-        QStringLiteral("augment: flips, brightness, contrast, hue/saturation (stain) jitter"));
-    const QCommandLineOption noStain(
-        QStringLiteral("no-stain-jitter"),
-        QStringLiteral("with --augment: the study's augmentation only (no colour jitter)"));
-    const AugmentConfig standardJitter = AugmentConfig::withStainJitter();
-    const QString hueDefault = QString::number(double(standardJitter.hueShiftDegrees));
-    const QString saturationDefault = QString::number(double(standardJitter.saturationJitter));
-    const QCommandLineOption hueJitter(
-        QStringLiteral("hue-jitter"),
-        QStringLiteral("with --augment: hue shift drawn from [-DEG, +DEG] (default %1)")
-            .arg(hueDefault),
-        QStringLiteral("DEG"), hueDefault);
-    const QCommandLineOption saturationJitter(
-        QStringLiteral("saturation-jitter"),
-        QStringLiteral("with --augment: saturation factor drawn from [1-S, 1+S] (default %1)")
-            .arg(saturationDefault),
-        QStringLiteral("S"), saturationDefault);
-    const QCommandLineOption seed(QStringLiteral("seed"),
-                                  QStringLiteral("random seed (default 42)"), QStringLiteral("S"),
-                                  QStringLiteral("42"));
-    const QCommandLineOption threads = torchThreadsOption();
-    const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
-                                 QStringLiteral("FILE"));
-    const QCommandLineOption resume(QStringLiteral("resume"),
-                                    QStringLiteral("continue from FILE.checkpoint when it exists"));
-    const QCommandLineOption initFrom(
-        QStringLiteral("init-from"),
-        QStringLiteral("fine-tune: start from the weights of this native model (same --arch)"),
-        QStringLiteral("FILE"));
-    const QCommandLineOption normalize(
-        QStringLiteral("normalize"),
-        QStringLiteral(
-            "colour normalisation of each cell: none, foreground-median, canonical-grey "
-            "or canonical-lab (default none); recorded in the model card and applied at inference"),
-        QStringLiteral("MODE"), QStringLiteral("none"));
-    const QCommandLineOption lrPatience(
-        QStringLiteral("lr-patience"),
-        QStringLiteral("halve the learning rate after N epochs without a better validation "
-                       "loss (default 0: constant rate)"),
-        QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption folds(
         QStringLiteral("folds"),
         QStringLiteral("k-fold cross-validation by patient: train K models, each validated on "
@@ -185,6 +128,70 @@ void addTrainOptions(QCommandLineParser* p)
         QStringLiteral("balance-classes"),
         QStringLiteral("class-balanced sampling: each epoch draws half of its cells from each "
                        "class (the smaller class oversampled, seeded)"));
+    p->addOptions({split, valFraction, folds, excludeList, valPatientsFrom, noCorrections, source,
+                   holdoutSource, balanceClasses});
+}
+
+// Adds train's options to `p`.
+void addTrainOptions(QCommandLineParser* p)
+{
+    const QCommandLineOption arch(QStringLiteral("arch"),
+                                  QStringLiteral("base, gap or se (default se)"),
+                                  QStringLiteral("ARCH"), QStringLiteral("se"));
+    const QCommandLineOption epochs(QStringLiteral("epochs"),
+                                    QStringLiteral("maximum epochs (default 20)"),
+                                    QStringLiteral("N"), QStringLiteral("20"));
+    const QCommandLineOption batch(QStringLiteral("batch-size"),
+                                   QStringLiteral("batch size (default 100)"), QStringLiteral("N"),
+                                   QStringLiteral("100"));
+    const QCommandLineOption lr(QStringLiteral("learning-rate"),
+                                QStringLiteral("Adam learning rate (default 0.001)"),
+                                QStringLiteral("LR"), QStringLiteral("0.001"));
+    const QCommandLineOption patience(QStringLiteral("patience"),
+                                      QStringLiteral("early-stopping patience (default 5)"),
+                                      QStringLiteral("N"), QStringLiteral("5"));
+    const QCommandLineOption augment(
+        QStringLiteral("augment"),
+        QStringLiteral("augment: flips, brightness, contrast, hue/saturation (stain) jitter"));
+    const QCommandLineOption noStain(
+        QStringLiteral("no-stain-jitter"),
+        QStringLiteral("with --augment: the study's augmentation only (no colour jitter)"));
+    const AugmentConfig standardJitter = AugmentConfig::withStainJitter();
+    const QString hueDefault = QString::number(double(standardJitter.hueShiftDegrees));
+    const QString saturationDefault = QString::number(double(standardJitter.saturationJitter));
+    const QCommandLineOption hueJitter(
+        QStringLiteral("hue-jitter"),
+        QStringLiteral("with --augment: hue shift drawn from [-DEG, +DEG] (default %1)")
+            .arg(hueDefault),
+        QStringLiteral("DEG"), hueDefault);
+    const QCommandLineOption saturationJitter(
+        QStringLiteral("saturation-jitter"),
+        QStringLiteral("with --augment: saturation factor drawn from [1-S, 1+S] (default %1)")
+            .arg(saturationDefault),
+        QStringLiteral("S"), saturationDefault);
+    const QCommandLineOption seed(QStringLiteral("seed"),
+                                  QStringLiteral("random seed (default 42)"), QStringLiteral("S"),
+                                  QStringLiteral("42"));
+    const QCommandLineOption threads = torchThreadsOption();
+    const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("model file to write"),
+                                 QStringLiteral("FILE"));
+    const QCommandLineOption resume(QStringLiteral("resume"),
+                                    QStringLiteral("continue from FILE.checkpoint when it exists"));
+    const QCommandLineOption initFrom(
+        QStringLiteral("init-from"),
+        QStringLiteral("fine-tune: start from the weights of this native model (same --arch)"),
+        QStringLiteral("FILE"));
+    const QCommandLineOption normalize(
+        QStringLiteral("normalize"),
+        QStringLiteral(
+            "colour normalisation of each cell: none, foreground-median, canonical-grey "
+            "or canonical-lab (default none); recorded in the model card and applied at inference"),
+        QStringLiteral("MODE"), QStringLiteral("none"));
+    const QCommandLineOption lrPatience(
+        QStringLiteral("lr-patience"),
+        QStringLiteral("halve the learning rate after N epochs without a better validation "
+                       "loss (default 0: constant rate)"),
+        QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption batchNormCells(
         QStringLiteral("batchnorm-cells"),
         QStringLiteral("after every epoch, recompute the BatchNorm statistics over N clean "
@@ -200,34 +207,10 @@ void addTrainOptions(QCommandLineParser* p)
         QStringLiteral("NAME"));
     const QCommandLineOption json(QStringLiteral("json"),
                                   QStringLiteral("print a JSON summary at the end"));
-    p->addOptions({arch,
-                   epochs,
-                   batch,
-                   lr,
-                   patience,
-                   split,
-                   valFraction,
-                   augment,
-                   noStain,
-                   hueJitter,
-                   saturationJitter,
-                   seed,
-                   threads,
-                   out,
-                   resume,
-                   initFrom,
-                   normalize,
-                   lrPatience,
-                   folds,
-                   excludeList,
-                   valPatientsFrom,
-                   noCorrections,
-                   source,
-                   holdoutSource,
-                   balanceClasses,
-                   augmentPreset,
-                   batchNormCells,
-                   json});
+    p->addOptions({arch, epochs, batch, lr, patience, augment, noStain, hueJitter, saturationJitter,
+                   seed, threads, out, resume, initFrom, normalize, lrPatience, augmentPreset,
+                   batchNormCells, json});
+    addTrainDataOptions(p);
 }
 
 // The training settings from the parsed options; an exit code when they are not valid.
