@@ -370,13 +370,14 @@ struct Estimator
 };
 
 // The error rates of the training source `source` (the one the slide's cells resemble most)
-// when the card has them, else the pooled validation rates.
+// when the card has them, else the pooled validation rates; its rates on whole fields (debris
+// included) before its rates on crops.
 Estimator makeEstimator(const SegmentRun& run, const QString& source)
 {
     Estimator est;
-    est.rates = run.classify
-                    ? errorRatesAt(run.classifier.card(), run.threshold, &est.ratesError, source)
-                    : std::nullopt;
+    est.rates = run.classify ? errorRatesAt(run.classifier.card(), run.threshold, &est.ratesError,
+                                            source, RatesFor::Fields)
+                             : std::nullopt;
     return est;
 }
 
@@ -519,9 +520,20 @@ void insertEvaluationJson(QJsonObject& o, const SegmentRun& run, const RunTotals
                          {QStringLiteral("healthy_matched"), eval.healthyMatched},
                          {QStringLiteral("healthy_flagged"), eval.healthyFlagged},
                          {QStringLiteral("unmatched_flagged"), eval.unmatchedFlagged}});
-    if (s.hasClassEval)
-        o.insert(QStringLiteral("parasite_sensitivity_ci95"),
-                 proportionJson(wilsonInterval(eval.infectedFlagged, eval.infectedTruth)));
+    if (!s.hasClassEval)
+        return;
+    o.insert(QStringLiteral("parasite_sensitivity_ci95"),
+             proportionJson(wilsonInterval(eval.infectedFlagged, eval.infectedTruth)));
+    // Every detection as one decision, parasite or not (debris counted): the rates a field's
+    // apparent parasitemia is made of (the card's validation_on_fields,
+    // scripts/train-two-lab-model.sh).
+    o.insert(
+        QStringLiteral("detection_confusion"),
+        QJsonObject{{QStringLiteral("true_positive"), eval.infectedFlagged},
+                    {QStringLiteral("false_negative"), eval.infectedMatched - eval.infectedFlagged},
+                    {QStringLiteral("true_negative"),
+                     eval.nonParasiteDetections() - eval.nonParasiteFlagged()},
+                    {QStringLiteral("false_positive"), eval.nonParasiteFlagged()}});
 }
 
 // --json: the run's summary with every field's object under "fields".

@@ -118,6 +118,13 @@ struct FieldEvaluation
     {
         return healthyMatched ? double(healthyFlagged) / healthyMatched : 0.0;
     }
+    /// The counted detections that are no parasite: healthy cells, and those matching no
+    /// annotated cell (debris, cut or merged cells), which a field's count includes too.
+    int nonParasiteDetections() const { return detections - infectedMatched; }
+    /// ... of them flagged parasitized. With infectedMatched and infectedFlagged, the
+    /// classifier's sensitivity and specificity over a field's detections, as its apparent
+    /// parasitemia (flagged / detections) counts them.
+    int nonParasiteFlagged() const { return healthyFlagged + unmatchedFlagged; }
     FieldEvaluation& operator+=(const FieldEvaluation& o);
 };
 

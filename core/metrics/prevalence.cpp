@@ -63,9 +63,10 @@ std::optional<ErrorRates> ratesFromCounts(const QJsonObject& o)
 
 // One source's validation entry: the trainer writes an array of {source, counts...}
 // (SourceFigures::toJson()); an object keyed by source name is read too.
-QJsonObject sourceEntry(const QJsonObject& card, const QString& source)
+QJsonObject sourceEntry(const QJsonObject& card, const QString& source,
+                        const QString& key = QStringLiteral("validation_by_source"))
 {
-    const QJsonValue v = card.value(QStringLiteral("validation_by_source"));
+    const QJsonValue v = card.value(key);
     if (v.isObject())
         return v.toObject().value(source).toObject();
     const QJsonArray entries = v.toArray();
@@ -76,13 +77,40 @@ QJsonObject sourceEntry(const QJsonObject& card, const QString& source)
     return {};
 }
 
+// The source's rates on the detections of its held-out annotated fields.
+std::optional<ErrorRates> fieldRates(const QJsonObject& card, const QString& source)
+{
+    const QJsonObject entry = sourceEntry(card, source, QStringLiteral("validation_on_fields"));
+    std::optional<ErrorRates> r = ratesFromCounts(entry);
+    if (r) {
+        r->source = QStringLiteral("model card validation on the %1 %2 fields it held out (%3 "
+                                   "detections, debris included)")
+                        .arg(entry.value(QStringLiteral("fields")).toInt())
+                        .arg(source)
+                        .arg(QLocale::c().toString(r->positives + r->negatives));
+        r->threshold = card.value(QStringLiteral("threshold")).toDouble(-1);
+    }
+    return r;
+}
+
 } // namespace
 
 std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error,
-                                             const QString& source)
+                                             const QString& source, RatesFor counts)
 {
     const double cardThreshold = card.value(QStringLiteral("threshold")).toDouble(-1);
     const QJsonObject lab = card.value(QStringLiteral("lab_calibration")).toObject();
+    if (counts == RatesFor::Fields) {
+        if (auto r = ratesFromCounts(lab.value(QStringLiteral("on_fields")).toObject())) {
+            r->source =
+                QStringLiteral("lab calibration '%1' on every detection of its test fields (%2 "
+                               "detections, debris included)")
+                    .arg(lab.value(QStringLiteral("lab")).toString(QStringLiteral("unnamed")))
+                    .arg(QLocale::c().toString(r->positives + r->negatives));
+            r->threshold = lab.value(QStringLiteral("threshold")).toDouble(cardThreshold);
+            return r;
+        }
+    }
     if (!lab.isEmpty() && lab.contains(QStringLiteral("sensitivity")) &&
         lab.contains(QStringLiteral("specificity"))) {
         ErrorRates r;
@@ -95,6 +123,10 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
                        .arg(r.positives + r.negatives);
         r.threshold = lab.value(QStringLiteral("threshold")).toDouble(cardThreshold);
         return r;
+    }
+    if (!source.isEmpty() && counts == RatesFor::Fields) {
+        if (auto r = fieldRates(card, source))
+            return r;
     }
     if (!source.isEmpty()) {
         if (auto r = ratesFromCounts(sourceEntry(card, source))) {
@@ -124,9 +156,9 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
 }
 
 std::optional<ErrorRates> errorRatesAt(const QJsonObject& card, double threshold, QString* error,
-                                       const QString& source)
+                                       const QString& source, RatesFor counts)
 {
-    std::optional<ErrorRates> rates = errorRatesFromCard(card, error, source);
+    std::optional<ErrorRates> rates = errorRatesFromCard(card, error, source, counts);
     if (rates && !ratesApplyAt(*rates, threshold)) {
         if (error)
             *error = QStringLiteral("the model's sensitivity and specificity were measured at "

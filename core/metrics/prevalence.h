@@ -33,6 +33,11 @@ struct ErrorRates
     QString source;
 };
 
+/// What the counts to correct are of: cell crops (the classify path), or the detections of
+/// whole fields (the segment path), which include debris and cut cells the crop figures never
+/// saw.
+enum class RatesFor { Cells, Fields };
+
 /// Reads the error rates a card holds, in order of preference: a lab calibration
 /// (card.lab_calibration, written by the calibrate flow), then the cell-level validation
 /// figures (card.validation.cell_level: true/false positives/negatives). nullopt with
@@ -40,9 +45,15 @@ struct ErrorRates
 /// With `source` (the training source the cells resemble most, DomainVerdict::nearestSource),
 /// that source's own validation figures (card.validation_by_source[source], with its
 /// true/false positive/negative counts) come before the pooled ones: a model is not equally
-/// right on every lab it was trained on.
+/// right on every lab it was trained on. For RatesFor::Fields, that source's figures on every
+/// detection of the annotated fields the training held out (card.validation_on_fields, the
+/// same counts, debris counted among the negatives) come before its crop figures: a model
+/// that calls some debris parasitized has a lower specificity on fields than on crops. A lab
+/// calibration's own rates on every detection of its test fields (lab_calibration.on_fields,
+/// when box annotations showed which detections are no cell) likewise come first for fields.
 std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error = nullptr,
-                                             const QString& source = {});
+                                             const QString& source = {},
+                                             RatesFor counts = RatesFor::Cells);
 
 /// The corrected parasitemia of one field, slide, patient or run.
 struct PrevalenceEstimate
@@ -73,7 +84,8 @@ bool ratesApplyAt(const ErrorRates& rates, double threshold);
 /// errorRatesFromCard() when its rates apply at `threshold` (ratesApplyAt()); nullopt with
 /// the reason in `*error` otherwise. The one place the callers' "which rates, if any" lives.
 std::optional<ErrorRates> errorRatesAt(const QJsonObject& card, double threshold,
-                                       QString* error = nullptr, const QString& source = {});
+                                       QString* error = nullptr, const QString& source = {},
+                                       RatesFor counts = RatesFor::Cells);
 
 /// estimatePrevalence() with `rates`; without them, the apparent share only, with `whyNot`
 /// as the estimate's error (never NaN).

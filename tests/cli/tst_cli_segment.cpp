@@ -85,6 +85,7 @@ private Q_SLOTS:
     void classificationKeys();
     void exportCrops();
     void imlFieldsWithAnnotations();
+    void fieldCountsAreCorrectedWithFieldRates();
     void csvOneRowPerCellOnImlFields();
     void thresholdComesFromTheModelCard();
     void unsplitClumpsInJsonOnCrowdedImlField();
@@ -303,6 +304,42 @@ void TestCliSegment::imlFieldsWithAnnotations()
     QVERIFY2(recall >= 0.8, qPrintable(QString::number(recall)));
     QVERIFY2(precision >= 0.7, qPrintable(QString::number(precision)));
     QVERIFY(o.value(QStringLiteral("cells")).toInt() > 4 * 60);
+}
+
+// The embedded model's card has its IML rates on whole held-out fields (debris among the
+// negatives): a field count is corrected with them, and segment --annotations prints the
+// detection counts they are made of, each detection counted once.
+void TestCliSegment::fieldCountsAreCorrectedWithFieldRates()
+{
+    const QString root = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
+    if (!QFile::exists(root + QStringLiteral("/annotations.json")))
+        QSKIP("shared data missing (../shared/data/iml-fields): field rates not checked");
+    QTemporaryDir dir;
+    const QStringList names{QStringLiteral("PA171690.JPG"), QStringLiteral("PA171782.JPG"),
+                            QStringLiteral("PA171911.JPG"), QStringLiteral("PA171967.JPG")};
+    for (const QString& n : names)
+        QVERIFY(QFile::link(root + QStringLiteral("/images/") + n, dir.filePath(n)));
+    const Run r =
+        runCli({QStringLiteral("segment"), dir.path(), QStringLiteral("--json"),
+                QStringLiteral("--annotations"), root + QStringLiteral("/annotations.json")});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject o = r.json();
+    const QJsonObject counts = o.value(QStringLiteral("counts")).toObject();
+    const QJsonObject c = o.value(QStringLiteral("detection_confusion")).toObject();
+    const int tp = c.value(QStringLiteral("true_positive")).toInt(-1);
+    const int fn = c.value(QStringLiteral("false_negative")).toInt(-1);
+    const int tn = c.value(QStringLiteral("true_negative")).toInt(-1);
+    const int fp = c.value(QStringLiteral("false_positive")).toInt(-1);
+    QVERIFY(tp >= 0 && fn >= 0 && tn >= 0 && fp >= 0);
+    QCOMPARE(tp + fn + tn + fp, counts.value(QStringLiteral("detections")).toInt());
+    QCOMPARE(tp, counts.value(QStringLiteral("infected_flagged")).toInt());
+    QCOMPARE(tp + fn, counts.value(QStringLiteral("infected_matched")).toInt());
+    QCOMPARE(fp, counts.value(QStringLiteral("healthy_flagged")).toInt() +
+                     counts.value(QStringLiteral("unmatched_flagged")).toInt());
+    const QString source = o.value(QStringLiteral("rates_source")).toString();
+    QVERIFY2(source.contains(QStringLiteral("iml fields it held out")) &&
+                 source.contains(QStringLiteral("debris included")),
+             qPrintable(source));
 }
 
 void TestCliSegment::csvOneRowPerCellOnImlFields()

@@ -846,7 +846,8 @@ PrevalenceEstimate FieldPage::corrected(int called, int cells) const
     const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
     QString error;
     const std::optional<ErrorRates> rates =
-        errorRatesAt(model.card(), model.cardThreshold(), &error, domainVerdict().nearestSource);
+        errorRatesAt(model.card(), model.cardThreshold(), &error, domainVerdict().nearestSource,
+                     RatesFor::Fields);
     return estimateOrExplain(called, cells, rates, error);
 }
 

@@ -192,6 +192,10 @@ void TestFieldAnnotations::evaluateByHand()
     QCOMPARE(e.healthyFlagged, 1);
     QCOMPARE(e.healthyFalsePositiveRate(), 0.5);
     QCOMPARE(e.unmatchedFlagged, 1);
+    // Over the detections: h0, h1, the flagged one on nothing and the poor overlap are no
+    // parasite; h0 and the one on nothing are flagged.
+    QCOMPARE(e.nonParasiteDetections(), 4);
+    QCOMPARE(e.nonParasiteFlagged(), 2);
 
     FieldEvaluation sum = e;
     sum += e;

@@ -27,6 +27,7 @@ private Q_SLOTS:
     void labCalibrationWinsOverValidation();
     void nearestSourceRatesWinOverPooled();
     void sourceRatesAsTheTrainerWritesThem();
+    void fieldRatesCorrectFieldCounts();
     void cardWithoutValidationFigures();
     void ratesAtAnotherThresholdAreNotUsed();
     void decisionFromIntervalAndConfirmation();
@@ -247,6 +248,60 @@ void TestPrevalence::sourceRatesAsTheTrainerWritesThem()
     QVERIFY(iml->source.contains(QStringLiteral("iml")));
     QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("nih"))->positives, 1542);
     QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("other"))->positives, 1577);
+}
+
+// A field's count has detections that are no red cell (debris, cut cells) in it: the card's
+// rates measured on every detection of held-out annotated fields (validation_on_fields)
+// correct a field count; the crop rates, measured on annotated cells only, still correct a
+// count of cell crops. A card without field rates corrects fields with the crop rates.
+void TestPrevalence::fieldRatesCorrectFieldCounts()
+{
+    const auto entry = [](const char* name, int tp, int fn, int tn, int fp) {
+        return QJsonObject{{QStringLiteral("source"), QString::fromLatin1(name)},
+                           {QStringLiteral("fields"), 30},
+                           {QStringLiteral("true_positive"), tp},
+                           {QStringLiteral("false_negative"), fn},
+                           {QStringLiteral("true_negative"), tn},
+                           {QStringLiteral("false_positive"), fp}};
+    };
+    QJsonObject card{
+        {QStringLiteral("threshold"), 0.5},
+        {QStringLiteral("validation_by_source"), QJsonArray{entry("iml", 21, 14, 683, 2)}}};
+    const auto cropsOnly =
+        errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields);
+    QVERIFY(cropsOnly);
+    QCOMPARE(cropsOnly->negatives, 685);
+
+    card.insert(QStringLiteral("validation_on_fields"), QJsonArray{entry("iml", 25, 15, 3244, 27)});
+    const auto fields = errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields);
+    QVERIFY(fields);
+    QCOMPARE(fields->positives, 40);
+    QCOMPARE(fields->negatives, 3271);
+    QVERIFY(std::abs(fields->specificity - 3244.0 / 3271.0) < 1e-12);
+    QCOMPARE(fields->threshold, 0.5);
+    QVERIFY2(fields->source.contains(QStringLiteral("30 iml fields")), qPrintable(fields->source));
+    // Crops are still corrected with the crop rates, and another lab with what it has.
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"))->negatives, 685);
+    QVERIFY(!errorRatesFromCard(card, nullptr, QStringLiteral("nih"), RatesFor::Fields));
+    // A lab calibration still comes first.
+    card.insert(QStringLiteral("lab_calibration"),
+                QJsonObject{{QStringLiteral("sensitivity"), 0.8},
+                            {QStringLiteral("specificity"), 0.99},
+                            {QStringLiteral("positives"), 50},
+                            {QStringLiteral("negatives"), 900}});
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields)->negatives,
+             900);
+    // ... and its rates over every detection of its test fields, when it has them, for fields.
+    QJsonObject lab = card.value(QStringLiteral("lab_calibration")).toObject();
+    lab.insert(QStringLiteral("lab"), QStringLiteral("Clinic A"));
+    lab.insert(QStringLiteral("on_fields"), entry("iml", 40, 10, 940, 20));
+    card.insert(QStringLiteral("lab_calibration"), lab);
+    const auto labFields = errorRatesFromCard(card, nullptr, {}, RatesFor::Fields);
+    QVERIFY(labFields);
+    QCOMPARE(labFields->negatives, 960);
+    QVERIFY(std::abs(labFields->specificity - 940.0 / 960.0) < 1e-12);
+    QVERIFY(labFields->source.contains(QStringLiteral("Clinic A")));
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"))->negatives, 900);
 }
 
 void TestPrevalence::cardWithoutValidationFigures()
