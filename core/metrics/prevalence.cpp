@@ -100,17 +100,6 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
 {
     const double cardThreshold = card.value(QStringLiteral("threshold")).toDouble(-1);
     const QJsonObject lab = card.value(QStringLiteral("lab_calibration")).toObject();
-    if (counts == RatesFor::Fields) {
-        if (auto r = ratesFromCounts(lab.value(QStringLiteral("on_fields")).toObject())) {
-            r->source =
-                QStringLiteral("lab calibration '%1' on every detection of its test fields (%2 "
-                               "detections, debris included)")
-                    .arg(lab.value(QStringLiteral("lab")).toString(QStringLiteral("unnamed")))
-                    .arg(QLocale::c().toString(r->positives + r->negatives));
-            r->threshold = lab.value(QStringLiteral("threshold")).toDouble(cardThreshold);
-            return r;
-        }
-    }
     if (!lab.isEmpty() && lab.contains(QStringLiteral("sensitivity")) &&
         lab.contains(QStringLiteral("specificity"))) {
         ErrorRates r;

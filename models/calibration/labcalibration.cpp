@@ -543,31 +543,6 @@ TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions&
     return config;
 }
 
-// The lab's rates over every detection of its test fields, as a field's count makes them:
-// the measured figures plus the detections the box annotations show to be no red cell, as
-// negatives. Empty when no such detection is known (labels from a reviewer or a CSV).
-QJsonObject ratesOnFields(const CalibrationFigures& measured,
-                          const std::vector<CalibrationCell>& cells,
-                          const std::vector<float>& probabilities, const std::vector<int>& test,
-                          double threshold)
-{
-    int noCell = 0, noCellCalled = 0;
-    for (int i : test) {
-        if (!cells[size_t(i)].notACell || probabilities[size_t(i)] < 0)
-            continue;
-        ++noCell;
-        noCellCalled += probabilities[size_t(i)] >= threshold;
-    }
-    if (noCell == 0)
-        return {};
-    return QJsonObject{
-        {QStringLiteral("true_positive"), measured.truePositive},
-        {QStringLiteral("false_negative"), measured.falseNegative},
-        {QStringLiteral("true_negative"), measured.trueNegative + noCell - noCellCalled},
-        {QStringLiteral("false_positive"), measured.falsePositive + noCellCalled},
-        {QStringLiteral("no_cell_detections"), noCell}};
-}
-
 // The after figures with the lab's own rates, and the card that records them.
 void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCell>& cells,
                   const std::vector<float>& after, const std::vector<int>& test,
@@ -587,24 +562,20 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
 
     QJsonObject card = trained.card();
     card.insert(QStringLiteral("threshold"), threshold);
-    QJsonObject lab{{QStringLiteral("lab"), o.lab},
-                    {QStringLiteral("sensitivity"), labRates.sensitivity},
-                    {QStringLiteral("specificity"), labRates.specificity},
-                    {QStringLiteral("positives"), labRates.positives},
-                    {QStringLiteral("negatives"), labRates.negatives},
-                    {QStringLiteral("threshold"), threshold},
-                    {QStringLiteral("threshold_choice"), result.labThreshold.toJson()},
-                    {QStringLiteral("fine_tune"), result.fineTune},
-                    {QStringLiteral("weights"), labWeightsName(result.weights)},
-                    {QStringLiteral("start_weight_share"), o.startWeightShare},
-                    {QStringLiteral("started_from"), start.source()},
-                    {QStringLiteral("started_from_sha256"), start.weightsSha256()},
-                    {QStringLiteral("calibration"), result.toJson()}};
-    // Fields are corrected with these when known (errorRatesFromCard(), RatesFor::Fields).
-    const QJsonObject onFields = ratesOnFields(measured, cells, after, test, threshold);
-    if (!onFields.isEmpty())
-        lab.insert(QStringLiteral("on_fields"), onFields);
-    card.insert(QStringLiteral("lab_calibration"), lab);
+    card.insert(QStringLiteral("lab_calibration"),
+                QJsonObject{{QStringLiteral("lab"), o.lab},
+                            {QStringLiteral("sensitivity"), labRates.sensitivity},
+                            {QStringLiteral("specificity"), labRates.specificity},
+                            {QStringLiteral("positives"), labRates.positives},
+                            {QStringLiteral("negatives"), labRates.negatives},
+                            {QStringLiteral("threshold"), threshold},
+                            {QStringLiteral("threshold_choice"), result.labThreshold.toJson()},
+                            {QStringLiteral("fine_tune"), result.fineTune},
+                            {QStringLiteral("weights"), labWeightsName(result.weights)},
+                            {QStringLiteral("start_weight_share"), o.startWeightShare},
+                            {QStringLiteral("started_from"), start.source()},
+                            {QStringLiteral("started_from_sha256"), start.weightsSha256()},
+                            {QStringLiteral("calibration"), result.toJson()}});
     // The starting model's domain stays: the lab's cells are now part of what it knows,
     // recorded by `malarialens-cli domain` when wanted.
     if (start.card().contains(QStringLiteral("domain")))

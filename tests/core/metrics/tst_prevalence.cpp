@@ -291,17 +291,6 @@ void TestPrevalence::fieldRatesCorrectFieldCounts()
                             {QStringLiteral("negatives"), 900}});
     QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields)->negatives,
              900);
-    // ... and its rates over every detection of its test fields, when it has them, for fields.
-    QJsonObject lab = card.value(QStringLiteral("lab_calibration")).toObject();
-    lab.insert(QStringLiteral("lab"), QStringLiteral("Clinic A"));
-    lab.insert(QStringLiteral("on_fields"), entry("iml", 40, 10, 940, 20));
-    card.insert(QStringLiteral("lab_calibration"), lab);
-    const auto labFields = errorRatesFromCard(card, nullptr, {}, RatesFor::Fields);
-    QVERIFY(labFields);
-    QCOMPARE(labFields->negatives, 960);
-    QVERIFY(std::abs(labFields->specificity - 940.0 / 960.0) < 1e-12);
-    QVERIFY(labFields->source.contains(QStringLiteral("Clinic A")));
-    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"))->negatives, 900);
 }
 
 void TestPrevalence::cardWithoutValidationFigures()
