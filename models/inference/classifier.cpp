@@ -74,12 +74,6 @@ QString shapeString(const torch::IntArrayRef& sizes)
     return QLatin1Char('[') + parts.join(QLatin1String(", ")) + QLatin1Char(']');
 }
 
-QString cardPathFor(const QString& modelPath)
-{
-    const QFileInfo fi(modelPath);
-    return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".json"));
-}
-
 struct LoadAttempt
 {
     std::shared_ptr<LoadedModel> model;
@@ -370,7 +364,7 @@ bool Classifier::load(const QString& path)
     const QByteArray data = file.readAll();
     file.close();
     QJsonObject card;
-    QFile cardFile(cardPathFor(path));
+    QFile cardFile(cardPathForModel(path));
     if (cardFile.exists() && cardFile.open(QIODevice::ReadOnly)) {
         QJsonParseError err{};
         const QJsonDocument doc = QJsonDocument::fromJson(cardFile.readAll(), &err);
@@ -503,7 +497,7 @@ bool Classifier::save(const QString& path, QString* error) const
         card.insert(QStringLiteral("weights_sha256"),
                     QString::fromLatin1(
                         QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex()));
-        if (!writeAtomically(cardPathFor(path),
+        if (!writeAtomically(cardPathForModel(path),
                              QJsonDocument(card).toJson(QJsonDocument::Indented)))
             return false;
     }
@@ -588,6 +582,12 @@ void Classifier::setOptimizedInference(bool on)
 bool Classifier::hasOptimizedInference() const
 {
     return m_model && m_model->inference;
+}
+
+QString cardPathForModel(const QString& modelPath)
+{
+    const QFileInfo fi(modelPath);
+    return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".json"));
 }
 
 QString precisionName(Precision p)

@@ -37,6 +37,9 @@ QString precisionName(Precision p);
 /// The precision named `name` ("fp32", "int8"; case-insensitive), nullopt for anything else.
 std::optional<Precision> precisionFromName(const QString& name);
 
+/// The model card beside a model file: <dir>/<base>.json (what load() reads and save() writes).
+QString cardPathForModel(const QString& modelPath);
+
 /// Copyable value holding a shared, immutable loaded model.
 ///
 /// Loading never throws: a failed load returns false, errorString() names the file and the

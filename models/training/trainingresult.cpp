@@ -35,12 +35,6 @@ QString outOfFoldPathFor(const QString& modelPath)
     return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".oof.csv"));
 }
 
-QString cardPathForModel(const QString& modelPath)
-{
-    const QFileInfo fi(modelPath);
-    return fi.dir().filePath(fi.completeBaseName() + QStringLiteral(".json"));
-}
-
 QJsonObject SplitSummary::toJson() const
 {
     auto toObj = [](const QMap<QString, int>& m) {

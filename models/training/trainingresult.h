@@ -110,9 +110,9 @@ struct TrainingResult
     QByteArray historyCsv() const;
 };
 
-/// Path of the history CSV / model card beside a model file: <dir>/<base>.history.csv, .json.
+/// Path of the history CSV beside a model file: <dir>/<base>.history.csv (its card:
+/// cardPathForModel(), classifier.h).
 QString historyPathFor(const QString& modelPath);
-QString cardPathForModel(const QString& modelPath);
 /// Out-of-fold probabilities of a cross-validation run (train --folds): <dir>/<base>.oof.csv.
 QString outOfFoldPathFor(const QString& modelPath);
 
