@@ -71,6 +71,17 @@ MadeField makeField(const QDir& dir, const QString& firstType = QStringLiteral("
     return f;
 }
 
+// Four real IML fields, linked (not copied) into `dir`; false when a link fails.
+bool linkFourImlFields(const QString& root, const QTemporaryDir& dir)
+{
+    const QStringList names{QStringLiteral("PA171690.JPG"), QStringLiteral("PA171782.JPG"),
+                            QStringLiteral("PA171911.JPG"), QStringLiteral("PA171967.JPG")};
+    for (const QString& n : names)
+        if (!QFile::link(root + QStringLiteral("/images/") + n, dir.filePath(n)))
+            return false;
+    return true;
+}
+
 } // namespace
 
 class TestCliSegment : public QObject
@@ -285,12 +296,8 @@ void TestCliSegment::imlFieldsWithAnnotations()
     const QString root = QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields");
     if (!QFile::exists(root + QStringLiteral("/annotations.json")))
         QSKIP("shared data missing (../shared/data/iml-fields): CLI not checked on real fields");
-    // Four real fields, linked (not copied) into a temporary folder.
     QTemporaryDir dir;
-    const QStringList names{QStringLiteral("PA171690.JPG"), QStringLiteral("PA171782.JPG"),
-                            QStringLiteral("PA171911.JPG"), QStringLiteral("PA171967.JPG")};
-    for (const QString& n : names)
-        QVERIFY(QFile::link(root + QStringLiteral("/images/") + n, dir.filePath(n)));
+    QVERIFY(linkFourImlFields(root, dir));
     const Run r = runCli({QStringLiteral("segment"), dir.path(), QStringLiteral("--json"),
                           QStringLiteral("--no-classify"), QStringLiteral("--annotations"),
                           root + QStringLiteral("/annotations.json")});
@@ -315,10 +322,7 @@ void TestCliSegment::fieldCountsAreCorrectedWithFieldRates()
     if (!QFile::exists(root + QStringLiteral("/annotations.json")))
         QSKIP("shared data missing (../shared/data/iml-fields): field rates not checked");
     QTemporaryDir dir;
-    const QStringList names{QStringLiteral("PA171690.JPG"), QStringLiteral("PA171782.JPG"),
-                            QStringLiteral("PA171911.JPG"), QStringLiteral("PA171967.JPG")};
-    for (const QString& n : names)
-        QVERIFY(QFile::link(root + QStringLiteral("/images/") + n, dir.filePath(n)));
+    QVERIFY(linkFourImlFields(root, dir));
     const Run r =
         runCli({QStringLiteral("segment"), dir.path(), QStringLiteral("--json"),
                 QStringLiteral("--annotations"), root + QStringLiteral("/annotations.json")});

@@ -21,7 +21,7 @@ const QString kCells = QStringLiteral(MALARIALENS_SHARED_DATA "/nih-cells");
 std::vector<cv::Mat> realCells(int perClass)
 {
     std::vector<cv::Mat> out;
-    for (const QString cls : {QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}) {
+    for (const QString& cls : {QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}) {
         const QDir dir(kCells + QLatin1Char('/') + cls);
         const QStringList files =
             dir.entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name).mid(0, perClass);
