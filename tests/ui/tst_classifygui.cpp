@@ -49,7 +49,7 @@ void TestClassifyGui::initTestCase()
     const QString data = sharedData();
     if (data.isEmpty())
         QSKIP("../shared/data/nih-cells is missing: classification GUI test not run");
-    for (const QString cls : {QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}) {
+    for (const QString& cls : {QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}) {
         QVERIFY(QDir(m_dir.path()).mkdir(cls));
         QDir src(data + QStringLiteral("/nih-cells/") + cls);
         // Every 300th file: several patients, deterministic.

@@ -28,7 +28,7 @@ struct Cell
 std::vector<Cell> loadCells(int perClass)
 {
     std::vector<Cell> out;
-    for (const QString cls : {QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}) {
+    for (const QString& cls : {QStringLiteral("Parasitized"), QStringLiteral("Uninfected")}) {
         const QDir dir(kCells + QLatin1Char('/') + cls);
         const QStringList files = dir.entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
         // Evenly spread over the folder, so many patients are in.

@@ -23,9 +23,14 @@ Dataset sixImages()
     Dataset ds;
     ds.root = QStringLiteral("/data");
     ds.classNames = {QStringLiteral("Parasitized"), QStringLiteral("Uninfected")};
-    for (int i = 0; i < 6; ++i)
-        ds.images.append(ImageEntry{QStringLiteral("img%1.png").arg(i), i < 3 ? 0 : 1,
-                                    QStringLiteral("P%1").arg(i), 10});
+    for (int i = 0; i < 6; ++i) {
+        ImageEntry e;
+        e.relativePath = QStringLiteral("img%1.png").arg(i);
+        e.label = i < 3 ? 0 : 1;
+        e.patient = QStringLiteral("P%1").arg(i);
+        e.bytes = 10;
+        ds.images.append(e);
+    }
     return ds;
 }
 
