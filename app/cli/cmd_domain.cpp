@@ -8,12 +8,9 @@
 #include "classifier.h"
 #include "domainprofile.h"
 #include "folderscanner.h"
-#include "trainingresult.h"
 
 #include <QCommandLineParser>
-#include <QDir>
 #include <QFile>
-#include <QFileInfo>
 #include <QJsonDocument>
 
 namespace ml::cli {
