@@ -558,15 +558,78 @@ bool isMostlyNucleus(const SegmentationParams& p, const SegmentState& s, const P
     return cv::countNonZero(nucleus) > p.maxNucleusFraction * cv::countNonZero(pc.cellMask);
 }
 
+// An elliptic structuring element `width` of a typical cell across (odd, at least 3 pixels).
+cv::Mat discOf(const SegmentState& s, double width)
+{
+    const int k = std::max(3, int(width * s.diameter) | 1);
+    return cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(k, k));
+}
+
+// Whether at least minStainFraction of the piece's pixels are darker than stainLevel times
+// the mean foreground level (parasite chromatin and cytoplasm, pigment).
+bool isStained(const SegmentationParams& p, const SegmentState& s, const Piece& pc)
+{
+    const cv::Mat dark = (s.flat(pc.pr) < p.stainLevel * s.meanLow) & pc.cellMask;
+    return cv::countNonZero(dark) >=
+           p.minStainFraction * std::max(1, cv::countNonZero(pc.cellMask));
+}
+
+// The largest region of `regions` (a mask inside clump.pr), filled, as a piece; true when it
+// is a cell: between darkCellMinFraction and darkCellMaxFraction of a cell, at least
+// darkCellRoundness round, and not mostly nucleus-dark.
+bool largestRegion(const SegmentationParams& p, const SegmentState& s, const Piece& clump,
+                   const cv::Mat& regions, Piece& out)
+{
+    // Stippling and the parasite's pale parts leave holes: the cell is the filled outline.
+    std::vector<std::vector<cv::Point>> cs;
+    cv::findContours(regions, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    if (cs.empty())
+        return false;
+    const auto largest = std::max_element(cs.begin(), cs.end(), [](const auto& a, const auto& b) {
+        return cv::contourArea(a) < cv::contourArea(b);
+    });
+    out.pr = clump.pr;
+    out.cellMask = cv::Mat::zeros(clump.cellMask.size(), CV_8U);
+    cv::drawContours(out.cellMask, cs, int(largest - cs.begin()), cv::Scalar(255), cv::FILLED);
+    out.cellMask &= clump.cellMask;
+    if (!outlineMask(out) || out.area < p.darkCellMinFraction * s.cellArea ||
+        out.area > p.darkCellMaxFraction * s.cellArea || out.roundness < p.darkCellRoundness)
+        return false;
+    // A white cell's nucleus among red cells is dark, round and cell-sized too: the test
+    // whole pieces pass (collectCells) keeps it from becoming a "cell".
+    return !isMostlyNucleus(p, s, out);
+}
+
+// A cell-sized region of one level class of a clump (`level`, a mask inside clump.pr). An
+// opening of a fifth of a cell removes the overlap lenses and rims that share the level but
+// are thin; where a thicker neck still joins the cell to a neighbour, wider openings (up to
+// darkCellMaxOpening of a cell, which a cell-sized region survives) cut it, and the region
+// must then be stained: the wider reach is for parasites.
+bool regionOfLevel(const SegmentationParams& p, const SegmentState& s, const Piece& clump,
+                   const cv::Mat& level, Piece& cell)
+{
+    for (const double width : {0.2, 0.35, 0.5}) {
+        if (width > 0.2 && width > p.darkCellMaxOpening + 1e-9)
+            return false;
+        cv::Mat opened;
+        cv::morphologyEx(level, opened, cv::MORPH_OPEN, discOf(s, width));
+        if (largestRegion(p, s, clump, opened, cell))
+            return width <= 0.2 || isStained(p, s, cell);
+    }
+    return false;
+}
+
 // A cell-sized region of a clump that stains clearly darker than the rest of it: a cell
 // a parasite fills (P. vivax gametocytes, schizonts, grown trophozoites) among the healthy
 // cells it overlaps. The distance transform cannot cut it out when the union has no neck
 // (docs/MODEL.md: most parasites the segmenter missed on the IML fields lay in such clumps),
-// but its level can: Otsu inside the clump, then an opening of a fifth of a cell removes the
-// overlap lenses and rims that are dark too but thin. Returns the region as a piece
-// (`dark`), and the clump without it (`rest`); false when the clump holds no such region.
-bool carveDarkCell(const SegmentationParams& p, const SegmentState& s, const Piece& clump,
-                   Piece& dark, Piece& rest)
+// but its level can: Otsu inside the clump splits it into a dark and a light class, and the
+// dark class is searched for a cell (regionOfLevel()). Where it holds none and the classes
+// lie far apart (lightCellContrast), so is the light class: in deep-staining fields the
+// gametocytes are the paler cells. Returns the region as a piece (`cell`), and the clump
+// without it (`rest`); false when the clump holds no such region.
+bool carveCell(const SegmentationParams& p, const SegmentState& s, const Piece& clump, Piece& cell,
+               Piece& rest)
 {
     if (p.darkCellContrast <= 0)
         return false;
@@ -583,38 +646,20 @@ bool carveDarkCell(const SegmentationParams& p, const SegmentState& s, const Pie
     const double t =
         cv::threshold(cv::Mat(inside), darkMask, 0, 255, cv::THRESH_BINARY_INV | cv::THRESH_OTSU);
     darkMask = (flat <= t) & clump.cellMask;
-    const double darkMean = cv::mean(flat, darkMask)[0];
-    const double lightMean = cv::mean(flat, clump.cellMask & ~darkMask)[0];
-    if (lightMean - darkMean < p.darkCellContrast * s.meanLow)
+    const cv::Mat lightMask = clump.cellMask & ~darkMask;
+    const double contrast = cv::mean(flat, lightMask)[0] - cv::mean(flat, darkMask)[0];
+    if (contrast < p.darkCellContrast * s.meanLow)
         return false;
-    const int k = std::max(3, int(0.2 * s.diameter) | 1);
-    const cv::Mat disc = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(k, k));
-    cv::morphologyEx(darkMask, darkMask, cv::MORPH_OPEN, disc);
-    // Stippling and the parasite's pale parts leave holes: the cell is the filled outline.
-    std::vector<std::vector<cv::Point>> cs;
-    cv::findContours(darkMask, cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-    if (cs.empty())
+    const bool searchLight = p.lightCellContrast > 0 && contrast >= p.lightCellContrast * s.meanLow;
+    if (!regionOfLevel(p, s, clump, darkMask, cell) &&
+        !(searchLight && regionOfLevel(p, s, clump, lightMask, cell)))
         return false;
-    const auto largest = std::max_element(cs.begin(), cs.end(), [](const auto& a, const auto& b) {
-        return cv::contourArea(a) < cv::contourArea(b);
-    });
-    dark.pr = clump.pr;
-    dark.cellMask = cv::Mat::zeros(clump.cellMask.size(), CV_8U);
-    cv::drawContours(dark.cellMask, cs, int(largest - cs.begin()), cv::Scalar(255), cv::FILLED);
-    dark.cellMask &= clump.cellMask;
-    if (!outlineMask(dark) || dark.area < p.darkCellMinFraction * s.cellArea ||
-        dark.area > p.darkCellMaxFraction * s.cellArea || dark.roundness < p.darkCellRoundness)
-        return false;
-    // A white cell's nucleus among red cells is dark, round and cell-sized too: the test
-    // whole pieces pass (collectCells) keeps it from becoming a "cell".
-    if (isMostlyNucleus(p, s, dark))
-        return false;
-    dark.r = cv::boundingRect(dark.contour); // outlineMask() gives image coordinates
+    cell.r = cv::boundingRect(cell.contour); // outlineMask() gives image coordinates
     rest.pr = clump.pr;
     cv::Mat grown;
-    cv::dilate(dark.cellMask, grown, s.k3);
+    cv::dilate(cell.cellMask, grown, s.k3);
     rest.cellMask = clump.cellMask & ~grown;
-    cv::morphologyEx(rest.cellMask, rest.cellMask, cv::MORPH_OPEN, disc);
+    cv::morphologyEx(rest.cellMask, rest.cellMask, cv::MORPH_OPEN, discOf(s, 0.2));
     if (outlineMask(rest))
         rest.r = cv::boundingRect(rest.contour);
     return true;
@@ -706,8 +751,7 @@ std::vector<double> collectCells(const SegmentationParams& p, SegmentationResult
         const bool tooLarge = pc.area > maxArea;
         if (notRound || hollow || tooLarge) {
             Piece dark, rest;
-            if (pc.area >= p.unsplitMinFraction * s.cellArea &&
-                carveDarkCell(p, s, pc, dark, rest)) {
+            if (pc.area >= p.unsplitMinFraction * s.cellArea && carveCell(p, s, pc, dark, rest)) {
                 if (addCell(p, res, s, dark))
                     roundnesses.push_back(dark.roundness);
                 if (!rest.contour.empty())

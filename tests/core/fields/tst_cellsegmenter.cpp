@@ -94,6 +94,8 @@ private Q_SLOTS:
     void stainedClumpAroundParasiteIsSplit();
     void darkInfectedCellIsCarvedFromAClump_data();
     void darkInfectedCellIsCarvedFromAClump();
+    void carvingReachesNeckedAndPaleCells_data();
+    void carvingReachesNeckedAndPaleCells();
 };
 
 void TestCellSegmenter::separateDiscs_data()
@@ -724,6 +726,55 @@ void TestCellSegmenter::darkInfectedCellIsCarvedFromAClump()
     // the whole field (one per clump with a dark cell in it).
     const int added = carved.counts(false).cells - plain.counts(false).cells;
     QVERIFY2(added >= 1 && added <= 3, qPrintable(QString::number(added)));
+}
+
+void TestCellSegmenter::carvingReachesNeckedAndPaleCells_data()
+{
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QRect>("parasite");
+    QTest::addColumn<QString>("without");
+    // Annotated parasites in clumps that the carving of the dark class with an opening of a
+    // fifth of a cell missed (best IoU 0.00-0.12 on 2026-12-02). Each is found with the
+    // defaults and not with the one extension named in `without` turned off.
+    // Still joined to a dark neighbour by a thick neck after the fifth-of-a-cell opening:
+    QTest::newRow("gametocyte, wider opening")
+        << QStringLiteral("PA171907.JPG") << QRect(804, 594, 117, 116) << QStringLiteral("wider");
+    QTest::newRow("trophozoite, wider opening")
+        << QStringLiteral("PA171922.JPG") << QRect(255, 822, 113, 85) << QStringLiteral("wider");
+    // Deep-staining fields, where the gametocyte is the paler cell of its clump:
+    QTest::newRow("gametocyte, light class")
+        << QStringLiteral("PA171867.JPG") << QRect(587, 609, 96, 94) << QStringLiteral("light");
+    QTest::newRow("gametocyte 2, light class")
+        << QStringLiteral("PA171853.JPG") << QRect(704, 308, 89, 109) << QStringLiteral("light");
+}
+
+void TestCellSegmenter::carvingReachesNeckedAndPaleCells()
+{
+    QFETCH(QString, field);
+    QFETCH(QRect, parasite);
+    QFETCH(QString, without);
+    const QString file = imlField(field);
+    if (file.isEmpty())
+        QSKIP("shared data missing (../shared/data/iml-fields)");
+    SegmentationParams off;
+    if (without == QLatin1String("wider"))
+        off.darkCellMaxOpening = 0.2;
+    else
+        off.lightCellContrast = 0.0;
+    const FieldResult full = analyseWith(file, SegmentationParams{});
+    const FieldResult reduced = analyseWith(file, off);
+    QVERIFY2(bestIou(full, parasite) >= 0.5, qPrintable(QString::number(bestIou(full, parasite))));
+    QVERIFY2(bestIou(reduced, parasite) < 0.5,
+             qPrintable(QString::number(bestIou(reduced, parasite))));
+    // The extension adds the infected cell, not a spray of pieces, and takes it out of a clump.
+    const int added = full.counts(false).cells - reduced.counts(false).cells;
+    QVERIFY2(added >= 1 && added <= 3, qPrintable(QString::number(added)));
+    const cv::Point2f centre(parasite.x() + parasite.width() / 2.0f,
+                             parasite.y() + parasite.height() / 2.0f);
+    QVERIFY(
+        std::any_of(reduced.unsplit.begin(), reduced.unsplit.end(), [&](const UnsplitRegion& u) {
+            return cv::pointPolygonTest(u.contour, centre, false) >= 0;
+        }));
 }
 
 QTEST_GUILESS_MAIN(TestCellSegmenter)
