@@ -23,32 +23,9 @@ cli="$build/app/malarialens-cli"
 ann="$data/iml-fields/annotations.json"
 mkdir -p "$out"
 
-# The held-out sets, from the card. NIH: the cells of the held-out patients named C<n>P<n>
-# (16 of the 22; 2,666 cells, the set docs/MODEL.md's figures were measured on).
-/usr/bin/python3 - "$here/resources/models/default.json" "$data" "$out" <<'PY'
-import json, os, re, sys
-card, data, out = sys.argv[1:]
-held = set(json.load(open(card))["split"]["val_patients"])
-patient = re.compile(r"^(C\d+[a-zA-Z]?P\d+)")
-def link(src, dst):
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    if not os.path.lexists(dst):
-        os.symlink(src, dst)
-counts = {"trainfields": 0, "heldfields": 0, "nih-held": 0}
-images = os.path.join(data, "iml-fields", "images")
-for name in sorted(os.listdir(images)):
-    side = "heldfields" if "C" + name[2:-4] in held else "trainfields"  # PA171714.JPG -> C171714
-    link(os.path.join(images, name), os.path.join(out, side, name))
-    counts[side] += 1
-for cls in ("Parasitized", "Uninfected"):
-    folder = os.path.join(data, "nih-cells", cls)
-    for name in sorted(os.listdir(folder)):
-        m = patient.match(name)
-        if m and m.group(1) in held:
-            link(os.path.join(folder, name), os.path.join(out, "nih-held", cls, name))
-            counts["nih-held"] += 1
-print("proxy sets:", ", ".join(f"{k} {v}" for k, v in counts.items()))
-PY
+# The held-out sets, from the card (scripts/link-held-out.py): trainfields 158, heldfields 30,
+# nih-held 2,666 cells of the 16 held-out patients named C<n>P<n>.
+/usr/bin/python3 "$here/scripts/link-held-out.py" "$here/resources/models/default.json" "$data" "$out"
 
 for seed in "${seeds[@]}"; do
     run="$out/seed-$seed"; mkdir -p "$run"

@@ -151,16 +151,8 @@ fi
 # The IML rates on every detection of the held-out fields, debris included (the crop figures
 # above count annotated cells only), into the card's validation_on_fields: segment and the
 # Fields page correct a field's count with them.
-/usr/bin/python3 - "${OUT%.pt}.json" "$SHARED/iml-fields/images" "$WORK/heldfields" <<'PY'
-import json, os, sys
-card, images, out = sys.argv[1:]
-held = set(json.load(open(card))["split"]["val_patients"])
-os.makedirs(out)
-for name in os.listdir(images):
-    if "C" + name[2:-4] in held:  # PA171714.JPG -> field C171714
-        os.symlink(os.path.join(images, name), os.path.join(out, name))
-PY
-"$CLI" segment "$WORK/heldfields" --model "$OUT" --annotations \
+/usr/bin/python3 "$ROOT/scripts/link-held-out.py" "${OUT%.pt}.json" "$SHARED" "$WORK/held"
+"$CLI" segment "$WORK/held/heldfields" --model "$OUT" --annotations \
   "$SHARED/iml-fields/annotations.json" --json --threads "$THREADS" >"$WORK/heldfields.json"
 /usr/bin/python3 "$ROOT/scripts/write-field-rates.py" "$WORK/heldfields.json" iml \
   "${OUT%.pt}.json"
