@@ -63,7 +63,8 @@ QString csvQuoted(const QString& s)
            QLatin1Char('"');
 }
 
-// "Parasitized", "Uninfected", unsureLabel(), "" (no label) or nullopt (not a label).
+// "Parasitized", "Uninfected", unsureLabel(), notACellLabel(), "" (no label) or nullopt (not
+// a label).
 std::optional<QString> normalisedLabel(const QString& text)
 {
     const QString t = text.trimmed().toLower();
@@ -75,10 +76,19 @@ std::optional<QString> normalisedLabel(const QString& text)
         return QStringLiteral("Uninfected");
     if (t == unsureLabel() || t == QLatin1String("x"))
         return unsureLabel();
+    if (t == notACellLabel() || t == QLatin1String("n"))
+        return notACellLabel();
     return std::nullopt;
 }
 
 } // namespace
+
+int cellLabelValue(const QString& label)
+{
+    return label == QLatin1String("Parasitized")  ? 0
+           : label == QLatin1String("Uninfected") ? 1
+                                                  : -1;
+}
 
 Correction cellLabelCorrection(const CellLabel& label, const QString& fieldSha256,
                                const QString& oldLabel, const QString& lab)
@@ -212,8 +222,8 @@ std::optional<QList<CellLabel>> cellLabelsFromCsv(const QByteArray& csv, QString
         }
         const std::optional<QString> label = normalisedLabel(f[col[5]]);
         if (!label)
-            return bad(QStringLiteral("unknown label '%1' (Parasitized, Uninfected, unsure or "
-                                      "empty)")
+            return bad(QStringLiteral("unknown label '%1' (Parasitized, Uninfected, unsure, "
+                                      "not_a_cell or empty)")
                            .arg(f[col[5]]));
         if (label->isEmpty())
             continue;
@@ -248,9 +258,8 @@ int applyCellLabels(std::vector<CalibrationCell>& cells, const QList<CellLabel>&
         }
         if (best == cells.size())
             continue;
-        cells[best].label = l.label == QLatin1String("Parasitized")  ? 0
-                            : l.label == QLatin1String("Uninfected") ? 1
-                                                                     : -1;
+        cells[best].label = cellLabelValue(l.label);
+        cells[best].notACell = l.label == notACellLabel();
         ++found;
     }
     return found;

@@ -37,8 +37,9 @@ struct CellLabel
     QString field;     ///< file name of the field image (the match key)
     QString fieldPath; ///< absolute path when known
     cv::Rect box;      ///< detection box in the field
-    /// "Parasitized", "Uninfected", unsureLabel() or "unlabeled" (an undone label). Only the
-    /// two classes label a cell; unsure cells are left out of adapting and testing.
+    /// "Parasitized", "Uninfected", unsureLabel(), notACellLabel() or "unlabeled" (an undone
+    /// label). Only the two classes label a cell; unsure cells and detections that are no
+    /// cell are left out of adapting and testing.
     QString label;
     QString reviewer;
     QDateTime time;
@@ -49,6 +50,18 @@ inline QString unlabeledCellLabel()
 {
     return QStringLiteral("unlabeled");
 }
+
+/// The label of a detection that is no red cell (debris, a stain speck, a cut or merged cell):
+/// CalibrationCell::notACell, left out of the lab threshold's false-positive estimate as the
+/// annotations' unmatched detections are (chooseLabThreshold()).
+inline QString notACellLabel()
+{
+    return QStringLiteral("not_a_cell");
+}
+
+/// CalibrationCell::label of a label: 0 "Parasitized", 1 "Uninfected", -1 anything else
+/// (unsure, not a cell, unlabeled).
+int cellLabelValue(const QString& label);
 
 /// The corrections-database row of `label` (see the file comment). `fieldSha256` is the hex
 /// SHA-256 of the field file; `oldLabel` the label the cell had before; `lab` the lab's name.
@@ -68,13 +81,15 @@ std::optional<QList<CellLabel>> cellLabelsFromDatabase(const QString& path, QStr
 
 /// Parses a per-cell CSV: a header with at least field, x, y, w, h and label (any order; the
 /// other `segment --csv` columns are ignored). label: Parasitized / Uninfected (or P / U,
-/// 1 / 0, as `called`), unsure, or empty (not labelled: the row is skipped). nullopt and
+/// 1 / 0, as `called`), unsure (X), not_a_cell (N), or empty (not labelled: the row is
+/// skipped). nullopt and
 /// `error` naming the line when the header or a row is malformed.
 std::optional<QList<CellLabel>> cellLabelsFromCsv(const QByteArray& csv, QString* error);
 
 /// Sets CalibrationCell::label from `labels`: a label belongs to the cell of the same field
 /// whose box is the same or overlaps it most with IoU >= 0.5. Labels with no such cell are
-/// not used; unsure labels set -1. Returns how many labels found their cell.
+/// not used; unsure labels set -1; notACellLabel() sets -1 and CalibrationCell::notACell.
+/// Returns how many labels found their cell.
 int applyCellLabels(std::vector<CalibrationCell>& cells, const QList<CellLabel>& labels);
 
 /// The CSV cellLabelsFromCsv() reads back (`segment --csv` columns + label; the columns

@@ -42,10 +42,10 @@ constexpr int kMinCellsToAdapt = 50;
 
 /// Estimated healthy-cell false-positive rate the lab's operating threshold aims at: the
 /// issue's limit, 0.02. The estimate counts every cell of the held-back fields not labelled
-/// parasitized as healthy, except the detections box annotations show to be no red cell
-/// (CalibrationCell::notACell), which a healthy-cell rate does not count. So it is an upper
-/// bound: the parasites nobody was asked about count as false positives, and with a
-/// reviewer's labels (which never mark a detection as no cell) so does the debris. With
+/// parasitized as healthy, except the detections known to be no red cell
+/// (CalibrationCell::notACell: box annotations match them to nothing, or a reviewer said "not
+/// a cell"), which a healthy-cell rate does not count. So it is an upper bound: the parasites
+/// nobody was asked about count as false positives, and so does the debris nobody marked. With
 /// annotations and the debris left out, the estimate is the annotated healthy cells' rate on
 /// the held-back fields; before the debris was left out it ran 1.5 to 1.8 times that rate
 /// (docs/MODEL.md, "Calibrating to a lab").
@@ -64,8 +64,8 @@ struct CalibrationCell
     float probability = -1; ///< the starting model's P(Parasitized)
     int label = -1;         ///< 0 Parasitized, 1 Uninfected, -1 not known
     /// The field's box annotations say this detection is no red cell: it matches none of
-    /// their objects (debris, a cut or merged cell; labelFromAnnotations()). Never set from a
-    /// reviewer's labels, which only ever name some cells.
+    /// their objects (debris, a cut or merged cell; labelFromAnnotations()), or a reviewer
+    /// labelled it notACellLabel() (applyCellLabels(), the GUI's N key).
     bool notACell = false;
     bool adapt = false; ///< on the adapt side of the field split (else test)
     cv::Mat crop;       ///< 8-bit BGR crop as the classifier sees it

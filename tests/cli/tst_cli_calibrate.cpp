@@ -8,6 +8,8 @@
 #include "fieldannotations.h"
 #include "labcalibration.h"
 
+#include <algorithm>
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -27,6 +29,16 @@ const QString kFields = QStringLiteral(MALARIALENS_SHARED_DATA "/iml-fields");
 using Run = mltest::CliRun;
 
 using mltest::runCli;
+
+// The lab threshold the calibration chose for the starting weights: "lab_threshold" when it
+// kept them, else "lab_threshold_other".
+QJsonValue startingThresholdChoice(const QJsonObject& run)
+{
+    const bool keptStart =
+        run.value(QStringLiteral("weights")).toString() == QLatin1String("starting");
+    return run.value(keptStart ? QStringLiteral("lab_threshold")
+                               : QStringLiteral("lab_threshold_other"));
+}
 
 } // namespace
 
@@ -234,21 +246,31 @@ bool TestCliCalibrate::prepareSmallLab()
         if (!fa)
             continue;
         const ml::FieldAnnotation clipped = fa->clippedTo(cv::Size(size.width(), size.height()));
-        std::vector<cv::Rect> boxes, detections;
+        std::vector<cv::Rect> boxes, detections, difficult;
         std::vector<bool> infected;
         for (const ml::AnnotatedObject& o : clipped.objects)
             if (!o.difficult) {
                 boxes.push_back(o.box);
                 infected.push_back(o.infected);
+            } else {
+                difficult.push_back(o.box);
             }
         for (int r : it.value())
             detections.emplace_back(rows[r][1].toInt(), rows[r][2].toInt(), rows[r][3].toInt(),
                                     rows[r][4].toInt());
         const std::vector<int> match = ml::matchBoxes(detections, boxes, 0.5);
+        // A detection matching no object is "not a cell", as the annotations path says,
+        // unless it overlaps a "difficult" object (neither).
+        const auto nearDifficult = [&difficult](const cv::Rect& box) {
+            return std::any_of(difficult.begin(), difficult.end(),
+                               [&box](const cv::Rect& b) { return ml::boxIou(box, b) >= 0.5; });
+        };
         for (size_t d = 0; d < match.size(); ++d)
             if (match[d] >= 0)
                 labels[it.value()[int(d)]] =
                     infected[size_t(match[d])] ? "Parasitized" : "Uninfected";
+            else if (!nearDifficult(detections[d]))
+                labels[it.value()[int(d)]] = "not_a_cell";
     }
     for (int r = 0; r < rows.size(); ++r)
         out += rows[r].join(',') + ',' + labels[r] + '\n';
@@ -286,6 +308,9 @@ void TestCliCalibrate::labelsCsvGivesTheAnnotationsFigures()
              m_annotationsRun.value(QStringLiteral("before"))
                  .toObject()
                  .value(QStringLiteral("confusion")));
+    // The "not_a_cell" rows leave the same detections out of the threshold's false-positive
+    // estimate as the annotations do: the starting weights' threshold choice is the same.
+    QCOMPARE(startingThresholdChoice(j), startingThresholdChoice(m_annotationsRun));
     QVERIFY(j.value(QStringLiteral("parasitized_used")).toInt() >= 5);
     QVERIFY(j.value(QStringLiteral("after"))
                 .toObject()

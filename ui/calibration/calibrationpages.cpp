@@ -196,7 +196,8 @@ LabelCellsPage::LabelCellsPage(CalibrationWizard* wizard)
 {
     setTitle(tr("Step 3 of 5: label the cells"));
     setSubTitle(tr("Look at each cell and say what it is. Keys: P parasitized, U uninfected, "
-                   "X unsure, S skip, Z undo (or use the buttons)."));
+                   "X unsure, N not a cell (debris, a cut or merged cell), S skip, Z undo (or use "
+                   "the buttons)."));
     setFocusPolicy(Qt::StrongFocus);
     for (QLabel* v : {m_context, m_seen}) {
         v->setFixedSize(kView, kView);
@@ -228,7 +229,7 @@ LabelCellsPage::LabelCellsPage(CalibrationWizard* wizard)
     // Keys work wherever the focus is in the window (the wizard's own buttons are not in the
     // page), and only while this page is shown; keyPressEvent() takes them when the window
     // is not active (tests).
-    for (const int key : {Qt::Key_P, Qt::Key_U, Qt::Key_X, Qt::Key_S, Qt::Key_Z}) {
+    for (const int key : {Qt::Key_P, Qt::Key_U, Qt::Key_X, Qt::Key_N, Qt::Key_S, Qt::Key_Z}) {
         auto* shortcut = new QShortcut(QKeySequence(key), this);
         shortcut->setContext(Qt::WindowShortcut);
         connect(shortcut, &QShortcut::activated, this, [this, key] { pressKey(key); });
@@ -236,6 +237,7 @@ LabelCellsPage::LabelCellsPage(CalibrationWizard* wizard)
     button(tr("Parasitized (P)"), Qt::Key_P, QStringLiteral("#b00020"));
     button(tr("Uninfected (U)"), Qt::Key_U, QStringLiteral("#1b7a3a"));
     button(tr("Unsure (X)"), Qt::Key_X, QString());
+    button(tr("Not a cell (N)"), Qt::Key_N, QString());
     button(tr("Skip (S)"), Qt::Key_S, QString());
     m_undo->setFocusPolicy(Qt::NoFocus);
     connect(m_undo, &QPushButton::clicked, this, [this] { pressKey(Qt::Key_Z); });
@@ -282,7 +284,8 @@ void LabelCellsPage::initializePage()
 void LabelCellsPage::keyPressEvent(QKeyEvent* event)
 {
     const int k = event->key();
-    if (k == Qt::Key_P || k == Qt::Key_U || k == Qt::Key_X || k == Qt::Key_S || k == Qt::Key_Z)
+    if (k == Qt::Key_P || k == Qt::Key_U || k == Qt::Key_X || k == Qt::Key_N || k == Qt::Key_S ||
+        k == Qt::Key_Z)
         pressKey(k);
     else
         QWizardPage::keyPressEvent(event);
@@ -300,6 +303,11 @@ void LabelCellsPage::pressKey(int key)
         break;
     case Qt::Key_X:
         s->decide(unsureLabel());
+        break;
+    case Qt::Key_N:
+        // Debris is not a healthy cell: left out of the lab threshold's false-positive estimate
+        // (chooseLabThreshold()), as the annotations' unmatched detections are.
+        s->decide(notACellLabel());
         break;
     case Qt::Key_S:
         s->skip();
@@ -325,11 +333,12 @@ void LabelCellsPage::refresh()
     const CellLabelSession* s = m_wizard->session();
     const CellLabelCounts n = s->counts();
     const int need = m_wizard->minimumParasitized();
-    QString line = tr("<b>%1 labelled: %2 parasitized, %3 uninfected</b>%4. ")
+    QString line = tr("<b>%1 labelled: %2 parasitized, %3 uninfected</b>%4%5. ")
                        .arg(n.labelled)
                        .arg(n.parasitized)
                        .arg(n.uninfected)
-                       .arg(n.unsure > 0 ? tr(", %1 unsure (not used)").arg(n.unsure) : QString());
+                       .arg(n.unsure > 0 ? tr(", %1 unsure (not used)").arg(n.unsure) : QString())
+                       .arg(n.notACell > 0 ? tr(", %1 not a cell").arg(n.notACell) : QString());
     if (isComplete())
         line += tr("<span style=\"color:#1b7a3a\"><b>Enough to adapt: press Next.</b></span> "
                    "More labels make the result surer (%1 parasitized on the adapt fields, "

@@ -11,17 +11,6 @@
 
 namespace ml {
 
-namespace {
-
-int labelValue(const QString& label)
-{
-    return label == QLatin1String("Parasitized")  ? 0
-           : label == QLatin1String("Uninfected") ? 1
-                                                  : -1;
-}
-
-} // namespace
-
 CellLabelSession::CellLabelSession(QObject* parent)
     : QObject(parent), m_reviewer(defaultReviewerName()), m_retry(new QTimer(this))
 {
@@ -102,7 +91,7 @@ CellLabelCounts CellLabelSession::counts() const
             continue;
         ++n.labelled;
         const bool adapt = m_cells[size_t(it.key())].adapt;
-        switch (labelValue(it.value())) {
+        switch (cellLabelValue(it.value())) {
         case 0:
             ++n.parasitized;
             ++(adapt ? n.adaptParasitized : n.testParasitized);
@@ -112,7 +101,7 @@ CellLabelCounts CellLabelSession::counts() const
             ++(adapt ? n.adaptUninfected : n.testUninfected);
             break;
         default:
-            ++n.unsure;
+            ++(it.value() == notACellLabel() ? n.notACell : n.unsure);
         }
     }
     return n;
@@ -124,7 +113,8 @@ void CellLabelSession::setLabel(int cell, const QString& label)
         m_labels.remove(cell);
     else
         m_labels.insert(cell, label);
-    m_cells[size_t(cell)].label = labelValue(label);
+    m_cells[size_t(cell)].label = cellLabelValue(label);
+    m_cells[size_t(cell)].notACell = label == notACellLabel();
 }
 
 bool CellLabelSession::decide(const QString& label)

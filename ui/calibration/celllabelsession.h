@@ -30,8 +30,9 @@ namespace ml {
 /// Labels so far, per class and per side of the field split.
 struct CellLabelCounts
 {
-    int labelled = 0; ///< cells with a decision (parasitized, uninfected or unsure)
+    int labelled = 0; ///< cells with a decision (parasitized, uninfected, unsure, not a cell)
     int parasitized = 0, uninfected = 0, unsure = 0;
+    int notACell = 0; ///< detections marked as no red cell (debris, cut or merged cells)
     int adaptParasitized = 0, adaptUninfected = 0;
     int testParasitized = 0, testUninfected = 0;
 };
@@ -59,7 +60,8 @@ public:
     /// more in proposeCellsToLabel() order. The position is the first unlabelled cell.
     /// Returns how many labels were restored.
     int setCells(std::vector<CalibrationCell> cells, double threshold, int budget);
-    /// The cells with the labels so far (0 parasitized, 1 uninfected, -1 none or unsure).
+    /// The cells with the labels so far (0 parasitized, 1 uninfected, -1 none, unsure or not
+    /// a cell, which also sets CalibrationCell::notACell).
     const std::vector<CalibrationCell>& cells() const { return m_cells; }
     double threshold() const { return m_threshold; }
     /// Indices into cells(), in the order they are asked.
@@ -68,11 +70,13 @@ public:
     int position() const { return m_position; }
     /// The cell at position() (index into cells()), -1 when done.
     int currentCell() const;
-    /// The decision recorded for cell `index`: "Parasitized", "Uninfected", unsureLabel() or "".
+    /// The decision recorded for cell `index`: "Parasitized", "Uninfected", unsureLabel(),
+    /// notACellLabel() or "".
     QString labelOf(int index) const { return m_labels.value(index); }
     CellLabelCounts counts() const;
 
-    /// Labels the current cell ("Parasitized", "Uninfected" or unsureLabel()) and moves on.
+    /// Labels the current cell ("Parasitized", "Uninfected", unsureLabel() or notACellLabel())
+    /// and moves on.
     /// The label counts at once; its database row is written now or kept pending (see the
     /// file comment). False only when there is no current cell.
     bool decide(const QString& label);

@@ -12,6 +12,8 @@
 #include "correctionstore.h"
 #include "modelregistry.h"
 
+#include <algorithm>
+
 #include <QAbstractButton>
 #include <QCheckBox>
 #include <QJsonArray>
@@ -45,6 +47,7 @@ private:
     QString m_fields;
     Classifier m_model;
     FieldAnnotationSet m_truth;
+    int m_notACellKeys = 0; ///< N presses by labelUntilEnough()
 };
 
 void TestCalibrationWizard::initTestCase()
@@ -85,8 +88,14 @@ int TestCalibrationWizard::labelUntilEnough(CalibrationWizard& wizard,
             if (s->currentCell() != cell)
                 return -1;
         }
-        QTest::keyClick(page, label == 0 ? Qt::Key_P : label == 1 ? Qt::Key_U : Qt::Key_S);
+        // The annotations' detections of no red cell are what a reviewer marks "not a cell".
+        const bool debris = truth[size_t(cell)].notACell;
+        QTest::keyClick(page, debris       ? Qt::Key_N
+                              : label == 0 ? Qt::Key_P
+                              : label == 1 ? Qt::Key_U
+                                           : Qt::Key_S);
         labels += label >= 0;
+        m_notACellKeys += debris;
         if (!triedUndo && label >= 0) { // undo and label again
             QTest::keyClick(page, Qt::Key_Z);
             QTest::keyClick(page, label == 0 ? Qt::Key_P : Qt::Key_U);
@@ -140,6 +149,15 @@ void TestCalibrationWizard::wholeFlowReachesTheReportAndKeepsTheModel()
     CorrectionStore store;
     QVERIFY(store.open(db));
     QCOMPARE(latestCellLabels(store.all()).size(), wizard.session()->counts().labelled);
+    // Every N is a stored "not a cell" label, named on the budget line and flagged on its cell.
+    QVERIFY2(m_notACellKeys > 0, "no detection of no red cell was asked: the N key is untested");
+    QCOMPARE(wizard.session()->counts().notACell, m_notACellKeys);
+    QVERIFY(wizard.labelPage()->budgetLabel()->text().contains(
+        QStringLiteral("%1 not a cell").arg(m_notACellKeys)));
+    const auto debrisCells =
+        std::count_if(wizard.session()->cells().begin(), wizard.session()->cells().end(),
+                      [](const CalibrationCell& c) { return c.notACell; });
+    QCOMPARE(int(debrisCells), m_notACellKeys);
     const qint64 rowsBefore = store.count();
 
     // 4. Adapt: stopped first (nothing lost), then run.

@@ -27,6 +27,7 @@ private Q_SLOTS:
     void everyLabelIsInTheDatabaseAtOnce();
     void lockedDatabaseKeepsLabelsAndWritesThemLater();
     void aNewSessionGetsTheLabelsBack();
+    void notACellIsStoredAndLeavesTheFalsePositives();
 
 private:
     QTemporaryDir m_dir;
@@ -166,6 +167,47 @@ void TestCellLabelSession::aNewSessionGetsTheLabelsBack()
         QCOMPARE(again.cells()[size_t(labelled[i])].label, i % 2 ? 0 : 1);
     // The next cell asked is a new one.
     QVERIFY(!labelled.contains(again.currentCell()));
+}
+
+void TestCellLabelSession::notACellIsStoredAndLeavesTheFalsePositives()
+{
+    const QString db = m_dir.filePath(QStringLiteral("debris.sqlite"));
+    CellLabelSession s;
+    QVERIFY(s.openStore(db));
+    s.setReviewer(QStringLiteral("ana"));
+    QCOMPARE(s.setCells(m_lab.cells, m_lab.threshold, 20), 0);
+    const int debris = s.currentCell();
+    QVERIFY(s.decide(notACellLabel()));
+    const CellLabelCounts n = s.counts();
+    QCOMPARE(n.labelled, 1);
+    QCOMPARE(n.notACell, 1);
+    QCOMPARE(n.unsure, 0);
+    QCOMPARE(n.parasitized + n.uninfected, 0);
+    // Neither class: not adapted on, not tested on, and out of the threshold's healthy cells.
+    QCOMPARE(s.cells()[size_t(debris)].label, -1);
+    QVERIFY(s.cells()[size_t(debris)].notACell);
+
+    // In the database as its own label, read back onto the same cell by a new session and by
+    // the CLI's path (applyCellLabels()).
+    CorrectionStore other;
+    QVERIFY(other.open(db));
+    const QList<CellLabel> stored = latestCellLabels(other.all());
+    QCOMPARE(stored.size(), 1);
+    QCOMPARE(stored.first().label, notACellLabel());
+    std::vector<CalibrationCell> cells = m_lab.cells;
+    QCOMPARE(applyCellLabels(cells, stored), 1);
+    QVERIFY(cells[size_t(debris)].notACell);
+    QCOMPARE(cells[size_t(debris)].label, -1);
+    CellLabelSession again;
+    QVERIFY(again.openStore(db));
+    QCOMPARE(again.setCells(m_lab.cells, m_lab.threshold, 20), 1);
+    QVERIFY(again.cells()[size_t(debris)].notACell);
+    QCOMPARE(again.counts().notACell, 1);
+
+    // Undone, the cell is a cell again.
+    QVERIFY(s.undo());
+    QVERIFY(!s.cells()[size_t(debris)].notACell);
+    QCOMPARE(s.counts().notACell, 0);
 }
 
 QTEST_MAIN(TestCellLabelSession)
