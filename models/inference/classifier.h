@@ -107,6 +107,9 @@ public:
     /// (int8CompanionPath()), which must have been quantised from these very weights: its
     /// card's quantization.source_weights_sha256 equals weightsSha256(). Fp32 of an int8 model
     /// loads the fp32 file it was made from (quantization.source_model beside it).
+    /// In int8 the card stays the fp32 model's (threshold, error rates, domain, lab
+    /// calibration), plus precision and quantization, except validation_on_fields when the
+    /// int8 card measured its own (int8 decides field detections measurably differently).
     /// An int8 model runs its 16-cell slices on one intra-op thread whatever the calling
     /// thread's budget (faster than two on 2 cores, docs/BENCHMARKS.md).
     /// Returns true when predict() now runs in `wanted` (also when it already did). Otherwise

@@ -100,6 +100,7 @@ private Q_SLOTS:
     void embeddedInt8AgreesWithFp32OnHeldOutPatients();
     void int8SlicesGiveTheSameProbabilitiesOnOneAndTwoThreads();
     void backToFp32IsTheSameModel();
+    void int8CorrectsFieldCountsWithItsOwnFieldRates();
     void modelWithoutCompanionSaysWhyAndRunsFp32();
     void companionOfOtherWeightsIsRefused();
     void classifyPipelineNormalisesLikePredict();
@@ -200,6 +201,33 @@ void TestInt8Inference::backToFp32IsTheSameModel()
     // Asking for what already runs is no change and no note.
     QVERIFY(c.setPrecision(Precision::Fp32));
     QVERIFY(c.precisionNote().isEmpty());
+}
+
+void TestInt8Inference::int8CorrectsFieldCountsWithItsOwnFieldRates()
+{
+    // int8 keeps the fp32 card, but not its rates on whole fields: on the IML fields' detections
+    // it calls ~15 % more cells than fp32 (docs/MODEL.md), so a field count made in int8 is
+    // corrected with the rates measured in int8 (the int8 card's validation_on_fields).
+    Classifier c;
+    QVERIFY(c.loadEmbedded());
+    const QJsonValue fp32Rates = c.card().value(QStringLiteral("validation_on_fields"));
+    QVERIFY(fp32Rates.isArray());
+    const QJsonValue fp32CropRates = c.card().value(QStringLiteral("validation_by_source"));
+    const QJsonValue fp32Threshold = c.card().value(QStringLiteral("threshold"));
+    QVERIFY(fp32CropRates.isArray());
+    QFile f(QStringLiteral(":/models/default.int8.json"));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonValue int8Rates =
+        QJsonDocument::fromJson(f.readAll()).object().value(QStringLiteral("validation_on_fields"));
+    QVERIFY(int8Rates.isArray());
+    QVERIFY(int8Rates != fp32Rates); // measured apart: a test that can fail
+    QVERIFY(c.setPrecision(Precision::Int8));
+    QCOMPARE(c.card().value(QStringLiteral("validation_on_fields")), int8Rates);
+    // Everything else is still the fp32 card's (its crop rates, threshold and domain).
+    QCOMPARE(c.card().value(QStringLiteral("validation_by_source")), fp32CropRates);
+    QCOMPARE(c.card().value(QStringLiteral("threshold")), fp32Threshold);
+    QVERIFY(c.setPrecision(Precision::Fp32));
+    QCOMPARE(c.card().value(QStringLiteral("validation_on_fields")), fp32Rates);
 }
 
 void TestInt8Inference::modelWithoutCompanionSaysWhyAndRunsFp32()
