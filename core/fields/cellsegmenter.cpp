@@ -432,15 +432,21 @@ void resplitPiece(SegmentState& s, int l, double separation, double depth)
     s.nLabels += k;
 }
 
-// Whether piece l holds stained material: at least `minFraction` of its pixels darker than
-// `level` times the mean foreground level (parasite chromatin and cytoplasm; healthy red
-// cells are evenly pale).
+// Whether the pixels of `mask` (inside `roi`) hold stained material: at least `minFraction`
+// of them darker than `level` times the mean foreground level (parasite chromatin and
+// cytoplasm, pigment; healthy red cells are evenly pale).
+bool isStainedWithin(const SegmentState& s, const cv::Rect& roi, const cv::Mat& mask, double level,
+                     double minFraction)
+{
+    const cv::Mat dark = (s.flat(roi) < level * s.meanLow) & mask;
+    return cv::countNonZero(dark) >= minFraction * std::max(1, cv::countNonZero(mask));
+}
+
+// Whether piece l holds stained material (isStainedWithin()).
 bool pieceIsStained(const SegmentState& s, int l, double level, double minFraction)
 {
     const cv::Rect roi = s.boxes[size_t(l)];
-    const cv::Mat piece = (s.markers(roi) == l) & s.mask(roi);
-    const cv::Mat dark = (s.flat(roi) < level * s.meanLow) & piece;
-    return cv::countNonZero(dark) >= minFraction * std::max(1, cv::countNonZero(piece));
+    return isStainedWithin(s, roi, (s.markers(roi) == l) & s.mask(roi), level, minFraction);
 }
 
 // Step 6: boxes and areas of the pieces; pieces still much larger than a cell are re-split.
@@ -565,15 +571,6 @@ cv::Mat discOf(const SegmentState& s, double width)
     return cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(k, k));
 }
 
-// Whether at least minStainFraction of the piece's pixels are darker than stainLevel times
-// the mean foreground level (parasite chromatin and cytoplasm, pigment).
-bool isStained(const SegmentationParams& p, const SegmentState& s, const Piece& pc)
-{
-    const cv::Mat dark = (s.flat(pc.pr) < p.stainLevel * s.meanLow) & pc.cellMask;
-    return cv::countNonZero(dark) >=
-           p.minStainFraction * std::max(1, cv::countNonZero(pc.cellMask));
-}
-
 // The largest region of `regions` (a mask inside clump.pr), filled, as a piece; true when it
 // is a cell: between darkCellMinFraction and darkCellMaxFraction of a cell, at least
 // darkCellRoundness round, and not mostly nucleus-dark.
@@ -614,7 +611,8 @@ bool regionOfLevel(const SegmentationParams& p, const SegmentState& s, const Pie
         cv::Mat opened;
         cv::morphologyEx(level, opened, cv::MORPH_OPEN, discOf(s, width));
         if (largestRegion(p, s, clump, opened, cell))
-            return width <= 0.2 || isStained(p, s, cell);
+            return width <= 0.2 ||
+                   isStainedWithin(s, cell.pr, cell.cellMask, p.stainLevel, p.minStainFraction);
     }
     return false;
 }

@@ -14,6 +14,9 @@
 #include "trainer.h"
 #include "trainingcurves.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <QCheckBox>
 #include <QDate>
 #include <QFileDialog>
@@ -189,6 +192,13 @@ void FindCellsPage::cleanupPage()
 
 // ---- 3. Label -------------------------------------------------------------------------------
 
+namespace {
+
+// The labelling page's keys, each handled by LabelCellsPage::pressKey().
+constexpr int kLabelKeys[] = {Qt::Key_P, Qt::Key_U, Qt::Key_X, Qt::Key_N, Qt::Key_S, Qt::Key_Z};
+
+} // namespace
+
 LabelCellsPage::LabelCellsPage(CalibrationWizard* wizard)
     : QWizardPage(wizard), m_wizard(wizard), m_context(new QLabel(this)), m_seen(new QLabel(this)),
       m_caption(wrapped(QString(), this)), m_budget(wrapped(QString(), this)),
@@ -229,7 +239,7 @@ LabelCellsPage::LabelCellsPage(CalibrationWizard* wizard)
     // Keys work wherever the focus is in the window (the wizard's own buttons are not in the
     // page), and only while this page is shown; keyPressEvent() takes them when the window
     // is not active (tests).
-    for (const int key : {Qt::Key_P, Qt::Key_U, Qt::Key_X, Qt::Key_N, Qt::Key_S, Qt::Key_Z}) {
+    for (const int key : kLabelKeys) {
         auto* shortcut = new QShortcut(QKeySequence(key), this);
         shortcut->setContext(Qt::WindowShortcut);
         connect(shortcut, &QShortcut::activated, this, [this, key] { pressKey(key); });
@@ -284,8 +294,7 @@ void LabelCellsPage::initializePage()
 void LabelCellsPage::keyPressEvent(QKeyEvent* event)
 {
     const int k = event->key();
-    if (k == Qt::Key_P || k == Qt::Key_U || k == Qt::Key_X || k == Qt::Key_N || k == Qt::Key_S ||
-        k == Qt::Key_Z)
+    if (std::find(std::begin(kLabelKeys), std::end(kLabelKeys), k) != std::end(kLabelKeys))
         pressKey(k);
     else
         QWizardPage::keyPressEvent(event);
