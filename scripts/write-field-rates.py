@@ -9,6 +9,9 @@ a parasite when it matches an infected box, otherwise no parasite, whether it ma
 healthy cell or nothing (debris, cut or merged cells). Those counts go into the card's
 validation_on_fields under SOURCE, beside the crop figures of validation_by_source.
 
+With them go the rates' design effects (how much more they vary between fields than a
+binomial on the detections says), which widen the corrected parasitemia's confidence interval.
+
 Why: a field's apparent parasitemia is flagged detections / detections, debris included, but
 the crop figures were measured on annotated cells only. A model that calls some debris
 parasitized then reports too high a corrected parasitemia; segment and the
@@ -30,7 +33,12 @@ def main():
                  "classifying)")
     if run.get("threshold") is None:
         sys.exit(f"{segment_path}: no threshold")
-    card = json.load(open(card_path))
+    text = open(card_path).read()
+    card = json.loads(text)
+    # Keep the card's own indentation (the app writes 4 spaces, quantize.py 2), so that the
+    # diff of a card shows only what changed.
+    second = text.splitlines()[1] if text.count("\n") > 1 else ""
+    indent = len(second) - len(second.lstrip(" ")) or 4
     if abs(card.get("threshold", 0.5) - run["threshold"]) > 1e-6:
         sys.exit(f"{segment_path}: measured at threshold {run['threshold']}, the card's is "
                  f"{card.get('threshold', 0.5)}")
@@ -46,6 +54,10 @@ def main():
         "false_positive": fp,
         "sensitivity": round(tp / (tp + fn), 4) if tp + fn else None,
         "specificity": round(tn / (tn + fp), 4) if tn + fp else None,
+        # How much more the rates vary between fields than a binomial on the detections says
+        # (segment's designEffect()); the correction's confidence interval counts it.
+        "design_effect_sensitivity": round(counts.get("design_effect_sensitivity", 1.0), 3),
+        "design_effect_specificity": round(counts.get("design_effect_specificity", 1.0), 3),
         "annotated_parasitemia": round(run["counts"]["infected_truth"]
                                        / run["counts"]["truth_cells"], 5),
         "measured_on": "every detection of the held-out annotated fields, debris counted "
@@ -53,7 +65,7 @@ def main():
     }
     others = [e for e in card.get("validation_on_fields", []) if e.get("source") != source]
     card["validation_on_fields"] = others + [entry]
-    open(card_path, "w").write(json.dumps(card, indent=4) + "\n")  # as the app writes cards
+    open(card_path, "w").write(json.dumps(card, indent=indent) + "\n")
     print(f"{source}: {entry['fields']} fields, {entry['detections']} detections: Se "
           f"{entry['sensitivity']}, Sp {entry['specificity']} -> {card_path}")
 

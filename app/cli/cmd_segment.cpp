@@ -391,7 +391,22 @@ struct RunTotals
     std::vector<CellAppearance> runCells; ///< classified cells of every field (domain check)
     std::vector<float> runProbs;
     QJsonArray perImage;
+    /// Per annotated field, classified: parasites called of matched, and non-parasite
+    /// detections called of all (the design effects of the detection rates).
+    std::vector<ClusterCount> parasitesByField, othersByField;
 };
+
+// Every detection as one decision, parasite or not (debris counted): the rates a field's
+// apparent parasitemia is made of (the card's validation_on_fields,
+// scripts/write-field-rates.py).
+QJsonObject detectionConfusionJson(const FieldEvaluation& eval)
+{
+    return QJsonObject{
+        {QStringLiteral("true_positive"), eval.infectedFlagged},
+        {QStringLiteral("false_negative"), eval.infectedMatched - eval.infectedFlagged},
+        {QStringLiteral("true_negative"), eval.nonParasiteDetections() - eval.nonParasiteFlagged()},
+        {QStringLiteral("false_positive"), eval.nonParasiteFlagged()}};
+}
 
 // The domain check of one field's classified cells, which are also added to the run's.
 DomainVerdict fieldDomain(const DomainProfile& profile, const Item& it, RunTotals& t)
@@ -479,6 +494,12 @@ void reportField(const SegmentRun& run, const Item& it, const Estimator& estimat
         t.eval += *it.eval;
         o.insert(QStringLiteral("rbc_recall"), it.eval->recall());
         o.insert(QStringLiteral("rbc_precision"), it.eval->precision());
+        if (classify) {
+            o.insert(QStringLiteral("detection_confusion"), detectionConfusionJson(*it.eval));
+            t.parasitesByField.push_back({it.eval->infectedFlagged, it.eval->infectedMatched});
+            t.othersByField.push_back(
+                {it.eval->nonParasiteFlagged(), it.eval->nonParasiteDetections()});
+        }
     }
     t.perImage.append(o);
     if (!run.json)
@@ -524,16 +545,12 @@ void insertEvaluationJson(QJsonObject& o, const SegmentRun& run, const RunTotals
         return;
     o.insert(QStringLiteral("parasite_sensitivity_ci95"),
              proportionJson(wilsonInterval(eval.infectedFlagged, eval.infectedTruth)));
-    // Every detection as one decision, parasite or not (debris counted): the rates a field's
-    // apparent parasitemia is made of (the card's validation_on_fields,
-    // scripts/train-two-lab-model.sh).
-    o.insert(
-        QStringLiteral("detection_confusion"),
-        QJsonObject{{QStringLiteral("true_positive"), eval.infectedFlagged},
-                    {QStringLiteral("false_negative"), eval.infectedMatched - eval.infectedFlagged},
-                    {QStringLiteral("true_negative"),
-                     eval.nonParasiteDetections() - eval.nonParasiteFlagged()},
-                    {QStringLiteral("false_positive"), eval.nonParasiteFlagged()}});
+    // The spread of those rates between the fields goes with them, for the confidence
+    // interval of a corrected parasitemia (ErrorRates::negativesDesignEffect).
+    QJsonObject confusion = detectionConfusionJson(eval);
+    confusion.insert(QStringLiteral("design_effect_sensitivity"), designEffect(t.parasitesByField));
+    confusion.insert(QStringLiteral("design_effect_specificity"), designEffect(t.othersByField));
+    o.insert(QStringLiteral("detection_confusion"), confusion);
 }
 
 // --json: the run's summary with every field's object under "fields".

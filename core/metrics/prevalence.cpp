@@ -34,7 +34,41 @@ QString percent(double v)
     return QStringLiteral("%1 %").arg(v * 100.0, 0, 'f', v < 0.1 ? 2 : 1);
 }
 
+// Says when the interval counts the rates' spread between fields (designEffect()).
+QString spreadNote(const ErrorRates& r)
+{
+    if (r.positivesDesignEffect <= 1.0 && r.negativesDesignEffect <= 1.0)
+        return {};
+    return QStringLiteral("; the rates' spread between fields counted (design effect: "
+                          "sensitivity %1, specificity %2)")
+        .arg(r.positivesDesignEffect, 0, 'f', 1)
+        .arg(r.negativesDesignEffect, 0, 'f', 1);
+}
+
 } // namespace
+
+double designEffect(const std::vector<ClusterCount>& clusters)
+{
+    double events = 0, trials = 0;
+    int k = 0;
+    for (const ClusterCount& c : clusters) {
+        if (c.trials <= 0)
+            continue;
+        events += c.events;
+        trials += c.trials;
+        ++k;
+    }
+    if (k < 2 || events <= 0 || events >= trials)
+        return 1.0;
+    const double p = events / trials;
+    double squares = 0;
+    for (const ClusterCount& c : clusters)
+        if (c.trials > 0)
+            squares += (c.events - p * c.trials) * (c.events - p * c.trials);
+    const double clustered = double(k) / (k - 1) * squares / (trials * trials);
+    const double binomial = p * (1 - p) / trials;
+    return std::max(1.0, clustered / binomial);
+}
 
 bool ratesApplyAt(const ErrorRates& rates, double threshold)
 {
@@ -42,6 +76,15 @@ bool ratesApplyAt(const ErrorRates& rates, double threshold)
 }
 
 namespace {
+
+// The rates' spread between fields, when the object records it (designEffect()).
+void readDesignEffects(const QJsonObject& o, ErrorRates& r)
+{
+    r.positivesDesignEffect =
+        std::max(1.0, o.value(QStringLiteral("design_effect_sensitivity")).toDouble(1.0));
+    r.negativesDesignEffect =
+        std::max(1.0, o.value(QStringLiteral("design_effect_specificity")).toDouble(1.0));
+}
 
 // Rates from an object with true_positive, false_negative, true_negative, false_positive.
 std::optional<ErrorRates> ratesFromCounts(const QJsonObject& o)
@@ -58,6 +101,7 @@ std::optional<ErrorRates> ratesFromCounts(const QJsonObject& o)
     r.negatives = tn + fp;
     r.sensitivity = r.positives > 0 ? double(tp) / r.positives : -1;
     r.specificity = r.negatives > 0 ? double(tn) / r.negatives : -1;
+    readDesignEffects(o, r);
     return r;
 }
 
@@ -107,6 +151,7 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
         r.specificity = lab.value(QStringLiteral("specificity")).toDouble(-1);
         r.positives = lab.value(QStringLiteral("positives")).toInt();
         r.negatives = lab.value(QStringLiteral("negatives")).toInt();
+        readDesignEffects(lab, r);
         r.source = QStringLiteral("lab calibration '%1' (%2 test cells)")
                        .arg(lab.value(QStringLiteral("lab")).toString(QStringLiteral("unnamed")))
                        .arg(r.positives + r.negatives);
@@ -177,7 +222,7 @@ PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& r
     PrevalenceEstimate e;
     e.cells = cells;
     e.called = called;
-    e.ratesSource = rates.source;
+    e.ratesSource = rates.source + spreadNote(rates);
     if (cells <= 0) {
         e.error = QStringLiteral("no cells were classified: there is no parasitemia to estimate");
         return e;
@@ -214,8 +259,11 @@ PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& r
 
     // Delta-method variance on adjusted proportions (Lang & Reiczigel 2014).
     const Adjusted pa = adjust(called, cells);
-    const Adjusted sea = adjust(se * rates.positives, rates.positives);
-    const Adjusted spa = adjust(sp * rates.negatives, rates.negatives);
+    // Cells that came in fields count as fewer independent ones (designEffect()).
+    const double positives = rates.positives / std::max(1.0, rates.positivesDesignEffect);
+    const double negatives = rates.negatives / std::max(1.0, rates.negativesDesignEffect);
+    const Adjusted sea = adjust(se * positives, positives);
+    const Adjusted spa = adjust(sp * negatives, negatives);
     const double ja = sea.p + spa.p - 1.0;
     if (ja <= 0) {
         e.error = QStringLiteral("too few validation cells behind the sensitivity and "

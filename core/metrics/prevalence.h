@@ -17,6 +17,7 @@
 #include <QString>
 
 #include <optional>
+#include <vector>
 
 namespace ml {
 
@@ -28,10 +29,33 @@ struct ErrorRates
     int positives = 0;      ///< parasitized cells Se was measured on
     int negatives = 0;      ///< uninfected cells Sp was measured on
     double threshold = -1;  ///< cell threshold Se and Sp hold at (-1: not recorded)
+    /// How much more Se (Sp) varies than a binomial on `positives` (`negatives`) independent
+    /// cells says, because the cells came in fields that differ (designEffect()): the
+    /// confidence interval counts positives / positivesDesignEffect cells. 1: independent.
+    double positivesDesignEffect = 1;
+    double negativesDesignEffect = 1;
     /// Plain words for reports: "model card validation (2,834 NIH cells)",
     /// "lab calibration 'Clinic A' (412 cells)".
     QString source;
 };
+
+/// One field's (or patient's) share of a rate: `events` (cells called parasitized) of
+/// `trials` cells.
+struct ClusterCount
+{
+    int events = 0;
+    int trials = 0;
+};
+
+/// Kish's design effect of a rate pooled over clusters (fields, patients): the between-cluster
+/// variance of the pooled ratio sum(events) / sum(trials) (the linearised cluster-sampling
+/// variance, k/(k-1) * sum (events_i - p trials_i)^2 / N^2) over the binomial variance
+/// p(1-p)/N of as many independent cells. Why: a model's false-positive rate differs between
+/// fields far more than a binomial allows (docs/MODEL.md measured 3 to 8 on IML fields), so
+/// rates measured on a few dozen fields are less certain than their cell count says.
+/// Never below 1 (a spread under the binomial's is read as chance, not as more certainty);
+/// 1 with fewer than two clusters holding a trial, or p at 0 or 1.
+double designEffect(const std::vector<ClusterCount>& clusters);
 
 /// What the counts to correct are of: cell crops (the classify path), or the detections of
 /// whole fields (the segment path), which include debris and cut cells the crop figures never

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
 
@@ -543,6 +544,30 @@ TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions&
     return config;
 }
 
+// The spread of the lab's rates between its test fields (designEffect()): the labelled cells
+// of one field share its stain and focus, so they are not independent.
+void setDesignEffects(const std::vector<CalibrationCell>& cells,
+                      const std::vector<float>& probabilities, const std::vector<int>& test,
+                      double threshold, ErrorRates& rates)
+{
+    std::map<QString, std::pair<ClusterCount, ClusterCount>> byField; // parasites, others
+    for (int i : test) {
+        const CalibrationCell& c = cells[size_t(i)];
+        if (c.label < 0 || probabilities[size_t(i)] < 0)
+            continue;
+        ClusterCount& n = c.label == 0 ? byField[c.field].first : byField[c.field].second;
+        ++n.trials;
+        n.events += probabilities[size_t(i)] >= threshold;
+    }
+    std::vector<ClusterCount> parasites, others;
+    for (const auto& [field, counts] : byField) {
+        parasites.push_back(counts.first);
+        others.push_back(counts.second);
+    }
+    rates.positivesDesignEffect = designEffect(parasites);
+    rates.negativesDesignEffect = designEffect(others);
+}
+
 // The after figures with the lab's own rates, and the card that records them.
 void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCell>& cells,
                   const std::vector<float>& after, const std::vector<int>& test,
@@ -557,25 +582,29 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
     labRates.positives = measured.truePositive + measured.falseNegative;
     labRates.negatives = measured.trueNegative + measured.falsePositive;
     labRates.threshold = threshold;
+    setDesignEffects(cells, after, test, threshold, labRates);
     labRates.source = QStringLiteral("lab calibration '%1'").arg(o.lab);
     result.after = figuresOn(cells, after, test, threshold, labRates);
 
     QJsonObject card = trained.card();
     card.insert(QStringLiteral("threshold"), threshold);
-    card.insert(QStringLiteral("lab_calibration"),
-                QJsonObject{{QStringLiteral("lab"), o.lab},
-                            {QStringLiteral("sensitivity"), labRates.sensitivity},
-                            {QStringLiteral("specificity"), labRates.specificity},
-                            {QStringLiteral("positives"), labRates.positives},
-                            {QStringLiteral("negatives"), labRates.negatives},
-                            {QStringLiteral("threshold"), threshold},
-                            {QStringLiteral("threshold_choice"), result.labThreshold.toJson()},
-                            {QStringLiteral("fine_tune"), result.fineTune},
-                            {QStringLiteral("weights"), labWeightsName(result.weights)},
-                            {QStringLiteral("start_weight_share"), o.startWeightShare},
-                            {QStringLiteral("started_from"), start.source()},
-                            {QStringLiteral("started_from_sha256"), start.weightsSha256()},
-                            {QStringLiteral("calibration"), result.toJson()}});
+    card.insert(
+        QStringLiteral("lab_calibration"),
+        QJsonObject{{QStringLiteral("lab"), o.lab},
+                    {QStringLiteral("sensitivity"), labRates.sensitivity},
+                    {QStringLiteral("specificity"), labRates.specificity},
+                    {QStringLiteral("positives"), labRates.positives},
+                    {QStringLiteral("negatives"), labRates.negatives},
+                    {QStringLiteral("design_effect_sensitivity"), labRates.positivesDesignEffect},
+                    {QStringLiteral("design_effect_specificity"), labRates.negativesDesignEffect},
+                    {QStringLiteral("threshold"), threshold},
+                    {QStringLiteral("threshold_choice"), result.labThreshold.toJson()},
+                    {QStringLiteral("fine_tune"), result.fineTune},
+                    {QStringLiteral("weights"), labWeightsName(result.weights)},
+                    {QStringLiteral("start_weight_share"), o.startWeightShare},
+                    {QStringLiteral("started_from"), start.source()},
+                    {QStringLiteral("started_from_sha256"), start.weightsSha256()},
+                    {QStringLiteral("calibration"), result.toJson()}});
     // The starting model's domain stays: the lab's cells are now part of what it knows,
     // recorded by `malarialens-cli domain` when wanted.
     if (start.card().contains(QStringLiteral("domain")))

@@ -10,7 +10,8 @@
 //          ──fine-tune the active model (lower rate, few epochs, class-balanced,
 //            cross-lab augmentation, early stopping on held-out adapt fields)──▶ lab model
 //   test fields: sensitivity, specificity, balanced accuracy and corrected parasitemia,
-//          before and after; the card's lab_calibration keeps the lab's own Se/Sp, which
+//          before and after; the card's lab_calibration keeps the lab's own Se/Sp (and
+//          their spread between the test fields, designEffect()), which
 //          the parasitemia correction then uses (errorRatesFromCard()).
 // No torch in this header. Runs in the calling thread (a worker in the GUI).
 

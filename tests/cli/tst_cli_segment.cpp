@@ -16,6 +16,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
 
 using namespace mltest;
 
@@ -344,6 +347,34 @@ void TestCliSegment::fieldCountsAreCorrectedWithFieldRates()
     QVERIFY2(source.contains(QStringLiteral("iml fields it held out")) &&
                  source.contains(QStringLiteral("debris included")),
              qPrintable(source));
+    // The card's field rates carry their spread between fields, and the interval counts it.
+    QVERIFY2(source.contains(QStringLiteral("spread between fields counted")), qPrintable(source));
+
+    // Each field's own counts add up to the run's, and the run's design effect of the
+    // non-parasite rate is theirs (Kish, worked out here from the per-field counts).
+    int sumFp = 0, sumOthers = 0;
+    std::vector<std::pair<int, int>> others;
+    for (const QJsonValue& f : o.value(QStringLiteral("fields")).toArray()) {
+        const QJsonObject fc = f.toObject().value(QStringLiteral("detection_confusion")).toObject();
+        const int ffp = fc.value(QStringLiteral("false_positive")).toInt(-1);
+        const int ftn = fc.value(QStringLiteral("true_negative")).toInt(-1);
+        QVERIFY(ffp >= 0 && ftn >= 0);
+        others.push_back({ffp, ffp + ftn});
+        sumFp += ffp;
+        sumOthers += ffp + ftn;
+    }
+    QCOMPARE(int(others.size()), 4);
+    QCOMPARE(sumFp, fp);
+    QCOMPARE(sumOthers, fp + tn);
+    const double p = double(fp) / (fp + tn);
+    double squares = 0;
+    for (const auto& [called, n] : others)
+        squares += (called - p * n) * (called - p * n);
+    const double kish = 4.0 / 3.0 * squares / (p * (1 - p) * (fp + tn));
+    const double deff = c.value(QStringLiteral("design_effect_specificity")).toDouble(-1);
+    QVERIFY2(std::abs(deff - std::max(1.0, kish)) < 1e-9,
+             qPrintable(QStringLiteral("%1 against %2").arg(deff).arg(kish)));
+    QVERIFY(c.value(QStringLiteral("design_effect_sensitivity")).toDouble(-1) >= 1.0);
 }
 
 void TestCliSegment::csvOneRowPerCellOnImlFields()

@@ -28,6 +28,9 @@ private Q_SLOTS:
     void nearestSourceRatesWinOverPooled();
     void sourceRatesAsTheTrainerWritesThem();
     void fieldRatesCorrectFieldCounts();
+    void designEffectMatchesHandWorkedCases();
+    void designEffectWidensTheInterval();
+    void designEffectsAreReadFromTheCard();
     void cardWithoutValidationFigures();
     void ratesAtAnotherThresholdAreNotUsed();
     void decisionFromIntervalAndConfirmation();
@@ -291,6 +294,89 @@ void TestPrevalence::fieldRatesCorrectFieldCounts()
                             {QStringLiteral("negatives"), 900}});
     QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields)->negatives,
              900);
+}
+
+void TestPrevalence::designEffectMatchesHandWorkedCases()
+{
+    // Two fields of 100 detections, 0 and 10 called: p = 0.05, the squared deviations
+    // (0 - 5)^2 + (10 - 5)^2 = 50, between-field variance 2/1 * 50 / 200^2 = 0.0025, binomial
+    // 0.05 * 0.95 / 200 = 0.0002375: design effect 10.526.
+    QVERIFY(std::abs(designEffect({{0, 100}, {10, 100}}) - 0.0025 / 0.0002375) < 1e-9);
+    // Three fields of 50, 100, 50 with 1, 2, 1 called: every field at the pooled rate, no
+    // spread beyond chance is claimed: 1, never less.
+    QCOMPARE(designEffect({{1, 50}, {2, 100}, {1, 50}}), 1.0);
+    // One field with trials, or none called, or all: nothing to measure, 1.
+    QCOMPARE(designEffect({{3, 100}, {0, 0}}), 1.0);
+    QCOMPARE(designEffect({{0, 100}, {0, 80}}), 1.0);
+    QCOMPARE(designEffect({{100, 100}, {80, 80}}), 1.0);
+    QCOMPARE(designEffect({}), 1.0);
+}
+
+void TestPrevalence::designEffectWidensTheInterval()
+{
+    // Sp from 2000 cells in fields whose rates spread 4 times a binomial's: the interval is
+    // the one of 500 independent cells, and the point estimate does not move.
+    ErrorRates clustered = rates(0.9, 1000, 0.95, 2000);
+    clustered.negativesDesignEffect = 4.0;
+    const PrevalenceEstimate wide = estimatePrevalence(140, 1000, clustered);
+    const PrevalenceEstimate independent =
+        estimatePrevalence(140, 1000, rates(0.9, 1000, 0.95, 500));
+    const PrevalenceEstimate plain = estimatePrevalence(140, 1000, rates(0.9, 1000, 0.95, 2000));
+    QVERIFY(wide.ok && independent.ok && plain.ok);
+    QCOMPARE(wide.corrected, plain.corrected);
+    QVERIFY(std::abs(wide.low - independent.low) < 1e-12);
+    QVERIFY(std::abs(wide.high - independent.high) < 1e-12);
+    QVERIFY(wide.high - wide.low > plain.high - plain.low);
+    QVERIFY2(wide.ratesSource.contains(QStringLiteral("specificity 4.0")),
+             qPrintable(wide.ratesSource));
+    QVERIFY(!plain.ratesSource.contains(QStringLiteral("design effect")));
+    // The same for Se.
+    clustered = rates(0.9, 1000, 0.95, 2000);
+    clustered.positivesDesignEffect = 10.0;
+    const PrevalenceEstimate wideSe = estimatePrevalence(140, 1000, clustered);
+    const PrevalenceEstimate fewSe = estimatePrevalence(140, 1000, rates(0.9, 100, 0.95, 2000));
+    QVERIFY(std::abs(wideSe.low - fewSe.low) < 1e-12 && std::abs(wideSe.high - fewSe.high) < 1e-12);
+}
+
+void TestPrevalence::designEffectsAreReadFromTheCard()
+{
+    const QJsonObject onFields{{QStringLiteral("source"), QStringLiteral("iml")},
+                               {QStringLiteral("fields"), 30},
+                               {QStringLiteral("true_positive"), 34},
+                               {QStringLiteral("false_negative"), 7},
+                               {QStringLiteral("true_negative"), 3217},
+                               {QStringLiteral("false_positive"), 59},
+                               {QStringLiteral("design_effect_sensitivity"), 1.3},
+                               {QStringLiteral("design_effect_specificity"), 4.2}};
+    QJsonObject card{{QStringLiteral("threshold"), 0.5},
+                     {QStringLiteral("validation_on_fields"), QJsonArray{onFields}}};
+    const auto fields = errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields);
+    QVERIFY(fields);
+    QCOMPARE(fields->positivesDesignEffect, 1.3);
+    QCOMPARE(fields->negativesDesignEffect, 4.2);
+    // A lab calibration's, and a value under 1 is read as 1 (no more certain than a binomial).
+    card.insert(QStringLiteral("lab_calibration"),
+                QJsonObject{{QStringLiteral("sensitivity"), 0.8},
+                            {QStringLiteral("specificity"), 0.99},
+                            {QStringLiteral("positives"), 50},
+                            {QStringLiteral("negatives"), 900},
+                            {QStringLiteral("design_effect_sensitivity"), 0.5},
+                            {QStringLiteral("design_effect_specificity"), 2.5}});
+    const auto lab = errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields);
+    QVERIFY(lab);
+    QCOMPARE(lab->positivesDesignEffect, 1.0);
+    QCOMPARE(lab->negativesDesignEffect, 2.5);
+    // Cards written before the design effects: independent cells, as before.
+    card.remove(QStringLiteral("lab_calibration"));
+    card.insert(QStringLiteral("validation_on_fields"),
+                QJsonArray{QJsonObject{{QStringLiteral("source"), QStringLiteral("iml")},
+                                       {QStringLiteral("true_positive"), 34},
+                                       {QStringLiteral("false_negative"), 7},
+                                       {QStringLiteral("true_negative"), 3217},
+                                       {QStringLiteral("false_positive"), 59}}});
+    const auto old = errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields);
+    QVERIFY(old);
+    QCOMPARE(old->negativesDesignEffect, 1.0);
 }
 
 void TestPrevalence::cardWithoutValidationFigures()
