@@ -41,16 +41,19 @@ constexpr int kMinParasitizedToAdapt = 30;
 /// a quarter of them back by field to stop early, and learns in batches of a quarter of them.
 constexpr int kMinCellsToAdapt = 50;
 
-/// Estimated healthy-cell false-positive rate the lab's operating threshold aims at: the
-/// issue's limit, 0.02. The estimate counts every cell of the held-back fields not labelled
-/// parasitized as healthy, except the detections known to be no red cell
-/// (CalibrationCell::notACell: box annotations match them to nothing, or a reviewer said "not
-/// a cell"), which a healthy-cell rate does not count. So it is an upper bound: the parasites
-/// nobody was asked about count as false positives, and so does the debris nobody marked. With
-/// annotations and the debris left out, the estimate is the annotated healthy cells' rate on
-/// the held-back fields; before the debris was left out it ran 1.5 to 1.8 times that rate
-/// (docs/MODEL.md, "Calibrating to a lab").
-constexpr double kLabFalsePositiveTarget = 0.02;
+/// Estimated healthy-cell false-positive rate the lab's operating threshold aims at: 0.018, a
+/// tenth under the issue's limit of 0.02, because the estimate comes from ~25 held-back fields
+/// whose rates spread 2-9 times a binomial's (designEffect()): at 0.02, the goal's own command
+/// on the 188 IML fields gave 0.0205 on its test fields; at 0.018 it gave 0.0183, and the
+/// proxy's five seeds kept every held-out sensitivity (docs/MODEL.md, sixth session). The estimate
+/// counts every cell of the held-back fields not labelled parasitized as healthy, except the
+/// detections known to be no red cell (CalibrationCell::notACell: box annotations match them to
+/// nothing, or a reviewer said "not a cell"), which a healthy-cell rate does not count. So it is an
+/// upper bound: the parasites nobody was asked about count as false positives, and so does the
+/// debris nobody marked. With annotations and the debris left out, the estimate is the annotated
+/// healthy cells' rate on the held-back fields; before the debris was left out it ran 1.5 to 1.8
+/// times that rate (docs/MODEL.md, "Calibrating to a lab").
+constexpr double kLabFalsePositiveTarget = 0.018;
 /// Fewest cells (not labelled parasitized) on the held-back adapt fields before a lab
 /// threshold is chosen: with fewer, one false positive moves the estimate by over 0.2 points.
 constexpr int kMinCellsForLabThreshold = 500;
