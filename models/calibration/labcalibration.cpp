@@ -545,24 +545,21 @@ TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions&
 }
 
 // The spread of the lab's rates between its test fields (designEffect()): the labelled cells
-// of one field share its stain and focus, so they are not independent.
+// of one field share its stain and focus, so they are not independent. Each field is counted
+// by figuresOn(), the rule the rates themselves come from.
 void setDesignEffects(const std::vector<CalibrationCell>& cells,
                       const std::vector<float>& probabilities, const std::vector<int>& test,
                       double threshold, ErrorRates& rates)
 {
-    std::map<QString, std::pair<ClusterCount, ClusterCount>> byField; // parasites, others
-    for (int i : test) {
-        const CalibrationCell& c = cells[size_t(i)];
-        if (c.label < 0 || probabilities[size_t(i)] < 0)
-            continue;
-        ClusterCount& n = c.label == 0 ? byField[c.field].first : byField[c.field].second;
-        ++n.trials;
-        n.events += probabilities[size_t(i)] >= threshold;
-    }
+    std::map<QString, std::vector<int>> byField;
+    for (int i : test)
+        byField[cells[size_t(i)].field].push_back(i);
     std::vector<ClusterCount> parasites, others;
-    for (const auto& [field, counts] : byField) {
-        parasites.push_back(counts.first);
-        others.push_back(counts.second);
+    for (const auto& [field, which] : byField) {
+        const CalibrationFigures f =
+            figuresOn(cells, probabilities, which, threshold, std::nullopt);
+        parasites.push_back({f.truePositive, f.truePositive + f.falseNegative});
+        others.push_back({f.falsePositive, f.falsePositive + f.trueNegative});
     }
     rates.positivesDesignEffect = designEffect(parasites);
     rates.negativesDesignEffect = designEffect(others);
