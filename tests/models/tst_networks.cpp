@@ -1,10 +1,36 @@
-// The study's architectures: exact trainable parameter counts and output shapes.
+// The study's architectures: exact trainable parameter counts and output shapes, and the se
+// network's training pass against the study's order of operations.
 #include "architecture.h"
 #include "networks.h"
 
 #include <QTest>
 
 using namespace ml;
+
+namespace {
+
+// SeNetImpl::forward() as the study wrote it: each activation before its pool, the gated map
+// averaged. The network runs the same function in a cheaper order (see there).
+torch::Tensor seInStudyOrder(SeNetImpl& n, const torch::Tensor& input)
+{
+    torch::Tensor x = torch::max_pool2d(torch::leaky_relu(n.bn1(n.conv1(input)), 0.1), {2, 2});
+    x = torch::max_pool2d(torch::silu(n.bn2(n.conv2(x))), {2, 2});
+    x = torch::leaky_relu(n.bn3(n.conv3(x)), 0.1);
+    x = torch::leaky_relu(n.bn4(n.conv4(x)), 0.1);
+    const torch::Tensor gate = torch::sigmoid(n.se2(torch::relu(n.se1(x.mean({2, 3})))));
+    x = (x * gate.unsqueeze(2).unsqueeze(3)).mean({2, 3});
+    x = n.dropout(torch::relu(n.fc1(x)));
+    x = n.dropout(torch::relu(n.fc2(x)));
+    return n.fc3(x);
+}
+
+// The cheaper order computes the same floats: any difference, even of rounding, fails.
+bool same(const torch::Tensor& a, const torch::Tensor& b)
+{
+    return a.defined() && b.defined() && torch::equal(a, b);
+}
+
+} // namespace
 
 class TestNetworks : public QObject
 {
@@ -17,6 +43,7 @@ private Q_SLOTS:
     void seHasBatchNormBuffers();
     void architectureNames();
     void copyStateMakesIdenticalOutputs();
+    void seTrainingPassEqualsStudyOrder();
 };
 
 void TestNetworks::parameterCounts_data()
@@ -108,6 +135,55 @@ void TestNetworks::copyStateMakesIdenticalOutputs()
     QVERIFY(!torch::allclose(a->forward(x), b->forward(x)));
     copyState(*a, *b);
     QVERIFY(torch::allclose(a->forward(x), b->forward(x)));
+}
+
+void TestNetworks::seTrainingPassEqualsStudyOrder()
+{
+    // Outputs, every parameter's gradient and the BatchNorm statistics of one training step
+    // (dropout on, the same draws), then the outputs in eval mode, bit for bit. BatchNorm
+    // gets scales of both signs, so a pool moved before an affine step that can flip the
+    // order would show, as would SiLU moved after its pool.
+    torch::manual_seed(3);
+    CellNet fast = makeNetwork(Architecture::Se);
+    CellNet study = makeNetwork(Architecture::Se);
+    auto* se = dynamic_cast<SeNetImpl*>(study.get());
+    QVERIFY(se);
+    {
+        torch::NoGradGuard noGrad;
+        for (const torch::nn::BatchNorm2d& bn : {se->bn1, se->bn2, se->bn3, se->bn4}) {
+            bn->weight.uniform_(-2.0, 2.0);
+            bn->bias.uniform_(-0.5, 0.5);
+        }
+    }
+    copyState(*study, *fast);
+    const torch::Tensor x = torch::randn({8, 3, 64, 64});
+    const torch::Tensor weights = torch::randn({8, 2});
+
+    fast->train();
+    study->train();
+    torch::manual_seed(11);
+    const torch::Tensor yFast = fast->forward(x);
+    torch::manual_seed(11);
+    const torch::Tensor yStudy = seInStudyOrder(*se, x);
+    QVERIFY(same(yFast, yStudy));
+    (yFast * weights).sum().backward();
+    (yStudy * weights).sum().backward();
+    const auto fastParameters = fast->named_parameters();
+    for (const auto& p : study->named_parameters()) {
+        const torch::Tensor& g = fastParameters[p.key()].grad();
+        QVERIFY2(same(g, p.value().grad()), qPrintable(QString::fromStdString(p.key())));
+    }
+    const auto fastBuffers = fast->named_buffers();
+    for (const auto& b : study->named_buffers()) {
+        if (b.value().is_floating_point())
+            QVERIFY2(same(fastBuffers[b.key()], b.value()),
+                     qPrintable(QString::fromStdString(b.key())));
+    }
+
+    fast->eval();
+    study->eval();
+    torch::NoGradGuard noGrad;
+    QVERIFY(same(fast->forward(x), seInStudyOrder(*se, x)));
 }
 
 QTEST_GUILESS_MAIN(TestNetworks)
