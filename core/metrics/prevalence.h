@@ -73,8 +73,8 @@ enum class RatesFor { Cells, Fields };
 /// detection of the annotated fields the training held out (card.validation_on_fields, the
 /// same counts, debris counted among the negatives) come before its crop figures: a model
 /// that calls some debris parasitized has a lower specificity on fields than on crops. A lab
-/// calibration's rates still come first (measured on its labelled cells; rates on every
-/// detection were measured for it and not kept, docs/MODEL.md).
+/// calibration's rates still come first (measured on every known detection of the lab's test
+/// fields, debris among the negatives likewise: CalibrationFigures::detectionRates()).
 std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error = nullptr,
                                              const QString& source = {},
                                              RatesFor counts = RatesFor::Cells);

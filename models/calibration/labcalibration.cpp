@@ -253,10 +253,13 @@ CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
     CalibrationFigures f;
     for (int i : which) {
         const CalibrationCell& c = cells[size_t(i)];
-        if (c.label < 0 || probabilities[size_t(i)] < 0)
+        if (probabilities[size_t(i)] < 0 || (c.label < 0 && !c.notACell))
             continue;
         const bool called = probabilities[size_t(i)] >= threshold;
-        if (c.label == 0)
+        if (c.label < 0) {
+            ++f.notACell;
+            f.notACellCalled += called;
+        } else if (c.label == 0)
             ++(called ? f.truePositive : f.falseNegative);
         else
             ++(called ? f.falsePositive : f.trueNegative);
@@ -266,16 +269,29 @@ CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
     f.specificity = neg > 0 ? double(f.trueNegative) / neg : 0;
     f.balancedAccuracy = (f.sensitivity + f.specificity) / 2.0;
     f.trueParasitemia = pos + neg > 0 ? double(pos) / (pos + neg) : 0;
-    const int called = f.truePositive + f.falsePositive;
+    const int detections = pos + neg + f.notACell;
+    const int called = f.truePositive + f.falsePositive + f.notACellCalled;
     if (rates) {
-        f.parasitemia = estimatePrevalence(called, pos + neg, *rates);
+        f.parasitemia = estimatePrevalence(called, detections, *rates);
     } else {
-        f.parasitemia.cells = pos + neg;
+        f.parasitemia.cells = detections;
         f.parasitemia.called = called;
-        f.parasitemia.apparent = pos + neg > 0 ? double(called) / (pos + neg) : 0;
+        f.parasitemia.apparent = detections > 0 ? double(called) / detections : 0;
         f.parasitemia.error = QStringLiteral("no error rates");
     }
     return f;
+}
+
+ErrorRates CalibrationFigures::detectionRates(double threshold) const
+{
+    ErrorRates r;
+    r.positives = truePositive + falseNegative;
+    r.negatives = trueNegative + falsePositive + notACell;
+    r.sensitivity = r.positives > 0 ? double(truePositive) / r.positives : 0;
+    r.specificity =
+        r.negatives > 0 ? double(r.negatives - falsePositive - notACellCalled) / r.negatives : 0;
+    r.threshold = threshold;
+    return r;
 }
 
 QJsonObject CalibrationFigures::toJson() const
@@ -289,6 +305,8 @@ QJsonObject CalibrationFigures::toJson() const
                                {QStringLiteral("false_negative"), falseNegative},
                                {QStringLiteral("true_negative"), trueNegative},
                                {QStringLiteral("false_positive"), falsePositive}}},
+                  {QStringLiteral("not_a_cell"), notACell},
+                  {QStringLiteral("not_a_cell_called"), notACellCalled},
                   {QStringLiteral("parasitemia_true"), trueParasitemia}};
     const QJsonObject pj = parasitemia.toJson();
     for (auto it = pj.begin(); it != pj.end(); ++it)
@@ -544,9 +562,9 @@ TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions&
     return config;
 }
 
-// The spread of the lab's rates between its test fields (designEffect()): the labelled cells
+// The spread of the lab's rates between its test fields (designEffect()): the known cells
 // of one field share its stain and focus, so they are not independent. Each field is counted
-// by figuresOn(), the rule the rates themselves come from.
+// by figuresOn() and detectionRates(), the rule the rates themselves come from.
 void setDesignEffects(const std::vector<CalibrationCell>& cells,
                       const std::vector<float>& probabilities, const std::vector<int>& test,
                       double threshold, ErrorRates& rates)
@@ -558,8 +576,9 @@ void setDesignEffects(const std::vector<CalibrationCell>& cells,
     for (const auto& [field, which] : byField) {
         const CalibrationFigures f =
             figuresOn(cells, probabilities, which, threshold, std::nullopt);
-        parasites.push_back({f.truePositive, f.truePositive + f.falseNegative});
-        others.push_back({f.falsePositive, f.falsePositive + f.trueNegative});
+        const ErrorRates fieldRates = f.detectionRates(threshold);
+        parasites.push_back({f.truePositive, fieldRates.positives});
+        others.push_back({f.falsePositive + f.notACellCalled, fieldRates.negatives});
     }
     rates.positivesDesignEffect = designEffect(parasites);
     rates.negativesDesignEffect = designEffect(others);
@@ -571,14 +590,10 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
                   const Classifier& start, Classifier trained, const LabCalibrationOptions& o)
 {
     const double threshold = result.labThreshold.threshold;
-    // The lab's own rates, measured on its test fields: what the correction then uses.
+    // The lab's own rates, measured on every known detection of its test fields: what the
+    // correction then uses (CalibrationFigures::detectionRates() says why every detection).
     const CalibrationFigures measured = figuresOn(cells, after, test, threshold, std::nullopt);
-    ErrorRates labRates;
-    labRates.sensitivity = measured.sensitivity;
-    labRates.specificity = measured.specificity;
-    labRates.positives = measured.truePositive + measured.falseNegative;
-    labRates.negatives = measured.trueNegative + measured.falsePositive;
-    labRates.threshold = threshold;
+    ErrorRates labRates = measured.detectionRates(threshold);
     setDesignEffects(cells, after, test, threshold, labRates);
     labRates.source = QStringLiteral("lab calibration '%1'").arg(o.lab);
     result.after = figuresOn(cells, after, test, threshold, labRates);

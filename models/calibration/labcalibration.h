@@ -90,17 +90,34 @@ std::vector<int> selectCellsToLabel(const std::vector<CalibrationCell>& cells, i
 std::vector<int> proposeCellsToLabel(const std::vector<CalibrationCell>& cells, int budget,
                                      double threshold, quint32 seed = 42);
 
-/// Sensitivity, specificity, balanced accuracy and corrected parasitemia on labelled cells.
+/// Sensitivity, specificity and balanced accuracy on labelled red cells, and the corrected
+/// parasitemia over every known detection.
 struct CalibrationFigures
 {
     int truePositive = 0, falseNegative = 0, trueNegative = 0, falsePositive = 0;
+    /// Detections known to be no red cell (CalibrationCell::notACell), and how many of them
+    /// were called parasitized. Not in the sensitivity, specificity or confusion, which are
+    /// the red cells' (the goal's healthy-cell false-positive rate); counted in the
+    /// parasitemia and in detectionRates(), as a field's count counts every detection.
+    int notACell = 0, notACellCalled = 0;
     double sensitivity = 0, specificity = 0, balancedAccuracy = 0;
-    PrevalenceEstimate parasitemia; ///< corrected with the rates given to figuresOn()
-    double trueParasitemia = 0;     ///< from the labels
+    /// called / every known detection (labelled or notACell), corrected with the rates given
+    /// to figuresOn()
+    PrevalenceEstimate parasitemia;
+    double trueParasitemia = 0; ///< labelled parasitized / labelled red cells
+    /// The rates a parasitemia correction needs for these detections at `threshold`: the
+    /// sensitivity on the parasitized cells, and the specificity on every other known
+    /// detection, the red cells and those that are none. Why the latter: the count it corrects
+    /// (segment, the Fields page) divides the cells called by every detection, debris
+    /// included, and debris is called far more often than healthy cells (43 of the 67 false
+    /// calls of the 30 held-out IML fields, seed 42); a specificity of the red cells alone left
+    /// the calibrated labs' corrected parasitemia biased high (docs/MODEL.md, seventh
+    /// session). The same rule as the embedded cards' field rates (segment --annotations).
+    ErrorRates detectionRates(double threshold) const;
     QJsonObject toJson() const;
 };
 
-/// Figures of `probabilities` (same order as `cells`) on the labelled cells of `which`.
+/// Figures of `probabilities` (same order as `cells`) on the known cells of `which`.
 CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
                              const std::vector<float>& probabilities, const std::vector<int>& which,
                              double threshold, const std::optional<ErrorRates>& rates);

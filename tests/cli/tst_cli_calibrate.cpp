@@ -22,6 +22,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
+
 namespace {
 
 const QString kFields = QStringLiteral(MALARIALENS_SHARED_DATA "/iml-fields");
@@ -173,6 +175,23 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
     QVERIFY(!lab.value(QStringLiteral("fine_tune")).toString().isEmpty());
     QVERIFY(lab.value(QStringLiteral("negatives")).toInt() > 100);
     QVERIFY(lab.value(QStringLiteral("specificity")).isDouble());
+    // The lab's rates count every known detection of its test fields, as the count they
+    // correct does: the detections the boxes say are no red cell are among the negatives
+    // (and among the after figures' detections), not in the red cells' confusion.
+    const QJsonObject after = j.value(QStringLiteral("after")).toObject();
+    const QJsonObject confusion = after.value(QStringLiteral("confusion")).toObject();
+    const int notACell = after.value(QStringLiteral("not_a_cell")).toInt(-1);
+    const int notACellCalled = after.value(QStringLiteral("not_a_cell_called")).toInt(-1);
+    QVERIFY2(notACell > 0, "the IML test fields have debris detections");
+    const int redNegatives = confusion.value(QStringLiteral("true_negative")).toInt() +
+                             confusion.value(QStringLiteral("false_positive")).toInt();
+    QCOMPARE(lab.value(QStringLiteral("negatives")).toInt(), redNegatives + notACell);
+    const double detectionSpecificity =
+        double(redNegatives + notACell - notACellCalled -
+               confusion.value(QStringLiteral("false_positive")).toInt()) /
+        (redNegatives + notACell);
+    QVERIFY(std::abs(lab.value(QStringLiteral("specificity")).toDouble() - detectionSpecificity) <
+            1e-12);
     card.seek(0);
     QCOMPARE(QJsonDocument::fromJson(card.readAll())
                  .object()

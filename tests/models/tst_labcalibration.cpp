@@ -52,6 +52,7 @@ private Q_SLOTS:
     void takesTheLowestThresholdWithinTheTarget();
     void goesBelowFivePercentForALowScoringModel();
     void debrisIsNoHealthyCell();
+    void debrisCountsInTheParasitemiaAndItsRates();
     void annotationsMarkTheDetectionsThatAreNoCell();
     void aRealFieldsDebrisIsMarked();
     void keepsTheStartWithTooFewCells();
@@ -136,6 +137,57 @@ void TestLabCalibration::debrisIsNoHealthyCell()
     QVERIFY2(left.threshold <= 0.5, qPrintable(QString::number(left.threshold)));
     QCOMPARE(left.sensitivity, 1.0);
     QCOMPARE(left.cells, 1000);
+}
+
+void TestLabCalibration::debrisCountsInTheParasitemiaAndItsRates()
+{
+    // 10 parasitized cells (8 called), 100 healthy ones (2 called), 20 detections that are no
+    // red cell (5 called) and 7 unknown detections (left out). The sensitivity and specificity
+    // are the red cells'; the parasitemia counts every known detection, as a field's count
+    // does, and the rates for its correction count the debris among the negatives.
+    Cells c;
+    const auto addMany = [&c](int n, float probability, int label) {
+        for (int i = 0; i < n; ++i)
+            c.add(probability, label);
+    };
+    addMany(8, 0.9f, 0);
+    addMany(2, 0.1f, 0);
+    addMany(2, 0.9f, 1);
+    addMany(98, 0.1f, 1);
+    const size_t debrisBegin = c.cells.size();
+    addMany(5, 0.9f, -1);
+    addMany(15, 0.1f, -1);
+    for (size_t i = debrisBegin; i < c.cells.size(); ++i)
+        c.cells[i].notACell = true;
+    addMany(7, 0.9f, -1);
+
+    const CalibrationFigures f = figuresOn(c.cells, c.p, c.all, 0.5, std::nullopt);
+    QCOMPARE(f.truePositive, 8);
+    QCOMPARE(f.falseNegative, 2);
+    QCOMPARE(f.falsePositive, 2);
+    QCOMPARE(f.trueNegative, 98);
+    QCOMPARE(f.notACell, 20);
+    QCOMPARE(f.notACellCalled, 5);
+    QCOMPARE(f.sensitivity, 0.8);
+    QCOMPARE(f.specificity, 0.98);
+    QCOMPARE(f.parasitemia.cells, 130);
+    QCOMPARE(f.parasitemia.called, 15);
+
+    const ErrorRates rates = f.detectionRates(0.5);
+    QCOMPARE(rates.positives, 10);
+    QCOMPARE(rates.negatives, 120);
+    QCOMPARE(rates.sensitivity, 0.8);
+    QCOMPARE(rates.specificity, 113.0 / 120.0);
+    QCOMPARE(rates.threshold, 0.5);
+    // On the cells they were measured on, these rates give back the parasitized share of the
+    // detections exactly; the red cells' own rates read far higher (0.122).
+    const CalibrationFigures corrected = figuresOn(c.cells, c.p, c.all, 0.5, rates);
+    QVERIFY(corrected.parasitemia.error.isEmpty());
+    QVERIFY(std::abs(corrected.parasitemia.corrected - 10.0 / 130.0) < 1e-9);
+    ErrorRates redCells = rates;
+    redCells.specificity = f.specificity;
+    const CalibrationFigures biased = figuresOn(c.cells, c.p, c.all, 0.5, redCells);
+    QVERIFY(biased.parasitemia.corrected > 0.12);
 }
 
 void TestLabCalibration::annotationsMarkTheDetectionsThatAreNoCell()
