@@ -623,6 +623,16 @@ QString ReportPage::thresholdSentence(const LabCalibrationResult& r, double maxF
                               : QString());
 }
 
+QString ReportPage::notACellSentence(const CalibrationFigures& f)
+{
+    if (f.notACell <= 0)
+        return {};
+    return tr(" The corrected parasitemia also counts the %n detection(s) marked as no red cell "
+              "on the test fields, as a field's count does; sensitivity, specificity and the "
+              "matrices are the red cells'.",
+              nullptr, f.notACell);
+}
+
 void ReportPage::initializePage()
 {
     wizard()->setButtonText(QWizard::FinishButton, tr("Keep model"));
@@ -640,7 +650,7 @@ void ReportPage::initializePage()
             .arg(r.fieldsAdapt.size())
             .arg(tests)
             .arg(r.fieldsTest.size()) +
-        QStringLiteral("<br>") + weightsSentence(r) +
+        notACellSentence(r.after) + QStringLiteral("<br>") + weightsSentence(r) +
         thresholdSentence(r, m_wizard->options().maxFalsePositive));
     m_figures->setHorizontalHeaderLabels(
         {tr("Before (current model)"), r.weights == LabWeights::Starting

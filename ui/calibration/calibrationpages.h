@@ -142,6 +142,9 @@ public:
     /// (against `maxFalsePositive`, with what it measured), or chosen without meeting it.
     static QString weightsSentence(const LabCalibrationResult& r);
     static QString thresholdSentence(const LabCalibrationResult& r, double maxFalsePositive);
+    /// Empty, or that the corrected parasitemia counts the test fields' detections marked as
+    /// no red cell (CalibrationFigures::detectionRates()) while the other figures do not.
+    static QString notACellSentence(const CalibrationFigures& f);
 
 private:
     void fillConfusion(QTableWidget* table, const CalibrationFigures& f);

@@ -36,6 +36,7 @@ private Q_SLOTS:
     void stoppingTheSearchChangesNothing();
     void thresholdSentenceSaysTheRule();
     void weightsSentenceSaysWhenTheStartIsKept();
+    void notACellSentenceSaysWhatTheParasitemiaCounts();
     void anInt8ActiveModelIsCalibratedInFp32();
 
 private:
@@ -290,6 +291,16 @@ void TestCalibrationWizard::weightsSentenceSaysWhenTheStartIsKept()
     const QString s = ReportPage::weightsSentence(r);
     for (const char* part : {"did not find more parasites", "17 of 26 against 23",
                              "keeps the weights you had", "only its threshold"})
+        QVERIFY2(s.contains(QLatin1String(part)), qPrintable(s));
+}
+
+void TestCalibrationWizard::notACellSentenceSaysWhatTheParasitemiaCounts()
+{
+    CalibrationFigures f;
+    QVERIFY(ReportPage::notACellSentence(f).isEmpty()); // nothing marked N on the test fields
+    f.notACell = 3;
+    const QString s = ReportPage::notACellSentence(f);
+    for (const char* part : {"counts the 3 detection", "no red cell", "the red cells'"})
         QVERIFY2(s.contains(QLatin1String(part)), qPrintable(s));
 }
 
