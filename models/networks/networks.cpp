@@ -116,7 +116,8 @@ torch::Tensor SeNetImpl::forward(torch::Tensor x)
     // The study's function (conv, BatchNorm, activation, pool; squeeze-and-excite; dense) in
     // a cheaper order that gives the same floats, forward and backward, because this pass and
     // its backward pass are the trainer's whole step (tst_networks compares outputs, gradients
-    // and BatchNorm statistics with the study's order):
+    // and BatchNorm statistics with the study's order; a gradient differs only where two
+    // inputs of a pool window round to one LeakyReLU output, and then by one element's share):
     //  - LeakyReLU is strictly increasing, so it commutes with the max-pool: it runs on the
     //    pooled quarter of the first layer's elements. SiLU is not monotonic and stays before
     //    its pool.

@@ -5,6 +5,8 @@
 
 #include <QTest>
 
+#include <algorithm>
+
 using namespace ml;
 
 namespace {
@@ -28,6 +30,20 @@ torch::Tensor seInStudyOrder(SeNetImpl& n, const torch::Tensor& input)
 bool same(const torch::Tensor& a, const torch::Tensor& b)
 {
     return a.defined() && b.defined() && torch::equal(a, b);
+}
+
+// Gradients may differ where two inputs of a pool window round to the same LeakyReLU output
+// (0.1 x can map neighbouring floats to one): the study's order sends the gradient to the
+// first of them, the cheaper one to the larger, so one pixel's term of a convolution's weight
+// gradient moves to its neighbour (a sum over 32,768 pixels a channel here). Never seen with
+// this seed; the bound keeps it from failing a machine whose kernels round differently. The
+// outputs and BatchNorm statistics stay bit for bit, and they catch a change of function.
+bool nearlySame(const torch::Tensor& a, const torch::Tensor& b)
+{
+    if (!a.defined() || !b.defined())
+        return false;
+    const double scale = std::max(1e-12, b.abs().max().item<double>());
+    return (a - b).abs().max().item<double>() <= 1e-2 * scale;
 }
 
 } // namespace
@@ -140,9 +156,10 @@ void TestNetworks::copyStateMakesIdenticalOutputs()
 void TestNetworks::seTrainingPassEqualsStudyOrder()
 {
     // Outputs, every parameter's gradient and the BatchNorm statistics of one training step
-    // (dropout on, the same draws), then the outputs in eval mode, bit for bit. BatchNorm
-    // gets scales of both signs, so a pool moved before an affine step that can flip the
-    // order would show, as would SiLU moved after its pool.
+    // (dropout on, the same draws), then the outputs in eval mode: bit for bit, the gradients
+    // up to a rounding tie (nearlySame()). BatchNorm gets scales of both signs, so a pool
+    // moved before an affine step that can flip the order would show, as would SiLU moved
+    // after its pool.
     torch::manual_seed(3);
     CellNet fast = makeNetwork(Architecture::Se);
     CellNet study = makeNetwork(Architecture::Se);
@@ -171,7 +188,7 @@ void TestNetworks::seTrainingPassEqualsStudyOrder()
     const auto fastParameters = fast->named_parameters();
     for (const auto& p : study->named_parameters()) {
         const torch::Tensor& g = fastParameters[p.key()].grad();
-        QVERIFY2(same(g, p.value().grad()), qPrintable(QString::fromStdString(p.key())));
+        QVERIFY2(nearlySame(g, p.value().grad()), qPrintable(QString::fromStdString(p.key())));
     }
     const auto fastBuffers = fast->named_buffers();
     for (const auto& b : study->named_buffers()) {
