@@ -270,7 +270,7 @@ CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
     f.balancedAccuracy = (f.sensitivity + f.specificity) / 2.0;
     f.trueParasitemia = pos + neg > 0 ? double(pos) / (pos + neg) : 0;
     const int detections = pos + neg + f.notACell;
-    const int called = f.truePositive + f.falsePositive + f.notACellCalled;
+    const int called = f.truePositive + f.negativesCalled();
     if (rates) {
         f.parasitemia = estimatePrevalence(called, detections, *rates);
     } else {
@@ -288,8 +288,7 @@ ErrorRates CalibrationFigures::detectionRates(double threshold) const
     r.positives = truePositive + falseNegative;
     r.negatives = trueNegative + falsePositive + notACell;
     r.sensitivity = r.positives > 0 ? double(truePositive) / r.positives : 0;
-    r.specificity =
-        r.negatives > 0 ? double(r.negatives - falsePositive - notACellCalled) / r.negatives : 0;
+    r.specificity = r.negatives > 0 ? double(r.negatives - negativesCalled()) / r.negatives : 0;
     r.threshold = threshold;
     return r;
 }
@@ -578,7 +577,7 @@ void setDesignEffects(const std::vector<CalibrationCell>& cells,
             figuresOn(cells, probabilities, which, threshold, std::nullopt);
         const ErrorRates fieldRates = f.detectionRates(threshold);
         parasites.push_back({f.truePositive, fieldRates.positives});
-        others.push_back({f.falsePositive + f.notACellCalled, fieldRates.negatives});
+        others.push_back({f.negativesCalled(), fieldRates.negatives});
     }
     rates.positivesDesignEffect = designEffect(parasites);
     rates.negativesDesignEffect = designEffect(others);

@@ -114,6 +114,9 @@ struct CalibrationFigures
     /// the calibrated labs' corrected parasitemia biased high (docs/MODEL.md, seventh
     /// session). The same rule as the embedded cards' field rates (segment --annotations).
     ErrorRates detectionRates(double threshold) const;
+    /// Known detections other than parasitized cells that were called parasitized: the
+    /// false positives of detectionRates() (red cells and no-cell detections).
+    int negativesCalled() const { return falsePositive + notACellCalled; }
     QJsonObject toJson() const;
 };
 
