@@ -7,7 +7,9 @@ SEGMENT.json is `malarialens-cli segment FIELDS --model MODEL.pt --annotations A
 on fields the model's training held out. Its detection_confusion counts every detection once:
 a parasite when it matches an infected box, otherwise no parasite, whether it matches a
 healthy cell or nothing (debris, cut or merged cells). Those counts go into the card's
-validation_on_fields under SOURCE, beside the crop figures of validation_by_source.
+validation_on_fields under SOURCE, beside the crop figures of validation_by_source, with
+how many of the negatives matched no annotated cell (not_a_cell): the corrected figure is then
+scaled from a share of detections to a share of red cells.
 
 With them go the rates' design effects (how much more they vary between fields than a
 binomial on the detections says), which widen the corrected parasitemia's confidence interval.
@@ -44,6 +46,11 @@ def main():
                  f"{card.get('threshold', 0.5)}")
     tp, fn = counts["true_positive"], counts["false_negative"]
     tn, fp = counts["true_negative"], counts["false_positive"]
+    # Of the negatives, the detections that match no annotated cell: the correction divides
+    # by their complement to give a share of red cells (ErrorRates::notACell). Runs before
+    # segment wrote the count give it as detections - matched.
+    not_a_cell = counts.get("not_a_cell",
+                            run["counts"]["detections"] - run["counts"]["matched"])
     entry = {
         "source": source,
         "fields": run["annotated_images"],
@@ -52,6 +59,7 @@ def main():
         "false_negative": fn,
         "true_negative": tn,
         "false_positive": fp,
+        "not_a_cell": not_a_cell,
         "sensitivity": round(tp / (tp + fn), 4) if tp + fn else None,
         "specificity": round(tn / (tn + fp), 4) if tn + fp else None,
         # How much more the rates vary between fields than a binomial on the detections says

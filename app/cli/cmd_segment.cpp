@@ -405,7 +405,8 @@ QJsonObject detectionConfusionJson(const FieldEvaluation& eval)
         {QStringLiteral("true_positive"), eval.infectedFlagged},
         {QStringLiteral("false_negative"), eval.infectedMatched - eval.infectedFlagged},
         {QStringLiteral("true_negative"), eval.nonParasiteDetections() - eval.nonParasiteFlagged()},
-        {QStringLiteral("false_positive"), eval.nonParasiteFlagged()}};
+        {QStringLiteral("false_positive"), eval.nonParasiteFlagged()},
+        {QStringLiteral("not_a_cell"), eval.notACellDetections()}};
 }
 
 // The domain check of one field's classified cells, which are also added to the run's.

@@ -125,6 +125,9 @@ struct FieldEvaluation
     /// classifier's sensitivity and specificity over a field's detections, as its apparent
     /// parasitemia (flagged / detections) counts them.
     int nonParasiteFlagged() const { return healthyFlagged + unmatchedFlagged; }
+    /// The counted detections that match no annotated cell: debris, cut or merged cells
+    /// (ErrorRates::notACell, which turns a corrected share of detections into one of cells).
+    int notACellDetections() const { return detections - matched; }
     FieldEvaluation& operator+=(const FieldEvaluation& o);
 };
 

@@ -45,6 +45,64 @@ QString spreadNote(const ErrorRates& r)
         .arg(r.negativesDesignEffect, 0, 'f', 1);
 }
 
+// Says when the figure was scaled from a share of detections to one of red cells.
+QString redCellNote(const ErrorRates& r)
+{
+    if (r.notACell <= 0)
+        return {};
+    return QStringLiteral("; a share of red cells: %1 of the detections behind the rates were "
+                          "no red cell")
+        .arg(percent(double(r.notACell) / (r.positives + r.negatives)));
+}
+
+// Why counts and rates give no estimate, or empty.
+QString inputError(int called, int cells, const ErrorRates& rates)
+{
+    if (cells <= 0)
+        return QStringLiteral("no cells were classified: there is no parasitemia to estimate");
+    if (called < 0 || called > cells)
+        return QStringLiteral("%1 cells called parasitized of %2 is not a valid count")
+            .arg(called)
+            .arg(cells);
+    const double se = rates.sensitivity, sp = rates.specificity;
+    if (!(se >= 0 && se <= 1 && sp >= 0 && sp <= 1))
+        return QStringLiteral("the model's sensitivity and specificity are missing or not "
+                              "proportions: the parasitemia cannot be corrected");
+    if (se + sp <= 1.0)
+        return QStringLiteral("the model's sensitivity (%1) plus specificity (%2) is not "
+                              "above 1: it is no better than chance, so no correction is "
+                              "possible")
+            .arg(se, 0, 'f', 3)
+            .arg(sp, 0, 'f', 3);
+    if (rates.positives <= 0 || rates.negatives <= 0)
+        return QStringLiteral("the sensitivity and specificity come without the number of "
+                              "validation cells behind them: no confidence interval");
+    if (rates.notACell < 0 || rates.notACell >= rates.negatives)
+        return QStringLiteral("the rates say %1 of their %2 negatives were no red cell: not a "
+                              "valid count")
+            .arg(rates.notACell)
+            .arg(rates.negatives);
+    return {};
+}
+
+// A share of detections `centre` with `variance` (Rogan-Gladen's, delta method) as a share
+// of red cells: divided by the red cells' share of the rates' detections, whose own
+// binomial variance joins by the delta method. That share is adjusted (Agresti-Coull) over
+// as many independent detections as the specificity's design effect leaves: the debris share
+// varies between fields about as the specificity does (design effect 6.4 against 6.55 on the
+// 30 held-out IML fields).
+void scaleToRedCells(const ErrorRates& rates, double& centre, double& variance)
+{
+    const double detections =
+        (rates.positives + rates.negatives) / std::max(1.0, rates.negativesDesignEffect);
+    const double share = double(rates.notACell) / (rates.positives + rates.negatives);
+    const Adjusted noCell = adjust(share * detections, detections);
+    const double red = 1.0 - noCell.p;
+    variance = variance / (red * red) +
+               centre * centre * noCell.p * (1 - noCell.p) / noCell.n / (red * red * red * red);
+    centre /= red;
+}
+
 } // namespace
 
 double designEffect(const std::vector<ClusterCount>& clusters)
@@ -133,6 +191,7 @@ std::optional<ErrorRates> fieldRates(const QJsonObject& card, const QString& sou
                         .arg(source)
                         .arg(QLocale::c().toString(r->positives + r->negatives));
         r->threshold = card.value(QStringLiteral("threshold")).toDouble(-1);
+        r->notACell = entry.value(QStringLiteral("not_a_cell")).toInt();
     }
     return r;
 }
@@ -156,6 +215,8 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
                        .arg(lab.value(QStringLiteral("lab")).toString(QStringLiteral("unnamed")))
                        .arg(r.positives + r.negatives);
         r.threshold = lab.value(QStringLiteral("threshold")).toDouble(cardThreshold);
+        if (counts == RatesFor::Fields)
+            r.notACell = lab.value(QStringLiteral("not_a_cell")).toInt();
         return r;
     }
     if (!source.isEmpty() && counts == RatesFor::Fields) {
@@ -222,38 +283,13 @@ PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& r
     PrevalenceEstimate e;
     e.cells = cells;
     e.called = called;
-    e.ratesSource = rates.source + spreadNote(rates);
-    if (cells <= 0) {
-        e.error = QStringLiteral("no cells were classified: there is no parasitemia to estimate");
+    e.ratesSource = rates.source + spreadNote(rates) + redCellNote(rates);
+    e.apparent = cells > 0 ? double(std::clamp(called, 0, cells)) / cells : 0.0;
+    e.error = inputError(called, cells, rates);
+    if (!e.error.isEmpty())
         return e;
-    }
-    e.apparent = double(std::clamp(called, 0, cells)) / cells;
-    if (called < 0 || called > cells) {
-        e.error = QStringLiteral("%1 cells called parasitized of %2 is not a valid count")
-                      .arg(called)
-                      .arg(cells);
-        return e;
-    }
-    const double se = rates.sensitivity, sp = rates.specificity;
-    if (!(se >= 0 && se <= 1 && sp >= 0 && sp <= 1)) {
-        e.error = QStringLiteral("the model's sensitivity and specificity are missing or not "
-                                 "proportions: the parasitemia cannot be corrected");
-        return e;
-    }
-    if (se + sp <= 1.0) {
-        e.error = QStringLiteral("the model's sensitivity (%1) plus specificity (%2) is not "
-                                 "above 1: it is no better than chance, so no correction is "
-                                 "possible")
-                      .arg(se, 0, 'f', 3)
-                      .arg(sp, 0, 'f', 3);
-        return e;
-    }
-    if (rates.positives <= 0 || rates.negatives <= 0) {
-        e.error = QStringLiteral("the sensitivity and specificity come without the number of "
-                                 "validation cells behind them: no confidence interval");
-        return e;
-    }
 
+    const double se = rates.sensitivity, sp = rates.specificity;
     const double youden = se + sp - 1.0;
     e.corrected = clamp01((e.apparent + sp - 1.0) / youden);
 
@@ -270,11 +306,15 @@ PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& r
                                  "specificity for a confidence interval");
         return e;
     }
-    const double centre = (pa.p + spa.p - 1.0) / ja;
-    const double variance =
-        (pa.p * (1 - pa.p) / pa.n + centre * centre * sea.p * (1 - sea.p) / sea.n +
-         (1 - centre) * (1 - centre) * spa.p * (1 - spa.p) / spa.n) /
-        (ja * ja);
+    double centre = (pa.p + spa.p - 1.0) / ja;
+    double variance = (pa.p * (1 - pa.p) / pa.n + centre * centre * sea.p * (1 - sea.p) / sea.n +
+                       (1 - centre) * (1 - centre) * spa.p * (1 - spa.p) / spa.n) /
+                      (ja * ja);
+    if (rates.notACell > 0) {
+        e.corrected = clamp01(e.corrected * (rates.positives + rates.negatives) /
+                              (rates.positives + rates.negatives - rates.notACell));
+        scaleToRedCells(rates, centre, variance);
+    }
     const double half = kZ * std::sqrt(std::max(0.0, variance));
     e.low = clamp01(centre - half);
     e.high = clamp01(centre + half);

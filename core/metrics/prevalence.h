@@ -34,6 +34,15 @@ struct ErrorRates
     /// confidence interval counts positives / positivesDesignEffect cells. 1: independent.
     double positivesDesignEffect = 1;
     double negativesDesignEffect = 1;
+    /// Of the `negatives`, the detections known to be no red cell (debris, cut or merged
+    /// cells). Field rates only (RatesFor::Fields); 0 for crop rates and cell counts. Why:
+    /// with them among the negatives, Rogan-Gladen estimates the parasitized share of the
+    /// *detections*, but a parasitemia is a share of red cells, larger by the factor
+    /// 1 / (1 - notACell / (positives + negatives)) (the no-cell share: 9 % of the held-out
+    /// IML fields' detections, docs/MODEL.md, eighth session). estimatePrevalence() applies
+    /// it, on the assumption that the field counted holds debris in the share the rates'
+    /// fields did.
+    int notACell = 0;
     /// Plain words for reports: "model card validation (2,834 NIH cells)",
     /// "lab calibration 'Clinic A' (412 cells)".
     QString source;
@@ -75,6 +84,8 @@ enum class RatesFor { Cells, Fields };
 /// that calls some debris parasitized has a lower specificity on fields than on crops. A lab
 /// calibration's rates still come first (measured on every known detection of the lab's test
 /// fields, debris among the negatives likewise: CalibrationFigures::detectionRates()).
+/// Field rates carry how many of their negatives were no red cell (the card's `not_a_cell`,
+/// ErrorRates::notACell) for RatesFor::Fields only: crops hold no debris to scale away.
 std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* error = nullptr,
                                              const QString& source = {},
                                              RatesFor counts = RatesFor::Cells);
@@ -116,10 +127,13 @@ std::optional<ErrorRates> errorRatesAt(const QJsonObject& card, double threshold
 PrevalenceEstimate estimateOrExplain(int called, int cells, const std::optional<ErrorRates>& rates,
                                      const QString& whyNot);
 
-/// Estimates the true share of parasitized cells from `called` of `cells`.
+/// Estimates the true share of parasitized cells from `called` of `cells`. When the rates
+/// count detections that are no red cell (ErrorRates::notACell), `cells` are a field's
+/// detections, and the figure and its CI are scaled to a share of red cells (the share's
+/// own uncertainty counted).
 /// Errors (ok false, never NaN): cells <= 0; called outside [0, cells]; Se or Sp outside
 /// [0, 1]; Se + Sp <= 1 (the classifier is no better than chance: nothing can be corrected);
-/// no validation cell counts behind Se or Sp.
+/// no validation cell counts behind Se or Sp; notACell outside [0, negatives).
 PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates);
 
 /// The slide or patient decision.

@@ -290,6 +290,7 @@ ErrorRates CalibrationFigures::detectionRates(double threshold) const
     r.sensitivity = r.positives > 0 ? double(truePositive) / r.positives : 0;
     r.specificity = r.negatives > 0 ? double(r.negatives - negativesCalled()) / r.negatives : 0;
     r.threshold = threshold;
+    r.notACell = notACell;
     return r;
 }
 
@@ -606,6 +607,7 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
                     {QStringLiteral("specificity"), labRates.specificity},
                     {QStringLiteral("positives"), labRates.positives},
                     {QStringLiteral("negatives"), labRates.negatives},
+                    {QStringLiteral("not_a_cell"), labRates.notACell},
                     {QStringLiteral("design_effect_sensitivity"), labRates.positivesDesignEffect},
                     {QStringLiteral("design_effect_specificity"), labRates.negativesDesignEffect},
                     {QStringLiteral("threshold"), threshold},

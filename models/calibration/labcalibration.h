@@ -102,7 +102,7 @@ struct CalibrationFigures
     int notACell = 0, notACellCalled = 0;
     double sensitivity = 0, specificity = 0, balancedAccuracy = 0;
     /// called / every known detection (labelled or notACell), corrected with the rates given
-    /// to figuresOn()
+    /// to figuresOn() (a share of red cells when they count no-cell detections)
     PrevalenceEstimate parasitemia;
     double trueParasitemia = 0; ///< labelled parasitized / labelled red cells
     /// The rates a parasitemia correction needs for these detections at `threshold`: the
@@ -113,6 +113,7 @@ struct CalibrationFigures
     /// calls of the 30 held-out IML fields, seed 42); a specificity of the red cells alone left
     /// the calibrated labs' corrected parasitemia biased high (docs/MODEL.md, seventh
     /// session). The same rule as the embedded cards' field rates (segment --annotations).
+    /// Their notACell makes a correction with them a share of red cells (ErrorRates).
     ErrorRates detectionRates(double threshold) const;
     /// Known detections other than parasitized cells that were called parasitized: the
     /// false positives of detectionRates() (red cells and no-cell detections).

@@ -186,6 +186,9 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
     const int redNegatives = confusion.value(QStringLiteral("true_negative")).toInt() +
                              confusion.value(QStringLiteral("false_positive")).toInt();
     QCOMPARE(lab.value(QStringLiteral("negatives")).toInt(), redNegatives + notACell);
+    // ... and the card says how many were no red cell, so that a field's corrected figure is
+    // a share of red cells (ErrorRates::notACell).
+    QCOMPARE(lab.value(QStringLiteral("not_a_cell")).toInt(-1), notACell);
     const double detectionSpecificity =
         double(redNegatives + notACell - notACellCalled -
                confusion.value(QStringLiteral("false_positive")).toInt()) /

@@ -179,13 +179,17 @@ void TestLabCalibration::debrisCountsInTheParasitemiaAndItsRates()
     QCOMPARE(rates.sensitivity, 0.8);
     QCOMPARE(rates.specificity, 113.0 / 120.0);
     QCOMPARE(rates.threshold, 0.5);
+    QCOMPARE(rates.notACell, 20);
     // On the cells they were measured on, these rates give back the parasitized share of the
-    // detections exactly; the red cells' own rates read far higher (0.122).
+    // red cells exactly (as f.trueParasitemia, what the labels say); the red cells' own rates
+    // read far higher (0.122).
     const CalibrationFigures corrected = figuresOn(c.cells, c.p, c.all, 0.5, rates);
     QVERIFY(corrected.parasitemia.error.isEmpty());
-    QVERIFY(std::abs(corrected.parasitemia.corrected - 10.0 / 130.0) < 1e-9);
+    QVERIFY(std::abs(corrected.parasitemia.corrected - 10.0 / 110.0) < 1e-9);
+    QVERIFY(std::abs(corrected.parasitemia.corrected - f.trueParasitemia) < 1e-9);
     ErrorRates redCells = rates;
     redCells.specificity = f.specificity;
+    redCells.notACell = 0;
     const CalibrationFigures biased = figuresOn(c.cells, c.p, c.all, 0.5, redCells);
     QVERIFY(biased.parasitemia.corrected > 0.12);
 }

@@ -628,8 +628,8 @@ QString ReportPage::notACellSentence(const CalibrationFigures& f)
     if (f.notACell <= 0)
         return {};
     return tr(" The corrected parasitemia also counts the %n detection(s) marked as no red cell "
-              "on the test fields, as a field's count does; sensitivity, specificity and the "
-              "matrices are the red cells'.",
+              "on the test fields, as a field's count does, and gives the parasitized share of "
+              "the red cells; sensitivity, specificity and the matrices are the red cells'.",
               nullptr, f.notACell);
 }
 

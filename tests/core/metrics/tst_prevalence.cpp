@@ -28,6 +28,9 @@ private Q_SLOTS:
     void nearestSourceRatesWinOverPooled();
     void sourceRatesAsTheTrainerWritesThem();
     void fieldRatesCorrectFieldCounts();
+    void aShareOfRedCellsWhenTheRatesCountDebris();
+    void badNoCellCountGivesMessage();
+    void fieldRatesCarryTheirNoCellCount();
     void designEffectMatchesHandWorkedCases();
     void designEffectWidensTheInterval();
     void designEffectsAreReadFromTheCard();
@@ -294,6 +297,93 @@ void TestPrevalence::fieldRatesCorrectFieldCounts()
                             {QStringLiteral("negatives"), 900}});
     QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields)->negatives,
              900);
+}
+
+void TestPrevalence::aShareOfRedCellsWhenTheRatesCountDebris()
+{
+    // 10 parasitized cells (8 called), 100 healthy ones (2 called) and 20 detections that are
+    // no red cell (5 called): 15 called of 130 detections. With the debris among the negatives
+    // (Sp 113/120), Rogan-Gladen gives back the parasitized share of the detections, 10/130;
+    // told that 20 of the rates' 130 detections were no red cell, the parasitized share of
+    // the red cells, 10/110, what an annotator counts.
+    ErrorRates detections = rates(0.8, 10, 113.0 / 120.0, 120);
+    const PrevalenceEstimate ofDetections = estimatePrevalence(15, 130, detections);
+    QVERIFY(ofDetections.ok);
+    QVERIFY(std::abs(ofDetections.corrected - 10.0 / 130.0) < 1e-12);
+
+    ErrorRates redCells = detections;
+    redCells.notACell = 20;
+    const PrevalenceEstimate e = estimatePrevalence(15, 130, redCells);
+    QVERIFY2(e.ok, qPrintable(e.error));
+    QVERIFY(std::abs(e.corrected - 10.0 / 110.0) < 1e-12);
+    QCOMPARE(e.apparent, ofDetections.apparent);
+    // The interval moves with the figure and widens by the share's own uncertainty: wider
+    // than the detections' interval scaled by 130/110 alone.
+    QVERIFY(e.low <= e.corrected && e.corrected <= e.high);
+    QVERIFY2(e.high - e.low > (ofDetections.high - ofDetections.low) * 130.0 / 110.0,
+             qPrintable(QStringLiteral("%1-%2 against %3-%4")
+                            .arg(e.low)
+                            .arg(e.high)
+                            .arg(ofDetections.low)
+                            .arg(ofDetections.high)));
+    QVERIFY2(e.explanation().contains(QStringLiteral("a share of red cells: 15.4 % of the "
+                                                     "detections")),
+             qPrintable(e.explanation()));
+    QVERIFY(e.toJson()
+                .value(QStringLiteral("rates_source"))
+                .toString()
+                .contains(QStringLiteral("no red cell")));
+
+    // A clean field stays at zero and the decision is the same: the scaling moves no
+    // interval's lower bound off zero.
+    const PrevalenceEstimate clean = estimatePrevalence(6, 130, redCells);
+    QCOMPARE(clean.corrected, 0.0);
+    QCOMPARE(clean.low, 0.0);
+    QCOMPARE(decideInfection(clean).infected,
+             decideInfection(estimatePrevalence(6, 130, detections)).infected);
+}
+
+void TestPrevalence::badNoCellCountGivesMessage()
+{
+    for (int notACell : {-1, 120, 500}) {
+        ErrorRates r = rates(0.8, 10, 0.95, 120);
+        r.notACell = notACell;
+        const PrevalenceEstimate e = estimatePrevalence(15, 130, r);
+        QVERIFY(!e.ok);
+        QVERIFY2(e.error.contains(QStringLiteral("no red cell")), qPrintable(e.error));
+        QVERIFY(std::isfinite(e.corrected) && std::isfinite(e.low) && std::isfinite(e.high));
+    }
+}
+
+void TestPrevalence::fieldRatesCarryTheirNoCellCount()
+{
+    // The embedded cards' field rates (write-field-rates.py) and a lab's card (calibrate)
+    // record how many of their negatives were no red cell; only field counts are scaled by it.
+    QJsonObject card{{QStringLiteral("threshold"), 0.5},
+                     {QStringLiteral("validation_on_fields"),
+                      QJsonArray{QJsonObject{{QStringLiteral("source"), QStringLiteral("iml")},
+                                             {QStringLiteral("fields"), 30},
+                                             {QStringLiteral("true_positive"), 34},
+                                             {QStringLiteral("false_negative"), 7},
+                                             {QStringLiteral("true_negative"), 3217},
+                                             {QStringLiteral("false_positive"), 59},
+                                             {QStringLiteral("not_a_cell"), 301}}}}};
+    const auto fields = errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields);
+    QVERIFY(fields);
+    QCOMPARE(fields->notACell, 301);
+    QVERIFY(estimatePrevalence(60, 3317, *fields).ok);
+
+    card.insert(QStringLiteral("lab_calibration"),
+                QJsonObject{{QStringLiteral("sensitivity"), 0.8},
+                            {QStringLiteral("specificity"), 0.98},
+                            {QStringLiteral("positives"), 50},
+                            {QStringLiteral("negatives"), 900},
+                            {QStringLiteral("not_a_cell"), 80}});
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Fields)->notACell,
+             80);
+    QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Cells)->notACell,
+             0);
+    QCOMPARE(errorRatesFromCard(card)->notACell, 0);
 }
 
 void TestPrevalence::designEffectMatchesHandWorkedCases()

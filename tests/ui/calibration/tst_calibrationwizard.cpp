@@ -300,7 +300,8 @@ void TestCalibrationWizard::notACellSentenceSaysWhatTheParasitemiaCounts()
     QVERIFY(ReportPage::notACellSentence(f).isEmpty()); // nothing marked N on the test fields
     f.notACell = 3;
     const QString s = ReportPage::notACellSentence(f);
-    for (const char* part : {"counts the 3 detection", "no red cell", "the red cells'"})
+    for (const char* part :
+         {"counts the 3 detection", "no red cell", "share of the red cells", "the red cells'"})
         QVERIFY2(s.contains(QLatin1String(part)), qPrintable(s));
 }
 
