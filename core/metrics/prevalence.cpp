@@ -211,9 +211,19 @@ std::optional<ErrorRates> errorRatesFromCard(const QJsonObject& card, QString* e
         r.positives = lab.value(QStringLiteral("positives")).toInt();
         r.negatives = lab.value(QStringLiteral("negatives")).toInt();
         readDesignEffects(lab, r);
-        r.source = QStringLiteral("lab calibration '%1' (%2 test cells)")
-                       .arg(lab.value(QStringLiteral("lab")).toString(QStringLiteral("unnamed")))
-                       .arg(r.positives + r.negatives);
+        const QString name = lab.value(QStringLiteral("lab")).toString(QStringLiteral("unnamed"));
+        // A reviewer's labels stand for more detections than they are (the card's
+        // "labelled"; representationWeights() in models/calibration).
+        const int labelled = lab.value(QStringLiteral("labelled")).toInt(-1);
+        r.source = labelled >= 0 && labelled < r.positives + r.negatives
+                       ? QStringLiteral("lab calibration '%1' (%2 labelled cells standing for "
+                                        "%3 detections of its test fields)")
+                             .arg(name)
+                             .arg(labelled)
+                             .arg(QLocale::c().toString(r.positives + r.negatives))
+                       : QStringLiteral("lab calibration '%1' (%2 test cells)")
+                             .arg(name)
+                             .arg(r.positives + r.negatives);
         r.threshold = lab.value(QStringLiteral("threshold")).toDouble(cardThreshold);
         if (counts == RatesFor::Fields)
             r.notACell = lab.value(QStringLiteral("not_a_cell")).toInt();

@@ -102,6 +102,49 @@ void fieldLists(const std::vector<CalibrationCell>& cells, QStringList* adapt, Q
     test->removeDuplicates();
 }
 
+bool isKnown(const CalibrationCell& c)
+{
+    return c.label >= 0 || c.notACell;
+}
+
+// The parasitemia's count of figuresOn() and the labels' own share.
+struct ParasitemiaCount
+{
+    int called = 0, cells = 0;
+    double parasitizedShare = 0; ///< of the labelled red cells
+};
+
+// Every known detection of `which` (called, all), or with `weights` the detections they
+// stand for, counted as the independent cells they are worth: Kish's effective size
+// (sum w)^2 / sum w^2, the called share kept, so that a binomial on them has the variance of
+// the weighted share. With every weight 1, the plain counts.
+ParasitemiaCount parasitemiaCount(const std::vector<CalibrationCell>& cells,
+                                  const std::vector<float>& probabilities,
+                                  const std::vector<int>& which, double threshold,
+                                  const std::vector<double>* weights)
+{
+    double all = 0, squares = 0, called = 0, red = 0, parasitized = 0;
+    for (int i : which) {
+        const CalibrationCell& c = cells[size_t(i)];
+        const double w = weights ? (*weights)[size_t(i)] : 1.0;
+        if (probabilities[size_t(i)] < 0 || !isKnown(c) || w <= 0)
+            continue;
+        all += w;
+        squares += w * w;
+        called += probabilities[size_t(i)] >= threshold ? w : 0.0;
+        red += c.label >= 0 ? w : 0.0;
+        parasitized += c.label == 0 ? w : 0.0;
+    }
+    ParasitemiaCount n;
+    if (all <= 0)
+        return n;
+    const double effective = all * all / squares;
+    n.cells = int(std::lround(effective));
+    n.called = int(std::lround(called / all * effective));
+    n.parasitizedShare = red > 0 ? parasitized / red : 0;
+    return n;
+}
+
 // selectCellsToLabel()'s rule over `candidates`: called parasitized (highest first), most
 // uncertain, seeded random, in turn, skipping repeats, at most `budget`.
 std::vector<int> rankCells(const std::vector<CalibrationCell>& cells,
@@ -248,7 +291,8 @@ std::vector<int> proposeCellsToLabel(const std::vector<CalibrationCell>& cells, 
 
 CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
                              const std::vector<float>& probabilities, const std::vector<int>& which,
-                             double threshold, const std::optional<ErrorRates>& rates)
+                             double threshold, const std::optional<ErrorRates>& rates,
+                             const std::vector<double>* weights)
 {
     CalibrationFigures f;
     for (int i : which) {
@@ -268,9 +312,10 @@ CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
     f.sensitivity = pos > 0 ? double(f.truePositive) / pos : 0;
     f.specificity = neg > 0 ? double(f.trueNegative) / neg : 0;
     f.balancedAccuracy = (f.sensitivity + f.specificity) / 2.0;
-    f.trueParasitemia = pos + neg > 0 ? double(pos) / (pos + neg) : 0;
-    const int detections = pos + neg + f.notACell;
-    const int called = f.truePositive + f.negativesCalled();
+    const ParasitemiaCount count =
+        parasitemiaCount(cells, probabilities, which, threshold, weights);
+    f.trueParasitemia = count.parasitizedShare;
+    const int detections = count.cells, called = count.called;
     if (rates) {
         f.parasitemia = estimatePrevalence(called, detections, *rates);
     } else {
@@ -280,6 +325,104 @@ CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
         f.parasitemia.error = QStringLiteral("no error rates");
     }
     return f;
+}
+
+namespace {
+
+// Marks, in `order` (score order), the known cells in dense runs (representationWeights()).
+std::vector<bool> denseRuns(const std::vector<CalibrationCell>& cells,
+                            const std::vector<int>& order)
+{
+    std::vector<bool> dense(order.size(), false);
+    size_t k = 0;
+    while (k < order.size()) {
+        if (!isKnown(cells[size_t(order[k])])) {
+            ++k;
+            continue;
+        }
+        size_t last = k;
+        int known = 1, gap = 0;
+        for (size_t j = k + 1; j < order.size() && gap <= kDenseRunGap; ++j) {
+            if (isKnown(cells[size_t(order[j])])) {
+                last = j;
+                ++known;
+                gap = 0;
+            } else {
+                ++gap;
+            }
+        }
+        if (known >= kDenseRunLabelled)
+            std::fill(dense.begin() + long(k), dense.begin() + long(last) + 1, true);
+        k = last + 1;
+    }
+    return dense;
+}
+
+// Weighted counts of one side of a confusion (representedRates()).
+struct WeightedCount
+{
+    double weight = 0, squares = 0, called = 0;
+    void add(double w, bool isCalled)
+    {
+        weight += w;
+        squares += w * w;
+        called += isCalled ? w : 0.0;
+    }
+    // The weighted count over Kish's effective sample size of unequal weights,
+    // sum(w)^2 / sum(w^2): how many represented detections one independent cell is worth
+    // (ErrorRates' design effects divide the counts by it). 1 when every weight is 1.
+    double designEffect() const { return weight > 0 ? squares / weight : 1.0; }
+};
+
+} // namespace
+
+std::vector<double> representationWeights(const std::vector<CalibrationCell>& cells,
+                                          const std::vector<int>& which)
+{
+    std::vector<int> order = which;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return cells[size_t(a)].probability > cells[size_t(b)].probability;
+    });
+    const std::vector<bool> dense = denseRuns(cells, order);
+    int elsewhere = 0, knownElsewhere = 0;
+    for (size_t k = 0; k < order.size(); ++k) {
+        if (!dense[k]) {
+            ++elsewhere;
+            knownElsewhere += isKnown(cells[size_t(order[k])]);
+        }
+    }
+    std::vector<double> weights(cells.size(), 0.0);
+    for (size_t k = 0; k < order.size(); ++k) {
+        if (isKnown(cells[size_t(order[k])]))
+            weights[size_t(order[k])] = dense[k] ? 1.0 : double(elsewhere) / knownElsewhere;
+    }
+    return weights;
+}
+
+ErrorRates representedRates(const std::vector<CalibrationCell>& cells,
+                            const std::vector<float>& probabilities, const std::vector<int>& which,
+                            double threshold, const std::vector<double>& weights)
+{
+    WeightedCount parasitized, others;
+    double noCell = 0;
+    for (int i : which) {
+        const CalibrationCell& c = cells[size_t(i)];
+        const double w = weights[size_t(i)];
+        if (w <= 0 || probabilities[size_t(i)] < 0 || !isKnown(c))
+            continue;
+        (c.label == 0 ? parasitized : others).add(w, probabilities[size_t(i)] >= threshold);
+        noCell += c.label < 0 ? w : 0.0;
+    }
+    ErrorRates r;
+    r.positives = int(std::lround(parasitized.weight));
+    r.negatives = int(std::lround(others.weight));
+    r.notACell = int(std::lround(noCell));
+    r.sensitivity = parasitized.weight > 0 ? parasitized.called / parasitized.weight : 0;
+    r.specificity = others.weight > 0 ? (others.weight - others.called) / others.weight : 0;
+    r.positivesDesignEffect = parasitized.designEffect();
+    r.negativesDesignEffect = others.designEffect();
+    r.threshold = threshold;
+    return r;
 }
 
 ErrorRates CalibrationFigures::detectionRates(double threshold) const
@@ -564,7 +707,9 @@ TrainingConfig adaptConfig(const Classifier& model, const LabCalibrationOptions&
 
 // The spread of the lab's rates between its test fields (designEffect()): the known cells
 // of one field share its stain and focus, so they are not independent. Each field is counted
-// by figuresOn() and detectionRates(), the rule the rates themselves come from.
+// by figuresOn() and detectionRates(), the rule the rates themselves come from. Multiplies
+// the design effects `rates` has (representedRates()' unequal weights): the two are
+// treated as independent, an approximation.
 void setDesignEffects(const std::vector<CalibrationCell>& cells,
                       const std::vector<float>& probabilities, const std::vector<int>& test,
                       double threshold, ErrorRates& rates)
@@ -580,23 +725,43 @@ void setDesignEffects(const std::vector<CalibrationCell>& cells,
         parasites.push_back({f.truePositive, fieldRates.positives});
         others.push_back({f.negativesCalled(), fieldRates.negatives});
     }
-    rates.positivesDesignEffect = designEffect(parasites);
-    rates.negativesDesignEffect = designEffect(others);
+    rates.positivesDesignEffect *= designEffect(parasites);
+    rates.negativesDesignEffect *= designEffect(others);
+}
+
+// The cells of the test side's fields with at least one known cell (labelled, or marked no
+// cell): a field nobody looked at is no part of the test fields.
+std::vector<int> testCells(const std::vector<CalibrationCell>& cells)
+{
+    QSet<QString> looked;
+    for (const CalibrationCell& c : cells)
+        if (!c.adapt && isKnown(c))
+            looked.insert(c.field);
+    std::vector<int> out;
+    for (size_t i = 0; i < cells.size(); ++i)
+        if (!cells[i].adapt && looked.contains(cells[i].field))
+            out.push_back(int(i));
+    return out;
 }
 
 // The after figures with the lab's own rates, and the card that records them.
+// `test`: the test fields' cells (testCells()); `weights`: what each known one stands for
+// (representationWeights()).
 void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCell>& cells,
                   const std::vector<float>& after, const std::vector<int>& test,
-                  const Classifier& start, Classifier trained, const LabCalibrationOptions& o)
+                  const std::vector<double>& weights, const Classifier& start, Classifier trained,
+                  const LabCalibrationOptions& o)
 {
     const double threshold = result.labThreshold.threshold;
-    // The lab's own rates, measured on every known detection of its test fields: what the
-    // correction then uses (CalibrationFigures::detectionRates() says why every detection).
+    // The lab's own rates, measured on every known detection of its test fields, each
+    // standing for as many of the fields' detections as representationWeights() says: what
+    // the correction then uses (CalibrationFigures::detectionRates() says why every
+    // detection).
     const CalibrationFigures measured = figuresOn(cells, after, test, threshold, std::nullopt);
-    ErrorRates labRates = measured.detectionRates(threshold);
+    ErrorRates labRates = representedRates(cells, after, test, threshold, weights);
     setDesignEffects(cells, after, test, threshold, labRates);
     labRates.source = QStringLiteral("lab calibration '%1'").arg(o.lab);
-    result.after = figuresOn(cells, after, test, threshold, labRates);
+    result.after = figuresOn(cells, after, test, threshold, labRates, &weights);
 
     QJsonObject card = trained.card();
     card.insert(QStringLiteral("threshold"), threshold);
@@ -608,6 +773,9 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
                     {QStringLiteral("positives"), labRates.positives},
                     {QStringLiteral("negatives"), labRates.negatives},
                     {QStringLiteral("not_a_cell"), labRates.notACell},
+                    {QStringLiteral("labelled"), measured.truePositive + measured.falseNegative +
+                                                     measured.trueNegative +
+                                                     measured.falsePositive + measured.notACell},
                     {QStringLiteral("design_effect_sensitivity"), labRates.positivesDesignEffect},
                     {QStringLiteral("design_effect_specificity"), labRates.negativesDesignEffect},
                     {QStringLiteral("threshold"), threshold},
@@ -648,14 +816,13 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
                            .arg(result.fieldsTest.size());
         return result;
     }
-    std::vector<int> test;
+    const std::vector<int> test = testCells(cells);
+    const std::vector<double> weights = representationWeights(cells, test);
     std::vector<float> before(cells.size());
-    for (size_t i = 0; i < cells.size(); ++i) {
+    for (size_t i = 0; i < cells.size(); ++i)
         before[i] = cells[i].probability;
-        if (!cells[i].adapt)
-            test.push_back(int(i));
-    }
-    result.before = figuresOn(cells, before, test, threshold, errorRatesFromCard(model.card()));
+    result.before =
+        figuresOn(cells, before, test, threshold, errorRatesFromCard(model.card()), &weights);
     result.thresholdBefore = threshold;
     result.fineTune = fineTuneName(o.fineTune);
 
@@ -753,9 +920,9 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
             .arg(result.labThreshold.threshold)
             .arg(result.labThreshold.note));
     if (keepStart)
-        finishResult(result, cells, before, test, model, model, o);
+        finishResult(result, cells, before, test, weights, model, model, o);
     else
-        finishResult(result, cells, after, test, model, adaptedModel, o);
+        finishResult(result, cells, after, test, weights, model, adaptedModel, o);
     return result;
 }
 

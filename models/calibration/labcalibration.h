@@ -102,9 +102,11 @@ struct CalibrationFigures
     int notACell = 0, notACellCalled = 0;
     double sensitivity = 0, specificity = 0, balancedAccuracy = 0;
     /// called / every known detection (labelled or notACell), corrected with the rates given
-    /// to figuresOn() (a share of red cells when they count no-cell detections)
+    /// to figuresOn() (a share of red cells when they count no-cell detections); with weights,
+    /// of the detections they stand for (figuresOn())
     PrevalenceEstimate parasitemia;
-    double trueParasitemia = 0; ///< labelled parasitized / labelled red cells
+    /// labelled parasitized / labelled red cells (with weights, each counted as often)
+    double trueParasitemia = 0;
     /// The rates a parasitemia correction needs for these detections at `threshold`: the
     /// sensitivity on the parasitized cells, and the specificity on every other known
     /// detection, the red cells and those that are none. Why the latter: the count it corrects
@@ -121,10 +123,48 @@ struct CalibrationFigures
     QJsonObject toJson() const;
 };
 
-/// Figures of `probabilities` (same order as `cells`) on the known cells of `which`.
+/// Figures of `probabilities` (same order as `cells`) on the known cells of `which`. With
+/// `weights` (representationWeights(), same order as `cells`), the parasitemia and
+/// trueParasitemia are those of the detections the known cells stand for, the count as the
+/// independent cells they are worth (Kish's effective size); the confusion and the rates
+/// stay the known cells' own. Why: a reviewer's labels over-represent the cells the model
+/// (nearly) calls, so their own share is far above the fields' (36 % against ~1 %).
 CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
                              const std::vector<float>& probabilities, const std::vector<int>& which,
-                             double threshold, const std::optional<ErrorRates>& rates);
+                             double threshold, const std::optional<ErrorRates>& rates,
+                             const std::vector<double>* weights = nullptr);
+
+/// A run of labelled detections in the starting model's score order stands for itself when it
+/// holds at least kDenseRunLabelled labelled cells with at most kDenseRunGap unlabelled ones in
+/// a row (a reviewer's skips): representationWeights(). A random share of a few per cent
+/// almost never makes one.
+constexpr int kDenseRunLabelled = 5;
+constexpr int kDenseRunGap = 2;
+
+/// How many of the detections of `which` each known one (labelled, or notACell) stands for,
+/// when only some were labelled: a weight per cell of `cells` (0 outside `which` and for
+/// unknown cells). Why: a reviewer is asked every cell the starting model calls, the most
+/// uncertain and a random sample (proposeCellsToLabel()), and those are no sample of the
+/// detections: rates measured on them alone read a specificity of 0.73-0.77 on the IML
+/// fields where every detection's is 0.98 (docs/MODEL.md, eighth session), and would
+/// correct every later slide of the lab to nearly 0. The asking rule depends only on the
+/// starting model's score, so: in score order, dense runs (kDenseRunLabelled) stand for
+/// themselves (weight 1; their unknown cells, a reviewer's skips or a difficult box, are left
+/// out); the known cells elsewhere, the random sample's, stand for every detection elsewhere
+/// (weight: those detections / those known). With no known cell elsewhere, those detections
+/// are left out. With every detection known (box annotations) every known weight is 1.
+std::vector<double> representationWeights(const std::vector<CalibrationCell>& cells,
+                                          const std::vector<int>& which);
+
+/// CalibrationFigures::detectionRates() of the known cells of `which`, each counted `weights`
+/// times (representationWeights()): positives, negatives and notACell are the weighted sums
+/// (rounded), the rates their ratios, and the design effects the weighted counts over Kish's
+/// effective sample size, sum(w^2) / sum(w), so that the confidence interval counts as many
+/// independent cells as the labels are worth (1 when every weight is 1: then the same rates
+/// exactly).
+ErrorRates representedRates(const std::vector<CalibrationCell>& cells,
+                            const std::vector<float>& probabilities, const std::vector<int>& which,
+                            double threshold, const std::vector<double>& weights);
 
 /// "full", "freeze-early" or "l2sp" (the CLI's --fine-tune and the card's lab_calibration).
 QString fineTuneName(TrainingConfig::FineTune f);

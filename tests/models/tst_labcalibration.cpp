@@ -53,6 +53,8 @@ private Q_SLOTS:
     void goesBelowFivePercentForALowScoringModel();
     void debrisIsNoHealthyCell();
     void debrisCountsInTheParasitemiaAndItsRates();
+    void aReviewersLabelsStandForEveryDetection();
+    void everyDetectionLabelledKeepsTheRates();
     void annotationsMarkTheDetectionsThatAreNoCell();
     void aRealFieldsDebrisIsMarked();
     void keepsTheStartWithTooFewCells();
@@ -192,6 +194,113 @@ void TestLabCalibration::debrisCountsInTheParasitemiaAndItsRates()
     redCells.notACell = 0;
     const CalibrationFigures biased = figuresOn(c.cells, c.p, c.all, 0.5, redCells);
     QVERIFY(biased.parasitemia.corrected > 0.12);
+}
+
+// A lab's test fields as a reviewer's session sees them: 20 parasitized cells the starting
+// model scores 0.9-0.99, 30 healthy ones it calls (0.6-0.8), 1,950 healthy ones and 50
+// detections that are no cell spread over [0, 0.45). `asked` keeps the labels of what the
+// GUI asks (every called cell, the 20 most uncertain below 0.5, and every 50th of the rest in
+// score order, the random share); otherwise every label is kept. The starting model is also
+// the one measured (probabilities = starting scores).
+Cells sessionCells(bool asked)
+{
+    Cells c;
+    const auto add = [&c](float probability, int label, bool notACell) {
+        c.add(probability, label);
+        c.cells.back().adapt = false;
+        c.cells.back().probability = probability;
+        c.cells.back().notACell = notACell;
+    };
+    for (int i = 0; i < 20; ++i)
+        add(0.9f + 0.0045f * float(i), 0, false);
+    for (int i = 0; i < 30; ++i)
+        add(0.6f + 0.0066f * float(i), 1, false);
+    // 2,000 below 0.45, highest first: every 40th is no cell.
+    for (int i = 0; i < 2000; ++i) {
+        const float p = 0.45f * float(2000 - i) / 2001.0f;
+        const bool noCell = i % 40 == 17;
+        const bool kept = !asked || i < 20 || (i - 20) % 50 == 49;
+        add(p, kept && !noCell ? 1 : -1, kept && noCell);
+    }
+    return c;
+}
+
+void TestLabCalibration::aReviewersLabelsStandForEveryDetection()
+{
+    const Cells all = sessionCells(false), asked = sessionCells(true);
+    const ErrorRates truth =
+        figuresOn(all.cells, all.p, all.all, 0.5, std::nullopt).detectionRates(0.5);
+    QCOMPARE(truth.positives, 20);
+    QCOMPARE(truth.negatives, 2030);
+    QCOMPARE(truth.notACell, 50);
+    QCOMPARE(truth.specificity, 2000.0 / 2030.0);
+
+    // Measured on the asked cells alone, the rates are far off: nearly every healthy cell asked
+    // was asked because the model called it or nearly did.
+    const CalibrationFigures seen = figuresOn(asked.cells, asked.p, asked.all, 0.5, std::nullopt);
+    const ErrorRates naive = seen.detectionRates(0.5);
+    QVERIFY2(naive.specificity < 0.7, qPrintable(QString::number(naive.specificity)));
+
+    // Weighted, the 70 cells of the dense run at the top stand for themselves, the 39 of the
+    // random share for all 1,980 detections below it.
+    const std::vector<double> w = representationWeights(asked.cells, asked.all);
+    double total = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+        total += w[i];
+        if (i < 70)
+            QCOMPARE(w[i], 1.0);
+        else if (asked.cells[i].label >= 0 || asked.cells[i].notACell)
+            QCOMPARE(w[i], 1980.0 / 39.0);
+        else
+            QCOMPARE(w[i], 0.0);
+    }
+    QVERIFY(std::abs(total - 2050.0) < 1e-9);
+    const ErrorRates r = representedRates(asked.cells, asked.p, asked.all, 0.5, w);
+    QCOMPARE(r.positives, 20);
+    QCOMPARE(r.negatives, 2030);
+    QCOMPARE(r.sensitivity, 1.0);
+    QVERIFY(std::abs(r.specificity - truth.specificity) < 1e-12);
+    // The random share met none of the 49 no-cell detections below the run (a sample's luck):
+    // the one in the run is all the weighted count knows of.
+    QCOMPARE(r.notACell, 1);
+    // The unequal weights make the 2,030 negatives count as the 41 independent cells they are
+    // worth (Kish: 2,030^2 / (50 + 39 x 50.8^2)): the CI says so.
+    QCOMPARE(r.positivesDesignEffect, 1.0);
+    const double effective = r.negatives / r.negativesDesignEffect;
+    QVERIFY2(effective > 40.0 && effective < 42.0, qPrintable(QString::number(effective)));
+
+    // The lab's slides are corrected with these rates. A count of 50 called of 2,050
+    // detections (the test fields' own: 20 parasites in 2,000 red cells, 1 %) reads about
+    // 1 % with them; the asked cells' rates read it 0, and would read a 10 % slide 0 too.
+    const PrevalenceEstimate weighted = estimatePrevalence(50, 2050, r);
+    QVERIFY2(weighted.ok && std::abs(weighted.corrected - 0.01) < 0.0015,
+             qPrintable(weighted.explanation()));
+    QVERIFY(weighted.low <= 0.01 && 0.01 <= weighted.high);
+    QCOMPARE(estimatePrevalence(50, 2050, naive).corrected, 0.0);
+    QCOMPARE(estimatePrevalence(250, 2050, naive).corrected, 0.0);
+}
+
+void TestLabCalibration::everyDetectionLabelledKeepsTheRates()
+{
+    // Box annotations label every detection but those near a difficult box: each labelled
+    // cell stands for itself, the unknown ones for none, and the rates are the same exactly.
+    Cells c = sessionCells(false);
+    for (size_t i : {size_t(5), size_t(300), size_t(1500)}) {
+        c.cells[i].label = -1;
+        c.cells[i].notACell = false;
+    }
+    const std::vector<double> w = representationWeights(c.cells, c.all);
+    for (size_t i = 0; i < w.size(); ++i)
+        QCOMPARE(w[i], c.cells[i].label >= 0 || c.cells[i].notACell ? 1.0 : 0.0);
+    const ErrorRates plain = figuresOn(c.cells, c.p, c.all, 0.5, std::nullopt).detectionRates(0.5);
+    const ErrorRates r = representedRates(c.cells, c.p, c.all, 0.5, w);
+    QCOMPARE(r.positives, plain.positives);
+    QCOMPARE(r.negatives, plain.negatives);
+    QCOMPARE(r.notACell, plain.notACell);
+    QCOMPARE(r.sensitivity, plain.sensitivity);
+    QCOMPARE(r.specificity, plain.specificity);
+    QCOMPARE(r.positivesDesignEffect, 1.0);
+    QCOMPARE(r.negativesDesignEffect, 1.0);
 }
 
 void TestLabCalibration::annotationsMarkTheDetectionsThatAreNoCell()

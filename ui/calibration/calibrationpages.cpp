@@ -642,8 +642,10 @@ void ReportPage::initializePage()
     m_summary->setText(
         tr("Lab <b>%1</b>: the model learnt from %2 labelled cells (%3 parasitized) of %4 "
            "fields and was tested on %5 labelled cells of %6 other fields. The test cells are "
-           "those you were asked about, not a random sample, so read the figures as a guide; "
-           "they become surer with more labelled test cells.")
+           "those you were asked about, not a random sample, so read sensitivity, specificity and "
+           "the matrices as a guide. The parasitemia, and the rates kept to correct your slides' "
+           "counts, count each labelled cell for as many of the test fields' cells as it stands "
+           "for. All become surer with more labelled test cells.")
             .arg(m_wizard->options().lab.toHtmlEscaped())
             .arg(r.cellsUsed)
             .arg(r.parasitizedUsed)
