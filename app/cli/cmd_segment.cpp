@@ -361,11 +361,13 @@ struct Estimator
     std::optional<ErrorRates> rates;
     QString ratesError;
 
-    PrevalenceEstimate operator()(int called, int cells) const
+    /// `countDesignEffect`: the count's spread between the fields it pools (a slide's).
+    PrevalenceEstimate operator()(int called, int cells, double countDesignEffect = 1.0) const
     {
         return estimateOrExplain(called, cells, rates,
                                  ratesError.isEmpty() ? QStringLiteral("cells were not classified")
-                                                      : ratesError);
+                                                      : ratesError,
+                                 countDesignEffect);
     }
 };
 
@@ -391,6 +393,8 @@ struct RunTotals
     std::vector<CellAppearance> runCells; ///< classified cells of every field (domain check)
     std::vector<float> runProbs;
     QJsonArray perImage;
+    /// Per field: cells called parasitized of cells (the slide count's design effect).
+    std::vector<ClusterCount> calledByField;
     /// Per annotated field, classified: parasites called of matched, and non-parasite
     /// detections called of all (the design effects of the detection rates).
     std::vector<ClusterCount> parasitesByField, othersByField;
@@ -466,6 +470,7 @@ void reportField(const SegmentRun& run, const Item& it, const Estimator& estimat
     const bool classify = run.classify;
     const FieldCounts c = r.counts(run.excludeEdge);
     t.total += c;
+    t.calledByField.push_back({c.parasitized, c.cells});
     const Proportion pm = c.parasitemia();
     o.insert(QStringLiteral("width"), r.imageSize.width);
     o.insert(QStringLiteral("height"), r.imageSize.height);
@@ -588,7 +593,8 @@ void printSummaryJson(const SegmentRun& run, const RunTotals& t, const SlideSumm
         const QJsonObject sj = s.slide.toJson();
         for (auto k = sj.begin(); k != sj.end(); ++k)
             if (k.key().startsWith(QLatin1String("parasitemia")) ||
-                k.key() == QLatin1String("rates_source"))
+                k.key() == QLatin1String("rates_source") ||
+                k.key() == QLatin1String("count_design_effect"))
                 o.insert(k.key(), k.value());
         o.insert(QStringLiteral("decision"), decideInfection(s.slide).reason);
         o.insert(QStringLiteral("domain"), s.domain.toJson());
@@ -686,7 +692,9 @@ RunTotals reportRun(const SegmentRun& run, const QList<Item>& items)
 
     SlideSummary s;
     s.pm = t.total.parasitemia();
-    s.slide = estimate(t.total.parasitized, t.total.cells);
+    // The fields of a slide differ (parasites, debris, stain): its count is less certain
+    // than a binomial on its cells says (estimatePrevalence()).
+    s.slide = estimate(t.total.parasitized, t.total.cells, designEffect(t.calledByField));
     s.domain = run.classify ? checkDomain(profile, t.runCells, t.runProbs) : DomainVerdict{};
     s.hasEval = run.truth.has_value() && t.evaluated > 0;
     s.hasClassEval = s.hasEval && run.classify;

@@ -276,10 +276,10 @@ std::optional<ErrorRates> errorRatesAt(const QJsonObject& card, double threshold
 }
 
 PrevalenceEstimate estimateOrExplain(int called, int cells, const std::optional<ErrorRates>& rates,
-                                     const QString& whyNot)
+                                     const QString& whyNot, double countDesignEffect)
 {
     if (rates)
-        return estimatePrevalence(called, cells, *rates);
+        return estimatePrevalence(called, cells, *rates, countDesignEffect);
     PrevalenceEstimate e;
     e.cells = cells;
     e.called = called;
@@ -288,11 +288,13 @@ PrevalenceEstimate estimateOrExplain(int called, int cells, const std::optional<
     return e;
 }
 
-PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates)
+PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates,
+                                      double countDesignEffect)
 {
     PrevalenceEstimate e;
     e.cells = cells;
     e.called = called;
+    e.countDesignEffect = std::isfinite(countDesignEffect) ? std::max(1.0, countDesignEffect) : 1.0;
     e.ratesSource = rates.source + spreadNote(rates) + redCellNote(rates);
     e.apparent = cells > 0 ? double(std::clamp(called, 0, cells)) / cells : 0.0;
     e.error = inputError(called, cells, rates);
@@ -304,7 +306,8 @@ PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& r
     e.corrected = clamp01((e.apparent + sp - 1.0) / youden);
 
     // Delta-method variance on adjusted proportions (Lang & Reiczigel 2014).
-    const Adjusted pa = adjust(called, cells);
+    // The count's cells, as the independent ones they are worth (countDesignEffect).
+    const Adjusted pa = adjust(called / e.countDesignEffect, cells / e.countDesignEffect);
     // Cells that came in fields count as fewer independent ones (designEffect()).
     const double positives = rates.positives / std::max(1.0, rates.positivesDesignEffect);
     const double negatives = rates.negatives / std::max(1.0, rates.negativesDesignEffect);
@@ -344,12 +347,17 @@ QString PrevalenceEstimate::explanation() const
             .arg(called)
             .arg(cells)
             .arg(error);
+    const QString spread =
+        countDesignEffect > 1.0
+            ? QStringLiteral("; the count's spread between its fields counted (design effect %1)")
+                  .arg(countDesignEffect, 0, 'f', 1)
+            : QString();
     return QStringLiteral("apparent %1 (%2 of %3 cells called parasitized), corrected %4 "
-                          "(95 % CI %5-%6) for the model's known errors, from %7")
+                          "(95 % CI %5-%6) for the model's known errors, from %7%8")
         .arg(percent(apparent))
         .arg(called)
         .arg(cells)
-        .arg(percent(corrected), percent(low), percent(high), ratesSource);
+        .arg(percent(corrected), percent(low), percent(high), ratesSource, spread);
 }
 
 QJsonObject PrevalenceEstimate::toJson() const
@@ -361,6 +369,7 @@ QJsonObject PrevalenceEstimate::toJson() const
         o.insert(QStringLiteral("parasitemia_corrected"), corrected);
         o.insert(QStringLiteral("parasitemia_corrected_ci95"), QJsonArray{low, high});
         o.insert(QStringLiteral("rates_source"), ratesSource);
+        o.insert(QStringLiteral("count_design_effect"), countDesignEffect);
     } else {
         o.insert(QStringLiteral("parasitemia_corrected"), QJsonValue::Null);
         o.insert(QStringLiteral("parasitemia_corrected_ci95"), QJsonValue::Null);

@@ -102,13 +102,17 @@ struct PrevalenceEstimate
     double low = 0;       ///< 95 % CI, clamped to [0, 1]
     double high = 0;
     QString ratesSource; ///< ErrorRates::source
+    /// How much more the count varies than a binomial on its cells, because they came in
+    /// fields that differ (designEffect() of the per-field counts; 1: one field, or not
+    /// given). The CI counts the cells as cells / countDesignEffect independent ones.
+    double countDesignEffect = 1;
 
     /// "apparent 35.4 %, corrected 1.2 % (95 % CI 0.0-3.1 %) for the model's sensitivity 0.96
     /// and specificity 0.97 (model card validation ...)" or the error.
     QString explanation() const;
     /// {"parasitemia_apparent", "parasitemia_corrected", "parasitemia_corrected_ci95": [lo, hi],
-    ///  "rates_source"} or {"parasitemia_apparent", "parasitemia_corrected": null,
-    ///  "parasitemia_error"} when !ok.
+    ///  "rates_source", "count_design_effect"} or {"parasitemia_apparent",
+    ///  "parasitemia_corrected": null, "parasitemia_error"} when !ok.
     QJsonObject toJson() const;
 };
 
@@ -125,7 +129,7 @@ std::optional<ErrorRates> errorRatesAt(const QJsonObject& card, double threshold
 /// estimatePrevalence() with `rates`; without them, the apparent share only, with `whyNot`
 /// as the estimate's error (never NaN).
 PrevalenceEstimate estimateOrExplain(int called, int cells, const std::optional<ErrorRates>& rates,
-                                     const QString& whyNot);
+                                     const QString& whyNot, double countDesignEffect = 1.0);
 
 /// Estimates the true share of parasitized cells from `called` of `cells`. When the rates
 /// count detections that are no red cell (ErrorRates::notACell), `cells` are a field's
@@ -134,7 +138,12 @@ PrevalenceEstimate estimateOrExplain(int called, int cells, const std::optional<
 /// Errors (ok false, never NaN): cells <= 0; called outside [0, cells]; Se or Sp outside
 /// [0, 1]; Se + Sp <= 1 (the classifier is no better than chance: nothing can be corrected);
 /// no validation cell counts behind Se or Sp; notACell outside [0, negatives).
-PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates);
+/// `countDesignEffect`: the count's own spread between the fields it pooled (designEffect()
+/// of each field's called / cells): a slide's fields differ in parasites and in the debris
+/// and stain that draw false calls (3 to 6 on 30 IML fields, docs/MODEL.md, eighth session),
+/// so its cells are fewer independent ones than their number. Values under 1 count as 1.
+PrevalenceEstimate estimatePrevalence(int called, int cells, const ErrorRates& rates,
+                                      double countDesignEffect = 1.0);
 
 /// The slide or patient decision.
 struct InfectionDecision

@@ -375,6 +375,31 @@ void TestCliSegment::fieldCountsAreCorrectedWithFieldRates()
     QVERIFY2(std::abs(deff - std::max(1.0, kish)) < 1e-9,
              qPrintable(QStringLiteral("%1 against %2").arg(deff).arg(kish)));
     QVERIFY(c.value(QStringLiteral("design_effect_sensitivity")).toDouble(-1) >= 1.0);
+    // The detections that match no annotated cell, which make a corrected share of
+    // detections one of red cells (ErrorRates::notACell).
+    QCOMPARE(c.value(QStringLiteral("not_a_cell")).toInt(-1),
+             counts.value(QStringLiteral("detections")).toInt() -
+                 counts.value(QStringLiteral("matched")).toInt());
+
+    // The slide's count pools four fields that differ: its interval counts their spread
+    // (Kish on each field's called / cells, worked out here).
+    std::vector<std::pair<int, int>> calledByField;
+    int called = 0, cells = 0;
+    for (const QJsonValue& f : o.value(QStringLiteral("fields")).toArray()) {
+        const QJsonObject fo = f.toObject();
+        calledByField.push_back({fo.value(QStringLiteral("parasitized")).toInt(),
+                                 fo.value(QStringLiteral("cells")).toInt()});
+        called += calledByField.back().first;
+        cells += calledByField.back().second;
+    }
+    const double share = double(called) / cells;
+    double spread = 0;
+    for (const auto& [k, n] : calledByField)
+        spread += (k - share * n) * (k - share * n);
+    const double countKish = 4.0 / 3.0 * spread / (share * (1 - share) * cells);
+    const double countDeff = o.value(QStringLiteral("count_design_effect")).toDouble(-1);
+    QVERIFY2(std::abs(countDeff - std::max(1.0, countKish)) < 1e-9,
+             qPrintable(QStringLiteral("%1 against %2").arg(countDeff).arg(countKish)));
 }
 
 void TestCliSegment::csvOneRowPerCellOnImlFields()

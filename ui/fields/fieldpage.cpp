@@ -722,7 +722,7 @@ void FieldPage::updateFolderSummary()
         text += tr(", %1 parasitized — apparent slide parasitemia %2 % (count CI %3–%4 %)")
                     .arg(t.parasitized)
                     .arg(percent(p.p), percent(p.low), percent(p.high));
-        const PrevalenceEstimate e = corrected(t.parasitized, t.cells);
+        const PrevalenceEstimate e = slideCorrected();
         const InfectionDecision d = slideDecision();
         const QString verdict =
             !d.infected ? tr("Not shown infected: confirm the most suspicious cells.")
@@ -788,8 +788,22 @@ InfectionDecision FieldPage::slideDecision() const
         classified = classified || (r.classified && r.error.isEmpty());
     if (!classified)
         return {};
+    return decideInfection(slideCorrected(), confirmedInSlide().parasites);
+}
+
+PrevalenceEstimate FieldPage::slideCorrected() const
+{
+    // The fields of a slide differ (parasites, debris, stain): its count is less certain
+    // than a binomial on its cells says (estimatePrevalence()).
+    std::vector<ClusterCount> byField;
+    for (const FolderRow& r : m_rows) {
+        if (!r.error.isEmpty())
+            continue;
+        const FieldCounts& c = m_excludeEdge->isChecked() ? r.interior : r.all;
+        byField.push_back({c.parasitized, c.cells});
+    }
     const FieldCounts t = folderCounts();
-    return decideInfection(corrected(t.parasitized, t.cells), confirmedInSlide().parasites);
+    return corrected(t.parasitized, t.cells, designEffect(byField));
 }
 
 std::vector<FieldCellToConfirm> FieldPage::cellsToConfirm(bool slide) const
@@ -841,14 +855,14 @@ ConfirmCellsDialog* FieldPage::openConfirm(bool slide)
     return dialog;
 }
 
-PrevalenceEstimate FieldPage::corrected(int called, int cells) const
+PrevalenceEstimate FieldPage::corrected(int called, int cells, double countDesignEffect) const
 {
     const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
     QString error;
     const std::optional<ErrorRates> rates =
         errorRatesAt(model.card(), model.cardThreshold(), &error, domainVerdict().nearestSource,
                      RatesFor::Fields);
-    return estimateOrExplain(called, cells, rates, error);
+    return estimateOrExplain(called, cells, rates, error, countDesignEffect);
 }
 
 DomainVerdict FieldPage::domainVerdict() const

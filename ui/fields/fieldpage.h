@@ -150,7 +150,10 @@ private:
     Confirmations confirmedInSlide() const;
     /// The corrected parasitemia of `called` of `cells` with the model's error rates; the
     /// reason in `error` when there are none.
-    PrevalenceEstimate corrected(int called, int cells) const;
+    /// `countDesignEffect`: the count's spread between the fields it pools (estimatePrevalence()).
+    PrevalenceEstimate corrected(int called, int cells, double countDesignEffect = 1.0) const;
+    /// The folder's (slide's) corrected parasitemia, its fields' spread counted.
+    PrevalenceEstimate slideCorrected() const;
 
     FieldView* m_view = nullptr;
     ProbabilityLegend* m_legend = nullptr;

@@ -31,6 +31,7 @@ private Q_SLOTS:
     void aShareOfRedCellsWhenTheRatesCountDebris();
     void badNoCellCountGivesMessage();
     void fieldRatesCarryTheirNoCellCount();
+    void countSpreadBetweenFieldsWidensTheInterval();
     void designEffectMatchesHandWorkedCases();
     void designEffectWidensTheInterval();
     void designEffectsAreReadFromTheCard();
@@ -384,6 +385,35 @@ void TestPrevalence::fieldRatesCarryTheirNoCellCount()
     QCOMPARE(errorRatesFromCard(card, nullptr, QStringLiteral("iml"), RatesFor::Cells)->notACell,
              0);
     QCOMPARE(errorRatesFromCard(card)->notACell, 0);
+}
+
+void TestPrevalence::countSpreadBetweenFieldsWidensTheInterval()
+{
+    // 60 of 2,000 cells called with Sp 0.98 on 5,000 cells: a slide read from fields that
+    // differ (design effect 4) has the same point estimate and a wider interval, its lower
+    // bound at 0 where one binomial count excluded it; what is not a design effect counts as 1.
+    const ErrorRates r = rates(0.9, 400, 0.98, 5000);
+    const PrevalenceEstimate plain = estimatePrevalence(60, 2000, r);
+    QVERIFY(plain.ok && plain.low > 0);
+    QCOMPARE(plain.countDesignEffect, 1.0);
+    const PrevalenceEstimate spread = estimatePrevalence(60, 2000, r, 4.0);
+    QVERIFY(spread.ok);
+    QCOMPARE(spread.corrected, plain.corrected);
+    QCOMPARE(spread.apparent, plain.apparent);
+    QVERIFY(spread.high > plain.high);
+    QCOMPARE(spread.low, 0.0);
+    QVERIFY(!decideInfection(spread).infected);
+    QVERIFY(decideInfection(plain).infected);
+    QVERIFY2(spread.explanation().contains(QStringLiteral("spread between its fields counted "
+                                                          "(design effect 4.0)")),
+             qPrintable(spread.explanation()));
+    QCOMPARE(spread.toJson().value(QStringLiteral("count_design_effect")).toDouble(), 4.0);
+    for (double notOne : {0.5, 1.0, std::nan(""), -3.0}) {
+        const PrevalenceEstimate same = estimatePrevalence(60, 2000, r, notOne);
+        QCOMPARE(same.low, plain.low);
+        QCOMPARE(same.high, plain.high);
+        QVERIFY(!same.explanation().contains(QStringLiteral("spread between its fields")));
+    }
 }
 
 void TestPrevalence::designEffectMatchesHandWorkedCases()
