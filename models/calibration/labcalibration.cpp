@@ -107,6 +107,22 @@ bool isKnown(const CalibrationCell& c)
     return c.label >= 0 || c.notACell;
 }
 
+// Weighted counts of detections and of those called (representedRates(), parasitemiaCount()).
+struct WeightedCount
+{
+    double weight = 0, squares = 0, called = 0;
+    void add(double w, bool isCalled)
+    {
+        weight += w;
+        squares += w * w;
+        called += isCalled ? w : 0.0;
+    }
+    // The weighted count over Kish's effective sample size of unequal weights,
+    // sum(w)^2 / sum(w^2): how many represented detections one independent cell is worth
+    // (ErrorRates' design effects divide the counts by it). 1 when every weight is 1.
+    double designEffect() const { return weight > 0 ? squares / weight : 1.0; }
+};
+
 // The parasitemia's count of figuresOn() and the labels' own share.
 struct ParasitemiaCount
 {
@@ -123,24 +139,23 @@ ParasitemiaCount parasitemiaCount(const std::vector<CalibrationCell>& cells,
                                   const std::vector<int>& which, double threshold,
                                   const std::vector<double>* weights)
 {
-    double all = 0, squares = 0, called = 0, red = 0, parasitized = 0;
+    WeightedCount all;
+    double red = 0, parasitized = 0;
     for (int i : which) {
         const CalibrationCell& c = cells[size_t(i)];
         const double w = weights ? (*weights)[size_t(i)] : 1.0;
         if (probabilities[size_t(i)] < 0 || !isKnown(c) || w <= 0)
             continue;
-        all += w;
-        squares += w * w;
-        called += probabilities[size_t(i)] >= threshold ? w : 0.0;
+        all.add(w, probabilities[size_t(i)] >= threshold);
         red += c.label >= 0 ? w : 0.0;
         parasitized += c.label == 0 ? w : 0.0;
     }
     ParasitemiaCount n;
-    if (all <= 0)
+    if (all.weight <= 0)
         return n;
-    const double effective = all * all / squares;
+    const double effective = all.weight / all.designEffect();
     n.cells = int(std::lround(effective));
-    n.called = int(std::lround(called / all * effective));
+    n.called = int(std::lround(all.called / all.weight * effective));
     n.parasitizedShare = red > 0 ? parasitized / red : 0;
     return n;
 }
@@ -297,7 +312,7 @@ CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
     CalibrationFigures f;
     for (int i : which) {
         const CalibrationCell& c = cells[size_t(i)];
-        if (probabilities[size_t(i)] < 0 || (c.label < 0 && !c.notACell))
+        if (probabilities[size_t(i)] < 0 || !isKnown(c))
             continue;
         const bool called = probabilities[size_t(i)] >= threshold;
         if (c.label < 0) {
@@ -357,22 +372,6 @@ std::vector<bool> denseRuns(const std::vector<CalibrationCell>& cells,
     }
     return dense;
 }
-
-// Weighted counts of one side of a confusion (representedRates()).
-struct WeightedCount
-{
-    double weight = 0, squares = 0, called = 0;
-    void add(double w, bool isCalled)
-    {
-        weight += w;
-        squares += w * w;
-        called += isCalled ? w : 0.0;
-    }
-    // The weighted count over Kish's effective sample size of unequal weights,
-    // sum(w)^2 / sum(w^2): how many represented detections one independent cell is worth
-    // (ErrorRates' design effects divide the counts by it). 1 when every weight is 1.
-    double designEffect() const { return weight > 0 ? squares / weight : 1.0; }
-};
 
 } // namespace
 

@@ -617,8 +617,13 @@ FieldCounts FieldPage::folderCounts() const
     FieldCounts total;
     for (const FolderRow& r : m_rows)
         if (r.error.isEmpty())
-            total += m_excludeEdge->isChecked() ? r.interior : r.all;
+            total += rowCounts(r);
     return total;
+}
+
+const FieldCounts& FieldPage::rowCounts(const FolderRow& r) const
+{
+    return m_excludeEdge->isChecked() ? r.interior : r.all;
 }
 
 void FieldPage::updateCounts()
@@ -796,14 +801,16 @@ PrevalenceEstimate FieldPage::slideCorrected() const
     // The fields of a slide differ (parasites, debris, stain): its count is less certain
     // than a binomial on its cells says (estimatePrevalence()).
     std::vector<ClusterCount> byField;
+    int called = 0, cells = 0;
     for (const FolderRow& r : m_rows) {
         if (!r.error.isEmpty())
             continue;
-        const FieldCounts& c = m_excludeEdge->isChecked() ? r.interior : r.all;
+        const FieldCounts& c = rowCounts(r);
         byField.push_back({c.parasitized, c.cells});
+        called += c.parasitized;
+        cells += c.cells;
     }
-    const FieldCounts t = folderCounts();
-    return corrected(t.parasitized, t.cells, designEffect(byField));
+    return corrected(called, cells, designEffect(byField));
 }
 
 std::vector<FieldCellToConfirm> FieldPage::cellsToConfirm(bool slide) const

@@ -154,6 +154,8 @@ private:
     PrevalenceEstimate corrected(int called, int cells, double countDesignEffect = 1.0) const;
     /// The folder's (slide's) corrected parasitemia, its fields' spread counted.
     PrevalenceEstimate slideCorrected() const;
+    /// A folder row's counts, the edge checkbox applied.
+    const FieldCounts& rowCounts(const FolderRow& r) const;
 
     FieldView* m_view = nullptr;
     ProbabilityLegend* m_legend = nullptr;
