@@ -267,6 +267,8 @@ std::optional<int> loadClassifier(const QCommandLineParser& p, SegmentRun& run)
             decisionThreshold(p, thresholdOption(), run.classifier).value_or(run.threshold);
         run.options.threshold = run.threshold;
         run.options.classifier = cellCropClassifier(run.classifier);
+        // A lab-calibrated model may call its lab's pale cells too (palecells.h).
+        run.options.paleCells = PaleCellRule::fromCard(run.classifier.card());
     }
     return std::nullopt;
 }
@@ -395,6 +397,8 @@ struct RunTotals
     QJsonArray perImage;
     /// Per field: cells called parasitized of cells (the slide count's design effect).
     std::vector<ClusterCount> calledByField;
+    /// Counted cells the lab's pale-cell rule called (FieldCell::pale), over the fields.
+    int paleCalled = 0;
     /// Per annotated field, classified: parasites called of matched, and non-parasite
     /// detections called of all (the design effects of the detection rates).
     std::vector<ClusterCount> parasitesByField, othersByField;
@@ -471,6 +475,8 @@ void reportField(const SegmentRun& run, const Item& it, const Estimator& estimat
     const FieldCounts c = r.counts(run.excludeEdge);
     t.total += c;
     t.calledByField.push_back({c.parasitized, c.cells});
+    for (const FieldCell& fc : r.cells)
+        t.paleCalled += fc.pale && !(run.excludeEdge && fc.cell.touchesEdge);
     const Proportion pm = c.parasitemia();
     o.insert(QStringLiteral("width"), r.imageSize.width);
     o.insert(QStringLiteral("height"), r.imageSize.height);
@@ -582,6 +588,12 @@ void printSummaryJson(const SegmentRun& run, const RunTotals& t, const SlideSumm
             o.insert(QStringLiteral("precision_note"), run.classifier.precisionNote());
         o.insert(QStringLiteral("threshold"), run.threshold);
         o.insert(QStringLiteral("colour"), run.colour);
+        // The lab's pale-cell rule, when its card has one, and how many cells it called.
+        if (run.options.paleCells) {
+            QJsonObject pale = run.options.paleCells->toJson();
+            pale.insert(QStringLiteral("called"), t.paleCalled);
+            o.insert(QStringLiteral("pale_cells"), pale);
+        }
     }
     o.insert(QStringLiteral("parasitized"),
              classify ? QJsonValue(total.parasitized) : QJsonValue());
@@ -627,6 +639,10 @@ void printSummaryText(const SegmentRun& run, const RunTotals& t, const SlideSumm
                                  "split into cells, not classified")
                       .arg(total.unsplitRegions)
                       .arg(total.unsplitCellsEstimate));
+    if (run.classify && run.options.paleCells)
+        printLine(QStringLiteral("Pale cells:  %1 called parasitized by the lab's pale-cell "
+                                 "rule (paler and less red than their field's other cells)")
+                      .arg(t.paleCalled));
     if (run.classify)
         printLine(QStringLiteral("Parasitized: %1, parasitemia %2 % (95 % CI %3-%4 %)")
                       .arg(total.parasitized)

@@ -153,6 +153,20 @@ QString fieldCropId(const QString& fieldName)
     return QStringLiteral("C") + QString::number(qChecksum(base.toUtf8()));
 }
 
+namespace {
+
+// A lab's pale-cell rule over a classified field: the pale detections are called too.
+void callPaleCells(const cv::Mat& bgr, const PaleCellRule& rule, FieldResult& r)
+{
+    const std::vector<CellTone> tones = relativeCellTones(bgr, r.boxes(false));
+    for (size_t i = 0; i < r.cells.size() && i < tones.size(); ++i) {
+        r.cells[i].pale = rule.isPale(tones[i]);
+        r.cells[i].parasitized = r.cells[i].parasitized || r.cells[i].pale;
+    }
+}
+
+} // namespace
+
 FieldResult analyzeFieldImage(const cv::Mat& bgr, const FieldOptions& options)
 {
     FieldResult r;
@@ -166,7 +180,7 @@ FieldResult analyzeFieldImage(const cv::Mat& bgr, const FieldOptions& options)
     r.unsplit = std::move(seg.unsplit);
     r.cells.reserve(seg.cells.size());
     for (SegmentedCell& c : seg.cells)
-        r.cells.push_back(FieldCell{std::move(c), -1.0f, false});
+        r.cells.push_back(FieldCell{std::move(c), -1.0f, false, false});
     if (!options.classifier || r.cells.empty()) {
         r.classified = bool(options.classifier);
         return r;
@@ -213,6 +227,8 @@ FieldResult analyzeFieldImage(const cv::Mat& bgr, const FieldOptions& options)
         if (options.progress)
             options.progress(int(end), int(r.cells.size()));
     }
+    if (options.paleCells)
+        callPaleCells(bgr, *options.paleCells, r);
     r.classified = true;
     r.classifyMs = timer.nsecsElapsed() / 1e6;
     return r;

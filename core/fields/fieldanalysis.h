@@ -15,6 +15,7 @@
 #include "cellsegmenter.h"
 #include "fieldannotations.h"
 #include "imageio.h"
+#include "palecells.h"
 
 #include <QString>
 #include <QStringList>
@@ -59,8 +60,11 @@ struct FieldOptions
     DecodeLimits limits{200'000'000, 1'000'000'000};
     CropClassifier classifier; ///< empty: segmentation only
     double threshold = 0.5;    ///< P(Parasitized) >= threshold counts as parasitized
-    int batchSize = 64;        ///< crops per classifier call
-    int cropPadding = 0;       ///< see cellCrop()
+    /// A lab's pale-cell rule (palecells.h, from its model card): a detection it finds pale
+    /// counts as parasitized too. None by default.
+    std::optional<PaleCellRule> paleCells;
+    int batchSize = 64;  ///< crops per classifier call
+    int cropPadding = 0; ///< see cellCrop()
     /// Before classification, map the field's cell colours onto the training colours
     /// (transferColour() from cellColourStats() of the field to colourReference). Fields from
     /// another lab/camera than the training crops differ mostly in stain colour; measured on
@@ -78,7 +82,8 @@ struct FieldCell
 {
     SegmentedCell cell;
     float probability = -1.0f; ///< P(Parasitized); -1 when not classified
-    bool parasitized = false;
+    bool parasitized = false;  ///< called: probability >= threshold, or a pale cell
+    bool pale = false;         ///< FieldOptions::paleCells found it pale (classified fields)
 };
 
 /// Colour statistics over the pixels inside the contours of `cells` (one field: the stain,

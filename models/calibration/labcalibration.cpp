@@ -73,6 +73,8 @@ FieldCells analyseField(const QString& file, const Classifier& model, double thr
         all[i] = i;
     const std::vector<cv::Mat> crops = classifierCrops(image, r.cells, all, options);
     const bool adapt = isAdaptField(name, seed);
+    const std::vector<CellTone> tones = relativeCellTones(image, detections);
+    const PaleCellRule paleRule;
     for (size_t i = 0; i < r.cells.size(); ++i) {
         CalibrationCell c;
         c.field = name;
@@ -80,6 +82,7 @@ FieldCells analyseField(const QString& file, const Classifier& model, double thr
         c.fieldSize = r.imageSize;
         c.box = detections[i];
         c.probability = r.cells[i].probability;
+        c.pale = i < tones.size() && paleRule.isPale(tones[i]);
         c.adapt = adapt;
         // A deep copy: the crop must not keep the whole field's pixels alive.
         c.crop = crops[i].clone();
@@ -579,7 +582,8 @@ QJsonObject LabCalibrationResult::toJson() const
                        {QStringLiteral("cells_used"), cellsUsed},
                        {QStringLiteral("parasitized_used"), parasitizedUsed},
                        {QStringLiteral("fields_adapt"), QJsonArray::fromStringList(fieldsAdapt)},
-                       {QStringLiteral("fields_test"), QJsonArray::fromStringList(fieldsTest)}};
+                       {QStringLiteral("fields_test"), QJsonArray::fromStringList(fieldsTest)},
+                       {QStringLiteral("pale_cells"), paleCells.toJson()}};
 }
 
 LabCells analyseLabFields(const QStringList& fieldFiles, const Classifier& model,
@@ -764,9 +768,7 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
 
     QJsonObject card = trained.card();
     card.insert(QStringLiteral("threshold"), threshold);
-    card.insert(
-        QStringLiteral("lab_calibration"),
-        QJsonObject{{QStringLiteral("lab"), o.lab},
+    QJsonObject lab{{QStringLiteral("lab"), o.lab},
                     {QStringLiteral("sensitivity"), labRates.sensitivity},
                     {QStringLiteral("specificity"), labRates.specificity},
                     {QStringLiteral("positives"), labRates.positives},
@@ -784,7 +786,16 @@ void finishResult(LabCalibrationResult& result, const std::vector<CalibrationCel
                     {QStringLiteral("start_weight_share"), o.startWeightShare},
                     {QStringLiteral("started_from"), start.source()},
                     {QStringLiteral("started_from_sha256"), start.weightsSha256()},
-                    {QStringLiteral("calibration"), result.toJson()}});
+                    {QStringLiteral("calibration"), result.toJson()}};
+    if (result.paleCells.enabled) {
+        // The rule segment and the Fields page apply (PaleCellRule::fromCard()), with the
+        // labelled pale cells that turned it on.
+        QJsonObject pale = PaleCellRule().toJson();
+        pale.insert(QStringLiteral("parasitized"), result.paleCells.parasitized);
+        pale.insert(QStringLiteral("other"), result.paleCells.other);
+        lab.insert(QStringLiteral("pale_cells"), pale);
+    }
+    card.insert(QStringLiteral("lab_calibration"), lab);
     // The starting model's domain stays: the lab's cells are now part of what it knows,
     // recorded by `malarialens-cli domain` when wanted.
     if (start.card().contains(QStringLiteral("domain")))
@@ -888,10 +899,21 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
     const std::vector<int> heldBack = heldBackCells(cells, ds, trained.validationIndices);
     std::vector<int> scored = test;
     scored.insert(scored.end(), heldBack.begin(), heldBack.end());
-    const std::vector<float> after = predictCells(adaptedModel, cells, scored, &error);
+    std::vector<int> adaptKnown = chosen;
+    adaptKnown.insert(adaptKnown.end(), heldBack.begin(), heldBack.end());
+    result.paleCells = paleCellEvidence(cells, adaptKnown);
+    std::vector<float> after = predictCells(adaptedModel, cells, scored, &error);
     if (after.empty()) {
         result.error = error;
         return result;
+    }
+    if (result.paleCells.enabled) {
+        log(QStringLiteral("pale-cell rule on: %1 of the %2 labelled pale cells on the adapt "
+                           "fields are parasitized")
+                .arg(result.paleCells.parasitized)
+                .arg(result.paleCells.parasitized + result.paleCells.other));
+        after = withPaleCellsCalled(cells, std::move(after));
+        before = withPaleCellsCalled(cells, std::move(before));
     }
     // Two candidates, each with its own lab threshold on the same held-back cells: the
     // fine-tuned weights and the starting ones (chooseLabWeights()).

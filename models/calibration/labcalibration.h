@@ -16,6 +16,7 @@
 // No torch in this header. Runs in the calling thread (a worker in the GUI).
 
 #include "classifier.h"
+#include "labpalecells.h"
 #include "prevalence.h"
 #include "trainingconfig.h"
 
@@ -71,6 +72,9 @@ struct CalibrationCell
     /// their objects (debris, a cut or merged cell; labelFromAnnotations()), or a reviewer
     /// labelled it notACellLabel() (applyCellLabels(), the GUI's N key).
     bool notACell = false;
+    /// Paler and less red than its field's other cells (PaleCellRule's default bounds over
+    /// relativeCellTones() of every detection of the field): what a lab's pale-cell rule calls.
+    bool pale = false;
     bool adapt = false; ///< on the adapt side of the field split (else test)
     cv::Mat crop;       ///< 8-bit BGR crop as the classifier sees it
 };
@@ -288,10 +292,15 @@ struct LabCalibrationResult
     int cellsUsed = 0, parasitizedUsed = 0;
     QStringList fieldsAdapt, fieldsTest;
     QString fineTune; ///< "full", "freeze-early" or "l2sp"
+    /// The lab's labelled pale cells on its adapt side (the learnt and the held-back ones)
+    /// and whether the pale-cell rule is on: when it is, the lab threshold, the after figures
+    /// and the card's rates count its calls, and the card records it
+    /// (lab_calibration.pale_cells), so segment and the Fields page apply it.
+    PaleCellEvidence paleCells;
     bool ok() const { return error.isEmpty() && !cancelled; }
     /// {before, after, threshold_before, lab_threshold, weights ("adapted" or "starting"),
     /// lab_threshold_other (the other candidate's), fine_tune, cells_used, parasitized_used,
-    /// fields_adapt, fields_test}
+    /// fields_adapt, fields_test, pale_cells}
     QJsonObject toJson() const;
 };
 

@@ -206,6 +206,31 @@ void TestCliCalibrate::calibratesOnTheLabsOwnFields()
         {QStringLiteral("model-info"), QStringLiteral("--model"), out, QStringLiteral("--json")},
         120000);
     QVERIFY2(info.exitCode == 0, info.err.constData());
+    // The IML lab's pale cells: among its labelled ones on the adapt side, enough were
+    // parasitized (P. vivax) for the rule to be on; the card carries it, and segment with the
+    // lab's model calls the pale gametocyte of PA171841 that the network scores near 0.
+    const QJsonObject pale = j.value(QStringLiteral("pale_cells")).toObject();
+    QVERIFY2(pale.value(QStringLiteral("enabled")).toBool(),
+             QJsonDocument(pale).toJson().constData());
+    QVERIFY(pale.value(QStringLiteral("parasitized")).toInt() >= ml::kMinPaleParasitized);
+    const QJsonObject cardRule = lab.value(QStringLiteral("pale_cells")).toObject();
+    QCOMPARE(cardRule.value(QStringLiteral("parasitized")).toInt(),
+             pale.value(QStringLiteral("parasitized")).toInt());
+    QVERIFY(cardRule.value(QStringLiteral("lightness_above")).isDouble());
+    const Run seg =
+        runCli({QStringLiteral("segment"), QDir(images).filePath(QStringLiteral("PA171841.JPG")),
+                QStringLiteral("--model"), out, QStringLiteral("--annotations"),
+                kFields + QStringLiteral("/annotations.json"), QStringLiteral("--json")},
+               120000);
+    QVERIFY2(seg.exitCode == 0, seg.err.constData());
+    const QJsonObject segJson = QJsonDocument::fromJson(seg.out).object();
+    QVERIFY(segJson.value(QStringLiteral("pale_cells"))
+                .toObject()
+                .value(QStringLiteral("called"))
+                .toInt() >= 1);
+    const QJsonObject counts = segJson.value(QStringLiteral("counts")).toObject();
+    QCOMPARE(counts.value(QStringLiteral("infected_truth")).toInt(), 1);
+    QCOMPARE(counts.value(QStringLiteral("infected_flagged")).toInt(), 1);
     // User files are only read.
     QCOMPARE(mltest::fileSha256(QDir(images).filePath(probe)), before);
 }

@@ -62,6 +62,8 @@ private Q_SLOTS:
     void saysWhenNoThresholdMeetsTheTarget();
     void keepsTheWeightsThatFindMoreHeldBackParasites();
     void keepsTheAdaptedWeightsWithoutAChosenThreshold();
+    void paleCellsTurnTheRuleOnOnlyWithTheLabsEvidence();
+    void paleCellsAreCalledAtAnyThreshold();
     void fineTuneNames();
 };
 
@@ -441,6 +443,70 @@ void TestLabCalibration::keepsTheAdaptedWeightsWithoutAChosenThreshold()
     const Cells d = makeCells(1000, 0.1f, {0.3f});
     const LabThreshold asked = chooseLabThreshold(d.cells, d.p, d.all, 0.5, 0.0);
     QCOMPARE(chooseLabWeights(asked, asked), LabWeights::Adapted);
+}
+
+void TestLabCalibration::paleCellsTurnTheRuleOnOnlyWithTheLabsEvidence()
+{
+    // Pale cells among the named ones: labelled parasitized, uninfected, no cell, unknown.
+    const auto evidence = [](int parasitized, int uninfected, int noCell, int unknown) {
+        std::vector<CalibrationCell> cells;
+        const auto add = [&](int n, int label, bool noCellMark, bool pale) {
+            for (int i = 0; i < n; ++i) {
+                CalibrationCell c;
+                c.label = label;
+                c.notACell = noCellMark;
+                c.pale = pale;
+                cells.push_back(c);
+            }
+        };
+        add(parasitized, 0, false, true);
+        add(uninfected, 1, false, true);
+        add(noCell, -1, true, true);
+        add(unknown, -1, false, true);
+        add(50, 0, false, false); // parasitized but not pale: no evidence for the rule
+        std::vector<int> which(cells.size());
+        for (size_t i = 0; i < which.size(); ++i)
+            which[i] = int(i);
+        which.push_back(0); // a repeat counts once
+        return paleCellEvidence(cells, which);
+    };
+    const PaleCellEvidence on = evidence(kMinPaleParasitized, 4, 2, 30);
+    QVERIFY(on.enabled);
+    QCOMPARE(on.parasitized, kMinPaleParasitized);
+    QCOMPARE(on.other, 6); // uninfected and no cell; the unknown ones are no evidence
+    QVERIFY(!evidence(kMinPaleParasitized - 1, 0, 0, 0).enabled); // too few parasitized
+    QVERIFY(!evidence(4, 7, 2, 0).enabled);                       // 4 of 13: under a third
+    QVERIFY(evidence(4, 6, 2, 0).enabled);                        // 4 of 12: a third
+    QVERIFY(!evidence(0, 0, 0, 0).enabled);
+    // Only the named cells count.
+    std::vector<CalibrationCell> cells(10);
+    for (CalibrationCell& c : cells) {
+        c.label = 0;
+        c.pale = true;
+    }
+    QCOMPARE(paleCellEvidence(cells, {0, 1}).parasitized, 2);
+    QVERIFY(!paleCellEvidence(cells, {0, 1}).enabled);
+    QVERIFY(paleCellEvidence(cells, {0, 1, 2, 3}).enabled);
+}
+
+void TestLabCalibration::paleCellsAreCalledAtAnyThreshold()
+{
+    // With the rule on, a pale cell's score becomes 1 (called at every threshold the lab
+    // threshold search can choose); the others and the unscored ones stay as they are.
+    Cells c = makeCells(1000, 0.5f, {0.05f, 0.7f});
+    c.cells[1000].pale = true; // the parasite at 0.05
+    c.cells[10].pale = true;   // a healthy cell at 0.005
+    c.p[20] = -1;
+    c.cells[20].pale = true; // unscored
+    const std::vector<float> called = withPaleCellsCalled(c.cells, c.p);
+    QCOMPARE(called.size(), c.p.size());
+    for (size_t i = 0; i < called.size(); ++i)
+        QCOMPARE(called[i], (i == 1000 || i == 10) ? 1.0f : c.p[i]);
+    // At the same target the rule finds the pale parasite the scores alone could not.
+    const LabThreshold without = chooseLabThreshold(c.cells, c.p, c.all, 0.5, 0.02);
+    const LabThreshold with = chooseLabThreshold(c.cells, called, c.all, 0.5, 0.02);
+    QCOMPARE(without.sensitivity, 0.5);
+    QCOMPARE(with.sensitivity, 1.0);
 }
 
 void TestLabCalibration::fineTuneNames()

@@ -633,6 +633,20 @@ QString ReportPage::notACellSentence(const CalibrationFigures& f)
               nullptr, f.notACell);
 }
 
+// The pale-cell rule, when the lab's labels turned it on: the after column counts its calls.
+QString ReportPage::paleCellSentence(const LabCalibrationResult& r)
+{
+    if (!r.paleCells.enabled)
+        return {};
+    return tr("Pale cells: %1 of the %2 labelled cells that are clearly paler and less red "
+              "than the other cells of their field were parasitized (as cells infected by "
+              "<i>P. vivax</i> are), so the lab's model also counts such cells as parasitized, "
+              "whatever probability the network gives them; the after column includes them.")
+               .arg(r.paleCells.parasitized)
+               .arg(r.paleCells.parasitized + r.paleCells.other) +
+           QStringLiteral("<br>");
+}
+
 void ReportPage::initializePage()
 {
     wizard()->setButtonText(QWizard::FinishButton, tr("Keep model"));
@@ -653,7 +667,7 @@ void ReportPage::initializePage()
             .arg(tests)
             .arg(r.fieldsTest.size()) +
         notACellSentence(r.after) + QStringLiteral("<br>") + weightsSentence(r) +
-        thresholdSentence(r, m_wizard->options().maxFalsePositive));
+        paleCellSentence(r) + thresholdSentence(r, m_wizard->options().maxFalsePositive));
     m_figures->setHorizontalHeaderLabels(
         {tr("Before (current model)"), r.weights == LabWeights::Starting
                                            ? tr("After (same weights, your lab's threshold)")

@@ -145,6 +145,9 @@ public:
     /// Empty, or that the corrected parasitemia counts the test fields' detections marked as
     /// no red cell (CalibrationFigures::detectionRates()) while the other figures do not.
     static QString notACellSentence(const CalibrationFigures& f);
+    /// Empty, or that the lab's labels turned the pale-cell rule on (LabCalibrationResult::
+    /// paleCells) and that the after column counts its calls.
+    static QString paleCellSentence(const LabCalibrationResult& r);
 
 private:
     void fillConfusion(QTableWidget* table, const CalibrationFigures& f);

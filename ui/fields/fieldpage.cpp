@@ -410,6 +410,7 @@ void FieldPage::openField(const QString& path)
                 setTorchThreads(1);
                 o.classifier = cellCropClassifier(job.classifier);
                 o.threshold = job.classifier.cardThreshold();
+                o.paleCells = PaleCellRule::fromCard(job.classifier.card());
             }
             o.cancelled = [&promise] { return promise.isCanceled(); };
             o.progress = [&promise](int done, int total) {
@@ -549,6 +550,7 @@ void FieldPage::startFolder(const QString& dir)
                 setTorchThreads(1);
                 o.classifier = cellCropClassifier(c);
                 o.threshold = c.cardThreshold();
+                o.paleCells = PaleCellRule::fromCard(c.card());
             }
             o.cancelled = [&promise] { return promise.isCanceled(); };
             for (int i = 0; i < files.size(); ++i) {
@@ -927,10 +929,11 @@ void FieldPage::showCell(int index)
         crop.scaled(kCropSide, kCropSide, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
     QString text = tr("Cell %1").arg(index + 1);
     if (c.probability >= 0)
-        text +=
-            QStringLiteral("<br>") + tr("P(parasitized) = <b>%1</b><br>→ %2")
-                                         .arg(c.probability, 0, 'f', 3)
-                                         .arg(c.parasitized ? tr("parasitized") : tr("healthy"));
+        text += QStringLiteral("<br>") +
+                tr("P(parasitized) = <b>%1</b><br>→ %2")
+                    .arg(c.probability, 0, 'f', 3)
+                    .arg(c.parasitized ? tr("parasitized") : tr("healthy")) +
+                (c.pale ? tr(" (a pale cell: the lab's pale-cell rule calls it)") : QString());
     else
         text += QStringLiteral("<br>") + tr("not classified");
     text += QStringLiteral("<br>") + tr("box at %1, %2<br>%3 × %4 px, area %5 px²")
