@@ -164,18 +164,28 @@ ParasitemiaCount parasitemiaCount(const std::vector<CalibrationCell>& cells,
 }
 
 // selectCellsToLabel()'s rule over `candidates`: called parasitized (highest first), most
-// uncertain, seeded random, in turn, skipping repeats, at most `budget`.
+// uncertain, seeded random and, `withPale`, pale (lowest first, at most kPaleCellsAsked), in
+// turn, skipping repeats, at most `budget`.
 std::vector<int> rankCells(const std::vector<CalibrationCell>& cells,
                            const std::vector<int>& candidates, int budget, double threshold,
-                           quint32 seed)
+                           quint32 seed, bool withPale)
 {
-    std::vector<int> called, uncertain = candidates, random = candidates;
-    for (int i : candidates)
+    std::vector<int> called, uncertain = candidates, random = candidates, pale;
+    for (int i : candidates) {
         if (cells[size_t(i)].probability >= threshold)
             called.push_back(i);
-    std::stable_sort(called.begin(), called.end(), [&](int a, int b) {
+        if (withPale && cells[size_t(i)].pale)
+            pale.push_back(i);
+    }
+    const auto higher = [&](int a, int b) {
         return cells[size_t(a)].probability > cells[size_t(b)].probability;
-    });
+    };
+    std::stable_sort(called.begin(), called.end(), higher);
+    // The pale cells the model scores lowest first: where a lab's pale-cell rule and the
+    // model disagree most, and what decides whether the rule is turned on (labpalecells.h).
+    std::stable_sort(pale.begin(), pale.end(), [&](int a, int b) { return higher(b, a); });
+    if (pale.size() > size_t(kPaleCellsAsked))
+        pale.resize(size_t(kPaleCellsAsked));
     std::stable_sort(uncertain.begin(), uncertain.end(), [&](int a, int b) {
         return std::abs(cells[size_t(a)].probability - threshold) <
                std::abs(cells[size_t(b)].probability - threshold);
@@ -184,11 +194,11 @@ std::vector<int> rankCells(const std::vector<CalibrationCell>& cells,
     std::shuffle(random.begin(), random.end(), rng);
     std::vector<int> picked;
     std::set<int> seen;
-    size_t k[3] = {0, 0, 0};
-    const std::vector<int>* lists[3] = {&called, &uncertain, &random};
+    size_t k[4] = {0, 0, 0, 0};
+    const std::vector<int>* lists[4] = {&called, &uncertain, &random, &pale};
     while (int(picked.size()) < budget) {
         bool any = false;
-        for (int l = 0; l < 3 && int(picked.size()) < budget; ++l) {
+        for (int l = 0; l < 4 && int(picked.size()) < budget; ++l) {
             while (k[l] < lists[l]->size() && seen.count((*lists[l])[k[l]]))
                 ++k[l];
             if (k[l] < lists[l]->size()) {
@@ -295,7 +305,7 @@ std::vector<int> selectCellsToLabel(const std::vector<CalibrationCell>& cells, i
     for (size_t i = 0; i < cells.size(); ++i)
         if (cells[i].adapt && cells[i].label >= 0)
             candidates.push_back(int(i));
-    return rankCells(cells, candidates, budget, threshold, seed);
+    return rankCells(cells, candidates, budget, threshold, seed, false);
 }
 
 std::vector<int> proposeCellsToLabel(const std::vector<CalibrationCell>& cells, int budget,
@@ -304,7 +314,7 @@ std::vector<int> proposeCellsToLabel(const std::vector<CalibrationCell>& cells, 
     std::vector<int> candidates(cells.size());
     for (size_t i = 0; i < cells.size(); ++i)
         candidates[i] = int(i);
-    return rankCells(cells, candidates, budget, threshold, seed);
+    return rankCells(cells, candidates, budget, threshold, seed, true);
 }
 
 CalibrationFigures figuresOn(const std::vector<CalibrationCell>& cells,
@@ -899,8 +909,12 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
     const std::vector<int> heldBack = heldBackCells(cells, ds, trained.validationIndices);
     std::vector<int> scored = test;
     scored.insert(scored.end(), heldBack.begin(), heldBack.end());
-    std::vector<int> adaptKnown = chosen;
-    adaptKnown.insert(adaptKnown.end(), heldBack.begin(), heldBack.end());
+    // Every label of the adapt side decides the pale-cell rule, not only the budget's: the
+    // budget limits what the network learns from, and the rule is one yes or no.
+    std::vector<int> adaptKnown;
+    for (size_t i = 0; i < cells.size(); ++i)
+        if (cells[i].adapt && isKnown(cells[i]))
+            adaptKnown.push_back(int(i));
     result.paleCells = paleCellEvidence(cells, adaptKnown);
     std::vector<float> after = predictCells(adaptedModel, cells, scored, &error);
     if (after.empty()) {

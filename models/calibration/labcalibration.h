@@ -88,8 +88,13 @@ std::vector<int> selectCellsToLabel(const std::vector<CalibrationCell>& cells, i
                                     double threshold, quint32 seed = 42);
 
 /// The same rule as selectCellsToLabel() over every cell, labelled or not, on both sides of
-/// the split: the order in which the GUI asks its reviewer. Test-field cells are asked too,
-/// because the before/after report needs labelled cells there; a replayed session
+/// the split: the order in which the GUI asks its reviewer. A fourth list takes turns with
+/// the three: the pale cells (CalibrationCell::pale), lowest score first, at most
+/// kPaleCellsAsked. Why: a lab's pale-cell rule is turned on only by labelled pale cells, and
+/// a model that misses pale parasites never calls or doubts them. The learning set
+/// (selectCellsToLabel()) does not take it: asked there, the pale cells changed which weights
+/// two of five proxy seeds kept, for no sensitivity (docs/MODEL.md, "Pale cells"). Test-field cells
+/// are asked too, because the before/after report needs labelled cells there; a replayed session
 /// (selectCellsToLabel()) then trains on the adapt cells among them.
 std::vector<int> proposeCellsToLabel(const std::vector<CalibrationCell>& cells, int budget,
                                      double threshold, quint32 seed = 42);

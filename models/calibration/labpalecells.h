@@ -24,6 +24,12 @@ constexpr int kMinPaleParasitized = 3;
 /// the rule's calls are still 20 times as likely to be parasites as a random cell.
 constexpr double kMinPaleParasitizedShare = 1.0 / 3.0;
 
+/// Most pale cells the GUI asks its reviewer about (proposeCellsToLabel()'s fourth list):
+/// enough to see whether a lab's pale cells are parasites (kMinPaleParasitized,
+/// kMinPaleParasitizedShare; on the IML fields about half are), few enough to cost a
+/// twentieth of a 400-cell session.
+constexpr int kPaleCellsAsked = 20;
+
 /// The labelled pale cells a calibration saw, and its decision.
 struct PaleCellEvidence
 {
@@ -35,8 +41,8 @@ struct PaleCellEvidence
 };
 
 /// Counts the known pale cells (CalibrationCell::pale) among `which` (indices into `cells`,
-/// repeats counted once) and turns the rule on when kMinPaleParasitized and
-/// kMinPaleParasitizedShare are met.
+/// repeats counted once; the calibration passes every known cell of the adapt fields) and
+/// turns the rule on when kMinPaleParasitized and kMinPaleParasitizedShare are met.
 PaleCellEvidence paleCellEvidence(const std::vector<CalibrationCell>& cells,
                                   const std::vector<int>& which);
 

@@ -64,6 +64,7 @@ private Q_SLOTS:
     void keepsTheAdaptedWeightsWithoutAChosenThreshold();
     void paleCellsTurnTheRuleOnOnlyWithTheLabsEvidence();
     void paleCellsAreCalledAtAnyThreshold();
+    void theReviewerIsAskedAboutPaleCells();
     void fineTuneNames();
 };
 
@@ -507,6 +508,46 @@ void TestLabCalibration::paleCellsAreCalledAtAnyThreshold()
     const LabThreshold with = chooseLabThreshold(c.cells, called, c.all, 0.5, 0.02);
     QCOMPARE(without.sensitivity, 0.5);
     QCOMPARE(with.sensitivity, 1.0);
+}
+
+void TestLabCalibration::theReviewerIsAskedAboutPaleCells()
+{
+    // 1,000 healthy cells spread over [0, 0.5) and 30 pale ones the model scores near 0: no
+    // list of the three would ask about them.
+    Cells c = makeCells(1000, 0.5f, {});
+    for (int k = 0; k < 30; ++k) {
+        c.add(0.001f * float(k + 1), 1);
+        c.cells.back().pale = true;
+    }
+    for (size_t i = 0; i < c.cells.size(); ++i) {
+        c.cells[i].probability = c.p[i];
+        c.cells[i].label = 1;
+    }
+    const auto paleAmong = [&](const std::vector<int>& picked) {
+        std::vector<int> out;
+        for (int i : picked)
+            if (c.cells[size_t(i)].pale)
+                out.push_back(i);
+        return out;
+    };
+    // The GUI's order: the pale list takes its turn with the others (here with two: none is
+    // called), the lowest scored first, and gives no more than kPaleCellsAsked of them.
+    const std::vector<int> asked = proposeCellsToLabel(c.cells, 30, 0.5);
+    QCOMPARE(int(asked.size()), 30);
+    QCOMPARE(asked[2], 1000); // the pale cell at 0.001
+    for (int k = 1000; k < 1010; ++k)
+        QVERIFY(std::count(asked.begin(), asked.end(), k) == 1);
+    const std::vector<int> many = proposeCellsToLabel(c.cells, 300, 0.5);
+    for (int k = 1000; k < 1000 + kPaleCellsAsked; ++k)
+        QVERIFY(std::count(many.begin(), many.end(), k) == 1);
+    // Past the list's end only the random sample meets a pale cell (30 of 1,030 cells).
+    QVERIFY2(paleAmong(many).size() < size_t(kPaleCellsAsked + 10),
+             qPrintable(QString::number(paleAmong(many).size())));
+    // The learning set is the three lists' alone: marking cells pale does not change it.
+    std::vector<CalibrationCell> plain = c.cells;
+    for (CalibrationCell& p : plain)
+        p.pale = false;
+    QCOMPARE(selectCellsToLabel(c.cells, 200, 0.5), selectCellsToLabel(plain, 200, 0.5));
 }
 
 void TestLabCalibration::fineTuneNames()
