@@ -1,7 +1,7 @@
 // Pale cells (core/fields/palecells): a detection's colour against its field, the rule a lab's
 // card carries, and the field pipeline calling pale cells when a lab has the rule. Real IML
-// fields of ../shared/data: large pale P. vivax gametocytes the network scored under 0.05 on
-// the held-out fields (docs/MODEL.md, "Pale cells").
+// fields of ../shared/data: large pale P. vivax gametocytes that a calibrated model (proxy
+// seed 42) scored under 0.05 on the held-out fields (docs/MODEL.md, "Pale cells").
 
 #include "fieldanalysis.h"
 #include "fieldannotations.h"

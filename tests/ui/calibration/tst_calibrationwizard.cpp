@@ -37,6 +37,7 @@ private Q_SLOTS:
     void thresholdSentenceSaysTheRule();
     void weightsSentenceSaysWhenTheStartIsKept();
     void notACellSentenceSaysWhatTheParasitemiaCounts();
+    void paleCellSentenceSaysWhenTheRuleIsOn();
     void anInt8ActiveModelIsCalibratedInFp32();
 
 private:
@@ -302,6 +303,19 @@ void TestCalibrationWizard::notACellSentenceSaysWhatTheParasitemiaCounts()
     const QString s = ReportPage::notACellSentence(f);
     for (const char* part :
          {"counts the 3 detection", "no red cell", "share of the red cells", "the red cells'"})
+        QVERIFY2(s.contains(QLatin1String(part)), qPrintable(s));
+}
+
+void TestCalibrationWizard::paleCellSentenceSaysWhenTheRuleIsOn()
+{
+    LabCalibrationResult r;
+    r.paleCells.parasitized = 2;
+    r.paleCells.other = 9;
+    QVERIFY(ReportPage::paleCellSentence(r).isEmpty()); // the rule is off: nothing to say
+    r.paleCells = PaleCellEvidence{16, 10, true};
+    const QString s = ReportPage::paleCellSentence(r);
+    for (const char* part : {"16 of the 26 labelled cells", "paler and less red",
+                             "also counts such cells as parasitized", "the after column"})
         QVERIFY2(s.contains(QLatin1String(part)), qPrintable(s));
 }
 
