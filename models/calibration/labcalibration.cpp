@@ -841,8 +841,12 @@ LabCalibrationResult calibrateCells(const std::vector<CalibrationCell>& cells, d
     std::vector<float> before(cells.size());
     for (size_t i = 0; i < cells.size(); ++i)
         before[i] = cells[i].probability;
-    result.before =
-        figuresOn(cells, before, test, threshold, errorRatesFromCard(model.card()), &weights);
+    // A starting model that is itself a lab's with the pale-cell rule calls pale cells today:
+    // "before" is what it says. The candidates below get the rule only if this calibration
+    // turns it on.
+    result.before = figuresOn(
+        cells, PaleCellRule::fromCard(model.card()) ? withPaleCellsCalled(cells, before) : before,
+        test, threshold, errorRatesFromCard(model.card()), &weights);
     result.thresholdBefore = threshold;
     result.fineTune = fineTuneName(o.fineTune);
 

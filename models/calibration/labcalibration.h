@@ -297,9 +297,9 @@ struct LabCalibrationResult
     int cellsUsed = 0, parasitizedUsed = 0;
     QStringList fieldsAdapt, fieldsTest;
     QString fineTune; ///< "full", "freeze-early" or "l2sp"
-    /// The lab's labelled pale cells on its adapt side (the learnt and the held-back ones)
-    /// and whether the pale-cell rule is on: when it is, the lab threshold, the after figures
-    /// and the card's rates count its calls, and the card records it
+    /// The lab's known pale cells on its adapt side (every one labelled or marked no cell, not
+    /// only the budget's) and whether the pale-cell rule is on: when it is, the lab threshold, the
+    /// after figures and the card's rates count its calls, and the card records it
     /// (lab_calibration.pale_cells), so segment and the Fields page apply it.
     PaleCellEvidence paleCells;
     bool ok() const { return error.isEmpty() && !cancelled; }
