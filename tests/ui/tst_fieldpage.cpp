@@ -177,12 +177,14 @@ void TestFieldPage::destroyWhileRunning()
 void TestFieldPage::screenshotOnRealField()
 {
     // Manual check, not part of the suite's verdict: MALARIALENS_FIELD_SCREENSHOT=<png>
-    // (and optionally MALARIALENS_FIELD_MODEL=<model file>) grabs the page on a real field.
+    // (and optionally MALARIALENS_FIELD_MODEL=<model file>, MALARIALENS_FIELD_IMAGE=<IML
+    // field name>) grabs the page on a real field.
     const QString out = qEnvironmentVariable("MALARIALENS_FIELD_SCREENSHOT");
     if (out.isEmpty())
         QSKIP("set MALARIALENS_FIELD_SCREENSHOT=<png> to grab the page on a real field");
-    const QString field =
-        QStringLiteral(MALARIALENS_SHARED_DATA) + QStringLiteral("/iml-fields/images/PA171967.JPG");
+    const QString field = QStringLiteral(MALARIALENS_SHARED_DATA) +
+                          QStringLiteral("/iml-fields/images/") +
+                          qEnvironmentVariable("MALARIALENS_FIELD_IMAGE", "PA171967.JPG");
     if (!QFile::exists(field))
         QSKIP("shared data missing");
     FieldPage page;
@@ -199,12 +201,16 @@ void TestFieldPage::screenshotOnRealField()
     page.openField(field);
     QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
     auto* view = page.findChild<FieldView*>();
-    // Select a cell so the crop panel is shown.
+    // Select a cell so the crop panel is shown: a pale one when a lab's rule called one (its
+    // panel says so), else the most probable.
     const FieldResult& r = page.currentResult();
     int pick = 0;
     for (int i = 0; i < int(r.cells.size()); ++i)
         if (r.cells[size_t(i)].probability > r.cells[size_t(pick)].probability &&
             !r.cells[size_t(i)].cell.touchesEdge)
+            pick = i;
+    for (int i = 0; i < int(r.cells.size()); ++i)
+        if (r.cells[size_t(i)].pale && !r.cells[size_t(i)].cell.touchesEdge)
             pick = i;
     const auto& c = r.cells[size_t(pick)].cell;
     QTest::mouseClick(view, Qt::LeftButton, {},

@@ -929,11 +929,15 @@ void FieldPage::showCell(int index)
         crop.scaled(kCropSide, kCropSide, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
     QString text = tr("Cell %1").arg(index + 1);
     if (c.probability >= 0)
-        text += QStringLiteral("<br>") +
-                tr("P(parasitized) = <b>%1</b><br>→ %2")
-                    .arg(c.probability, 0, 'f', 3)
-                    .arg(c.parasitized ? tr("parasitized") : tr("healthy")) +
-                (c.pale ? tr(" (a pale cell: the lab's pale-cell rule calls it)") : QString());
+        text +=
+            QStringLiteral("<br>") +
+            tr("P(parasitized) = <b>%1</b><br>→ %2")
+                .arg(c.probability, 0, 'f', 3)
+                .arg(c.parasitized ? tr("parasitized") : tr("healthy")) +
+            // Short lines: the panel beside the crop is narrow.
+            (c.pale ? QStringLiteral("<br>") + tr("a pale cell: called by<br>the lab's pale-cell "
+                                                  "rule")
+                    : QString());
     else
         text += QStringLiteral("<br>") + tr("not classified");
     text += QStringLiteral("<br>") + tr("box at %1, %2<br>%3 × %4 px, area %5 px²")
