@@ -397,8 +397,6 @@ struct RunTotals
     QJsonArray perImage;
     /// Per field: cells called parasitized of cells (the slide count's design effect).
     std::vector<ClusterCount> calledByField;
-    /// Counted cells the lab's pale-cell rule called (FieldCell::pale), over the fields.
-    int paleCalled = 0;
     /// Per annotated field, classified: parasites called of matched, and non-parasite
     /// detections called of all (the design effects of the detection rates).
     std::vector<ClusterCount> parasitesByField, othersByField;
@@ -475,8 +473,6 @@ void reportField(const SegmentRun& run, const Item& it, const Estimator& estimat
     const FieldCounts c = r.counts(run.excludeEdge);
     t.total += c;
     t.calledByField.push_back({c.parasitized, c.cells});
-    for (const FieldCell& fc : r.cells)
-        t.paleCalled += fc.pale && !(run.excludeEdge && fc.cell.touchesEdge);
     const Proportion pm = c.parasitemia();
     o.insert(QStringLiteral("width"), r.imageSize.width);
     o.insert(QStringLiteral("height"), r.imageSize.height);
@@ -591,7 +587,7 @@ void printSummaryJson(const SegmentRun& run, const RunTotals& t, const SlideSumm
         // The lab's pale-cell rule, when its card has one, and how many cells it called.
         if (run.options.paleCells) {
             QJsonObject pale = run.options.paleCells->toJson();
-            pale.insert(QStringLiteral("called"), t.paleCalled);
+            pale.insert(QStringLiteral("called"), total.paleCalled);
             o.insert(QStringLiteral("pale_cells"), pale);
         }
     }
@@ -642,7 +638,7 @@ void printSummaryText(const SegmentRun& run, const RunTotals& t, const SlideSumm
     if (run.classify && run.options.paleCells)
         printLine(QStringLiteral("Pale cells:  %1 called parasitized by the lab's pale-cell "
                                  "rule (paler and less red than their field's other cells)")
-                      .arg(t.paleCalled));
+                      .arg(total.paleCalled));
     if (run.classify)
         printLine(QStringLiteral("Parasitized: %1, parasitemia %2 % (95 % CI %3-%4 %)")
                       .arg(total.parasitized)

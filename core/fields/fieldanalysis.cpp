@@ -18,6 +18,7 @@ FieldCounts& FieldCounts::operator+=(const FieldCounts& o)
     images += o.images;
     cells += o.cells;
     parasitized += o.parasitized;
+    paleCalled += o.paleCalled;
     edgeCells += o.edgeCells;
     unsplitRegions += o.unsplitRegions;
     unsplitCellsEstimate += o.unsplitCellsEstimate;
@@ -37,6 +38,8 @@ FieldCounts FieldResult::counts(bool excludeEdge) const
         ++c.cells;
         if (fc.parasitized)
             ++c.parasitized;
+        if (fc.pale)
+            ++c.paleCalled;
     }
     for (const UnsplitRegion& u : unsplit) {
         if (excludeEdge && u.touchesEdge)

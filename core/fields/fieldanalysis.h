@@ -117,7 +117,8 @@ struct FieldCounts
     int images = 0;
     int cells = 0;
     int parasitized = 0;
-    int edgeCells = 0; ///< cells touching the border (excluded from cells when asked)
+    int paleCalled = 0; ///< of `parasitized`: pale cells (FieldCell::pale, a lab's rule)
+    int edgeCells = 0;  ///< cells touching the border (excluded from cells when asked)
     /// Clumps of touching cells the segmenter could not split (UnsplitRegion; not in `cells`,
     /// not classified), and the cells they hold by area. Edge clumps follow `excludeEdge`.
     int unsplitRegions = 0;

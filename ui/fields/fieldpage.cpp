@@ -33,6 +33,16 @@ namespace ml {
 
 namespace {
 
+// A worker's field options for `c`: one libtorch thread (the other core stays free for the
+// GUI), the card's threshold and, for a lab's model, its pale-cell rule.
+void classifyWith(FieldOptions& o, const Classifier& c)
+{
+    setTorchThreads(1);
+    o.classifier = cellCropClassifier(c);
+    o.threshold = c.cardThreshold();
+    o.paleCells = PaleCellRule::fromCard(c.card());
+}
+
 // The view never needs more pixels than a large screen shows; a huge field is shown downscaled
 // (crops still come from the full-resolution image).
 constexpr int kMaxDisplaySide = 4096;
@@ -405,13 +415,8 @@ void FieldPage::openField(const QString& path)
             if (!job.classifier.isLoaded() && Classifier::hasEmbeddedModel())
                 job.classifier.loadEmbedded();
             FieldOptions o = base;
-            if (job.classifier.isLoaded()) {
-                // One libtorch thread: the other core stays free for the GUI.
-                setTorchThreads(1);
-                o.classifier = cellCropClassifier(job.classifier);
-                o.threshold = job.classifier.cardThreshold();
-                o.paleCells = PaleCellRule::fromCard(job.classifier.card());
-            }
+            if (job.classifier.isLoaded())
+                classifyWith(o, job.classifier);
             o.cancelled = [&promise] { return promise.isCanceled(); };
             o.progress = [&promise](int done, int total) {
                 promise.setProgressValue(20 + 80 * done / std::max(1, total));
@@ -546,12 +551,8 @@ void FieldPage::startFolder(const QString& dir)
             if (!c.isLoaded() && Classifier::hasEmbeddedModel())
                 c.loadEmbedded();
             FieldOptions o = base;
-            if (c.isLoaded()) {
-                setTorchThreads(1);
-                o.classifier = cellCropClassifier(c);
-                o.threshold = c.cardThreshold();
-                o.paleCells = PaleCellRule::fromCard(c.card());
-            }
+            if (c.isLoaded())
+                classifyWith(o, c);
             o.cancelled = [&promise] { return promise.isCanceled(); };
             for (int i = 0; i < files.size(); ++i) {
                 if (promise.isCanceled())

@@ -167,6 +167,8 @@ void TestPaleCells::labRuleCallsPaleCellsWhateverTheClassifierSays()
     }
     QVERIFY(pale >= 1);
     QCOMPARE(with.counts(false).parasitized, pale);
+    QCOMPARE(with.counts(false).paleCalled, pale);
+    QCOMPARE(without.counts(false).paleCalled, 0);
     const int parasite = parasiteDetection(with, *m_truth.find(QStringLiteral("PA171841.JPG")));
     QVERIFY(parasite >= 0);
     QVERIFY(with.cells[size_t(parasite)].parasitized);
