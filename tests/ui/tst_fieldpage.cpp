@@ -41,6 +41,7 @@ private Q_SLOTS:
     void openFieldCountsCells();
     void hoverAndClickShowTheCell();
     void badFileShowsError();
+    void busyUntilResultIsShown();
     void folderSummary();
     void secondFolderReplacesFirst();
     void destroyWhileRunning();
@@ -121,6 +122,29 @@ void TestFieldPage::badFileShowsError()
     QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 30000);
     QVERIFY(!page.currentResult().error.isEmpty());
     QCOMPARE(page.currentCounts().cells, 0);
+}
+
+// A job whose work has ended but whose result the GUI thread has not taken yet is still
+// busy: a caller that waits for !isBusy() must find the result on the page (CI once read a
+// slide's decision in that gap, before the field's model had reached the page).
+void TestFieldPage::busyUntilResultIsShown()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("bad.jpg"));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("garbage");
+    f.close();
+    FieldPage page;
+    QSignalSpy done(&page, &FieldPage::fieldFinished);
+    page.openField(path);
+    // No events processed: the worker ends (a bad file fails at once) but cannot hand over.
+    QTest::qSleep(5000);
+    QCOMPARE(done.count(), 0);
+    QVERIFY2(page.isBusy(), "the result has not reached the page yet");
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 30000);
+    QCOMPARE(done.count(), 1);
+    QVERIFY(!page.currentResult().error.isEmpty());
 }
 
 void TestFieldPage::folderSummary()

@@ -308,6 +308,7 @@ void FieldPage::connectSignals()
     connect(&m_folderWatcher, &QFutureWatcher<FolderRow>::progressValueChanged, this,
             &FieldPage::updateFolderSummary);
     connect(&m_modelWatcher, &QFutureWatcher<Classifier>::finished, this, [this] {
+        m_modelAwaited = false;
         const QFuture<Classifier> f = m_modelWatcher.future();
         if (f.resultCount() > 0) {
             const Classifier c = f.result();
@@ -345,7 +346,7 @@ void FieldPage::setClassifier(const Classifier& classifier)
 
 bool FieldPage::isBusy() const
 {
-    return m_fieldWatcher.isRunning() || m_folderWatcher.isRunning() || m_modelWatcher.isRunning();
+    return m_fieldAwaited || m_folderAwaited || m_modelAwaited;
 }
 
 void FieldPage::cancel()
@@ -383,7 +384,7 @@ void FieldPage::chooseModel()
 {
     const QString path = QFileDialog::getOpenFileName(this, tr("Load model"), QString(),
                                                       tr("Models (*.pt *.pth);;All files (*)"));
-    if (path.isEmpty() || m_modelWatcher.isRunning())
+    if (path.isEmpty() || m_modelAwaited)
         return;
     // Loading reads and deserialises the weights: not on the GUI thread.
     m_modelWatcher.setFuture(QtConcurrent::run([path] {
@@ -391,13 +392,14 @@ void FieldPage::chooseModel()
         c.load(path);
         return c;
     }));
+    m_modelAwaited = true;
     m_modelLabel->setText(tr("Loading model %1…").arg(QFileInfo(path).fileName()));
     updateBusy();
 }
 
 void FieldPage::openField(const QString& path)
 {
-    if (m_fieldWatcher.isRunning()) {
+    if (m_fieldAwaited) {
         // One field at a time: the running one stops after its current batch, then this starts.
         m_pendingField = path;
         m_fieldWatcher.cancel();
@@ -443,11 +445,13 @@ void FieldPage::openField(const QString& path)
             promise.setProgressValue(100);
             promise.addResult(std::move(job));
         }));
+    m_fieldAwaited = true;
     updateBusy();
 }
 
 void FieldPage::onFieldFinished()
 {
+    m_fieldAwaited = false;
     const QFuture<FieldJob> f = m_fieldWatcher.future();
     if (f.resultCount() > 0 && !f.isCanceled()) {
         m_current = f.result();
@@ -521,7 +525,7 @@ void FieldPage::onFieldFinished()
 
 void FieldPage::openFolder(const QString& dir)
 {
-    if (m_folderWatcher.isRunning()) {
+    if (m_folderAwaited) {
         // The running slide stops after its current field; this one starts when it has.
         m_pendingFolder = dir;
         m_folderWatcher.cancel();
@@ -582,6 +586,7 @@ void FieldPage::startFolder(const QString& dir)
                 promise.setProgressValue(i + 1);
             }
         }));
+    m_folderAwaited = true;
     // Show the first field while the slide runs.
     openField(files.first());
     updateBusy();
@@ -596,6 +601,7 @@ void FieldPage::onFolderRows(int begin, int end)
 
 void FieldPage::onFolderFinished()
 {
+    m_folderAwaited = false;
     if (!m_pendingFolder.isEmpty()) {
         const QString next = m_pendingFolder;
         m_pendingFolder.clear();
@@ -741,7 +747,7 @@ void FieldPage::updateFolderSummary()
                       : tr("Corrected: — (%1).").arg(e.error.toHtmlEscaped()));
         text += QStringLiteral(" <b>%1</b>").arg(verdict.toHtmlEscaped());
     }
-    if (m_folderWatcher.isRunning())
+    if (m_folderAwaited)
         text += tr(" (running: %1 of %2 fields)")
                     .arg(m_folderWatcher.progressValue())
                     .arg(m_folderWatcher.progressMaximum());
@@ -828,7 +834,7 @@ std::vector<FieldCellToConfirm> FieldPage::cellsToConfirm(bool slide) const
     if (!slide) {
         if (m_current.result.ok())
             add(m_current.suspicious);
-    } else if (!m_folderWatcher.isRunning()) {
+    } else if (!m_folderAwaited) {
         for (const FolderRow& r : m_rows)
             add(r.suspicious);
     }
@@ -881,7 +887,7 @@ DomainVerdict FieldPage::domainVerdict() const
     const DomainProfile profile = DomainProfile::fromCard(model.card());
     std::vector<CellAppearance> cells;
     std::vector<float> probabilities;
-    if (!m_rows.empty() && !m_folderWatcher.isRunning()) {
+    if (!m_rows.empty() && !m_folderAwaited) {
         for (const FolderRow& r : m_rows) {
             cells.insert(cells.end(), r.appearances.begin(), r.appearances.end());
             probabilities.insert(probabilities.end(), r.probabilities.begin(),
@@ -954,15 +960,15 @@ void FieldPage::showCell(int index)
 
 void FieldPage::updateBusy()
 {
-    const bool busy = m_fieldWatcher.isRunning() || m_folderWatcher.isRunning();
+    const bool busy = m_fieldAwaited || m_folderAwaited;
     m_cancel->setEnabled(busy);
     m_progress->setVisible(busy);
-    m_model->setEnabled(!m_modelWatcher.isRunning());
+    m_model->setEnabled(!m_modelAwaited);
 }
 
 void FieldPage::updateModelLabel()
 {
-    if (m_modelWatcher.isRunning())
+    if (m_modelAwaited)
         return;
     QString text;
     QString tip;

@@ -185,6 +185,12 @@ private:
     QFutureWatcher<FieldJob> m_fieldWatcher;
     QFutureWatcher<FolderRow> m_folderWatcher;
     QFutureWatcher<Classifier> m_modelWatcher;
+    // A job is awaited from its start until its finished handler has run on this thread. Not
+    // the watchers' isRunning(): that turns false in the worker, before the result is taken,
+    // and a caller told "not busy" in that gap would read the page's previous state.
+    bool m_fieldAwaited = false;
+    bool m_folderAwaited = false;
+    bool m_modelAwaited = false;
     QString m_pendingField;  ///< opened while another field was still running
     QString m_pendingFolder; ///< opened while another folder was still running
     QString m_folder;
