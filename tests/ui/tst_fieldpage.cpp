@@ -1,5 +1,6 @@
 // The Fields page: background analysis of a drawn field, counts, edge exclusion, hover/click,
 // cancel, folder summary. Runs offscreen.
+#include "fieldanalysis.h"
 #include "fieldimages.h"
 #include "fieldpage.h"
 #include "fieldview.h"
@@ -42,6 +43,7 @@ private Q_SLOTS:
     void hoverAndClickShowTheCell();
     void badFileShowsError();
     void busyUntilResultIsShown();
+    void countedBoxInParasitizedColour();
     void folderSummary();
     void secondFolderReplacesFirst();
     void destroyWhileRunning();
@@ -145,6 +147,47 @@ void TestFieldPage::busyUntilResultIsShown()
     QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 30000);
     QCOMPARE(done.count(), 1);
     QVERIFY(!page.currentResult().error.isEmpty());
+}
+
+// The box marks a counted cell in the legend's parasitized colour whatever the cell's
+// probability: a lab's pale-cell rule (or threshold) counts cells whose colour is blue.
+void TestFieldPage::countedBoxInParasitizedColour()
+{
+    FieldView view;
+    view.resize(400, 400);
+    QImage image(200, 200, QImage::Format_RGB32);
+    image.fill(Qt::white);
+    std::vector<CellOverlay> cells(2);
+    for (int i = 0; i < 2; ++i) {
+        CellOverlay& c = cells[size_t(i)];
+        const double x = 20 + 100 * i;
+        c.contour << QPointF(x + 30, 60) << QPointF(x + 50, 80) << QPointF(x + 30, 100)
+                  << QPointF(x + 10, 80);
+        c.box = QRectF(x, 50, 60, 60);
+        c.probability = 0.05f;
+        c.parasitized = i == 1; // the second is counted (as a pale cell would be)
+    }
+    view.setField(image, cells, {});
+    const QImage shot = view.grab().toImage();
+    const cv::Scalar red = probabilityColour(1.0f);
+    const cv::Scalar blue = probabilityColour(0.05f);
+    auto near = [](QRgb px, const cv::Scalar& bgr) {
+        return std::abs(qRed(px) - int(bgr[2])) + std::abs(qGreen(px) - int(bgr[1])) +
+                   std::abs(qBlue(px) - int(bgr[0])) <
+               60;
+    };
+    auto boxEdgeHas = [&](int i, const cv::Scalar& colour) {
+        const QRectF b = cells[size_t(i)].box;
+        const QPoint top = view.toWidget(QPointF(b.left() + 5, b.top())).toPoint();
+        for (int dy = -2; dy <= 2; ++dy)
+            if (near(shot.pixel(top.x(), top.y() + dy), colour))
+                return true;
+        return false;
+    };
+    QVERIFY(near(shot.pixel(view.toWidget(QPointF(150, 60)).toPoint()), blue) ||
+            near(shot.pixel(view.toWidget(QPointF(150, 61)).toPoint()), blue)); // its contour
+    QVERIFY2(boxEdgeHas(1, red), "a counted cell's box is in the parasitized colour");
+    QVERIFY(!boxEdgeHas(0, red) && !boxEdgeHas(0, blue)); // an uncounted cell has no box
 }
 
 void TestFieldPage::folderSummary()

@@ -145,6 +145,8 @@ void FieldView::paintEvent(QPaintEvent*)
         p.drawPolygon(g.contour);
     }
     p.setBrush(Qt::NoBrush);
+    const cv::Scalar counted = probabilityColour(1.0f);
+    const QColor countedColour{int(counted[2]), int(counted[1]), int(counted[0])};
     for (int i = 0; i < int(m_cells.size()); ++i) {
         const CellOverlay& c = m_cells[size_t(i)];
         QPen pen(overlayColour(c, m_excludeEdge), (c.touchesEdge ? 1.0 : 2.0) * unit);
@@ -153,8 +155,14 @@ void FieldView::paintEvent(QPaintEvent*)
         p.setPen(pen);
         p.setBrush(Qt::NoBrush);
         p.drawPolygon(c.contour);
-        if (c.parasitized && !(c.touchesEdge && m_excludeEdge))
+        if (c.parasitized && !(c.touchesEdge && m_excludeEdge)) {
+            // The box says "counted": always the legend's parasitized colour, not the cell's
+            // probability (a lab threshold under 0.5, or the lab's pale-cell rule, counts cells
+            // whose probability colour is blue).
+            pen.setColor(countedColour);
+            p.setPen(pen);
             p.drawRect(c.box);
+        }
     }
     // "~N" on each clump, in widget pixels (readable at any zoom), with a halo.
     p.restore();
