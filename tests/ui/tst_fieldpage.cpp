@@ -8,6 +8,7 @@
 
 #include <QCheckBox>
 #include <QDir>
+#include <QJsonObject>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -33,6 +34,14 @@ QString writeField(const QDir& dir, const QString& name)
     return path;
 }
 
+// A slide of two such fields, a.png and b.png, in `dir`; returns its path.
+QString writeSlideOfTwo(const QDir& dir)
+{
+    writeField(dir, QStringLiteral("a.png"));
+    writeField(dir, QStringLiteral("b.png"));
+    return dir.path();
+}
+
 // A file named like an image that no decoder reads; empty when it cannot be written.
 QString writeBadFile(const QDir& dir)
 {
@@ -54,6 +63,7 @@ private Q_SLOTS:
     void badFileShowsError();
     void countedBoxInParasitizedColour();
     void folderSummary();
+    void newModelRecountsFieldAndSlide();
     void secondFolderReplacesFirst();
     void destroyWhileRunning();
     void screenshotOnRealField();
@@ -185,12 +195,9 @@ void TestFieldPage::countedBoxInParasitizedColour()
 void TestFieldPage::folderSummary()
 {
     QTemporaryDir dir;
-    const QDir d(dir.path());
-    writeField(d, QStringLiteral("a.png"));
-    writeField(d, QStringLiteral("b.png"));
     FieldPage page;
     QSignalSpy done(&page, &FieldPage::folderFinished);
-    page.openFolder(dir.path());
+    page.openFolder(writeSlideOfTwo(QDir(dir.path())));
     QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
     const FieldCounts total = page.folderCounts();
     QCOMPARE(total.images, 2);
@@ -199,6 +206,55 @@ void TestFieldPage::folderSummary()
     QVERIFY(table);
     QCOMPARE(table->rowCount(), 2);
     QCOMPARE(table->item(1, 1)->text(), QStringLiteral("12"));
+}
+
+// Every figure on the page is the shown model's. A new model (the main window passes each
+// active model; the Model... button loads one) analyses the shown field and slide again: the
+// counts one model made are never corrected with another model's card.
+void TestFieldPage::newModelRecountsFieldAndSlide()
+{
+    if (!Classifier::hasEmbeddedModel())
+        QSKIP("needs the embedded model");
+    QTemporaryDir slide, models;
+    FieldPage page;
+    QSignalSpy folders(&page, &FieldPage::folderFinished);
+    page.openFolder(writeSlideOfTwo(QDir(slide.path())));
+    QTRY_COMPARE_WITH_TIMEOUT(folders.count(), 1, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 60000);
+    QVERIFY2(page.slideDecision().decided, qPrintable(page.slideDecision().reason));
+    QVERIFY2(page.fieldDecision().decided, qPrintable(page.fieldDecision().reason));
+
+    // The same weights with a card that has no error rates: nothing can be corrected with it
+    // (as the main window passes a new active model).
+    Classifier bare;
+    QVERIFY(bare.loadEmbedded());
+    QJsonObject card = bare.card();
+    for (const char* key : {"validation", "validation_by_source", "validation_on_fields"})
+        card.remove(QLatin1String(key));
+    bare.setCard(card);
+    page.setClassifier(bare);
+    QVERIFY(page.isBusy()); // both analysed again, never on this thread
+    QTRY_COMPARE_WITH_TIMEOUT(folders.count(), 2, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 60000);
+    const QString noRates = QStringLiteral("no validation figures");
+    QVERIFY2(page.slideDecision().reason.contains(noRates),
+             qPrintable(page.slideDecision().reason));
+    QVERIFY2(page.fieldDecision().reason.contains(noRates),
+             qPrintable(page.fieldDecision().reason));
+    QCOMPARE(page.folderCounts().images, 2);
+
+    // And back to the full card, from a file (the Model... button).
+    Classifier full;
+    QVERIFY(full.loadEmbedded());
+    const QString fullPath = QDir(models.path()).filePath(QStringLiteral("full.pt"));
+    QString error;
+    QVERIFY2(full.save(fullPath, &error), qPrintable(error));
+    page.loadModel(fullPath);
+    QVERIFY(page.isBusy()); // loading, then both analyses again
+    QTRY_COMPARE_WITH_TIMEOUT(folders.count(), 3, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(!page.isBusy(), 60000);
+    QVERIFY2(page.slideDecision().decided, qPrintable(page.slideDecision().reason));
+    QVERIFY2(page.fieldDecision().decided, qPrintable(page.fieldDecision().reason));
 }
 
 void TestFieldPage::secondFolderReplacesFirst()

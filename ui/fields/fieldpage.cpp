@@ -313,8 +313,7 @@ void FieldPage::connectSignals()
         if (f.resultCount() > 0) {
             const Classifier c = f.result();
             if (c.isLoaded()) {
-                m_classifier = c;
-                m_modelError.clear();
+                setClassifier(c);
             } else {
                 m_modelError = c.errorString();
             }
@@ -342,6 +341,31 @@ void FieldPage::setClassifier(const Classifier& classifier)
     m_classifier = classifier;
     m_modelError.clear();
     updateModelLabel();
+    reanalyse();
+}
+
+void FieldPage::reanalyse()
+{
+    // The folder first: starting it shows its first field, which the field asked for last
+    // then replaces (one field job at a time).
+    const QString field = m_askedField;
+    if (m_folderAwaited || !m_rows.empty())
+        openFolder(m_folder);
+    if (!field.isEmpty())
+        openField(field);
+}
+
+const Classifier& FieldPage::fieldModel() const
+{
+    return m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
+}
+
+const Classifier& FieldPage::slideModel() const
+{
+    for (const FolderRow& r : m_rows)
+        if (r.model.isLoaded())
+            return r.model;
+    return fieldModel();
 }
 
 bool FieldPage::isBusy() const
@@ -384,8 +408,14 @@ void FieldPage::chooseModel()
 {
     const QString path = QFileDialog::getOpenFileName(this, tr("Load model"), QString(),
                                                       tr("Models (*.pt *.pth);;All files (*)"));
-    if (path.isEmpty() || m_modelAwaited)
-        return;
+    if (!path.isEmpty())
+        loadModel(path);
+}
+
+void FieldPage::loadModel(const QString& path)
+{
+    if (m_modelAwaited)
+        return; // the button is disabled meanwhile
     // Loading reads and deserialises the weights: not on the GUI thread.
     m_modelWatcher.setFuture(QtConcurrent::run([path] {
         Classifier c;
@@ -399,6 +429,7 @@ void FieldPage::chooseModel()
 
 void FieldPage::openField(const QString& path)
 {
+    m_askedField = path;
     if (m_fieldAwaited) {
         // One field at a time: the running one stops after its current batch, then this starts.
         m_pendingField = path;
@@ -581,6 +612,7 @@ void FieldPage::startFolder(const QString& dir)
                         row.probabilities.push_back(r.cells[k].probability);
                     }
                     row.suspicious = suspiciousCells(image, r, o);
+                    row.model = c;
                 }
                 promise.addResult(row, i);
                 promise.setProgressValue(i + 1);
@@ -654,7 +686,7 @@ void FieldPage::updateCounts()
                                         "(95 % CI of the count %3–%4 %)")
                                          .arg(c.parasitized)
                                          .arg(percent(p.p), percent(p.low), percent(p.high));
-        const PrevalenceEstimate e = corrected(c.parasitized, c.cells);
+        const PrevalenceEstimate e = corrected(c.parasitized, c.cells, fieldModel());
         text += QStringLiteral("<br>") +
                 (e.ok ? tr("Corrected for the model's errors:<br><b>%1 %</b> (95 % CI %2–%3 %)")
                             .arg(percent(e.corrected), percent(e.low), percent(e.high))
@@ -697,7 +729,7 @@ void FieldPage::updateFolderSummary()
         m_folderTable->setItem(i, 1, item(QString::number(c.cells)));
         m_folderTable->setItem(i, 3, item(QString::number(c.parasitized)));
         m_folderTable->setItem(i, 4, item(percent(c.parasitemia().p)));
-        const PrevalenceEstimate e = corrected(c.parasitized, c.cells);
+        const PrevalenceEstimate e = corrected(c.parasitized, c.cells, slideModel());
         auto* corr = item(e.ok ? QStringLiteral("%1 (%2–%3)")
                                      .arg(percent(e.corrected), percent(e.low), percent(e.high))
                                : QStringLiteral("—"));
@@ -791,7 +823,7 @@ InfectionDecision FieldPage::fieldDecision() const
     if (!m_current.result.classified || !m_current.result.ok())
         return {};
     const FieldCounts c = currentCounts();
-    return decideInfection(corrected(c.parasitized, c.cells),
+    return decideInfection(corrected(c.parasitized, c.cells, fieldModel()),
                            confirmedIn(m_current.result.path).parasites);
 }
 
@@ -819,7 +851,7 @@ PrevalenceEstimate FieldPage::slideCorrected() const
         called += c.parasitized;
         cells += c.cells;
     }
-    return corrected(called, cells, designEffect(byField));
+    return corrected(called, cells, slideModel(), designEffect(byField));
 }
 
 std::vector<FieldCellToConfirm> FieldPage::cellsToConfirm(bool slide) const
@@ -860,7 +892,7 @@ ConfirmCellsDialog* FieldPage::openConfirm(bool slide)
         slide ? QFileInfo(m_folder).fileName() : QFileInfo(m_current.result.path).fileName();
     const QString title = slide ? tr("Cells to confirm in the slide %1").arg(name)
                                 : tr("Cells to confirm in the field %1").arg(name);
-    const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
+    const Classifier& model = slide ? slideModel() : fieldModel();
     // Window-modal but not blocking (open(), not exec()): the page follows every decision.
     auto* dialog = new ConfirmCellsDialog(
         cellsOfFields(std::move(cells), title), model,
@@ -871,9 +903,9 @@ ConfirmCellsDialog* FieldPage::openConfirm(bool slide)
     return dialog;
 }
 
-PrevalenceEstimate FieldPage::corrected(int called, int cells, double countDesignEffect) const
+PrevalenceEstimate FieldPage::corrected(int called, int cells, const Classifier& model,
+                                        double countDesignEffect) const
 {
-    const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
     QString error;
     const std::optional<ErrorRates> rates =
         errorRatesAt(model.card(), model.cardThreshold(), &error, domainVerdict().nearestSource,
@@ -883,11 +915,12 @@ PrevalenceEstimate FieldPage::corrected(int called, int cells, double countDesig
 
 DomainVerdict FieldPage::domainVerdict() const
 {
-    const Classifier& model = m_current.classifier.isLoaded() ? m_current.classifier : m_classifier;
-    const DomainProfile profile = DomainProfile::fromCard(model.card());
+    const bool slide = !m_rows.empty() && !m_folderAwaited;
+    const DomainProfile profile =
+        DomainProfile::fromCard((slide ? slideModel() : fieldModel()).card());
     std::vector<CellAppearance> cells;
     std::vector<float> probabilities;
-    if (!m_rows.empty() && !m_folderAwaited) {
+    if (slide) {
         for (const FolderRow& r : m_rows) {
             cells.insert(cells.end(), r.appearances.begin(), r.appearances.end());
             probabilities.insert(probabilities.end(), r.probabilities.begin(),

@@ -15,9 +15,11 @@
 // confirmed parasite is reported infected whatever the estimate (side panel, slide summary,
 // the folder table and its CSV export).
 //
-// Model: setClassifier() (the main window passes its active model); until then the embedded
-// default model is loaded in the background on first use when the build has one, otherwise
-// the page segments only and says so.
+// Model: setClassifier() (the main window passes its active model) or loadModel() (the
+// Model... button); until then the embedded default model is loaded in the background on
+// first use when the build has one, otherwise the page segments only and says so. A new model
+// analyses the shown field and slide again, and each figure is corrected with the card of the
+// model that counted it: never one model's counts with another's error rates.
 
 #include "classifier.h"
 #include "confirmcellsdialog.h"
@@ -66,6 +68,7 @@ struct FolderRow
     std::vector<CellAppearance> appearances;    ///< classified cells, for the slide's domain check
     std::vector<float> probabilities;           ///< the same cells' P(Parasitized)
     std::vector<FieldCellToConfirm> suspicious; ///< the field's cells to confirm
+    Classifier model; ///< the model that classified it (not loaded when none did)
 };
 
 class FieldPage : public QWidget
@@ -80,8 +83,12 @@ public:
     void openField(const QString& path);
     /// Analyses every image of `dir` in the background and fills the slide summary.
     void openFolder(const QString& dir);
-    /// The model used for the next analyses (copies share the network).
+    /// Makes `classifier` the page's model (copies share the network) and analyses the shown
+    /// field and slide again with it, so that every figure on the page is this model's.
     void setClassifier(const Classifier& classifier);
+    /// Loads a model file in the background (the Model... button), then as setClassifier().
+    /// A file that does not load leaves the model as it was and says why in the model line.
+    void loadModel(const QString& path);
     /// Stops the running analyses (after their current batch).
     void cancel();
     bool isBusy() const;
@@ -131,6 +138,14 @@ private:
     void onFolderRows(int begin, int end);
     void onFolderFinished();
     void startFolder(const QString& dir);
+    /// Analyses the field last asked for and the open slide again (after a model change).
+    void reanalyse();
+    /// The model behind the shown field's figures: the one that classified it, else the
+    /// page's.
+    const Classifier& fieldModel() const;
+    /// The model behind the slide's figures: the one that classified its fields, else
+    /// fieldModel().
+    const Classifier& slideModel() const;
     void showCell(int index);
     void updateCounts();
     void updateFolderSummary();
@@ -148,10 +163,11 @@ private:
     Confirmations confirmedIn(const QString& fieldPath) const;
     /// Parasites confirmed in every field of the folder.
     Confirmations confirmedInSlide() const;
-    /// The corrected parasitemia of `called` of `cells` with the model's error rates; the
-    /// reason in `error` when there are none.
+    /// The corrected parasitemia of `called` of `cells` with the error rates of `model` (the
+    /// one that counted them); the reason in `error` when there are none.
     /// `countDesignEffect`: the count's spread between the fields it pools (estimatePrevalence()).
-    PrevalenceEstimate corrected(int called, int cells, double countDesignEffect = 1.0) const;
+    PrevalenceEstimate corrected(int called, int cells, const Classifier& model,
+                                 double countDesignEffect = 1.0) const;
     /// The folder's (slide's) corrected parasitemia, its fields' spread counted.
     PrevalenceEstimate slideCorrected() const;
     /// A folder row's counts, the edge checkbox applied.
@@ -191,6 +207,7 @@ private:
     bool m_fieldAwaited = false;
     bool m_folderAwaited = false;
     bool m_modelAwaited = false;
+    QString m_askedField;    ///< the field last asked for (running, pending or shown)
     QString m_pendingField;  ///< opened while another field was still running
     QString m_pendingFolder; ///< opened while another folder was still running
     QString m_folder;
